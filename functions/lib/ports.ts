@@ -1,0 +1,94 @@
+/**
+ * Ports: everything a workflow step needs from the outside world. Each has an AWS adapter
+ * (functions/lib/aws) and a lab adapter (infra/local). Domain code only sees these interfaces.
+ */
+import type { Topology } from './topology';
+
+/** A node action is one infra/node script, run on the node (SSM Run Command / local spawn). */
+export type NodeAction =
+  | 'promote'
+  | 'fence'
+  | 'follow'
+  | 'rejoin'
+  | 'start'
+  | 'stop'
+  | 'restart'
+  | 'checkpoint'
+  | 'maintenance'
+  | 'pgpool-detach'
+  | 'pgpool-attach'
+  | 'pgpool-reload';
+
+export interface NodeCommandResult {
+  ok: boolean;
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+}
+
+export interface NodeCommands {
+  /**
+   * Run `action` on the instance `target` (a node or a pgpool instance id) with string parameters.
+   * Resolves with the result; rejects only when the command could not be delivered or timed out.
+   */
+  run(
+    target: string,
+    action: NodeAction,
+    params: Record<string, string>,
+    opts?: { timeoutMs?: number },
+  ): Promise<NodeCommandResult>;
+}
+
+export class TopologyConflictError extends Error {
+  constructor(expected: number, actual: number) {
+    super(`topology changed concurrently (expected version ${expected}, found ${actual})`);
+    this.name = 'TopologyConflictError';
+  }
+}
+
+export interface TopologyStore {
+  get(cluster: string): Promise<Topology>;
+  /** Compare-and-set: fails with TopologyConflictError unless the stored version equals next.version - 1. */
+  put(next: Topology): Promise<void>;
+}
+
+export interface StartResult {
+  executionName: string;
+  executionArn: string;
+  /** false when an execution with this name already existed: a duplicate trigger collapsed into it. */
+  started: boolean;
+}
+
+export interface WorkflowStarter {
+  start(workflow: WorkflowName, executionName: string, input: unknown): Promise<StartResult>;
+}
+
+export type WorkflowName = 'failover' | 'switchover' | 'rejoin' | 'maintenance' | 'scale-out' | 'scale-in';
+
+export interface MetricDatum {
+  name: string;
+  value: number;
+  unit: 'Count' | 'Milliseconds' | 'Seconds' | 'Bytes' | 'None' | 'Percent' | 'Count/Second';
+  dimensions?: Record<string, string>;
+  timestamp?: Date;
+}
+
+export interface MetricsSink {
+  put(namespace: string, data: MetricDatum[]): Promise<void>;
+}
+
+export interface Notifier {
+  notify(subject: string, message: Record<string, unknown>): Promise<void>;
+}
+
+export interface DbCredentials {
+  user: string;
+  password: string;
+  database: string;
+}
+
+export interface Secrets {
+  /** The superuser-like monitoring/admin credentials used by workflow steps. */
+  admin(): Promise<DbCredentials>;
+}
