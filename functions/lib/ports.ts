@@ -92,3 +92,24 @@ export interface Secrets {
   /** The superuser-like monitoring/admin credentials used by workflow steps. */
   admin(): Promise<DbCredentials>;
 }
+
+export interface InstanceControl {
+  /** Hard stop of the instance behind a node (EC2 StopInstances Force in AWS; SIGKILL of the node's processes in the lab). */
+  forceStop(instanceId: string): Promise<void>;
+}
+
+/** Everything a workflow step or trigger may use. One wiring per runtime: awsDeps() and the lab's labDeps(). */
+export interface Deps {
+  cluster: string;
+  topology: TopologyStore;
+  nodes: NodeCommands;
+  instances: InstanceControl;
+  workflows: WorkflowStarter;
+  metrics: MetricsSink;
+  notifier: Notifier;
+  secrets: Secrets;
+  now(): Date;
+  log(msg: string, fields?: Record<string, unknown>): void;
+}
+
+export const METRIC_NAMESPACE = 'pgwarden';
