@@ -1,0 +1,78 @@
+import { DescribeInstancesCommand, EC2Client, type InstanceStateName, StopInstancesCommand } from '@aws-sdk/client-ec2';
+import { mockClient } from 'aws-sdk-client-mock';
+import { Ec2InstanceControl } from '../../../functions/lib/aws/ec2-instance-control';
+
+const ec2Mock = mockClient(EC2Client);
+const INSTANCE = 'i-0123456789abcdef0';
+
+function control() {
+  return new Ec2InstanceControl(new EC2Client({ region: 'eu-west-1' }));
+}
+
+function incorrectState() {
+  return Object.assign(new Error(`The instance '${INSTANCE}' is not in a state from which it can be stopped.`), {
+    name: 'IncorrectInstanceState',
+  });
+}
+
+function described(state: InstanceStateName) {
+  return { Reservations: [{ Instances: [{ InstanceId: INSTANCE, State: { Name: state } }] }] };
+}
+
+beforeEach(() => {
+  ec2Mock.reset();
+});
+
+describe('Ec2InstanceControl.forceStop', () => {
+  it('force-stops the instance', async () => {
+    // Prepare
+    ec2Mock.on(StopInstancesCommand).resolves({
+      StoppingInstances: [{ InstanceId: INSTANCE, CurrentState: { Name: 'stopping', Code: 64 } }],
+    });
+
+    // Act
+    await control().forceStop(INSTANCE);
+
+    // Assess
+    expect(ec2Mock).toHaveReceivedCommandWith(StopInstancesCommand, { InstanceIds: [INSTANCE], Force: true });
+  });
+
+  it('treats an already terminated instance as fenced', async () => {
+    // Prepare
+    ec2Mock.on(StopInstancesCommand).rejects(incorrectState());
+    ec2Mock.on(DescribeInstancesCommand).resolves(described('terminated'));
+
+    // Act
+    const stop = control().forceStop(INSTANCE);
+
+    // Assess
+    await expect(stop).resolves.toBeUndefined();
+    expect(ec2Mock).toHaveReceivedCommandWith(DescribeInstancesCommand, { InstanceIds: [INSTANCE] });
+  });
+
+  it('fails when the instance is in a state that is not fenced (e.g. pending)', async () => {
+    // Prepare
+    ec2Mock.on(StopInstancesCommand).rejects(incorrectState());
+    ec2Mock.on(DescribeInstancesCommand).resolves(described('pending'));
+
+    // Act
+    const stop = control().forceStop(INSTANCE);
+
+    // Assess
+    await expect(stop).rejects.toThrow(`cannot force-stop instance ${INSTANCE} in state pending`);
+  });
+
+  it('propagates other errors', async () => {
+    // Prepare
+    ec2Mock
+      .on(StopInstancesCommand)
+      .rejects(Object.assign(new Error('does not exist'), { name: 'InvalidInstanceID.NotFound' }));
+
+    // Act
+    const stop = control().forceStop(INSTANCE);
+
+    // Assess
+    await expect(stop).rejects.toThrow('does not exist');
+    expect(ec2Mock).not.toHaveReceivedCommand(DescribeInstancesCommand);
+  });
+});
