@@ -1,0 +1,118 @@
+/**
+ * Configuration from environment variables, read here and nowhere else. No AWS import: the lab reads
+ * the same names.
+ *
+ * Every getter reads the variable when asked, so a Lambda that never notifies does not need the
+ * topic ARN, and a missing variable fails with an error that names it.
+ */
+import type { WorkflowName } from './ports';
+
+export const DEFAULT_TOPOLOGY_PARAMETER = '/pgwarden/{cluster}/topology';
+
+export const WORKFLOWS = [
+  'failover',
+  'switchover',
+  'rejoin',
+  'maintenance',
+  'scale-out',
+  'scale-in',
+] as const satisfies readonly WorkflowName[];
+// Compile-time check that WORKFLOWS lists every WorkflowName.
+const _everyWorkflowListed: Exclude<WorkflowName, (typeof WORKFLOWS)[number]> extends never ? true : never = true;
+void _everyWorkflowListed;
+
+export class EnvError extends Error {
+  constructor(
+    public readonly variable: string,
+    problem: string,
+  ) {
+    super(`environment variable ${variable} ${problem}`);
+    this.name = 'EnvError';
+  }
+}
+
+export interface PgwardenEnv {
+  /** PGWARDEN_CLUSTER */
+  readonly cluster: string;
+  /** PGWARDEN_TOPOLOGY_PARAMETER: parameter name, `{cluster}` replaced; default /pgwarden/{cluster}/topology */
+  readonly topologyParameter: string;
+  /** PGWARDEN_DB_SECRET_ARN */
+  readonly dbSecretArn: string;
+  /** PGWARDEN_NOTIFY_TOPIC_ARN */
+  readonly notifyTopicArn: string;
+  /** PGWARDEN_STATE_MACHINE_ARNS: JSON object, workflow name -> state machine ARN */
+  readonly stateMachineArns: Partial<Record<WorkflowName, string>>;
+  /** PGWARDEN_METRIC_NAMESPACE, default 'pgwarden' */
+  readonly metricNamespace: string;
+  /** PGWARDEN_SSM_DOCUMENT_PREFIX, default 'pgwarden' */
+  readonly ssmDocumentPrefix: string;
+  /** PGWARDEN_SSM_OUTPUT_LOG_GROUP, optional: node command output also goes to this log group */
+  readonly ssmOutputLogGroup: string | undefined;
+  /** AWS_REGION (set by Lambda) */
+  readonly region: string;
+}
+
+export function readEnv(source: Record<string, string | undefined> = process.env): PgwardenEnv {
+  const optional = (name: string): string | undefined => {
+    const v = source[name]?.trim();
+    return v ? v : undefined;
+  };
+  const required = (name: string): string => {
+    const v = optional(name);
+    if (v === undefined) throw new EnvError(name, 'is not set');
+    return v;
+  };
+  return {
+    get cluster() {
+      return required('PGWARDEN_CLUSTER');
+    },
+    get topologyParameter() {
+      return optional('PGWARDEN_TOPOLOGY_PARAMETER') ?? DEFAULT_TOPOLOGY_PARAMETER;
+    },
+    get dbSecretArn() {
+      return required('PGWARDEN_DB_SECRET_ARN');
+    },
+    get notifyTopicArn() {
+      return required('PGWARDEN_NOTIFY_TOPIC_ARN');
+    },
+    get stateMachineArns() {
+      return parseStateMachineArns(required('PGWARDEN_STATE_MACHINE_ARNS'));
+    },
+    get metricNamespace() {
+      return optional('PGWARDEN_METRIC_NAMESPACE') ?? 'pgwarden';
+    },
+    get ssmDocumentPrefix() {
+      return optional('PGWARDEN_SSM_DOCUMENT_PREFIX') ?? 'pgwarden';
+    },
+    get ssmOutputLogGroup() {
+      return optional('PGWARDEN_SSM_OUTPUT_LOG_GROUP');
+    },
+    get region() {
+      return required('AWS_REGION');
+    },
+  };
+}
+
+function parseStateMachineArns(raw: string): Partial<Record<WorkflowName, string>> {
+  const name = 'PGWARDEN_STATE_MACHINE_ARNS';
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new EnvError(name, 'is not JSON (expected {"failover": "arn:aws:states:...", ...})');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new EnvError(name, 'must be a JSON object mapping workflow names to state machine ARNs');
+  }
+  const out: Partial<Record<WorkflowName, string>> = {};
+  for (const [workflow, arn] of Object.entries(parsed)) {
+    if (!(WORKFLOWS as readonly string[]).includes(workflow)) {
+      throw new EnvError(name, `names an unknown workflow "${workflow}" (known: ${WORKFLOWS.join(', ')})`);
+    }
+    if (typeof arn !== 'string' || !/^arn:[^:]+:states:[^:]+:[^:]+:stateMachine:.+/.test(arn)) {
+      throw new EnvError(name, `maps "${workflow}" to something that is not a state machine ARN`);
+    }
+    out[workflow as WorkflowName] = arn;
+  }
+  return out;
+}

@@ -1,0 +1,78 @@
+import { DEFAULT_TOPOLOGY_PARAMETER, EnvError, readEnv } from '../../../functions/lib/env';
+
+const FAILOVER_ARN = 'arn:aws:states:eu-west-1:123456789012:stateMachine:pgwarden-failover';
+
+describe('readEnv', () => {
+  it('reads every variable', () => {
+    // Prepare
+    const env = readEnv({
+      PGWARDEN_CLUSTER: 'prod',
+      PGWARDEN_TOPOLOGY_PARAMETER: '/acme/{cluster}/topology',
+      PGWARDEN_DB_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:pg',
+      PGWARDEN_NOTIFY_TOPIC_ARN: 'arn:aws:sns:eu-west-1:123456789012:pgwarden',
+      PGWARDEN_STATE_MACHINE_ARNS: JSON.stringify({ failover: FAILOVER_ARN }),
+      PGWARDEN_METRIC_NAMESPACE: 'acme/pg',
+      PGWARDEN_SSM_DOCUMENT_PREFIX: 'acme',
+      PGWARDEN_SSM_OUTPUT_LOG_GROUP: '/acme/node-commands',
+      AWS_REGION: 'eu-west-1',
+    });
+
+    // Act
+    const read = { ...env };
+
+    // Assess
+    expect(read).toEqual({
+      cluster: 'prod',
+      topologyParameter: '/acme/{cluster}/topology',
+      dbSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:pg',
+      notifyTopicArn: 'arn:aws:sns:eu-west-1:123456789012:pgwarden',
+      stateMachineArns: { failover: FAILOVER_ARN },
+      metricNamespace: 'acme/pg',
+      ssmDocumentPrefix: 'acme',
+      ssmOutputLogGroup: '/acme/node-commands',
+      region: 'eu-west-1',
+    });
+  });
+
+  it('applies defaults', () => {
+    // Prepare
+    const env = readEnv({});
+
+    // Act / Assess
+    expect(env.topologyParameter).toBe(DEFAULT_TOPOLOGY_PARAMETER);
+    expect(env.metricNamespace).toBe('pgwarden');
+    expect(env.ssmDocumentPrefix).toBe('pgwarden');
+    expect(env.ssmOutputLogGroup).toBeUndefined();
+  });
+
+  it.each([
+    ['cluster', 'PGWARDEN_CLUSTER'],
+    ['dbSecretArn', 'PGWARDEN_DB_SECRET_ARN'],
+    ['notifyTopicArn', 'PGWARDEN_NOTIFY_TOPIC_ARN'],
+    ['stateMachineArns', 'PGWARDEN_STATE_MACHINE_ARNS'],
+    ['region', 'AWS_REGION'],
+  ] as const)('names the missing variable when %s is read', (key, variable) => {
+    // Prepare
+    const env = readEnv({ PGWARDEN_CLUSTER: ' ', [variable]: '' });
+
+    // Act
+    const read = () => env[key];
+
+    // Assess
+    expect(read).toThrow(EnvError);
+    expect(read).toThrow(`environment variable ${variable} is not set`);
+  });
+
+  it.each([
+    ['not json', /is not JSON/],
+    ['["arn"]', /must be a JSON object/],
+    [JSON.stringify({ failovr: FAILOVER_ARN }), /unknown workflow "failovr"/],
+    [JSON.stringify({ failover: 'arn:aws:lambda:eu-west-1:1:function:x' }), /not a state machine ARN/],
+  ])('rejects PGWARDEN_STATE_MACHINE_ARNS=%s', (raw, problem) => {
+    // Prepare
+    const env = readEnv({ PGWARDEN_STATE_MACHINE_ARNS: raw });
+
+    // Act / Assess
+    expect(() => env.stateMachineArns).toThrow(problem);
+  });
+});
