@@ -28,11 +28,12 @@ import {
   PutParameterCommand,
   type SSMClient,
 } from '@aws-sdk/client-ssm';
+import { DEFAULT_TOPOLOGY_PARAMETER } from '../env';
 import { TopologyConflictError, type TopologyStore } from '../ports';
 import type { Topology } from '../topology';
 
 export const PARAMETER_VALUE_MAX_BYTES = 8192;
-export const DEFAULT_TOPOLOGY_PARAMETER = '/pgwarden/{cluster}/topology';
+export { DEFAULT_TOPOLOGY_PARAMETER };
 
 export class TopologyNotFoundError extends Error {
   constructor(
