@@ -54,11 +54,17 @@ export interface Topology {
   history: TopologyEvent[];
 }
 
-export const HISTORY_LIMIT = 200;
+// Parameter Store holds at most 8 KB per parameter (Advanced tier): keep the history short; the full record
+// of every action is in the workflow executions and the notifications.
+export const HISTORY_LIMIT = 40;
 
 export function nodeByName(t: Topology, name: string): NodeSpec {
   const n = t.nodes.find((x) => x.name === name);
-  if (!n) throw new UnknownNodeError(name, t.nodes.map((x) => x.name));
+  if (!n)
+    throw new UnknownNodeError(
+      name,
+      t.nodes.map((x) => x.name),
+    );
   return n;
 }
 

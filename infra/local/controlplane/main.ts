@@ -1,0 +1,25 @@
+/** The lab's control plane process: started in the background by `pgwarden lab up`. */
+import '../polyfills';
+import { Lab } from '../lab';
+import { ControlPlane } from './server';
+
+async function main(): Promise<void> {
+  const dir = process.argv[2];
+  if (!dir) throw new Error('usage: main.ts <lab dir>');
+  const lab = new Lab({ dir, log: (m) => console.log(`${new Date().toISOString()} ${m}`) });
+  const cp = new ControlPlane(lab);
+  await cp.start();
+  const stop = () => {
+    cp.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

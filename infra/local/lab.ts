@@ -1,0 +1,950 @@
+/**
+ * The lab: a real PostgreSQL 15 cluster (primary + streaming standbys), pgpool-II and Redis on
+ * loopback, built with the very infra/node scripts that SSM runs on EC2, plus the control plane that
+ * stands in for the AWS services. All state lives in one git-ignored folder.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Client } from 'pg';
+import type { Topology } from '../../functions/lib/topology';
+import { ensureSystemPackages, PGBIN } from './doctor';
+import { isAlive, parseResult, run, runSync, waitFor, type RunResult } from './proc';
+
+export const REPO_ROOT = resolve(__dirname, '..', '..');
+const NODE_SCRIPTS_SRC = join(REPO_ROOT, 'infra', 'node');
+export const DEFAULT_PORT_BASE = 25432;
+const STANDARD_PORTS = [5432, 6379, 9999, 8080, 9898];
+
+/** Lab timings, shorter than AWS's (printed beside every figure). */
+export interface LabProfile {
+  name: string;
+  probeIntervalMs: number;
+  probeTimeoutMs: number;
+  alarmPeriodS: number;
+  healthCheckPeriodS: number;
+  healthCheckTimeoutS: number;
+  pgpoolConnectTimeoutMs: number;
+}
+
+export const LAB_PROFILE: LabProfile = {
+  name: 'lab',
+  probeIntervalMs: 250,
+  probeTimeoutMs: 500,
+  alarmPeriodS: 1,
+  healthCheckPeriodS: 1,
+  healthCheckTimeoutS: 1,
+  pgpoolConnectTimeoutMs: 1000,
+};
+
+export interface LabNode {
+  name: string;
+  port: number;
+  backendId: number;
+}
+
+export interface LabPgpool {
+  name: string;
+  port: number;
+  pcpPort: number;
+}
+
+export interface LabConfig {
+  cluster: string;
+  dir: string;
+  portBase: number;
+  osUser: string | null;
+  pgbin: string;
+  nodes: LabNode[];
+  pgpools: LabPgpool[];
+  redisPort: number;
+  apiPort: number;
+  xrayPort: number;
+  appPort: number;
+  profile: LabProfile;
+  createdAt: string;
+}
+
+export interface LabOptions {
+  dir?: string;
+  portBase?: number;
+  standbys?: number;
+  pgpools?: number;
+  log?: (msg: string) => void;
+}
+
+export type Secrets = Record<string, string>;
+
+export class LabError extends Error {
+  constructor(msg: string) {
+    super(msg);
+    this.name = 'LabError';
+  }
+}
+
+export function defaultLabDir(): string {
+  return process.env.PGWARDEN_LAB_DIR ? resolve(process.env.PGWARDEN_LAB_DIR) : join(REPO_ROOT, '.lab');
+}
+
+function portsFor(base: number, standbys: number, pgpools: number) {
+  const nodes: LabNode[] = Array.from({ length: standbys + 1 }, (_, i) => ({
+    name: `pg${i + 1}`,
+    port: base + i,
+    backendId: i,
+  }));
+  const pools: LabPgpool[] = Array.from({ length: pgpools }, (_, k) => ({
+    name: `pgpool${k + 1}`,
+    port: base + 10 + 2 * k,
+    pcpPort: base + 11 + 2 * k,
+  }));
+  return { nodes, pools, redisPort: base + 20, apiPort: base + 21, xrayPort: base + 22, appPort: base + 23 };
+}
+
+export class Lab {
+  readonly dir: string;
+  private readonly opts: LabOptions;
+  private cfg?: LabConfig;
+  readonly log: (msg: string) => void;
+
+  constructor(opts: LabOptions = {}) {
+    this.opts = opts;
+    this.dir = resolve(opts.dir ?? defaultLabDir());
+    this.log = opts.log ?? ((m) => console.error(m));
+  }
+
+  // ---------- configuration ----------
+
+  get configFile(): string {
+    return join(this.dir, 'lab.json');
+  }
+
+  exists(): boolean {
+    return existsSync(this.configFile);
+  }
+
+  config(): LabConfig {
+    if (this.cfg) return this.cfg;
+    if (!this.exists()) throw new LabError(`no lab at ${this.dir} (run: pgwarden lab up)`);
+    this.cfg = JSON.parse(readFileSync(this.configFile, 'utf8')) as LabConfig;
+    return this.cfg;
+  }
+
+  private create(): LabConfig {
+    const base = this.opts.portBase ?? Number(process.env.PGWARDEN_PORT_BASE ?? DEFAULT_PORT_BASE);
+    if (!Number.isInteger(base) || base < 1024 || base > 65000) throw new LabError(`invalid port base ${base}`);
+    const standbys = this.opts.standbys ?? 2;
+    const pgpools = this.opts.pgpools ?? Number(process.env.PGWARDEN_PGPOOLS ?? 1);
+    if (standbys < 1 || standbys > 6) throw new LabError(`standbys must be 1..6, got ${standbys}`);
+    if (pgpools < 1 || pgpools > 4) throw new LabError(`pgpools must be 1..4, got ${pgpools}`);
+    const p = portsFor(base, standbys, pgpools);
+    const all = [...p.nodes.map((n) => n.port), ...p.pools.flatMap((x) => [x.port, x.pcpPort]), p.redisPort, p.apiPort];
+    const clash = all.filter((x) => STANDARD_PORTS.includes(x));
+    if (clash.length) throw new LabError(`port base ${base} puts lab services on standard ports ${clash.join(', ')}`);
+    const isRoot = process.getuid?.() === 0;
+    const cfg: LabConfig = {
+      cluster: 'lab',
+      dir: this.dir,
+      portBase: base,
+      osUser: isRoot ? 'postgres' : null,
+      pgbin: PGBIN,
+      nodes: p.nodes,
+      pgpools: p.pools,
+      redisPort: p.redisPort,
+      apiPort: p.apiPort,
+      xrayPort: p.xrayPort,
+      appPort: p.appPort,
+      profile: LAB_PROFILE,
+      createdAt: new Date().toISOString(),
+    };
+    mkdirSync(this.dir, { recursive: true });
+    mkdirSync(join(this.dir, 'control'), { recursive: true });
+    writeFileSync(this.configFile, JSON.stringify(cfg, null, 2));
+    const secrets: Secrets = {};
+    for (const k of ['POSTGRES', 'REPLICATOR', 'PGWARDEN', 'PGPOOL', 'APP', 'PCP', 'REDIS']) {
+      secrets[`PGW_PW_${k}`] = randomBytes(12).toString('hex');
+    }
+    writeFileSync(
+      this.secretsFile,
+      Object.entries(secrets)
+        .map(([k, v]) => `${k}=${v}\n`)
+        .join(''),
+      { mode: 0o600 },
+    );
+    writeFileSync(
+      join(this.dir, 'pgpass'),
+      `*:*:*:replicator:${secrets.PGW_PW_REPLICATOR}\n*:*:*:pgwarden:${secrets.PGW_PW_PGWARDEN}\n`,
+      { mode: 0o600 },
+    );
+    this.cfg = cfg;
+    this.writeInitialTopology();
+    return cfg;
+  }
+
+  get secretsFile(): string {
+    return join(this.dir, 'secrets.env');
+  }
+
+  secrets(): Secrets {
+    const out: Secrets = {};
+    for (const line of readFileSync(this.secretsFile, 'utf8').split('\n')) {
+      const i = line.indexOf('=');
+      if (i > 0) out[line.slice(0, i)] = line.slice(i + 1);
+    }
+    return out;
+  }
+
+  get topologyFile(): string {
+    return join(this.dir, 'control', 'topology.json');
+  }
+
+  readTopology(): Topology {
+    return JSON.parse(readFileSync(this.topologyFile, 'utf8')) as Topology;
+  }
+
+  private writeInitialTopology(): void {
+    const c = this.config();
+    const t: Topology = {
+      cluster: c.cluster,
+      version: 1,
+      primary: c.nodes[0].name,
+      timeline: 1,
+      paused: false,
+      syncQuorum: 1,
+      nodes: c.nodes.map((n, i) => ({
+        name: n.name,
+        host: '127.0.0.1',
+        port: n.port,
+        backendId: n.backendId,
+        role: i === 0 ? 'primary' : 'standby',
+        instanceId: `lab:${n.name}`,
+      })),
+      pgpools: c.pgpools.map((p) => ({
+        name: p.name,
+        host: '127.0.0.1',
+        port: p.port,
+        pcpPort: p.pcpPort,
+        instanceId: `lab:${p.name}`,
+      })),
+      history: [{ at: new Date().toISOString(), kind: 'cluster-created', detail: { primary: c.nodes[0].name } }],
+    };
+    writeFileSync(this.topologyFile, JSON.stringify(t, null, 2));
+  }
+
+  // ---------- paths ----------
+
+  get scriptsDir(): string {
+    return join(this.dir, 'node-scripts');
+  }
+  nodeDir(name: string): string {
+    return join(this.dir, 'nodes', name);
+  }
+  dataDir(name: string): string {
+    return join(this.nodeDir(name), 'data');
+  }
+  logDir(name: string): string {
+    return join(this.nodeDir(name), 'log');
+  }
+  pgpoolDir(name: string): string {
+    return join(this.dir, 'pgpools', name);
+  }
+  get redisDir(): string {
+    return join(this.dir, 'redis');
+  }
+  get controlDir(): string {
+    return join(this.dir, 'control');
+  }
+
+  node(name: string): LabNode {
+    const n = this.config().nodes.find((x) => x.name === name);
+    if (!n) {
+      throw new LabError(
+        `unknown node "${name}" (nodes: ${this.config()
+          .nodes.map((x) => x.name)
+          .join(', ')})`,
+      );
+    }
+    return n;
+  }
+
+  pgpool(name: string): LabPgpool {
+    const p = this.config().pgpools.find((x) => x.name === name);
+    if (!p)
+      throw new LabError(
+        `unknown pgpool "${name}" (pgpools: ${this.config()
+          .pgpools.map((x) => x.name)
+          .join(', ')})`,
+      );
+    return p;
+  }
+
+  /** The instance a target name refers to: a database node or a pgpool. */
+  targetEnvFile(target: string): string {
+    const name = target.replace(/^lab:/, '');
+    if (this.config().nodes.some((n) => n.name === name)) return join(this.nodeDir(name), 'node.env');
+    if (this.config().pgpools.some((p) => p.name === name)) return join(this.pgpoolDir(name), 'pgpool.env');
+    throw new LabError(`unknown node "${name}"`);
+  }
+
+  // ---------- env files (what EC2 user data writes to /etc/pgwarden/*.env) ----------
+
+  private writeEnvFiles(): void {
+    const c = this.config();
+    const common = {
+      PGW_CLUSTER: c.cluster,
+      PGW_PGBIN: c.pgbin,
+      PGW_OS_USER: c.osUser ?? '',
+      PGW_HOST: '127.0.0.1',
+      PGW_HBA_CIDR: '127.0.0.1/32',
+      PGW_SECRETS_ENV: this.secretsFile,
+      PGW_PGPASS: join(this.dir, 'pgpass'),
+      PGW_NODE_SCRIPTS: this.scriptsDir,
+    };
+    for (const n of c.nodes) {
+      const d = this.nodeDir(n.name);
+      mkdirSync(d, { recursive: true });
+      writeEnv(join(d, 'node.env'), {
+        ...common,
+        PGW_NODE: n.name,
+        PGW_PORT: String(n.port),
+        PGW_PGDATA: this.dataDir(n.name),
+        PGW_LOG_DIR: this.logDir(n.name),
+        PGW_SOCKET_DIR: join(d, 'run'),
+      });
+    }
+    for (const p of c.pgpools) {
+      const d = this.pgpoolDir(p.name);
+      mkdirSync(d, { recursive: true });
+      writeEnv(join(d, 'pgpool.env'), {
+        ...common,
+        PGW_NODE: p.name,
+        PGW_PGPOOL_DIR: d,
+        PGW_PGPOOL_PORT: String(p.port),
+        PGW_PCP_PORT: String(p.pcpPort),
+        PGW_PGPOOL_CHILDREN: '24',
+        PGW_BACKENDS: c.nodes.map((n) => `${n.name}=127.0.0.1:${n.port}`).join(' '),
+        PGW_HEALTH_CHECK_PERIOD: String(c.profile.healthCheckPeriodS),
+        PGW_HEALTH_CHECK_TIMEOUT: String(c.profile.healthCheckTimeoutS),
+        PGW_CONNECT_TIMEOUT_MS: String(c.profile.pgpoolConnectTimeoutMs),
+        PGW_TRIGGER_CMD: `curl -sS -m 30 -X POST -H 'content-type: application/json' --data-binary @- http://127.0.0.1:${c.apiPort}/v1/triggers/pgpool?wait=1`,
+      });
+    }
+  }
+
+  /** Install the node scripts where the database OS user can read them (EC2: /opt/pgwarden/node). */
+  private installScripts(): void {
+    rmSync(this.scriptsDir, { recursive: true, force: true });
+    cpSync(NODE_SCRIPTS_SRC, this.scriptsDir, { recursive: true });
+  }
+
+  private chownTree(): void {
+    const u = this.config().osUser;
+    if (!u) return;
+    const r = runSync('chown', ['-R', u, this.dir]);
+    if (r.code !== 0) throw new LabError(`chown ${u} ${this.dir} failed: ${r.stderr}`);
+    // Secrets stay private to the database OS user.
+    for (const f of [this.secretsFile, join(this.dir, 'pgpass')]) chmodSync(f, 0o600);
+    this.checkAccess();
+  }
+
+  private checkAccess(): void {
+    const u = this.config().osUser;
+    if (!u) return;
+    const r = runSync('runuser', ['-u', u, '--', 'test', '-r', join(this.scriptsDir, 'lib.sh')]);
+    if (r.code !== 0) {
+      throw new LabError(
+        `the ${u} OS user cannot reach ${this.dir}: choose a lab folder it can traverse, e.g. PGWARDEN_LAB_DIR=/var/tmp/pgwarden-lab`,
+      );
+    }
+  }
+
+  // ---------- node scripts ----------
+
+  /** Run an infra/node script on a node or pgpool, as SSM would on EC2. */
+  async script(
+    target: string,
+    script: string,
+    params: Record<string, string> = {},
+    timeoutMs = 180_000,
+  ): Promise<RunResult> {
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+      LANG: 'C.UTF-8',
+      PGW_NODE_ENV: this.targetEnvFile(target),
+    };
+    for (const [k, v] of Object.entries(params)) env[`PGW_PARAM_${k}`] = v;
+    return run('bash', [join(this.scriptsDir, `${script}.sh`)], { env, timeoutMs });
+  }
+
+  private async scriptOk(
+    target: string,
+    script: string,
+    params: Record<string, string> = {},
+  ): Promise<Record<string, string>> {
+    const r = await this.script(target, script, params);
+    if (r.code !== 0) {
+      throw new LabError(`${script} on ${target} failed (exit ${r.code}): ${lastLines(r.stderr || r.stdout, 6)}`);
+    }
+    return parseResult(r.stdout);
+  }
+
+  // ---------- lifecycle ----------
+
+  /** Bring everything up; idempotent; returns when every component is ready. */
+  async up(): Promise<void> {
+    ensureSystemPackages([], this.log);
+    const fresh = !this.exists();
+    if (fresh) this.create();
+    else this.checkOptionsMatch();
+    const c = this.config();
+    this.installScripts();
+    this.writeEnvFiles();
+    this.chownTree();
+
+    const topo = this.readTopology();
+    const primary = topo.primary;
+    const p = this.node(primary);
+    if (!existsSync(join(this.dataDir(primary), 'PG_VERSION')))
+      this.log(`bootstrapping primary ${primary} on port ${p.port}`);
+    await this.scriptOk(primary, existsSync(join(this.dataDir(primary), 'PG_VERSION')) ? 'start' : 'bootstrap-primary');
+    const standbys = topo.nodes.filter((n) => n.name !== primary && n.role !== 'removed');
+    await Promise.all(
+      standbys.map(async (s) => {
+        if (!existsSync(join(this.dataDir(s.name), 'PG_VERSION'))) {
+          this.log(`bootstrapping standby ${s.name} on port ${s.port} (pg_basebackup)`);
+          await this.scriptOk(s.name, 'bootstrap-standby', { PRIMARY_HOST: '127.0.0.1', PRIMARY_PORT: String(p.port) });
+        } else if (!existsSync(join(this.dataDir(s.name), 'pgwarden.fenced'))) {
+          await this.scriptOk(s.name, 'start');
+        }
+      }),
+    );
+    // Quorum commit over the standbys, set once they stream (the primary blocks commits until then).
+    const quorum = standbys.filter((s) => s.role === 'standby').map((s) => s.name);
+    await this.scriptOk(primary, 'promote', {
+      SYNC_STANDBYS: topo.syncQuorum > 0 && quorum.length ? `ANY ${topo.syncQuorum} (${quorum.join(', ')})` : '',
+      SLOTS: quorum.join(','),
+    });
+    await this.redisUp();
+    for (const pp of c.pgpools) {
+      await this.scriptOk(pp.name, 'configure-pgpool');
+      await this.scriptOk(pp.name, 'pgpool-start');
+    }
+    await this.controlPlaneUp();
+    await this.waitReady();
+    this.log(`lab ${fresh ? 'created' : 'up'}: ${this.dir}`);
+  }
+
+  private checkOptionsMatch(): void {
+    const c = this.config();
+    if (this.opts.portBase !== undefined && this.opts.portBase !== c.portBase) {
+      throw new LabError(
+        `the lab at ${this.dir} uses port base ${c.portBase}; run "pgwarden lab down --purge" first to change it`,
+      );
+    }
+  }
+
+  async waitReady(timeoutMs = 60_000): Promise<void> {
+    const c = this.config();
+    await waitFor(
+      'every standby streaming and every pgpool seeing a primary',
+      async () => {
+        const s = await this.status();
+        const t = this.readTopology();
+        const expectStreaming = t.nodes.filter((n) => n.role === 'standby').map((n) => n.name);
+        const primary = s.nodes.find((n) => n.name === t.primary);
+        if (!primary || primary.role !== 'primary') return false;
+        if (!expectStreaming.every((n) => s.nodes.find((x) => x.name === n)?.streaming)) return false;
+        return s.pgpools.every((pp) => pp.up && pp.nodes.some((x) => x.role === 'primary' && x.status === 'up'));
+      },
+      timeoutMs,
+      100,
+    );
+    await waitFor('control plane', () => this.apiHealthy(), 20_000, 100);
+    void c;
+  }
+
+  async down(opts: { purge?: boolean } = {}): Promise<void> {
+    if (!this.exists()) {
+      if (opts.purge) rmSync(this.dir, { recursive: true, force: true });
+      return;
+    }
+    const c = this.config();
+    await this.controlPlaneDown();
+    for (const pp of c.pgpools) {
+      if (existsSync(join(this.pgpoolDir(pp.name), 'pgpool.env'))) await this.script(pp.name, 'pgpool-stop');
+    }
+    await Promise.all(
+      c.nodes.map(async (n) => {
+        if (!existsSync(join(this.nodeDir(n.name), 'node.env'))) return;
+        this.thaw(n.name);
+        const r = await this.script(n.name, 'stop', { MODE: 'fast' });
+        if (r.code !== 0) await this.script(n.name, 'stop', { MODE: 'immediate' });
+        // Orphaned backends of a SIGKILLed postmaster still have this node's data directory as cwd.
+        for (const pid of this.nodeProcesses(n.name)) killQuietly(pid);
+      }),
+    );
+    this.redisDown();
+    await this.waitNothingRunning();
+    if (opts.purge) rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** Every pid this lab owns (postmasters and their children, pgpool, redis, control plane). */
+  labPids(): number[] {
+    const c = this.config();
+    const pids: number[] = [];
+    const dirs = new Set(c.nodes.map((n) => realpath(this.dataDir(n.name))));
+    for (const e of listProc()) {
+      if (dirs.has(e.cwd)) pids.push(e.pid);
+    }
+    for (const f of [
+      ...c.pgpools.map((p) => join(this.pgpoolDir(p.name), 'run', 'pgpool.pid')),
+      join(this.redisDir, 'redis.pid'),
+      join(this.controlDir, 'controlplane.pid'),
+    ]) {
+      const pid = readPid(f);
+      if (pid && isAlive(pid)) pids.push(pid);
+    }
+    // pgpool children share the parent's process group.
+    for (const p of c.pgpools) {
+      const pid = readPid(join(this.pgpoolDir(p.name), 'run', 'pgpool.pid'));
+      if (pid) for (const e of listProc()) if (e.ppid === pid) pids.push(e.pid);
+    }
+    return [...new Set(pids)];
+  }
+
+  private async waitNothingRunning(): Promise<void> {
+    await waitFor('every lab process to exit', () => this.labPids().length === 0, 30_000, 100);
+  }
+
+  // ---------- single-node operations ----------
+
+  postmasterPid(name: string): number | undefined {
+    this.node(name);
+    const pid = readPid(join(this.dataDir(name), 'postmaster.pid'));
+    return pid && isAlive(pid) ? pid : undefined;
+  }
+
+  /** A crash: SIGKILL of the node's postmaster. */
+  kill(name: string): number {
+    const pid = this.postmasterPid(name);
+    if (!pid) throw new LabError(`node ${name} is not running`);
+    process.kill(pid, 'SIGKILL');
+    return pid;
+  }
+
+  /** A frozen host: SIGSTOP every process of the node. */
+  freeze(name: string): number[] {
+    this.node(name);
+    const pids = this.nodeProcesses(name);
+    if (!pids.length) throw new LabError(`node ${name} is not running`);
+    for (const p of pids) process.kill(p, 'SIGSTOP');
+    return pids;
+  }
+
+  thaw(name: string): number[] {
+    const pids = this.nodeProcesses(name);
+    for (const p of pids) {
+      try {
+        process.kill(p, 'SIGCONT');
+      } catch {
+        /* already gone */
+      }
+    }
+    return pids;
+  }
+
+  nodeProcesses(name: string): number[] {
+    const d = realpath(this.dataDir(name));
+    return listProc()
+      .filter((e) => e.cwd === d)
+      .map((e) => e.pid);
+  }
+
+  async stop(name: string): Promise<void> {
+    this.node(name);
+    await this.scriptOk(name, 'stop', { MODE: 'fast' });
+  }
+
+  async start(name: string): Promise<void> {
+    this.node(name);
+    await this.scriptOk(name, 'start');
+  }
+
+  // ---------- redis ----------
+
+  private async redisUp(): Promise<void> {
+    const c = this.config();
+    mkdirSync(this.redisDir, { recursive: true });
+    const pidFile = join(this.redisDir, 'redis.pid');
+    const pid = readPid(pidFile);
+    if (pid && isAlive(pid)) return;
+    writeFileSync(
+      join(this.redisDir, 'redis.conf'),
+      [
+        `bind 127.0.0.1`,
+        `port ${c.redisPort}`,
+        `protected-mode yes`,
+        `daemonize yes`,
+        `pidfile ${pidFile}`,
+        `logfile ${join(this.redisDir, 'redis.log')}`,
+        `dir ${this.redisDir}`,
+        `requirepass ${this.secrets().PGW_PW_REDIS}`,
+        `save ""`,
+        `appendonly no`,
+        '',
+      ].join('\n'),
+      { mode: 0o600 },
+    );
+    const r = await run('redis-server', [join(this.redisDir, 'redis.conf')], { timeoutMs: 10_000 });
+    if (r.code !== 0) throw new LabError(`redis-server failed: ${r.stderr || r.stdout}`);
+    await waitFor('redis', () => this.redisPing(), 10_000);
+  }
+
+  async redisPing(): Promise<boolean> {
+    const c = this.config();
+    const r = await run(
+      'redis-cli',
+      ['-h', '127.0.0.1', '-p', String(c.redisPort), '--no-auth-warning', '-a', this.secrets().PGW_PW_REDIS, 'PING'],
+      {
+        timeoutMs: 3000,
+      },
+    ).catch(() => undefined);
+    return !!r && r.stdout.trim() === 'PONG';
+  }
+
+  private redisDown(): void {
+    const pid = readPid(join(this.redisDir, 'redis.pid'));
+    if (pid && isAlive(pid)) process.kill(pid, 'SIGTERM');
+  }
+
+  // ---------- control plane ----------
+
+  get apiUrl(): string {
+    return `http://127.0.0.1:${this.config().apiPort}`;
+  }
+
+  async apiHealthy(): Promise<boolean> {
+    try {
+      const r = await fetch(`${this.apiUrl}/v1/health`, { signal: AbortSignal.timeout(1000) });
+      if (!r.ok) return false;
+      const body = (await r.json()) as { dir?: string };
+      return body.dir === this.dir;
+    } catch {
+      return false;
+    }
+  }
+
+  private async controlPlaneUp(): Promise<void> {
+    if (await this.apiHealthy()) return;
+    const pidFile = join(this.controlDir, 'controlplane.pid');
+    const old = readPid(pidFile);
+    if (old && isAlive(old)) process.kill(old, 'SIGTERM');
+    const out = openSync(join(this.controlDir, 'controlplane.log'), 'a');
+    const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'controlplane', 'main.ts'), this.dir], {
+      cwd: REPO_ROOT,
+      detached: true,
+      stdio: ['ignore', out, out],
+      env: { ...process.env, PGWARDEN_LAB_DIR: this.dir },
+    });
+    child.unref();
+    writeFileSync(pidFile, String(child.pid));
+    await waitFor('the control plane API', () => this.apiHealthy(), 30_000, 100);
+  }
+
+  private async controlPlaneDown(): Promise<void> {
+    const pidFile = join(this.controlDir, 'controlplane.pid');
+    const pid = readPid(pidFile);
+    if (!pid || !isAlive(pid)) return;
+    process.kill(pid, 'SIGTERM');
+    await waitFor('the control plane to exit', () => !isAlive(pid), 10_000).catch(() => process.kill(pid, 'SIGKILL'));
+  }
+
+  // ---------- connections ----------
+
+  connectionString(target: string, user = 'pgwarden', database = 'postgres'): string {
+    const c = this.config();
+    const s = this.secrets();
+    const pw = s[`PGW_PW_${user.toUpperCase()}`];
+    const port =
+      target === 'pgpool'
+        ? c.pgpools[0].port
+        : (this.config().pgpools.find((p) => p.name === target)?.port ?? this.node(target).port);
+    return `postgresql://${user}:${pw}@127.0.0.1:${port}/${database}`;
+  }
+
+  async client(target: string, opts: { user?: string; database?: string; timeoutMs?: number } = {}): Promise<Client> {
+    const c = new Client({
+      connectionString: this.connectionString(target, opts.user, opts.database),
+      connectionTimeoutMillis: opts.timeoutMs ?? 3000,
+      application_name: 'pgwarden-lab',
+    });
+    c.on('error', () => undefined);
+    await c.connect();
+    return c;
+  }
+
+  async query<T = Record<string, unknown>>(
+    target: string,
+    sql: string,
+    params: unknown[] = [],
+    timeoutMs = 3000,
+  ): Promise<T[]> {
+    const c = await this.client(target, { timeoutMs });
+    try {
+      return (await c.query(sql, params)).rows as T[];
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+  }
+
+  // ---------- status ----------
+
+  async status(): Promise<LabStatus> {
+    const c = this.config();
+    const topo = this.readTopology();
+    const nodes = await Promise.all(c.nodes.map((n) => this.nodeStatus(n, topo)));
+    const primary = nodes.find((n) => n.role === 'primary');
+    if (primary) {
+      const rep = await this.query<{
+        application_name: string;
+        state: string;
+        sync_state: string;
+        lag_bytes: string;
+        replay_lag_ms: number | null;
+      }>(
+        primary.name,
+        `select application_name, state, sync_state, pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint as lag_bytes,
+                (extract(epoch from replay_lag) * 1000)::float8 as replay_lag_ms
+           from pg_stat_replication`,
+      ).catch(() => []);
+      for (const r of rep) {
+        const n = nodes.find((x) => x.name === r.application_name);
+        if (!n) continue;
+        n.lagBytes = Number(r.lag_bytes);
+        n.replayLagMs = r.replay_lag_ms ?? 0;
+        n.syncState = r.sync_state;
+      }
+    }
+    const pgpools = await Promise.all(c.pgpools.map((p) => this.pgpoolStatus(p)));
+    const s = this.secrets();
+    return {
+      cluster: c.cluster,
+      dir: this.dir,
+      profile: c.profile.name,
+      automation: topo.paused ? `paused${topo.pausedReason ? ` (${topo.pausedReason})` : ''}` : 'active',
+      topologyPrimary: topo.primary,
+      timeline: topo.timeline,
+      nodes,
+      pgpools,
+      endpoint: `postgresql://app:${s.PGW_PW_APP}@127.0.0.1:${c.pgpools[0].port}/app`,
+      services: {
+        redis: `redis://:${s.PGW_PW_REDIS}@127.0.0.1:${c.redisPort}`,
+        controlPlane: this.apiUrl,
+        xray: `udp://127.0.0.1:${c.xrayPort}`,
+        app: `http://127.0.0.1:${c.appPort}`,
+      },
+      redisUp: await this.redisPing(),
+      controlPlaneUp: await this.apiHealthy(),
+    };
+  }
+
+  private async nodeStatus(n: LabNode, topo: Topology): Promise<NodeStatus> {
+    const s: NodeStatus = {
+      name: n.name,
+      port: n.port,
+      up: false,
+      role: 'down',
+      fenced: existsSync(join(this.dataDir(n.name), 'pgwarden.fenced')),
+      expectedRole: topo.nodes.find((x) => x.name === n.name)?.role ?? 'standby',
+      streaming: false,
+      connection: `postgresql://pgwarden:***@127.0.0.1:${n.port}/postgres`,
+    };
+    if (!this.postmasterPid(n.name)) return s;
+    try {
+      const [r] = await this.query<{
+        in_recovery: boolean;
+        current_lsn: string | null;
+        receive_lsn: string | null;
+        replay_lsn: string | null;
+        tli: number | null;
+        wr_status: string | null;
+        sender: string | null;
+      }>(
+        n.name,
+        `select pg_is_in_recovery() as in_recovery,
+                case when pg_is_in_recovery() then null else pg_current_wal_lsn()::text end as current_lsn,
+                pg_last_wal_receive_lsn()::text as receive_lsn, pg_last_wal_replay_lsn()::text as replay_lsn,
+                coalesce((select received_tli from pg_stat_wal_receiver),
+                         case when pg_is_in_recovery() then (select timeline_id from pg_control_checkpoint())
+                              else ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int end) as tli,
+                (select status from pg_stat_wal_receiver) as wr_status,
+                (select sender_host || ':' || sender_port from pg_stat_wal_receiver) as sender`,
+        [],
+        this.config().profile.probeTimeoutMs * 4,
+      );
+      s.up = true;
+      s.role = r.in_recovery ? 'standby' : 'primary';
+      s.timeline = r.tli ?? undefined;
+      s.currentLsn = r.current_lsn ?? undefined;
+      s.receiveLsn = r.receive_lsn ?? undefined;
+      s.replayLsn = r.replay_lsn ?? undefined;
+      s.streaming = r.wr_status === 'streaming';
+      const up = this.config().nodes.find((x) => `127.0.0.1:${x.port}` === r.sender);
+      s.upstream = up?.name ?? r.sender ?? undefined;
+    } catch (e) {
+      s.error = (e as Error).message;
+    }
+    return s;
+  }
+
+  private async pgpoolStatus(p: LabPgpool): Promise<PgpoolStatus> {
+    const out: PgpoolStatus = { name: p.name, port: p.port, pcpPort: p.pcpPort, up: false, nodes: [] };
+    try {
+      const rows = await this.query<Record<string, string>>(p.name, 'SHOW POOL_NODES', [], 3000);
+      out.up = true;
+      const names = new Map(this.config().nodes.map((n) => [String(n.port), n.name]));
+      out.nodes = rows.map((r) => ({
+        id: Number(r.node_id),
+        name: names.get(String(r.port)) ?? `${r.hostname}:${r.port}`,
+        status: r.status === 'down' ? 'down' : 'up',
+        role: r.role,
+        pgRole: r.pg_role,
+        selectCount: Number(r.select_cnt),
+        loadBalanceNode: r.load_balance_node === 'true',
+        replicationDelay: Number(r.replication_delay),
+        lbWeight: Number(r.lb_weight),
+      }));
+    } catch (e) {
+      out.error = (e as Error).message;
+    }
+    return out;
+  }
+}
+
+export interface NodeStatus {
+  name: string;
+  port: number;
+  up: boolean;
+  role: 'primary' | 'standby' | 'down';
+  expectedRole: string;
+  fenced: boolean;
+  streaming: boolean;
+  upstream?: string;
+  timeline?: number;
+  currentLsn?: string;
+  receiveLsn?: string;
+  replayLsn?: string;
+  lagBytes?: number;
+  replayLagMs?: number;
+  syncState?: string;
+  connection: string;
+  error?: string;
+}
+
+export interface PgpoolStatus {
+  name: string;
+  port: number;
+  pcpPort: number;
+  up: boolean;
+  nodes: {
+    id: number;
+    name: string;
+    status: 'up' | 'down';
+    role: string;
+    pgRole: string;
+    selectCount: number;
+    loadBalanceNode: boolean;
+    replicationDelay: number;
+    lbWeight: number;
+  }[];
+  error?: string;
+}
+
+export interface LabStatus {
+  cluster: string;
+  dir: string;
+  profile: string;
+  automation: string;
+  topologyPrimary: string;
+  timeline: number;
+  nodes: NodeStatus[];
+  pgpools: PgpoolStatus[];
+  endpoint: string;
+  services: Record<string, string>;
+  redisUp: boolean;
+  controlPlaneUp: boolean;
+}
+
+// ---------- helpers ----------
+
+function writeEnv(file: string, vars: Record<string, string>): void {
+  const body = Object.entries(vars)
+    .map(([k, v]) => `${k}=${shellQuote(v)}\n`)
+    .join('');
+  writeFileSync(file, `# Written by the pgwarden lab (EC2 user data writes the same file).\n${body}`);
+}
+
+function shellQuote(v: string): string {
+  return `'${v.replace(/'/g, `'\\''`)}'`;
+}
+
+function readPid(file: string): number | undefined {
+  try {
+    const n = Number(readFileSync(file, 'utf8').split('\n')[0].trim());
+    return Number.isInteger(n) && n > 0 ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function realpath(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return p;
+  }
+}
+
+function listProc(): { pid: number; ppid: number; cwd: string }[] {
+  const out: { pid: number; ppid: number; cwd: string }[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const cwd = readlinkSync(`/proc/${name}/cwd`);
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      out.push({ pid: Number(name), ppid, cwd });
+    } catch {
+      /* gone, or not ours to read */
+    }
+  }
+  return out;
+}
+
+function killQuietly(pid: number, signal: NodeJS.Signals = 'SIGKILL'): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    /* already gone */
+  }
+}
+
+function lastLines(s: string, n: number): string {
+  return s.trim().split('\n').slice(-n).join(' | ');
+}
+
+export function hashDir(dir: string): string {
+  return createHash('sha1').update(dir).digest('hex').slice(0, 8);
+}

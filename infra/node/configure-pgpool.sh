@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Render this pgpool-II 4.3 instance's configuration: streaming-replication mode, reads load-balanced
+# to standbys, health check, PCP, scram through pool_passwd. pgpool is a router here, never a
+# second brain: its failover_command only reports to pgwarden (pgpool-failover-hook.sh), and the
+# pgwarden workflow is the only thing that promotes. Idempotent.
+# Settings (pgpool env file): PGW_PGPOOL_DIR, PGW_PGPOOL_PORT, PGW_PCP_PORT, PGW_BACKENDS
+# ("name=host:port ..." in backend id order), PGW_TRIGGER_CMD, secrets PGW_PW_*.
+. "$(dirname "$0")/lib.sh"
+d=$PGW_PGPOOL_DIR
+mkdir -p "$d/run" "$d/log"
+chown_pg "$d" "$d/run" "$d/log"
+chmod 700 "$d/run"
+
+backends=""
+i=0
+for b in $PGW_BACKENDS; do
+  name=${b%%=*}
+  hp=${b#*=}
+  backends+="backend_hostname$i = '${hp%:*}'
+backend_port$i = ${hp##*:}
+backend_weight$i = ${PGW_BACKEND_WEIGHT:-1}
+backend_flag$i = 'ALLOW_TO_FAILOVER'
+backend_application_name$i = '$name'
+"
+  i=$((i + 1))
+done
+
+cat >"$d/pgpool.conf.tmp" <<CONF
+# Rendered by pgwarden infra/node/configure-pgpool.sh for $PGW_NODE. Edit the script, not this file.
+backend_clustering_mode = 'streaming_replication'
+listen_addresses = '${PGW_PGPOOL_LISTEN:-127.0.0.1}'
+port = $PGW_PGPOOL_PORT
+socket_dir = '$d/run'
+pcp_listen_addresses = '${PGW_PGPOOL_LISTEN:-127.0.0.1}'
+pcp_port = $PGW_PCP_PORT
+pcp_socket_dir = '$d/run'
+wd_ipc_socket_dir = '$d/run'
+pid_file_name = '$d/run/pgpool.pid'
+logdir = '$d/log'
+log_destination = 'stderr'
+log_line_prefix = '%m: %a pid %p: '
+log_min_messages = warning
+log_connections = off
+
+$backends
+enable_pool_hba = on
+pool_passwd = 'pool_passwd'
+allow_clear_text_frontend_auth = off
+
+num_init_children = ${PGW_PGPOOL_CHILDREN:-32}
+max_pool = 2
+child_life_time = 0
+connection_life_time = 0
+client_idle_limit = 0
+reserved_connections = 0
+
+load_balance_mode = on
+disable_load_balance_on_write = 'transaction'
+statement_level_load_balance = off
+# Reads go to standbys (any of them, by weight); the primary serves them only when no standby is up.
+database_redirect_preference_list = '.*:standby'
+
+sr_check_period = ${PGW_SR_CHECK_PERIOD:-1}
+sr_check_user = 'pgpool'
+sr_check_password = ''
+sr_check_database = 'postgres'
+delay_threshold = ${PGW_DELAY_THRESHOLD_BYTES:-16777216}
+
+health_check_period = ${PGW_HEALTH_CHECK_PERIOD:-1}
+health_check_timeout = ${PGW_HEALTH_CHECK_TIMEOUT:-2}
+health_check_user = 'pgpool'
+health_check_password = ''
+health_check_database = 'postgres'
+health_check_max_retries = ${PGW_HEALTH_CHECK_RETRIES:-0}
+health_check_retry_delay = 1
+connect_timeout = ${PGW_CONNECT_TIMEOUT_MS:-1000}
+
+failover_command = '${PGW_FAILOVER_COMMAND-$PGW_NODE_SCRIPTS/pgpool-failover-hook.sh %d %h %p %m %P %M %H %r %N %S}'
+follow_primary_command = '${PGW_FOLLOW_PRIMARY_COMMAND-}'
+failover_on_backend_error = on
+failover_on_backend_shutdown = on
+detach_false_primary = off
+search_primary_node_timeout = ${PGW_SEARCH_PRIMARY_TIMEOUT:-10}
+auto_failback = off
+
+use_watchdog = off
+memory_cache_enabled = off
+CONF
+
+{
+  echo "# Rendered by pgwarden: scram/md5 clients, checked against pool_passwd"
+  echo "local all all trust"
+  echo "host all all ${PGW_HBA_CIDR:-127.0.0.1/32} scram-sha-256"
+} >"$d/pool_hba.conf.tmp"
+
+umask 077
+{
+  echo "pgpool:TEXT$PGW_PW_PGPOOL"
+  echo "app:TEXT$PGW_PW_APP"
+  echo "pgwarden:TEXT$PGW_PW_PGWARDEN"
+  echo "postgres:TEXT$PGW_PW_POSTGRES"
+} >"$d/pool_passwd.tmp"
+echo "pgwarden:$(printf '%s' "$PGW_PW_PCP" | md5sum | cut -d' ' -f1)" >"$d/pcp.conf.tmp"
+echo "${PGW_PGPOOL_LISTEN:-127.0.0.1}:$PGW_PCP_PORT:pgwarden:$PGW_PW_PCP" >"$d/pcppass.tmp"
+for f in pgpool.conf pool_hba.conf pool_passwd pcp.conf pcppass; do
+  chown_pg "$d/$f.tmp"
+  mv "$d/$f.tmp" "$d/$f"
+done
+chmod 600 "$d/pcppass" "$d/pool_passwd" "$d/pcp.conf"
+result configured="$d/pgpool.conf" backends=$i

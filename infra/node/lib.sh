@@ -1,0 +1,194 @@
+#!/usr/bin/env bash
+# Shared by every node script. The same files run on an EC2 node (through SSM Run Command, as root)
+# and in the lab (spawned locally). Node settings come from an env file, action parameters from
+# PGW_PARAM_* variables.
+set -euo pipefail
+
+PGW_NODE_ENV=${PGW_NODE_ENV:-/etc/pgwarden/node.env}
+if [ ! -r "$PGW_NODE_ENV" ]; then
+  echo "pgwarden: node env file $PGW_NODE_ENV is missing or unreadable" >&2
+  exit 2
+fi
+set -a # exported: psql reads the secrets with \getenv, never from its command line
+# shellcheck disable=SC1090
+. "$PGW_NODE_ENV"
+if [ -n "${PGW_SECRETS_ENV:-}" ] && [ -r "$PGW_SECRETS_ENV" ]; then
+  # shellcheck disable=SC1090
+  . "$PGW_SECRETS_ENV"
+fi
+set +a
+
+PGW_PGBIN=${PGW_PGBIN:-/usr/lib/postgresql/15/bin}
+PGW_OS_USER=${PGW_OS_USER:-postgres}
+PGW_HOST=${PGW_HOST:-127.0.0.1}
+PGW_LISTEN=${PGW_LISTEN:-$PGW_HOST}
+PGW_SUPERUSER=${PGW_SUPERUSER:-postgres}
+PGW_REPL_USER=${PGW_REPL_USER:-replicator}
+PGW_HBA_CIDR=${PGW_HBA_CIDR:-127.0.0.1/32}
+PGW_NODE_SCRIPTS=${PGW_NODE_SCRIPTS:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
+
+log() { printf '%s %s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)" "${PGW_NODE:-?}" "$*" >&2; }
+die() {
+  log "ERROR: $*"
+  exit 1
+}
+# Print a machine-readable result line (the caller parses the last `result` line of stdout).
+result() { printf 'result %s\n' "$*"; }
+
+# PostgreSQL refuses to run as root: drop to the database OS user when we are root.
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then
+    runuser -u "$PGW_OS_USER" -- "$@"
+  else
+    "$@"
+  fi
+}
+
+psql_local() {
+  as_pg env PGCONNECT_TIMEOUT=3 "$PGW_PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PGW_SOCKET_DIR" -p "$PGW_PORT" \
+    -U "$PGW_SUPERUSER" -d postgres -At "$@"
+}
+
+postmaster_pid() {
+  local f="$PGW_PGDATA/postmaster.pid"
+  [ -r "$f" ] || return 1
+  local pid
+  pid=$(head -n 1 "$f" 2>/dev/null || true)
+  [ -n "$pid" ] || return 1
+  kill -0 "$pid" 2>/dev/null || return 1
+  # A recycled pid is not our postmaster: check its data directory.
+  [ "$(readlink -f "/proc/$pid/cwd" 2>/dev/null)" = "$(readlink -f "$PGW_PGDATA")" ] || return 1
+  echo "$pid"
+}
+
+is_running() { postmaster_pid >/dev/null; }
+
+is_in_recovery() { [ "$(psql_local -c 'select pg_is_in_recovery()')" = "t" ]; }
+
+# Every process whose working directory is this node's data directory: the postmaster and all
+# its backends, including backends orphaned by a SIGKILL of the postmaster.
+node_pids() {
+  local d p
+  d=$(readlink -f "$PGW_PGDATA")
+  for p in /proc/[0-9]*; do
+    if [ "$(readlink "$p/cwd" 2>/dev/null)" = "$d" ]; then echo "${p#/proc/}"; fi
+  done
+}
+
+wait_until() {
+  # wait_until <timeout-seconds> <description> <command...>: poll a condition with a deadline.
+  local timeout=$1 what=$2
+  shift 2
+  local deadline=$((SECONDS + timeout))
+  until "$@"; do
+    if [ "$SECONDS" -ge "$deadline" ]; then die "timed out after ${timeout}s waiting for $what"; fi
+    sleep 0.05
+  done
+}
+
+accepting_connections() { as_pg "$PGW_PGBIN/pg_isready" -q -h "$PGW_SOCKET_DIR" -p "$PGW_PORT" -t 1; }
+
+pg_start() {
+  if is_running; then
+    log "already running"
+    return 0
+  fi
+  rm -f "$PGW_PGDATA/postmaster.pid"
+  as_pg "$PGW_PGBIN/pg_ctl" -D "$PGW_PGDATA" -l "$PGW_LOG_DIR/startup.log" -w -t 60 -s start
+  wait_until 60 "$PGW_NODE to accept connections" accepting_connections
+}
+
+pg_stop() {
+  local mode=${1:-fast}
+  if ! is_running; then
+    return 0
+  fi
+  as_pg "$PGW_PGBIN/pg_ctl" -D "$PGW_PGDATA" -m "$mode" -w -t 60 -s stop
+}
+
+# Node-specific configuration lives in the rendered postgresql.conf. pg_rewind and pg_basebackup copy
+# the source's configuration files, so this runs again after either of them.
+render_config() {
+  local conf="$PGW_PGDATA/postgresql.conf"
+  {
+    echo "# Rendered by pgwarden infra/node/lib.sh for node $PGW_NODE. Edit the templates, not this file."
+    cat "$PGW_NODE_SCRIPTS/postgresql.base.conf"
+    if [ -r "$PGW_NODE_SCRIPTS/postgresql.logging.conf" ]; then
+      echo
+      cat "$PGW_NODE_SCRIPTS/postgresql.logging.conf"
+    fi
+    echo
+    echo "# --- node $PGW_NODE"
+    echo "cluster_name = 'pgw-$PGW_NODE'"
+    echo "listen_addresses = '$PGW_LISTEN'"
+    echo "port = $PGW_PORT"
+    echo "unix_socket_directories = '$PGW_SOCKET_DIR'"
+    echo "log_directory = '$PGW_LOG_DIR'"
+    if [ -n "${PGW_EXTRA_CONF:-}" ]; then printf '%b\n' "$PGW_EXTRA_CONF"; fi
+  } >"$conf.tmp"
+  {
+    echo "# Rendered by pgwarden infra/node/lib.sh"
+    echo "local   all          all                      trust"
+    echo "host    replication  $PGW_REPL_USER  $PGW_HBA_CIDR  scram-sha-256"
+    echo "host    all          all             $PGW_HBA_CIDR  scram-sha-256"
+  } >"$PGW_PGDATA/pg_hba.conf.tmp"
+  chown_pg "$conf.tmp" "$PGW_PGDATA/pg_hba.conf.tmp"
+  mv "$conf.tmp" "$conf"
+  mv "$PGW_PGDATA/pg_hba.conf.tmp" "$PGW_PGDATA/pg_hba.conf"
+}
+
+chown_pg() {
+  if [ "$(id -u)" = 0 ]; then chown "$PGW_OS_USER" "$@"; fi
+}
+
+# The standby's connection to its upstream. Written into postgresql.auto.conf (which ALTER SYSTEM
+# also manages), so that a reload is enough to follow a new primary.
+primary_conninfo() {
+  local host=$1 port=$2
+  echo "host=$host port=$port user=$PGW_REPL_USER passfile=$PGW_PGPASS application_name=$PGW_NODE connect_timeout=2 keepalives_idle=2 keepalives_interval=1 keepalives_count=2"
+}
+
+write_standby_settings() {
+  local host=$1 port=$2
+  local auto="$PGW_PGDATA/postgresql.auto.conf"
+  {
+    echo "# Do not edit this file manually! It will be overwritten by the ALTER SYSTEM command."
+    echo "primary_conninfo = '$(primary_conninfo "$host" "$port")'"
+    echo "primary_slot_name = '$(slot_name "$PGW_NODE")'"
+  } >"$auto.tmp"
+  chown_pg "$auto.tmp"
+  mv "$auto.tmp" "$auto"
+  as_pg touch "$PGW_PGDATA/standby.signal"
+}
+
+slot_name() { echo "pgw_${1//[^a-zA-Z0-9_]/_}"; }
+
+# Replication passwords come from a pgpass file readable only by the database OS user.
+ensure_pgpass() {
+  [ -n "${PGW_PGPASS:-}" ] || die "PGW_PGPASS is not set in $PGW_NODE_ENV"
+  [ -r "$PGW_PGPASS" ] || die "pgpass file $PGW_PGPASS is missing"
+  export PGPASSFILE=$PGW_PGPASS
+}
+
+require_param() {
+  local name="PGW_PARAM_$1"
+  [ -n "${!name:-}" ] || die "missing parameter $1"
+}
+
+# Create this node's physical slot on an upstream over a replication connection (idempotent).
+create_slot_on() {
+  local host=$1 port=$2 out
+  if ! out=$(as_pg env PGPASSFILE="$PGPASSFILE" PGCONNECT_TIMEOUT=3 "$PGW_PGBIN/psql" -X -q -At \
+    "host=$host port=$port user=$PGW_REPL_USER dbname=replication replication=true" \
+    -c "CREATE_REPLICATION_SLOT $(slot_name "$PGW_NODE") PHYSICAL RESERVE_WAL" 2>&1); then
+    case "$out" in
+      *"already exists"*) log "slot $(slot_name "$PGW_NODE") already exists on $host:$port" ;;
+      *) die "could not create slot on $host:$port: $out" ;;
+    esac
+  fi
+}
+
+is_streaming_from() {
+  local host=$1 port=$2
+  [ "$(psql_local -c "select count(*) from pg_stat_wal_receiver where status = 'streaming' and sender_host = '$host' and sender_port = $port" 2>/dev/null)" = 1 ]
+}

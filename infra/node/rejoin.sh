@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Rejoin this node as a standby of the current primary (failback). pg_rewind to the primary's
+# timeline; when rewind cannot work, a fresh pg_basebackup. Idempotent: a node that already streams
+# from the primary is left alone.
+# Parameters: PRIMARY_HOST, PRIMARY_PORT, METHOD (auto|rewind|basebackup, default auto),
+#             WAIT_SECONDS (default 120).
+. "$(dirname "$0")/lib.sh"
+require_param PRIMARY_HOST
+require_param PRIMARY_PORT
+ensure_pgpass
+method=${PGW_PARAM_METHOD:-auto}
+host=$PGW_PARAM_PRIMARY_HOST
+port=$PGW_PARAM_PRIMARY_PORT
+mkdir -p "$PGW_LOG_DIR" "$PGW_SOCKET_DIR"
+chown_pg "$PGW_LOG_DIR" "$PGW_SOCKET_DIR"
+
+if [ "$method" = auto ] && is_running && is_in_recovery && is_streaming_from "$host" "$port"; then
+  result method=none
+  exit 0
+fi
+
+pg_stop fast || pg_stop immediate
+# Fencing leaves processes killed and standby.signal behind; single-user crash recovery (run by
+# pg_rewind) refuses standby mode, so the signal files go until we write them again below.
+[ -z "$(node_pids)" ] || die "processes of $PGW_NODE are still running"
+rm -f "$PGW_PGDATA/postmaster.pid" "$PGW_PGDATA/standby.signal" "$PGW_PGDATA/recovery.signal"
+
+rewind() {
+  [ -s "$PGW_PGDATA/PG_VERSION" ] || return 1
+  log "pg_rewind from $host:$port"
+  as_pg env PGPASSFILE="$PGPASSFILE" PGCONNECT_TIMEOUT=5 "$PGW_PGBIN/pg_rewind" -D "$PGW_PGDATA" \
+    --source-server="host=$host port=$port user=pgwarden dbname=postgres" >"$PGW_LOG_DIR/rewind.log" 2>&1
+}
+
+basebackup() {
+  log "pg_basebackup from $host:$port"
+  local aside=""
+  if [ -d "$PGW_PGDATA" ]; then
+    # Keep the old data until the new copy is complete: nothing is lost if the backup fails.
+    aside="$PGW_PGDATA.rejoin-$(date +%s)"
+    mv "$PGW_PGDATA" "$aside"
+  fi
+  create_slot_on "$host" "$port"
+  if as_pg env PGPASSFILE="$PGPASSFILE" "$PGW_PGBIN/pg_basebackup" -h "$host" -p "$port" -U "$PGW_REPL_USER" \
+    -D "$PGW_PGDATA" -X stream -c fast -S "$(slot_name "$PGW_NODE")" -w >"$PGW_LOG_DIR/basebackup.log" 2>&1; then
+    [ -z "$aside" ] || rm -rf "$aside"
+  else
+    rm -rf "$PGW_PGDATA"
+    [ -z "$aside" ] || mv "$aside" "$PGW_PGDATA"
+    die "pg_basebackup failed: $(tail -n 3 "$PGW_LOG_DIR/basebackup.log" | tr '\n' ' ')"
+  fi
+}
+
+case "$method" in
+  rewind) rewind || die "pg_rewind failed: $(tail -n 3 "$PGW_LOG_DIR/rewind.log" | tr '\n' ' ')" ; used=rewind ;;
+  basebackup) basebackup; used=basebackup ;;
+  auto)
+    if rewind; then
+      used=rewind
+    else
+      log "pg_rewind failed ($(tail -n 1 "$PGW_LOG_DIR/rewind.log")); falling back to pg_basebackup"
+      basebackup
+      used=basebackup
+    fi
+    ;;
+  *) die "unknown METHOD $method (auto|rewind|basebackup)" ;;
+esac
+
+rm -f "$PGW_PGDATA/pgwarden.fenced" "$PGW_PGDATA/backup_label.old"
+render_config
+write_standby_settings "$host" "$port"
+create_slot_on "$host" "$port"
+pg_start
+wait_until "${PGW_PARAM_WAIT_SECONDS:-120}" "$PGW_NODE to stream from $host:$port" is_streaming_from "$host" "$port"
+result method=$used
