@@ -1,0 +1,198 @@
+/**
+ * Query normalization: one pass over the text. String and numeric literals and $n parameters become
+ * '?', comments go, whitespace collapses, unquoted words are lower-cased (quoted identifiers keep
+ * their case), and lists of placeholders ("in (?, ?, ?)", "values (?, ?), (?, ?)") collapse to one.
+ * Also returns the statement type, read from the first keyword (for WITH, the first top-level
+ * SELECT/INSERT/UPDATE/DELETE/MERGE after the CTE list).
+ */
+export type StatementType = 'select' | 'insert' | 'update' | 'delete' | 'copy' | 'ddl' | 'tcl' | 'other';
+
+export interface Normalized {
+  query: string;
+  type: StatementType;
+}
+
+const MAX_NORMALIZED = 2000;
+
+const TYPE_OF: Record<string, StatementType> = {
+  select: 'select',
+  values: 'select',
+  table: 'select',
+  show: 'other',
+  insert: 'insert',
+  update: 'update',
+  delete: 'delete',
+  merge: 'update',
+  copy: 'copy',
+  create: 'ddl',
+  alter: 'ddl',
+  drop: 'ddl',
+  truncate: 'ddl',
+  comment: 'ddl',
+  grant: 'ddl',
+  revoke: 'ddl',
+  reindex: 'ddl',
+  cluster: 'ddl',
+  refresh: 'ddl',
+  begin: 'tcl',
+  start: 'tcl',
+  commit: 'tcl',
+  end: 'tcl',
+  rollback: 'tcl',
+  abort: 'tcl',
+  savepoint: 'tcl',
+  release: 'tcl',
+  prepare: 'tcl',
+};
+
+const isWordStart = (c: number) => (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || c >= 128;
+const isWordChar = (c: number) => isWordStart(c) || (c >= 48 && c <= 57) || c === 36;
+const isDigit = (c: number) => c >= 48 && c <= 57;
+const isSpace = (c: number) => c === 32 || c === 9 || c === 10 || c === 13 || c === 12;
+
+const OPERATOR = /[<>=!~@#%^&|`*/+\-?]/;
+
+export function normalizeQuery(sql: string): Normalized {
+  const n = sql.length;
+  let out = '';
+  let i = 0;
+  let glueNext = true;
+  let firstWord = '';
+  let withMode = false;
+  let type: StatementType | undefined;
+  let depth = 0;
+  // Tokens are separated by one space, except before , ) ] . :: ; and after ( [ . ::
+  const emit = (tok: string, glueBefore = false, glueAfter = false) => {
+    if (!glueBefore && !glueNext) out += ' ';
+    out += tok;
+    glueNext = glueAfter;
+  };
+  const collapseLists = () => {
+    for (;;) {
+      if (out.endsWith('?, ?)')) {
+        const k = out.lastIndexOf('(');
+        if (k >= 0 && /^\((\?, )+\?\)$/.test(out.slice(k))) {
+          out = out.slice(0, k) + '(?)';
+          continue;
+        }
+      }
+      if (out.endsWith('(?), (?)')) {
+        out = out.slice(0, -5);
+        continue;
+      }
+      return;
+    }
+  };
+  while (i < n && out.length < MAX_NORMALIZED) {
+    const c = sql.charCodeAt(i);
+    if (isSpace(c)) {
+      i++;
+    } else if (c === 45 /* - */ && sql.charCodeAt(i + 1) === 45) {
+      while (i < n && sql.charCodeAt(i) !== 10) i++;
+    } else if (c === 47 /* / */ && sql.charCodeAt(i + 1) === 42) {
+      const end = sql.indexOf('*/', i + 2);
+      i = end < 0 ? n : end + 2;
+    } else if (
+      c === 39 /* ' */ ||
+      (sql.charCodeAt(i + 1) === 39 && /[eEbBxXnN]/.test(sql[i]) && !isWordChar(sql.charCodeAt(i - 1)))
+    ) {
+      // '...', E'...', B'...', X'...', N'...' ('' is an escaped quote; E strings also take \')
+      const backslash = c === 69 || c === 101;
+      i += c === 39 ? 1 : 2;
+      while (i < n) {
+        const d = sql.charCodeAt(i);
+        if (backslash && d === 92) i += 2;
+        else if (d === 39) {
+          if (sql.charCodeAt(i + 1) === 39) i += 2;
+          else {
+            i++;
+            break;
+          }
+        } else i++;
+      }
+      emit('?');
+    } else if (c === 36 /* $ */ && isDigit(sql.charCodeAt(i + 1))) {
+      i++;
+      while (i < n && isDigit(sql.charCodeAt(i))) i++;
+      emit('?');
+    } else if (c === 36) {
+      // dollar quoting: $$...$$ or $tag$...$tag$
+      const close = sql.indexOf('$', i + 1);
+      const tag = close < 0 ? '' : sql.slice(i, close + 1);
+      if (!/^\$[A-Za-z_][A-Za-z_0-9]*\$$|^\$\$$/.test(tag)) {
+        emit('$');
+        i++;
+      } else {
+        const end = sql.indexOf(tag, close + 1);
+        i = end < 0 ? n : end + tag.length;
+        emit('?');
+      }
+    } else if (c === 34 /* " */) {
+      let j = i + 1;
+      while (j < n) {
+        if (sql.charCodeAt(j) === 34) {
+          if (sql.charCodeAt(j + 1) === 34) j += 2;
+          else break;
+        } else j++;
+      }
+      emit(sql.slice(i, j + 1));
+      i = j + 1;
+    } else if (isDigit(c) || (c === 46 && isDigit(sql.charCodeAt(i + 1)))) {
+      i++;
+      while (i < n) {
+        const d = sql.charCodeAt(i);
+        if (isDigit(d) || d === 46) i++;
+        else if ((d === 101 || d === 69) && /[0-9+-]/.test(sql[i + 1] ?? '')) i += 2;
+        else break;
+      }
+      emit('?');
+    } else if (isWordStart(c)) {
+      let j = i + 1;
+      while (j < n && isWordChar(sql.charCodeAt(j))) j++;
+      const word = sql.slice(i, j).toLowerCase();
+      if (firstWord === '') {
+        firstWord = word;
+        if (word === 'with') withMode = true;
+        else type = TYPE_OF[word] ?? 'other';
+      } else if (withMode && depth === 0 && type === undefined) {
+        const t = TYPE_OF[word];
+        if (t === 'select' || t === 'insert' || t === 'update' || t === 'delete') type = t;
+      }
+      emit(word);
+      i = j;
+    } else if (c === 40 /* ( */) {
+      depth++;
+      emit('(', false, true);
+      i++;
+    } else if (c === 41 /* ) */) {
+      depth = Math.max(0, depth - 1);
+      emit(')', true);
+      i++;
+      collapseLists();
+    } else if (c === 44 /* , */ || c === 59 /* ; */) {
+      emit(sql[i], true);
+      i++;
+    } else if (c === 91 /* [ */ || c === 46 /* . */) {
+      emit(sql[i], true, true);
+      i++;
+    } else if (c === 93 /* ] */) {
+      emit(']', true);
+      i++;
+    } else if (c === 58 /* : */ && sql.charCodeAt(i + 1) === 58) {
+      emit('::', true, true);
+      i += 2;
+    } else if (OPERATOR.test(sql[i])) {
+      let j = i + 1;
+      // an operator run stops before a sign that starts a number ("=-1" is "=" then "-1")
+      while (j < n && OPERATOR.test(sql[j]) && !(/[+-]/.test(sql[j]) && isDigit(sql.charCodeAt(j + 1)))) j++;
+      emit(sql.slice(i, j));
+      i = j;
+    } else {
+      emit(sql[i]);
+      i++;
+    }
+  }
+  let query = out.replace(/[;\s]+$/, '');
+  if (i < n) query += ' ...';
+  return { query, type: type ?? 'other' };
+}

@@ -1,0 +1,87 @@
+/**
+ * Timestamps as PostgreSQL writes them with %m / %t / jsonlog: "2024-05-01 12:00:00.123 UTC".
+ * The zone is log_timezone's abbreviation; numeric offsets and common abbreviations are understood,
+ * anything else is read as UTC and reported by the caller through `unknownZones`.
+ */
+const ZONES: Record<string, number> = {
+  UTC: 0,
+  GMT: 0,
+  Z: 0,
+  UCT: 0,
+  WET: 0,
+  WEST: 60,
+  BST: 60,
+  CET: 60,
+  CEST: 120,
+  MET: 60,
+  MEST: 120,
+  EET: 120,
+  EEST: 180,
+  MSK: 180,
+  IST: 330,
+  JST: 540,
+  KST: 540,
+  AEST: 600,
+  AEDT: 660,
+  NZST: 720,
+  NZDT: 780,
+  EST: -300,
+  EDT: -240,
+  CST: -360,
+  CDT: -300,
+  MST: -420,
+  MDT: -360,
+  PST: -480,
+  PDT: -420,
+  AKST: -540,
+  AKDT: -480,
+  HST: -600,
+};
+
+export const unknownZones = new Set<string>();
+
+function zoneOffsetMinutes(zone: string): number {
+  if (zone === '') return 0;
+  const known = ZONES[zone];
+  if (known !== undefined) return known;
+  const m = /^([+-])(\d{1,2}):?(\d{2})?$/.exec(zone);
+  if (m) return (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3] ?? 0));
+  if (unknownZones.size < 20) unknownZones.add(zone);
+  return 0;
+}
+
+let cacheKey = '';
+let cacheBase = NaN;
+
+/** Epoch ms, or NaN. Caches the whole-second part: consecutive lines share it. */
+export function parsePgTimestamp(s: string): number {
+  if (s.length < 19) return NaN;
+  let ms = 0;
+  let zoneStart = 19;
+  if (s.charCodeAt(19) === 46 /* . */) {
+    let end = 20;
+    while (end < s.length && s.charCodeAt(end) >= 48 && s.charCodeAt(end) <= 57) end++;
+    const frac = s.slice(20, end);
+    ms = frac.length === 0 ? 0 : Number('0.' + frac) * 1000;
+    zoneStart = end;
+  }
+  const zone = s.slice(zoneStart).trim();
+  const key = s.slice(0, 19) + zone;
+  if (key !== cacheKey) {
+    const y = Number(s.slice(0, 4));
+    const mo = Number(s.slice(5, 7));
+    const d = Number(s.slice(8, 10));
+    const h = Number(s.slice(11, 13));
+    const mi = Number(s.slice(14, 16));
+    const se = Number(s.slice(17, 19));
+    const base = Date.UTC(y, mo - 1, d, h, mi, se) - zoneOffsetMinutes(zone) * 60000;
+    cacheKey = key;
+    cacheBase = base;
+  }
+  return cacheBase + ms;
+}
+
+/** %n: seconds since the epoch with milliseconds. */
+export function parseEpoch(s: string): number {
+  return Math.round(Number(s) * 1000);
+}
