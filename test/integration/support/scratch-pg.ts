@@ -76,14 +76,20 @@ export class ScratchPg {
     return withTimes.sort((a, b) => a.t - b.t).map((x) => x.p);
   }
 
-  /** Polls the stderr log until `re` matches, up to a deadline (for events only the log reveals). */
-  async waitForLog(re: RegExp, timeoutMs = 30000): Promise<void> {
+  /** Polls the log until `re` matches `count` times, up to a deadline (for events only the log reveals). */
+  async waitForLog(
+    re: RegExp,
+    opts: { count?: number; kind?: 'stderr' | 'jsonlog'; timeoutMs?: number } = {},
+  ): Promise<void> {
+    const { count = 1, kind = 'stderr', timeoutMs = 30000 } = opts;
+    const global = new RegExp(re.source, re.flags.includes('g') ? re.flags : re.flags + 'g');
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      for (const f of await this.logFiles('stderr')) {
-        if (re.test(await fs.readFile(f, 'utf8'))) return;
-      }
-      if (Date.now() > deadline) throw new Error(`log never matched ${re} within ${timeoutMs} ms`);
+      let seen = 0;
+      for (const f of await this.logFiles(kind)) seen += (await fs.readFile(f, 'utf8')).match(global)?.length ?? 0;
+      if (seen >= count) return;
+      if (Date.now() > deadline)
+        throw new Error(`${kind} log matched ${re} ${seen} times, not ${count}, within ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 50));
     }
   }
