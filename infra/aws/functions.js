@@ -1,0 +1,36 @@
+'use strict';
+/**
+ * The workflow-step Lambdas, generated from the Task resources of statemachines/*.asl.json, so that a
+ * new step in an ASL file needs no serverless.yml edit. Used as `${file(./infra/aws/functions.js):workflowSteps}`.
+ */
+const { workflows, stepFunction } = require('./naming');
+
+/** One entry per distinct `${<Area><Step>FunctionArn}` over every workflow. */
+function stepFunctions(wfs = workflows()) {
+  const byKey = new Map();
+  for (const wf of wfs) {
+    for (const p of wf.placeholders) {
+      const fn = stepFunction(p);
+      if (!fn) continue;
+      const seen = byKey.get(fn.key);
+      if (seen) seen.workflows.push(wf.name);
+      else byKey.set(fn.key, { ...fn, placeholder: p, workflows: [wf.name] });
+    }
+  }
+  return [...byKey.values()].sort((a, b) => a.key.localeCompare(b.key));
+}
+
+async function workflowSteps() {
+  const out = {};
+  for (const fn of stepFunctions()) {
+    out[fn.key] = {
+      handler: fn.handler,
+      description: `pgwarden workflow step (${fn.workflows.join(', ')})`,
+      // A step may wait for an SSM command on a node (promote, follow, rejoin): up to the Lambda maximum; the ASL sets each Task's own TimeoutSeconds.
+      timeout: 900,
+    };
+  }
+  return out;
+}
+
+module.exports = { stepFunctions, workflowSteps };

@@ -1,0 +1,467 @@
+'use strict';
+/**
+ * The database nodes (3, one per AZ, PostgreSQL 15 on Amazon Linux 2023 arm64) and the pgpool-II
+ * instances (2, behind an internal NLB), their roles, the topology document and the node-scripts
+ * plumbing. Generated because the instances differ only by index.
+ * Used as `${file(./infra/aws/nodes.js):resources}`.
+ */
+const fs = require('node:fs');
+const path = require('node:path');
+const crypto = require('node:crypto');
+const zlib = require('node:zlib');
+const { sub } = require('./sub');
+const { NODE_SCRIPTS_DIR } = require('./naming');
+
+const AZS = ['A', 'B', 'C'];
+const NODES = AZS.map((az, i) => ({ id: `Node${i + 1}`, name: `pg${i + 1}`, az, primary: i === 0 }));
+const PGPOOLS = ['A', 'B'].map((az, i) => ({ id: `Pgpool${i + 1}`, name: `pgpool${i + 1}`, az }));
+const CLUSTER_TAG = 'pgwarden:cluster';
+const USERDATA = path.join(__dirname, 'userdata');
+const AGENT_CONFIG = path.join(__dirname, 'cloudwatch-agent.json');
+const PGDATA = '/var/lib/pgwarden/data';
+
+const ref = (Ref) => ({ Ref });
+const getAtt = (id, attr) => ({ 'Fn::GetAtt': [id, attr] });
+const arn = (service, resource, region = true) => ({
+  'Fn::Sub': `arn:\${AWS::Partition}:${service}:${region ? '${AWS::Region}' : ''}:\${AWS::AccountId}:${resource}`,
+});
+
+function userData(parts, vars) {
+  const text = parts.map((p) => fs.readFileSync(path.join(USERDATA, p), 'utf8')).join('\n');
+  return { 'Fn::Base64': sub(text, vars) };
+}
+
+function instanceRole(id, description, statements) {
+  return {
+    [`${id}Role`]: {
+      Type: 'AWS::IAM::Role',
+      Properties: {
+        Description: description,
+        AssumeRolePolicyDocument: {
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+        },
+        ManagedPolicyArns: [
+          { 'Fn::Sub': 'arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore' },
+          { 'Fn::Sub': 'arn:${AWS::Partition}:iam::aws:policy/CloudWatchAgentServerPolicy' },
+        ],
+        Policies: [{ PolicyName: 'pgwarden', PolicyDocument: { Version: '2012-10-17', Statement: statements } }],
+      },
+    },
+    [`${id}InstanceProfile`]: {
+      Type: 'AWS::IAM::InstanceProfile',
+      Properties: { Roles: [ref(`${id}Role`)] },
+    },
+  };
+}
+
+function launchTemplate(cluster, profile, instanceType, blockDevices) {
+  return {
+    Type: 'AWS::EC2::LaunchTemplate',
+    Properties: {
+      LaunchTemplateData: {
+        ImageId: ref('NodeImageId'),
+        InstanceType: ref(instanceType),
+        IamInstanceProfile: { Arn: getAtt(profile, 'Arn') },
+        // IMDSv2 only; hop limit 1 keeps containers on the host from reaching the instance's role.
+        MetadataOptions: { HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 1 },
+        Monitoring: { Enabled: true },
+        EbsOptimized: true,
+        BlockDeviceMappings: blockDevices,
+        TagSpecifications: ['volume', 'network-interface'].map((ResourceType) => ({
+          ResourceType,
+          Tags: [{ Key: CLUSTER_TAG, Value: cluster }],
+        })),
+      },
+    },
+  };
+}
+
+const ebs = (DeviceName, VolumeSize) => ({
+  DeviceName,
+  Ebs: {
+    VolumeType: 'gp3',
+    VolumeSize,
+    Encrypted: true,
+    KmsKeyId: getAtt('DataKey', 'Arn'),
+    DeleteOnTermination: true,
+  },
+});
+
+function build(cluster, service, stage) {
+  const R = {};
+  const secretArns = ['PostgresSecret', 'ReplicatorSecret', 'DbSecret', 'PgpoolSecret', 'AppSecret'].map(ref);
+  const common = [
+    {
+      Sid: 'ReadAgentConfig',
+      Effect: 'Allow',
+      Action: ['ssm:GetParameter'],
+      Resource: [arn('ssm', `parameter/pgwarden/${cluster}/cloudwatch-agent`)],
+    },
+    {
+      Sid: 'ReadNodeScripts',
+      Effect: 'Allow',
+      Action: ['ssm:GetDocument'],
+      Resource: [arn('ssm', 'document/pgwarden-install-node-scripts')],
+    },
+    { Sid: 'DecryptSecrets', Effect: 'Allow', Action: ['kms:Decrypt'], Resource: [getAtt('SecretsKey', 'Arn')] },
+    {
+      Sid: 'ShipLogs',
+      Effect: 'Allow',
+      Action: ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'],
+      Resource: [
+        { 'Fn::Sub': '${PostgresLogGroup.Arn}' },
+        { 'Fn::Sub': '${PostgresLogGroup.Arn}:log-stream:*' },
+        { 'Fn::Sub': '${PostgresJsonLogGroup.Arn}' },
+        { 'Fn::Sub': '${PostgresJsonLogGroup.Arn}:log-stream:*' },
+        { 'Fn::Sub': '${NodeCommandLogGroup.Arn}' },
+        { 'Fn::Sub': '${NodeCommandLogGroup.Arn}:log-stream:*' },
+      ],
+    },
+    {
+      Sid: 'EncryptLogs',
+      Effect: 'Allow',
+      Action: ['kms:GenerateDataKey', 'kms:Decrypt'],
+      Resource: [getAtt('DataKey', 'Arn')],
+    },
+  ];
+  Object.assign(
+    R,
+    instanceRole('Node', `pgwarden ${cluster}: PostgreSQL nodes`, [
+      ...common,
+      { Sid: 'ReadDatabaseSecrets', Effect: 'Allow', Action: ['secretsmanager:GetSecretValue'], Resource: secretArns },
+    ]),
+    instanceRole('Pgpool', `pgwarden ${cluster}: pgpool-II instances`, [
+      ...common,
+      {
+        Sid: 'ReadPgpoolSecrets',
+        Effect: 'Allow',
+        Action: ['secretsmanager:GetSecretValue'],
+        Resource: [ref('PgpoolSecret'), ref('DbSecret'), ref('AppSecret'), ref('PostgresSecret')],
+      },
+      // pgpool's failover_command: `aws lambda invoke` of the pgpool hook (the fast path).
+      {
+        Sid: 'InvokeFailoverHook',
+        Effect: 'Allow',
+        Action: ['lambda:InvokeFunction'],
+        Resource: [arn('lambda', `function:${service}-${stage}-pgpoolHook`)],
+      },
+      {
+        'Fn::If': [
+          'HasPgpoolPackage',
+          {
+            Sid: 'StagedPgpoolPackage',
+            Effect: 'Allow',
+            Action: ['s3:GetObject'],
+            Resource: {
+              'Fn::Sub': [
+                'arn:${AWS::Partition}:s3:::${Path}',
+                { Path: { 'Fn::Select': [1, { 'Fn::Split': ['s3://', ref('PgpoolPackageS3Uri')] }] } },
+              ],
+            },
+          },
+          ref('AWS::NoValue'),
+        ],
+      },
+    ]),
+  );
+  R.NodeLaunchTemplate = launchTemplate(cluster, 'NodeInstanceProfile', 'NodeInstanceType', [
+    ebs('/dev/xvda', 20),
+    ebs('/dev/sdf', ref('DataVolumeSizeGiB')),
+  ]);
+  R.PgpoolLaunchTemplate = launchTemplate(cluster, 'PgpoolInstanceProfile', 'PgpoolInstanceType', [
+    ebs('/dev/xvda', 20),
+  ]);
+
+  const vars = {
+    ClusterName: cluster,
+    VpcCidr: ref('VpcCidr'),
+    AgentConfigParameter: `/pgwarden/${cluster}/cloudwatch-agent`,
+    PostgresSecret: ref('PostgresSecret'),
+    ReplicatorSecret: ref('ReplicatorSecret'),
+    DbSecret: ref('DbSecret'),
+    PgpoolSecret: ref('PgpoolSecret'),
+    AppSecret: ref('AppSecret'),
+  };
+  const instance = (id, name, az, lt, sg, ud, role) => ({
+    Type: 'AWS::EC2::Instance',
+    DependsOn: ['InstallNodeScriptsDocument', 'AgentConfigParameter'],
+    Properties: {
+      LaunchTemplate: { LaunchTemplateId: ref(lt), Version: getAtt(lt, 'LatestVersionNumber') },
+      NetworkInterfaces: [
+        { DeviceIndex: '0', SubnetId: ref(`PrivateSubnet${az}`), GroupSet: [ref(sg)], AssociatePublicIpAddress: false },
+      ],
+      UserData: ud,
+      Tags: [
+        { Key: 'Name', Value: `pgwarden-${cluster}-${name}` },
+        { Key: CLUSTER_TAG, Value: cluster },
+        { Key: 'pgwarden:role', Value: role },
+        { Key: 'pgwarden:name', Value: name },
+      ],
+    },
+  });
+  for (const n of NODES) {
+    R[`${n.id}Instance`] = instance(
+      n.id + 'Instance',
+      n.name,
+      n.az,
+      'NodeLaunchTemplate',
+      'NodeSecurityGroup',
+      userData(['common.sh', 'install-node-scripts.sh', 'node.sh'], {
+        ...vars,
+        InstanceName: n.name,
+        BootstrapRole: n.primary ? 'primary' : 'standby',
+        // The first primary bootstraps itself: it has no upstream.
+        PrimaryHost: n.primary ? 'none' : getAtt(`${NODES[0].id}Instance`, 'PrivateIp'),
+      }),
+      'node',
+    );
+  }
+  // configure-pgpool.sh: "name=host:port ..." in backend id order.
+  const backends = {
+    'Fn::Join': [
+      ' ',
+      NODES.map((n) => ({ 'Fn::Join': ['', [`${n.name}=`, getAtt(`${n.id}Instance`, 'PrivateIp'), ':5432']] })),
+    ],
+  };
+  for (const p of PGPOOLS) {
+    R[`${p.id}Instance`] = instance(
+      p.id + 'Instance',
+      p.name,
+      p.az,
+      'PgpoolLaunchTemplate',
+      'PgpoolSecurityGroup',
+      userData(['common.sh', 'install-node-scripts.sh', 'pgpool.sh'], {
+        ...vars,
+        InstanceName: p.name,
+        Backends: backends,
+        PgpoolHookFunction: `${service}-${stage}-pgpoolHook`,
+        PgpoolPackageS3Uri: ref('PgpoolPackageS3Uri'),
+      }),
+      'pgpool',
+    );
+  }
+
+  R.PgpoolNlb = {
+    Type: 'AWS::ElasticLoadBalancingV2::LoadBalancer',
+    Properties: {
+      Type: 'network',
+      Scheme: 'internal',
+      Subnets: AZS.map((az) => ref(`PrivateSubnet${az}`)),
+      SecurityGroups: [ref('PgpoolNlbSecurityGroup')],
+      LoadBalancerAttributes: [{ Key: 'load_balancing.cross_zone.enabled', Value: 'true' }],
+    },
+  };
+  R.PgpoolTargetGroup = {
+    Type: 'AWS::ElasticLoadBalancingV2::TargetGroup',
+    Properties: {
+      VpcId: ref('Vpc'),
+      TargetType: 'instance',
+      Protocol: 'TCP',
+      Port: 9999,
+      HealthCheckProtocol: 'TCP',
+      HealthCheckIntervalSeconds: 10,
+      HealthyThresholdCount: 2,
+      UnhealthyThresholdCount: 2,
+      Targets: PGPOOLS.map((p) => ({ Id: ref(`${p.id}Instance`), Port: 9999 })),
+      TargetGroupAttributes: [
+        { Key: 'deregistration_delay.timeout_seconds', Value: '10' },
+        { Key: 'deregistration_delay.connection_termination.enabled', Value: 'true' },
+      ],
+    },
+  };
+  R.PgpoolListener = {
+    Type: 'AWS::ElasticLoadBalancingV2::Listener',
+    Properties: {
+      LoadBalancerArn: ref('PgpoolNlb'),
+      Protocol: 'TCP',
+      Port: 9999,
+      DefaultActions: [{ Type: 'forward', TargetGroupArn: ref('PgpoolTargetGroup') }],
+    },
+  };
+
+  // The topology document's first version; the workflows own it from then on (compare-and-set on
+  // `version`). CloudFormation rewrites it only when the instances themselves change.
+  const nodesJson = NODES.map((n, i) => ({
+    'Fn::Join': [
+      '',
+      [
+        `{"name":"${n.name}","host":"`,
+        getAtt(`${n.id}Instance`, 'PrivateIp'),
+        `","port":5432,"backendId":${i},"role":"${n.primary ? 'primary' : 'standby'}","instanceId":"`,
+        ref(`${n.id}Instance`),
+        `","priority":${NODES.length - i}}`,
+      ],
+    ],
+  }));
+  const pgpoolsJson = PGPOOLS.map((p) => ({
+    'Fn::Join': [
+      '',
+      [
+        `{"name":"${p.name}","host":"`,
+        getAtt(`${p.id}Instance`, 'PrivateIp'),
+        '","port":9999,"pcpPort":9898,"instanceId":"',
+        ref(`${p.id}Instance`),
+        '"}',
+      ],
+    ],
+  }));
+  R.TopologyParameter = {
+    Type: 'AWS::SSM::Parameter',
+    Properties: {
+      Name: `/pgwarden/${cluster}/topology`,
+      Description: `pgwarden ${cluster}: topology document (PGWARDEN_TOPOLOGY_PARAMETER)`,
+      Type: 'String',
+      Tier: 'Advanced',
+      Value: {
+        'Fn::Join': [
+          '',
+          [
+            `{"cluster":"${cluster}","version":1,"primary":"${NODES[0].name}","timeline":1,"paused":false,"syncQuorum":1,"nodes":[`,
+            { 'Fn::Join': [',', nodesJson] },
+            '],"pgpools":[',
+            { 'Fn::Join': [',', pgpoolsJson] },
+            '],"history":[]}',
+          ],
+        ],
+      },
+    },
+  };
+
+  R.AgentConfigParameter = {
+    Type: 'AWS::SSM::Parameter',
+    Properties: {
+      Name: `/pgwarden/${cluster}/cloudwatch-agent`,
+      Description: 'CloudWatch agent configuration (infra/aws/cloudwatch-agent.json)',
+      Type: 'String',
+      Tier: 'Advanced',
+      Value: agentConfig(cluster),
+    },
+  };
+  const bundle = nodeScriptsBundle();
+  R.InstallNodeScriptsDocument = {
+    Type: 'AWS::SSM::Document',
+    Properties: {
+      Name: 'pgwarden-install-node-scripts',
+      DocumentType: 'Command',
+      DocumentFormat: 'JSON',
+      UpdateMethod: 'NewVersion',
+      TargetType: '/AWS::EC2::Instance',
+      Content: {
+        schemaVersion: '2.2',
+        description: `pgwarden: install infra/node (bundle ${bundle.hash}) as /opt/pgwarden/node`,
+        parameters: {
+          BundleHash: { type: 'String', default: '', description: 'changes with infra/node: re-runs the association' },
+        },
+        mainSteps: [{ action: 'aws:runShellScript', name: 'install', inputs: { runCommand: bundle.commands } }],
+      },
+    },
+  };
+  R.InstallNodeScriptsAssociation = {
+    Type: 'AWS::SSM::Association',
+    DependsOn: NODES.map((n) => `${n.id}Instance`).concat(PGPOOLS.map((p) => `${p.id}Instance`)),
+    Properties: {
+      Name: ref('InstallNodeScriptsDocument'),
+      AssociationName: `pgwarden-${cluster}-install-node-scripts`,
+      Targets: [{ Key: `tag:${CLUSTER_TAG}`, Values: [cluster] }],
+      Parameters: { BundleHash: [bundle.hash] },
+      MaxConcurrency: '1',
+      MaxErrors: '0',
+    },
+  };
+
+  const Parameters = {
+    NodeImageId: {
+      Type: 'AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>',
+      Default: '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64',
+      Description: 'Amazon Linux 2023 arm64 (Graviton) image for nodes and pgpool',
+    },
+    NodeInstanceType: {
+      Type: 'String',
+      Default: 'm7g.large',
+      AllowedPattern: '^[a-z0-9]+g[a-z]*\\.[a-z0-9]+$',
+      Description: 'Graviton (arm64) type',
+    },
+    PgpoolInstanceType: {
+      Type: 'String',
+      Default: 't4g.small',
+      AllowedPattern: '^[a-z0-9]+g[a-z]*\\.[a-z0-9]+$',
+      Description: 'Graviton (arm64) type',
+    },
+    DataVolumeSizeGiB: { Type: 'Number', Default: 100, MinValue: 10 },
+    PgpoolPackageS3Uri: {
+      Type: 'String',
+      Default: '',
+      AllowedPattern: '^(s3://[a-z0-9.-]+/.+)?$',
+      Description:
+        'optional s3://bucket/key of a pgpool-II 4.x aarch64 RPM (AL2023 has no pgpool-II package and the VPC has no internet route)',
+    },
+  };
+  const Conditions = { HasPgpoolPackage: { 'Fn::Not': [{ 'Fn::Equals': [ref('PgpoolPackageS3Uri'), ''] }] } };
+  const Outputs = {
+    DatabaseEndpoint: { Value: { 'Fn::Join': ['', [getAtt('PgpoolNlb', 'DNSName'), ':9999']] } },
+    TopologyParameterName: { Value: ref('TopologyParameter') },
+  };
+  return { Parameters, Conditions, Resources: R, Outputs };
+}
+
+/**
+ * infra/node as shell commands that recreate it under /opt/pgwarden/node: each file gzip + base64 in
+ * one command, then an atomic swap. Deterministic, so the hash changes only when a file does.
+ */
+function nodeScriptsBundle(dir = NODE_SCRIPTS_DIR) {
+  const files = listFiles(dir);
+  const hash = crypto.createHash('sha256');
+  const commands = ['set -euo pipefail', 'mkdir -p /opt/pgwarden && new=$(mktemp -d /opt/pgwarden/.new.XXXXXX)'];
+  for (const rel of files) {
+    const content = fs.readFileSync(path.join(dir, rel));
+    hash.update(rel).update('\0').update(content).update('\0');
+    const b64 = zlib.gzipSync(content, { level: 9 }).toString('base64');
+    if (rel.includes('/')) commands.push(`mkdir -p "$new/${path.posix.dirname(rel)}"`);
+    commands.push(`echo '${b64}' | base64 -d | gunzip >"$new/${rel}"`);
+    if (rel.endsWith('.sh')) commands.push(`chmod 0755 "$new/${rel}"`);
+  }
+  const digest = hash.digest('hex').slice(0, 16);
+  commands.push(`echo ${digest} >"$new/.bundle"`, 'chmod 0755 "$new"');
+  commands.push(
+    'rm -rf /opt/pgwarden/node.old',
+    '[ ! -d /opt/pgwarden/node ] || mv /opt/pgwarden/node /opt/pgwarden/node.old',
+  );
+  commands.push('mv "$new" /opt/pgwarden/node', 'rm -rf /opt/pgwarden/node.old');
+  return { hash: digest, commands, files };
+}
+
+function listFiles(dir, prefix = '') {
+  return fs
+    .readdirSync(path.join(dir, prefix), { withFileTypes: true })
+    .filter((e) => !e.name.startsWith('.'))
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .flatMap((e) =>
+      e.isDirectory() ? listFiles(dir, path.posix.join(prefix, e.name)) : [path.posix.join(prefix, e.name)],
+    );
+}
+
+/**
+ * infra/aws/cloudwatch-agent.json (another engineer's file) as the nodes load it: its {cluster} and
+ * {pgdata} tokens filled in ({instance_id} and the like are the agent's own).
+ */
+function agentConfigText(cluster) {
+  if (!fs.existsSync(AGENT_CONFIG)) {
+    throw new Error('infra/aws/cloudwatch-agent.json is missing (the CloudWatch agent configuration the nodes load)');
+  }
+  const text = fs.readFileSync(AGENT_CONFIG, 'utf8').replaceAll('{cluster}', cluster).replaceAll('{pgdata}', PGDATA);
+  JSON.parse(text);
+  return text;
+}
+const agentConfig = (cluster) => sub(agentConfigText(cluster), { ClusterName: cluster });
+
+async function resources({ resolveVariable }) {
+  const [cluster, service, stage] = await Promise.all([
+    resolveVariable('self:custom.cluster'),
+    resolveVariable('self:service'),
+    resolveVariable('sls:stage'),
+  ]);
+  return build(cluster, service, stage);
+}
+
+module.exports = { build, resources, nodeScriptsBundle, agentConfigText, NODES, PGPOOLS, CLUSTER_TAG };

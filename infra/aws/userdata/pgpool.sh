@@ -1,0 +1,41 @@
+# pgpool-II is not in the Amazon Linux 2023 repositories and the VPC has no internet route: install it
+# from an RPM the operator staged in S3 (parameter PgpoolPackageS3Uri), else from a configured repo.
+if [ -n "${PgpoolPackageS3Uri}" ]; then
+  aws s3 cp "${PgpoolPackageS3Uri}" /tmp/pgpool.rpm
+  dnf install -y /tmp/pgpool.rpm postgresql15
+else
+  dnf install -y pgpool-II postgresql15
+fi
+
+install_node_scripts
+
+umask 077
+mkdir -p /etc/pgwarden
+cat >/etc/pgwarden/secrets.env <<SECRETS
+PGW_PW_PGPOOL=$(secret_field ${PgpoolSecret} password)
+PGW_PW_PGWARDEN=$(secret_field ${DbSecret} password)
+PGW_PW_PCP=$(secret_field ${DbSecret} password)
+PGW_PW_APP=$(secret_field ${AppSecret} password)
+PGW_PW_POSTGRES=$(secret_field ${PostgresSecret} password)
+SECRETS
+umask 022
+
+ip=$(imds local-ipv4)
+cat >/etc/pgwarden/node.env <<ENV
+PGW_CLUSTER=${ClusterName}
+PGW_NODE=${InstanceName}
+PGW_HOST=$ip
+PGW_PGPOOL_LISTEN=$ip
+PGW_PGPOOL_DIR=/var/lib/pgwarden/pgpool
+PGW_PGPOOL_PORT=9999
+PGW_PCP_PORT=9898
+PGW_PGPOOL_BIN=/usr/bin
+PGW_BACKENDS="${Backends}"
+PGW_TRIGGER_CMD="aws lambda invoke --region ${AWS::Region} --function-name ${PgpoolHookFunction} --cli-binary-format raw-in-base64-out --payload file:///dev/stdin /dev/null"
+PGW_HBA_CIDR=${VpcCidr}
+PGW_SECRETS_ENV=/etc/pgwarden/secrets.env
+ENV
+
+/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s -c "ssm:${AgentConfigParameter}"
+/opt/pgwarden/node/configure-pgpool.sh
+/opt/pgwarden/node/pgpool-start.sh
