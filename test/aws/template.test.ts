@@ -1,0 +1,377 @@
+/**
+ * The compiled CloudFormation template of serverless.yml: packaged once, offline, with no AWS
+ * credentials, then checked against the resource specification, for references, and rule by rule.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { dependencyCycles, referenceErrors, specErrors } from './spec';
+import { SECURITY_RULES, type Rule } from './rules';
+import { type Json, type Packaged, type Template, ROOT, byType, isObject, packageStack } from './template';
+
+const aslValidator = require('asl-validator') as (d: unknown) => { isValid: boolean; errors: unknown[] };
+const { agentConfigText } = require('../../infra/aws/nodes') as { agentConfigText(cluster: string): string };
+const { workflows } = require('../../infra/aws/naming') as {
+  workflows(): { name: string; logicalId: string; placeholders: string[] }[];
+};
+
+jest.setTimeout(300_000);
+
+let packaged: Packaged;
+let t: Template;
+beforeAll(() => {
+  packaged = packageStack();
+  t = packaged.template;
+  console.log(`serverless package: ${packaged.seconds.toFixed(1)} s, ${Object.keys(t.Resources).length} resources`);
+});
+
+describe('packaging', () => {
+  it('packages the real tree: every handler file serverless.yml needs exists', () => {
+    expect(packaged.missingHandlers).toEqual([]);
+  });
+});
+
+describe('CloudFormation resource specification', () => {
+  it('knows every resource type and property used, and every required property is set', () => {
+    expect(specErrors(t)).toEqual([]);
+  });
+  it('catches an unknown type, an unknown property and a missing required property', () => {
+    const broken: Template = {
+      Resources: {
+        A: { Type: 'AWS::EC2::Nope' },
+        B: { Type: 'AWS::SNS::Topic', Properties: { TopicNam: 'x' } },
+        C: { Type: 'AWS::EC2::Subnet', Properties: { CidrBlock: '10.0.0.0/24' } },
+        D: {
+          Type: 'AWS::EC2::LaunchTemplate',
+          Properties: { LaunchTemplateData: { MetadataOptions: { HttpToken: 'required' } } },
+        },
+      },
+    };
+    const errs = specErrors(broken);
+    expect(errs).toEqual(
+      expect.arrayContaining([
+        expect.stringContaining('unknown resource type AWS::EC2::Nope'),
+        expect.stringContaining('has no property TopicNam'),
+        expect.stringContaining('missing required VpcId'),
+        expect.stringContaining('has no property HttpToken'),
+      ]),
+    );
+  });
+});
+
+describe('references', () => {
+  it('every Ref, GetAtt, Sub variable, DependsOn and Condition resolves', () => {
+    expect(referenceErrors(t)).toEqual([]);
+  });
+  it('has no dependency cycle', () => {
+    expect(dependencyCycles(t)).toEqual([]);
+  });
+  it('catches dangling references and cycles', () => {
+    const broken: Template = {
+      Resources: {
+        A: { Type: 'AWS::SNS::Topic', Properties: { DisplayName: { Ref: 'Missing' } } },
+        B: { Type: 'AWS::SNS::Topic', Properties: { DisplayName: { 'Fn::GetAtt': ['A', 'NoSuchAttr'] } } },
+        C: {
+          Type: 'AWS::SNS::Topic',
+          Properties: { DisplayName: { 'Fn::Sub': '${Nope}-${AWS::Region}-${!Literal}' } },
+        },
+        D: { Type: 'AWS::SNS::Topic', DependsOn: 'E', Properties: { DisplayName: { Ref: 'E' } } },
+        E: { Type: 'AWS::SNS::Topic', Properties: { DisplayName: { 'Fn::GetAtt': ['D', 'TopicName'] } } },
+      },
+    };
+    expect(referenceErrors(broken)).toEqual([
+      expect.stringContaining('Ref to missing Missing'),
+      expect.stringContaining('has no attribute NoSuchAttr'),
+      expect.stringContaining('${Nope} resolves to nothing'),
+    ]);
+    expect(dependencyCycles(broken)).toEqual([expect.stringMatching(/D -> E -> D|E -> D -> E/)]);
+  });
+});
+
+/** One deliberately broken fragment per rule: the rule must report it. */
+const VPC = {
+  Vpc: { Type: 'AWS::EC2::VPC', Properties: { CidrBlock: '10.0.0.0/16' } },
+  Igw: { Type: 'AWS::EC2::InternetGateway' },
+  PublicTable: { Type: 'AWS::EC2::RouteTable', Properties: { VpcId: { Ref: 'Vpc' } } },
+  PublicRoute: {
+    Type: 'AWS::EC2::Route',
+    Properties: { RouteTableId: { Ref: 'PublicTable' }, DestinationCidrBlock: '0.0.0.0/0', GatewayId: { Ref: 'Igw' } },
+  },
+  PublicSubnet: { Type: 'AWS::EC2::Subnet', Properties: { VpcId: { Ref: 'Vpc' }, CidrBlock: '10.0.0.0/24' } },
+  PublicAssoc: {
+    Type: 'AWS::EC2::SubnetRouteTableAssociation',
+    Properties: { SubnetId: { Ref: 'PublicSubnet' }, RouteTableId: { Ref: 'PublicTable' } },
+  },
+};
+const role = (statements: Json[]) => ({
+  Type: 'AWS::IAM::Role',
+  Properties: {
+    AssumeRolePolicyDocument: {},
+    Policies: [{ PolicyName: 'p', PolicyDocument: { Version: '2012-10-17', Statement: statements } }],
+  },
+});
+const BROKEN: Record<string, Template> = {
+  'no Action "*" in IAM policies': {
+    Resources: { R: role([{ Effect: 'Allow', Action: 'ssm:*', Resource: 'arn:aws:ssm:::x' }]) },
+  },
+  'no Resource "*" where the service supports narrower': {
+    Resources: { R: role([{ Effect: 'Allow', Action: ['secretsmanager:GetSecretValue'], Resource: '*' }]) },
+  },
+  'ssm:SendCommand only on the cluster documents and tagged instances': {
+    Resources: {
+      R: role([
+        {
+          Effect: 'Allow',
+          Action: ['ssm:SendCommand'],
+          Resource: [{ 'Fn::Sub': 'arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:instance/*' }],
+        },
+      ]),
+    },
+  },
+  'no 0.0.0.0/0 ingress except HTTPS on the ALB': {
+    Resources: {
+      Sg: {
+        Type: 'AWS::EC2::SecurityGroup',
+        Properties: {
+          GroupDescription: 'db',
+          SecurityGroupIngress: [{ IpProtocol: 'tcp', FromPort: 5432, ToPort: 5432, CidrIp: '0.0.0.0/0' }],
+        },
+      },
+    },
+  },
+  'no SSH': {
+    Resources: {
+      Sg: {
+        Type: 'AWS::EC2::SecurityGroupIngress',
+        Properties: { GroupId: 'sg-1', IpProtocol: 'tcp', FromPort: 22, ToPort: 22, CidrIp: '10.0.0.0/8' },
+      },
+    },
+  },
+  'no public IP on data nodes': {
+    Resources: {
+      ...VPC,
+      I: {
+        Type: 'AWS::EC2::Instance',
+        Properties: {
+          NetworkInterfaces: [{ DeviceIndex: '0', SubnetId: { Ref: 'PublicSubnet' }, AssociatePublicIpAddress: true }],
+        },
+      },
+    },
+  },
+  'IMDSv2 only': {
+    Resources: {
+      Lt: {
+        Type: 'AWS::EC2::LaunchTemplate',
+        Properties: { LaunchTemplateData: { MetadataOptions: { HttpTokens: 'optional' } } },
+      },
+      I: {
+        Type: 'AWS::EC2::Instance',
+        Properties: { LaunchTemplate: { LaunchTemplateId: { Ref: 'Lt' }, Version: '1' } },
+      },
+    },
+  },
+  'EBS volumes encrypted gp3': {
+    Resources: {
+      Lt: {
+        Type: 'AWS::EC2::LaunchTemplate',
+        Properties: {
+          LaunchTemplateData: {
+            BlockDeviceMappings: [{ DeviceName: '/dev/sdf', Ebs: { VolumeType: 'gp3', Encrypted: false } }],
+          },
+        },
+      },
+    },
+  },
+  'no secrets in plain text': {
+    Resources: {
+      Redis: { Type: 'AWS::ElastiCache::ReplicationGroup', Properties: { AuthToken: 'hunter2hunter2hunter2' } },
+      I: {
+        Type: 'AWS::EC2::Instance',
+        Properties: { UserData: { 'Fn::Base64': 'echo PGW_PW_POSTGRES=Sup3rSecretPassw0rd >/etc/x' } },
+      },
+    },
+  },
+  'Redis Multi-AZ, TLS, at-rest encryption, AUTH from Secrets Manager': {
+    Resources: {
+      Redis: {
+        Type: 'AWS::ElastiCache::ReplicationGroup',
+        Properties: {
+          MultiAZEnabled: true,
+          AutomaticFailoverEnabled: true,
+          TransitEncryptionEnabled: false,
+          AtRestEncryptionEnabled: true,
+        },
+      },
+    },
+  },
+  'VPC endpoints and no NAT': {
+    Resources: { ...VPC, Nat: { Type: 'AWS::EC2::NatGateway', Properties: { SubnetId: { Ref: 'PublicSubnet' } } } },
+  },
+  'Lambdas arm64, in private subnets, traced': {
+    Resources: { F: { Type: 'AWS::Lambda::Function', Properties: { Architectures: ['x86_64'], Code: {}, Role: 'r' } } },
+  },
+  'state machines Standard, logged, traced': {
+    Resources: {
+      S: { Type: 'AWS::StepFunctions::StateMachine', Properties: { StateMachineType: 'EXPRESS', RoleArn: 'r' } },
+    },
+  },
+};
+
+describe('security rules', () => {
+  describe.each(Object.entries(SECURITY_RULES))('%s', (name: string, rule: Rule) => {
+    it('holds for the stack', () => {
+      expect(rule(t)).toEqual([]);
+    });
+    it('fails on a broken fragment', () => {
+      expect(BROKEN[name]).toBeDefined();
+      expect(rule(BROKEN[name]).length).toBeGreaterThan(0);
+    });
+  });
+});
+
+describe('the build-out', () => {
+  const azOf = (subnet: string) => JSON.stringify(t.Resources[subnet]?.Properties?.AvailabilityZone);
+  const subnetOf = (id: string) => {
+    const nic = (t.Resources[id].Properties?.NetworkInterfaces as Json[])[0] as Record<string, Json>;
+    return (nic.SubnetId as { Ref: string }).Ref;
+  };
+  it('spans 3 AZs with a private and a public subnet in each', () => {
+    const subnets = byType(t, 'AWS::EC2::Subnet');
+    expect(new Set(subnets.map(([id]) => azOf(id))).size).toBe(3);
+    expect(subnets).toHaveLength(6);
+  });
+  it('runs 3 PostgreSQL nodes, one per AZ, AL2023 arm64, bootstrapped from infra/node', () => {
+    const nodes = byType(t, 'AWS::EC2::Instance').filter(([, r]) =>
+      JSON.stringify(r.Properties?.Tags).includes('"pgwarden:role","Value":"node"'),
+    );
+    expect(nodes).toHaveLength(3);
+    expect(new Set(nodes.map(([id]) => azOf(subnetOf(id)))).size).toBe(3);
+    expect(JSON.stringify(t.Parameters?.NodeImageId)).toContain('al2023-ami-kernel-default-arm64');
+    const userData = nodes.map(([, r]) => JSON.stringify(r.Properties?.UserData));
+    expect(userData.filter((u) => u.includes('bootstrap-primary.sh') && u.includes('primary'))).toHaveLength(3);
+    expect(userData.every((u) => u.includes('bootstrap-standby.sh') && u.includes('postgresql15-server'))).toBe(true);
+  });
+  it('puts 2 pgpool instances behind an internal NLB', () => {
+    const nlb = byType(t, 'AWS::ElasticLoadBalancingV2::LoadBalancer').filter(
+      ([, r]) => r.Properties?.Type === 'network',
+    );
+    expect(nlb).toHaveLength(1);
+    expect(nlb[0][1].Properties?.Scheme).toBe('internal');
+    const tg = byType(t, 'AWS::ElasticLoadBalancingV2::TargetGroup').find(([, r]) => r.Properties?.Protocol === 'TCP');
+    expect((tg?.[1].Properties?.Targets as Json[]).length).toBe(2);
+  });
+  it('serves the app through an ALB with an HTTPS listener on 443 using the certificate parameter', () => {
+    const l = byType(t, 'AWS::ElasticLoadBalancingV2::Listener').find(([, r]) => r.Properties?.Protocol === 'HTTPS');
+    expect(l?.[1].Properties?.Port).toBe(443);
+    expect(JSON.stringify(l?.[1].Properties?.Certificates)).toContain('{"Ref":"CertificateArn"}');
+  });
+  it('defines one SSM document per node action, running its infra/node script', () => {
+    const docs = byType(t, 'AWS::SSM::Document').map(([, r]) => r.Properties?.Name);
+    for (const a of [
+      'promote',
+      'fence',
+      'follow',
+      'rejoin',
+      'start',
+      'stop',
+      'restart',
+      'checkpoint',
+      'maintenance',
+      'pgpool-detach',
+      'pgpool-attach',
+      'pgpool-reload',
+    ]) {
+      expect(docs).toContain(`pgwarden-${a}`);
+    }
+    const follow = byType(t, 'AWS::SSM::Document').find(([, r]) => r.Properties?.Name === 'pgwarden-follow')![1];
+    const text = JSON.stringify(follow.Properties?.Content);
+    expect(text).toContain("export PGW_PARAM_PRIMARY_HOST='{{ PRIMARY_HOST }}'");
+    expect(text).toContain('/opt/pgwarden/node/follow.sh');
+  });
+  it('ships infra/node to the instances inside an SSM document under its 64 KB limit', () => {
+    const doc = byType(t, 'AWS::SSM::Document').find(
+      ([, r]) => r.Properties?.Name === 'pgwarden-install-node-scripts',
+    )![1];
+    expect(JSON.stringify(doc.Properties?.Content).length).toBeLessThan(60_000);
+  });
+  it('creates every log group the CloudWatch agent configuration ships to', () => {
+    const text = agentConfigText('main');
+    const wanted = [...text.matchAll(/"log_group_name":\s*"([^"]+)"/g)].map((m) => m[1]);
+    const groups = byType(t, 'AWS::Logs::LogGroup').map(([, r]) => r.Properties?.LogGroupName);
+    expect(wanted.length).toBeGreaterThan(0);
+    for (const g of wanted) expect(groups).toContain(g);
+  });
+  it('has alarms, a dashboard, an SNS topic and KMS keys with rotation', () => {
+    expect(byType(t, 'AWS::CloudWatch::Alarm').length).toBeGreaterThan(0);
+    expect(byType(t, 'AWS::CloudWatch::Dashboard')).toHaveLength(1);
+    expect(byType(t, 'AWS::SNS::Topic')).toHaveLength(1);
+    const keys = byType(t, 'AWS::KMS::Key');
+    expect(keys.length).toBeGreaterThanOrEqual(2);
+    expect(keys.every(([, k]) => k.Properties?.EnableKeyRotation === true)).toBe(true);
+  });
+  it('routes alarm state changes of the cluster alarms and EC2 state changes of the nodes to the triggers', () => {
+    const rules = byType(t, 'AWS::Events::Rule').map(
+      ([, r]) => r.Properties?.EventPattern as Record<string, Json> | undefined,
+    );
+    const alarm = rules.find((p) => JSON.stringify(p?.['detail-type']) === '["CloudWatch Alarm State Change"]');
+    expect((alarm?.resources as Json[]).length).toBe(byType(t, 'AWS::CloudWatch::Alarm').length);
+    const ec2 = rules.find((p) => JSON.stringify(p?.['detail-type']) === '["EC2 Instance State-change Notification"]');
+    expect(JSON.stringify(ec2?.detail)).toContain('"Ref":"Node1Instance"');
+  });
+  it('schedules the probe and metrics every minute and the digest nightly', () => {
+    const schedules = byType(t, 'AWS::Events::Rule')
+      .map(([, r]) => r.Properties?.ScheduleExpression)
+      .filter(Boolean);
+    expect(schedules.filter((s) => s === 'rate(1 minute)')).toHaveLength(2);
+    expect(schedules.some((s) => String(s).startsWith('cron('))).toBe(true);
+  });
+});
+
+describe('workflows', () => {
+  const wfs = workflows();
+  it('has a Standard state machine for every statemachines/*.asl.json, with every ${...} substituted', () => {
+    for (const wf of wfs) {
+      const sm = t.Resources[wf.logicalId];
+      expect(sm?.Type).toBe('AWS::StepFunctions::StateMachine');
+      expect(Object.keys((sm.Properties?.DefinitionSubstitutions as object) ?? {}).sort()).toEqual(wf.placeholders);
+    }
+  });
+  it.each(wfs.length ? wfs.map((w) => [w.name]) : [['(none yet)']])(
+    '%s.asl.json is valid ASL once substituted',
+    (name) => {
+      if (name === '(none yet)') return;
+      const wf = wfs.find((w) => w.name === name)!;
+      const p = t.Resources[wf.logicalId].Properties!;
+      const subs = (p.DefinitionSubstitutions ?? {}) as Record<string, Json>;
+      let text = JSON.stringify(p.Definition);
+      for (const [k, v] of Object.entries(subs)) {
+        const ga = isObject(v) ? (v['Fn::GetAtt'] as string[] | undefined) : undefined;
+        const fake = ga
+          ? `arn:aws:lambda:eu-west-1:123456789012:function:${ga[0]}`
+          : JSON.stringify(v).includes('stateMachine:')
+            ? `arn:aws:states:eu-west-1:123456789012:stateMachine:${k}`
+            : JSON.stringify(v).includes('NotifyTopic')
+              ? 'arn:aws:sns:eu-west-1:123456789012:notify'
+              : String(v);
+        text = text.split(`\${${k}}`).join(fake);
+      }
+      const res = aslValidator(JSON.parse(text));
+      expect(res.errors).toEqual([]);
+      expect(res.isValid).toBe(true);
+    },
+  );
+  it('every Task Lambda of the ASL files is in the stack', () => {
+    for (const wf of wfs) {
+      for (const p of wf.placeholders.filter((x) => x.endsWith('FunctionArn'))) {
+        const id = `${p.slice(0, -'FunctionArn'.length)}LambdaFunction`;
+        expect(t.Resources[id]?.Type).toBe('AWS::Lambda::Function');
+      }
+    }
+  });
+});
+
+describe('serverless.yml stays generated', () => {
+  it('names no workflow step by hand', () => {
+    const yml = fs.readFileSync(path.join(ROOT, 'serverless.yml'), 'utf8');
+    expect(yml).not.toMatch(/handler: functions\/failover\//);
+  });
+});
