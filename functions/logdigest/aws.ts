@@ -1,6 +1,6 @@
 /**
- * AWS adapters of the digest: CloudWatch Logs in, S3 / SNS / CloudWatch metrics out. Each takes an
- * injected SDK client (tests use aws-sdk-client-mock). Throttling is retried here with backoff, since
+ * AWS adapters of the digest: CloudWatch Logs in, S3 out (SNS and CloudWatch metrics use the shared
+ * adapters in functions/lib/aws). Each takes an injected SDK client (tests use aws-sdk-client-mock). Throttling is retried here with backoff, since
  * CloudWatch Logs read APIs allow only a few requests per second per account.
  */
 import {
@@ -8,10 +8,7 @@ import {
   DescribeLogStreamsCommand,
   FilterLogEventsCommand,
 } from '@aws-sdk/client-cloudwatch-logs';
-import { CloudWatchClient, PutMetricDataCommand, StandardUnit } from '@aws-sdk/client-cloudwatch';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import type { MetricDatum, MetricsSink, Notifier } from '../lib/ports';
 import type { LogFormat } from './entry';
 import type { LogSource, LogStream, ReportStore } from './handler';
 
@@ -124,40 +121,5 @@ export class S3ReportStore implements ReportStore {
       this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType })),
     );
     return `s3://${this.bucket}/${key}`;
-  }
-}
-
-export class SnsNotifier implements Notifier {
-  constructor(
-    private readonly client: SNSClient,
-    private readonly topicArn: string,
-  ) {}
-
-  async notify(subject: string, message: Record<string, unknown>): Promise<void> {
-    // SNS: subject at most 100 printable ASCII characters, message at most 256 KB
-    const Subject = subject.replace(/[^\x20-\x7e]/g, ' ').slice(0, 100);
-    let Message = JSON.stringify(message, null, 2);
-    if (Buffer.byteLength(Message) > 250_000) Message = Message.slice(0, 250_000);
-    await withRetry(() => this.client.send(new PublishCommand({ TopicArn: this.topicArn, Subject, Message })));
-  }
-}
-
-export class CloudWatchMetricsSink implements MetricsSink {
-  constructor(
-    private readonly client: CloudWatchClient,
-    private readonly chunk = 500,
-  ) {}
-
-  async put(namespace: string, data: MetricDatum[]): Promise<void> {
-    for (let i = 0; i < data.length; i += this.chunk) {
-      const MetricData = data.slice(i, i + this.chunk).map((d) => ({
-        MetricName: d.name,
-        Value: d.value,
-        Unit: d.unit as StandardUnit,
-        Timestamp: d.timestamp,
-        Dimensions: d.dimensions ? Object.entries(d.dimensions).map(([Name, Value]) => ({ Name, Value })) : undefined,
-      }));
-      await withRetry(() => this.client.send(new PutMetricDataCommand({ Namespace: namespace, MetricData })));
-    }
   }
 }

@@ -242,18 +242,21 @@ export async function defaultDeps(config: DigestConfig): Promise<DigestDeps> {
   }
   if (!config.bucket) throw new Error('DIGEST_BUCKET is not set');
   if (!config.topicArn) throw new Error('DIGEST_TOPIC_ARN is not set');
-  const [{ CloudWatchLogsClient }, { S3Client }, { SNSClient }, { CloudWatchClient }, aws] = await Promise.all([
-    import('@aws-sdk/client-cloudwatch-logs'),
-    import('@aws-sdk/client-s3'),
-    import('@aws-sdk/client-sns'),
-    import('@aws-sdk/client-cloudwatch'),
-    import('./aws'),
-  ]);
+  const [{ CloudWatchLogsClient }, { S3Client }, { SNSClient }, { CloudWatchClient }, aws, sns, metrics] =
+    await Promise.all([
+      import('@aws-sdk/client-cloudwatch-logs'),
+      import('@aws-sdk/client-s3'),
+      import('@aws-sdk/client-sns'),
+      import('@aws-sdk/client-cloudwatch'),
+      import('./aws'),
+      import('../lib/aws/sns-notifier'),
+      import('../lib/aws/cloudwatch-metrics'),
+    ]);
   return {
     source: new aws.CloudWatchLogSource(new CloudWatchLogsClient({}), config.logGroup, config.logFormat),
     reports: new aws.S3ReportStore(new S3Client({}), config.bucket, config.keyPrefix),
-    notifier: new aws.SnsNotifier(new SNSClient({}), config.topicArn),
-    metrics: new aws.CloudWatchMetricsSink(new CloudWatchClient({})),
+    notifier: new sns.SnsNotifier(new SNSClient({}), config.topicArn),
+    metrics: new metrics.CloudWatchMetrics(new CloudWatchClient({}), { log: jsonLog }),
     now: () => new Date(),
     log: jsonLog,
   };

@@ -3,17 +3,9 @@ import {
   DescribeLogStreamsCommand,
   FilterLogEventsCommand,
 } from '@aws-sdk/client-cloudwatch-logs';
-import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
-import {
-  CloudWatchLogSource,
-  CloudWatchMetricsSink,
-  S3ReportStore,
-  SnsNotifier,
-  withRetry,
-} from '../../../functions/logdigest/aws';
+import { CloudWatchLogSource, S3ReportStore, withRetry } from '../../../functions/logdigest/aws';
 
 const noSleep = { sleep: async () => undefined };
 const throttled = () => Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
@@ -133,42 +125,6 @@ describe('outputs', () => {
       Key: 'digests/c1/x.json',
       Body: '{}',
       ContentType: 'application/json',
-    });
-  });
-
-  it('SnsNotifier publishes a subject SNS accepts', async () => {
-    const sns = mockClient(SNSClient);
-    sns.on(PublishCommand).resolves({ MessageId: '1' });
-    await new SnsNotifier(sns as unknown as SNSClient, 'arn:aws:sns:eu-west-1:1:t').notify(
-      'digest ✓ ' + 'x'.repeat(200),
-      { a: 1 },
-    );
-    const input = sns.commandCalls(PublishCommand)[0].args[0].input;
-    expect(input.TopicArn).toBe('arn:aws:sns:eu-west-1:1:t');
-    expect(input.Subject).toHaveLength(100);
-    expect(input.Subject).toMatch(/^digest {3}x+$/);
-    expect(JSON.parse(input.Message ?? '')).toEqual({ a: 1 });
-  });
-
-  it('CloudWatchMetricsSink chunks PutMetricData and maps dimensions', async () => {
-    const cw = mockClient(CloudWatchClient);
-    cw.on(PutMetricDataCommand).resolves({});
-    const at = new Date('2026-11-26T00:00:00Z');
-    const data = Array.from({ length: 5 }, (_, i) => ({
-      name: `M${i}`,
-      value: i,
-      unit: 'Count' as const,
-      dimensions: { Cluster: 'c1' },
-      timestamp: at,
-    }));
-    await new CloudWatchMetricsSink(cw as unknown as CloudWatchClient, 2).put('pgwarden', data);
-    expect(cw).toHaveReceivedCommandTimes(PutMetricDataCommand, 3);
-    expect(cw.commandCalls(PutMetricDataCommand)[0].args[0].input).toEqual({
-      Namespace: 'pgwarden',
-      MetricData: [
-        { MetricName: 'M0', Value: 0, Unit: 'Count', Timestamp: at, Dimensions: [{ Name: 'Cluster', Value: 'c1' }] },
-        { MetricName: 'M1', Value: 1, Unit: 'Count', Timestamp: at, Dimensions: [{ Name: 'Cluster', Value: 'c1' }] },
-      ],
     });
   });
 });
