@@ -11,7 +11,10 @@ function sub(text, vars) {
     name in vars || name.startsWith('AWS::') ? whole : `\${!${name}}`,
   );
   const used = Object.fromEntries(Object.entries(vars).filter(([k]) => escaped.includes(`\${${k}}`)));
-  return Object.keys(used).length ? { 'Fn::Sub': [escaped, used] } : { 'Fn::Sub': escaped };
+  if (Object.keys(used).length) return { 'Fn::Sub': [escaped, used] };
+  // Nothing to substitute: the text as written; with any ${...} in it, escaped inside Fn::Sub (so that
+  // neither Serverless nor CloudFormation reads it as a variable).
+  return text.includes('${') ? { 'Fn::Sub': escaped } : text;
 }
 
 const subFile = (file, vars) => sub(fs.readFileSync(file, 'utf8'), vars);
