@@ -14,6 +14,7 @@ export type NodeAction =
   | 'stop'
   | 'restart'
   | 'checkpoint'
+  | 'slots'
   | 'maintenance'
   | 'pgpool-detach'
   | 'pgpool-attach'

@@ -51,7 +51,16 @@ export interface Topology {
    * Used to prove that a surviving standby holds every acknowledged commit when another one is gone.
    */
   absentSince?: Record<string, { lsn: string; at: string }>;
+  /** Held by the workflow acting on the cluster (one workflow per cluster per timeline). */
+  lease?: Lease;
   history: TopologyEvent[];
+}
+
+export interface Lease {
+  workflow: string;
+  execution: string;
+  since: string;
+  expiresAt: string;
 }
 
 // Parameter Store holds at most 8 KB per parameter (Advanced tier): keep the history short; the full record

@@ -81,7 +81,7 @@ export async function main(argv: string[]): Promise<number> {
         return await labCommand(rest);
       case 'doctor': {
         const { values } = parse(rest, { install: { type: 'boolean' } });
-        const { ensureSystemPackages, missingPackages } = await import('./doctor');
+        const { ensureSystemPackages, missingPackages } = require('./doctor');
         if (values.install) ensureSystemPackages();
         const missing = missingPackages();
         console.log(missing.length ? `missing: ${missing.join(', ')}` : 'all system packages present');
@@ -93,15 +93,15 @@ export async function main(argv: string[]): Promise<number> {
       case 'executions':
         return await operatorCommand(cmd, rest);
       case 'digest': {
-        const mod = (await import('../../functions/logdigest/cli')) as { main(a: string[]): Promise<number> };
+        const mod = require('../../functions/logdigest/cli') as { main(a: string[]): Promise<number> };
         return await mod.main(rest);
       }
       case 'demo': {
-        const { demo } = await import('./demo');
+        const { demo } = require('./demo');
         return await demo(rest);
       }
       case 'bench': {
-        const { bench } = await import('../../bench/index');
+        const { bench } = require('../../bench/index');
         return await bench(rest);
       }
       case undefined:
@@ -191,7 +191,7 @@ async function labCommand(argv: string[]): Promise<number> {
       if (!['pgpool', 'alarm', 'ec2', 'operator'].includes(trigger)) {
         throw new UsageError(`--trigger must be one of pgpool, alarm, ec2, operator`);
       }
-      const { failoverDrill, renderDrill } = await import('./drill');
+      const { failoverDrill, renderDrill } = require('./drill');
       const r = await failoverDrill(lab(), { trigger: trigger as 'pgpool' });
       console.log(values.json ? JSON.stringify(r, null, 2) : renderDrill(r));
       return r.lostWrites === 0 && r.outcome === 'succeeded' ? 0 : 1;

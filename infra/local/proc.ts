@@ -82,14 +82,4 @@ export async function waitFor<T>(
   }
 }
 
-/** Parse the last `result k=v ...` line a node script printed. */
-export function parseResult(stdout: string): Record<string, string> {
-  const line = stdout
-    .split('\n')
-    .filter((l) => l.startsWith('result '))
-    .pop();
-  const out: Record<string, string> = {};
-  if (!line) return out;
-  for (const m of line.slice(7).matchAll(/(\w+)=("([^"]*)"|\S*)/g)) out[m[1]] = m[3] ?? m[2];
-  return out;
-}
+export { parseResult } from '../../functions/lib/node-result';

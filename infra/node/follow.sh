@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Point this standby at a (new) upstream: primary_conninfo and slot through ALTER SYSTEM and a reload
 # (no restart on PostgreSQL 13+), then wait until it streams from it. Idempotent.
-# Parameters: PRIMARY_HOST, PRIMARY_PORT, WAIT_SECONDS (default 30).
+# Parameters: PRIMARY_HOST, PRIMARY_PORT, WAIT_SECONDS (default 30; 0 = do not wait for streaming).
 . "$(dirname "$0")/lib.sh"
 require_param PRIMARY_HOST
 require_param PRIMARY_PORT
@@ -15,8 +15,11 @@ ALTER SYSTEM SET primary_conninfo = :'ci';
 ALTER SYSTEM SET primary_slot_name = :'slot';
 SELECT pg_reload_conf();
 SQL
-  wait_until "${PGW_PARAM_WAIT_SECONDS:-30}" "$PGW_NODE to stream from $PGW_PARAM_PRIMARY_HOST:$PGW_PARAM_PRIMARY_PORT" \
-    is_streaming_from "$PGW_PARAM_PRIMARY_HOST" "$PGW_PARAM_PRIMARY_PORT"
+  # WAIT_SECONDS=0: return once the new upstream is configured (the caller checks streaming later).
+  if [ "${PGW_PARAM_WAIT_SECONDS:-30}" != 0 ]; then
+    wait_until "${PGW_PARAM_WAIT_SECONDS:-30}" "$PGW_NODE to stream from $PGW_PARAM_PRIMARY_HOST:$PGW_PARAM_PRIMARY_PORT" \
+      is_streaming_from "$PGW_PARAM_PRIMARY_HOST" "$PGW_PARAM_PRIMARY_PORT"
+  fi
   changed=yes
 else
   changed=no

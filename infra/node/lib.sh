@@ -68,11 +68,9 @@ is_in_recovery() { [ "$(psql_local -c 'select pg_is_in_recovery()')" = "t" ]; }
 # Every process whose working directory is this node's data directory: the postmaster and all
 # its backends, including backends orphaned by a SIGKILL of the postmaster.
 node_pids() {
-  local d p
+  local d
   d=$(readlink -f "$PGW_PGDATA")
-  for p in /proc/[0-9]*; do
-    if [ "$(readlink "$p/cwd" 2>/dev/null)" = "$d" ]; then echo "${p#/proc/}"; fi
-  done
+  { find /proc/[0-9]*/cwd -maxdepth 0 -lname "$d" 2>/dev/null || true; } | cut -d/ -f3
 }
 
 wait_until() {
@@ -83,6 +81,17 @@ wait_until() {
   until "$@"; do
     if [ "$SECONDS" -ge "$deadline" ]; then die "timed out after ${timeout}s waiting for $what"; fi
     sleep 0.05
+  done
+}
+
+# poll_until <timeout-seconds> <command...>: like wait_until, but returns 1 instead of failing.
+poll_until() {
+  local timeout=$1
+  shift
+  local deadline=$((SECONDS + timeout))
+  until "$@"; do
+    [ "$SECONDS" -lt "$deadline" ] || return 1
+    sleep 0.02
   done
 }
 

@@ -7,6 +7,11 @@ async function main(): Promise<void> {
   const dir = process.argv[2];
   if (!dir) throw new Error('usage: main.ts <lab dir>');
   const lab = new Lab({ dir, log: (m) => console.log(`${new Date().toISOString()} ${m}`) });
+  // The lab profile's step timings (AWS uses the defaults of functions/lib/settings.ts).
+  const p = lab.config().profile;
+  process.env.PGWARDEN_PROBE_TIMEOUT_MS ??= String(p.probeTimeoutMs);
+  process.env.PGWARDEN_PROBE_RETRY_DELAY_MS ??= '100';
+  process.env.PGWARDEN_HEARING_WINDOW_MS ??= '2000';
   const cp = new ControlPlane(lab);
   await cp.start();
   const stop = () => {

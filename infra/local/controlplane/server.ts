@@ -1,6 +1,17 @@
-/** HTTP API of the lab's control plane (loopback only): what the CLI, drills, tests and dashboard use. */
+/**
+ * The lab's control plane (loopback HTTP API): hosts what AWS hosts — the event bus and its rules,
+ * the prober and alarm evaluator, the process supervisor, the workflow runner, the metric store and
+ * the notifications — and the API the CLI, drills, tests and dashboard use.
+ */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Deps } from '../../../functions/lib/ports';
+import { InvalidEventError } from '../../../functions/triggers/common';
+import * as operator from '../../../functions/triggers/operator';
+import * as pgpoolHook from '../../../functions/triggers/pgpool-hook';
+import { LabNotifier, labDeps, MetricStore, notificationsFile } from '../adapters';
 import type { Lab } from '../lab';
+import { LocalRunner } from '../runner';
+import { EventBus, Monitor, Supervisor, type BusEvent, type SensorSwitches } from './sensors';
 
 export class HttpError extends Error {
   constructor(
@@ -11,15 +22,102 @@ export class HttpError extends Error {
   }
 }
 
-type Route = (req: IncomingMessage, body: unknown, url: URL) => Promise<unknown>;
+type Route = (body: unknown, url: URL, id?: string) => Promise<unknown>;
 
 export class ControlPlane {
   private server?: Server;
   private readonly routes = new Map<string, Route>();
+  readonly metrics = new MetricStore();
+  readonly notifier: LabNotifier;
+  readonly runner: LocalRunner;
+  readonly switches: SensorSwitches = { pgpool: true, alarm: true, ec2: true };
+  readonly bus: EventBus;
+  readonly monitor: Monitor;
+  readonly supervisor: Supervisor;
+  private readonly deps: () => Deps;
 
   constructor(readonly lab: Lab) {
+    this.notifier = new LabNotifier(notificationsFile(lab));
+    let d: Deps | undefined;
+    this.deps = () => (d ??= labDeps(lab, this.runner, this.metrics, this.notifier));
+    this.runner = new LocalRunner(this.deps, { retryIntervalMs: 200, log: (m) => lab.log(m) });
+    this.bus = new EventBus(this.deps, this.switches);
+    this.monitor = new Monitor(lab, this.deps, this.metrics, this.bus);
+    this.supervisor = new Supervisor(lab, this.bus);
+
     this.route('GET /v1/health', async () => ({ ok: true, dir: this.lab.dir, pid: process.pid }));
-    this.route('GET /v1/status', async () => this.lab.status());
+    this.route('GET /v1/status', async () => ({
+      ...(await this.lab.status()),
+      alarms: this.monitor.alarmStates(),
+      sensors: this.switches,
+      executions: [...this.runner.executions.values()].slice(-10).map((e) => this.runner.summary(e)),
+    }));
+    this.route('GET /v1/topology', async () => this.lab.readTopology());
+    this.route('POST /v1/events', async (body) => {
+      if (!isEvent(body)) throw new HttpError(400, 'an event needs source, detail-type and detail');
+      return this.bus.put(body);
+    });
+    this.route('POST /v1/triggers/pgpool', async (body, url) => {
+      if (!this.switches.pgpool) return { action: 'ignored', reason: 'sensor pgpool is switched off' };
+      const r = await pgpoolHook.handle(body, this.deps());
+      // pgpool waits in its failover_command until the workflow has promoted (or decided not to),
+      // so that its own search for the primary finds the new one at once.
+      if (url.searchParams.get('wait') && 'executionName' in r)
+        await this.runner.waitFor(r.executionName, 'PromoteCandidate', 60_000);
+      return r;
+    });
+    this.route('POST /v1/failover', async (body) => this.operator({ ...(body as object), action: 'failover' }));
+    this.route('POST /v1/pause', async (body) => {
+      await this.operator({ ...(body as object), action: 'pause' });
+      return { paused: true };
+    });
+    this.route('POST /v1/resume', async (body) => {
+      await this.operator({ ...(body as object), action: 'resume' });
+      return { paused: false };
+    });
+    this.route('GET /v1/executions', async () => ({
+      executions: [...this.runner.executions.values()].map((e) => this.runner.summary(e)),
+    }));
+    this.route('GET /v1/executions/:id', async (_b, url, id) => {
+      const e = this.runner.executions.get(id!);
+      if (!e) throw new HttpError(404, `no execution ${id}`);
+      const wait = Number(url.searchParams.get('waitMs') ?? 0);
+      if (wait > 0) await this.runner.waitFor(e.name, null, Math.min(wait, 120_000));
+      return this.runner.summary(e);
+    });
+    this.route('POST /v1/faults', async (body) => {
+      const b = body as { state?: unknown; times?: unknown };
+      if (typeof b?.state !== 'string' || typeof b.times !== 'number')
+        throw new HttpError(400, 'a fault needs state (string) and times (number)');
+      this.runner.injectFault({ state: b.state, times: b.times });
+      return { injected: b };
+    });
+    this.route('POST /v1/sensors', async (body) => {
+      const b = (body ?? {}) as Partial<Record<keyof SensorSwitches, unknown>>;
+      for (const k of Object.keys(b)) {
+        if (!(k in this.switches) || typeof b[k as keyof SensorSwitches] !== 'boolean')
+          throw new HttpError(400, `unknown sensor switch ${k}`);
+      }
+      Object.assign(this.switches, b);
+      return this.switches;
+    });
+    this.route('GET /v1/notifications', async () => ({ notifications: this.notifier.sent }));
+    this.route('GET /v1/events', async () => ({ events: this.bus.log }));
+    this.route('GET /v1/metrics', async (_b, url) => {
+      const name = url.searchParams.get('name');
+      const out = [...this.metrics.series.values()].filter((s) => !name || s.name === name);
+      return { series: out.map((s) => ({ ...s, samples: s.samples.slice(-600) })) };
+    });
+  }
+
+  private async operator(body: unknown) {
+    const b = body as { wait?: boolean };
+    const r = await operator.handle(body, this.deps());
+    if (b.wait && 'executionName' in r) {
+      const rec = await this.runner.waitFor(r.executionName, null, 120_000);
+      return { ...r, execution: rec ? this.runner.summary(rec) : undefined };
+    }
+    return r;
   }
 
   route(key: string, fn: Route): void {
@@ -33,10 +131,15 @@ export class ControlPlane {
       this.server!.once('error', reject);
       this.server!.listen(port, '127.0.0.1', () => resolve());
     });
+    this.runner.warm(['failover', 'switchover', 'rejoin', 'maintenance']);
+    this.monitor.start();
+    this.supervisor.start();
     this.lab.log(`control plane listening on http://127.0.0.1:${port}`);
   }
 
   async stop(): Promise<void> {
+    this.monitor.stop();
+    this.supervisor.stop();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
 
@@ -49,10 +152,11 @@ export class ControlPlane {
     try {
       const key = `${req.method} ${url.pathname}`;
       let route = this.routes.get(key);
+      let id: string | undefined;
       if (!route) {
-        // One level of path parameters: /v1/executions/:name
-        const parent = key.slice(0, key.lastIndexOf('/')) + '/:id';
-        route = this.routes.get(parent);
+        const i = key.lastIndexOf('/');
+        route = this.routes.get(`${key.slice(0, i)}/:id`);
+        id = decodeURIComponent(key.slice(i + 1));
       }
       if (!route) throw new HttpError(404, `no route ${key}`);
       const raw = await readBody(req);
@@ -64,12 +168,24 @@ export class ControlPlane {
           throw new HttpError(400, 'request body is not valid JSON');
         }
       }
-      send(200, await route(req, body, url));
+      send(200, await route(body, url, id));
     } catch (e) {
-      const status = e instanceof HttpError ? e.status : 500;
+      const status = e instanceof HttpError ? e.status : e instanceof InvalidEventError ? 400 : 500;
+      if (status === 500) this.lab.log(`API error ${req.method} ${url.pathname}: ${(e as Error).stack}`);
       send(status, { error: (e as Error).message });
     }
   }
+}
+
+function isEvent(b: unknown): b is BusEvent {
+  const e = b as BusEvent;
+  return (
+    !!e &&
+    typeof e === 'object' &&
+    typeof e.source === 'string' &&
+    typeof e['detail-type'] === 'string' &&
+    typeof e.detail === 'object'
+  );
 }
 
 function readBody(req: IncomingMessage): Promise<string> {

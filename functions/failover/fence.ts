@@ -1,0 +1,75 @@
+/**
+ * Fence the old primary before anything is promoted (safety invariant 1): detach it in every pgpool,
+ * then make it unable to write — the fence script SIGKILLs every process of its data directory and
+ * leaves it to restart only as a read-only standby; when the node cannot be reached that way, the
+ * instance itself is force-stopped. Idempotent.
+ */
+import { lambda } from '../lib/handler';
+import type { Deps } from '../lib/ports';
+import { settings } from '../lib/settings';
+import { nodeByName } from '../lib/topology';
+import { updateTopology } from '../lib/topology-update';
+import { requireState, type FailoverState, type FenceResult } from './types';
+
+export async function step(state: FailoverState, deps: Deps): Promise<FenceResult> {
+  const assess = requireState(state.assess, 'assess');
+  const t = await deps.topology.get(state.cluster);
+  const old = nodeByName(t, assess.primary);
+  const s = settings();
+
+  // Detach everywhere and fence the node at the same time: both are done before anything is promoted.
+  const detachP = Promise.all(
+    t.pgpools.map(async (p) => {
+      try {
+        const r = await deps.nodes.run(
+          p.instanceId,
+          'pgpool-detach',
+          { NODE_ID: String(old.backendId) },
+          { timeoutMs: s.nodeCommandTimeoutMs },
+        );
+        return [p.name, r.ok ? 'detached' : `detach failed: ${lastLine(r.stderr)}`] as const;
+      } catch (e) {
+        // An unreachable pgpool cannot route to the old primary once it is fenced below.
+        return [p.name, `unreachable: ${(e as Error).message}`] as const;
+      }
+    }),
+  );
+
+  let method: FenceResult['method'] = 'fence-script';
+  const fenceP = fenceNode();
+  const [detach] = await Promise.all([detachP, fenceP]);
+
+  async function fenceNode(): Promise<void> {
+    try {
+      const r = await deps.nodes.run(
+        old.instanceId,
+        'fence',
+        { REASON: `failover ${state.executionName}` },
+        { timeoutMs: s.nodeCommandTimeoutMs },
+      );
+      if (!r.ok) throw new Error(`fence script failed: ${lastLine(r.stderr)}`);
+    } catch (e) {
+      deps.log('fence script did not complete; force-stopping the instance', {
+        node: old.name,
+        error: (e as Error).message,
+      });
+      await deps.instances.forceStop(old.instanceId);
+      method = 'instance-stop';
+    }
+  }
+
+  await updateTopology(deps, (cur) => {
+    const n = cur.nodes.find((x) => x.name === old.name);
+    if (!n || n.role === 'fenced') return undefined;
+    n.role = 'fenced';
+    return cur;
+  });
+  deps.log('fenced', { node: old.name, method });
+  return { node: old.name, method, pgpools: Object.fromEntries(detach) };
+}
+
+function lastLine(s: string): string {
+  return s.trim().split('\n').pop() ?? '';
+}
+
+export const handler = lambda(step);

@@ -1,0 +1,58 @@
+/**
+ * Promote the elected standby. Its synchronous quorum is set first (ANY q over the other standbys)
+ * so that no commit is acknowledged on the new timeline without a standby; with no standby left to
+ * follow it, the cluster runs degraded (asynchronous) and says so. The topology records the new
+ * primary and timeline at once, so late sensors see that the failure was handled.
+ */
+import { lambda } from '../lib/handler';
+import { parseResult } from '../lib/node-result';
+import type { Deps } from '../lib/ports';
+import { settings } from '../lib/settings';
+import { nodeByName, withEvent } from '../lib/topology';
+import { updateTopology } from '../lib/topology-update';
+import { requireState, type FailoverState, type PromoteResult } from './types';
+
+export async function step(state: FailoverState, deps: Deps): Promise<PromoteResult> {
+  const elect = requireState(state.elect, 'elect');
+  const assess = requireState(state.assess, 'assess');
+  const repoint = requireState(state.repoint, 'repoint');
+  const t = await deps.topology.get(state.cluster);
+  const cand = nodeByName(t, requireState(elect.candidate, 'elect.candidate'));
+  const others = t.nodes
+    .filter((n) => n.name !== cand.name && n.name !== assess.primary && n.role === 'standby')
+    .map((n) => n.name);
+  const q = Math.min(t.syncQuorum, repoint.following.length);
+  const sync = q > 0 ? `ANY ${q} (${others.join(', ')})` : '';
+  const r = await deps.nodes.run(
+    cand.instanceId,
+    'promote',
+    { SYNC_STANDBYS: sync, SLOTS: others.join(',') },
+    { timeoutMs: settings().nodeCommandTimeoutMs },
+  );
+  if (!r.ok) throw new Error(`promote on ${cand.name} failed: ${r.stderr.trim().split('\n').pop()}`);
+  const res = parseResult(r.stdout);
+  const timeline = Number(res.timeline);
+  if (!Number.isInteger(timeline)) throw new Error(`promote on ${cand.name} reported no timeline: ${r.stdout.trim()}`);
+  await updateTopology(deps, (cur) => {
+    if (cur.primary === cand.name && cur.timeline === timeline) return undefined;
+    const next = withEvent(
+      { ...cur, primary: cand.name, timeline },
+      'promoted',
+      {
+        node: cand.name,
+        timeline,
+        previous: assess.primary,
+        execution: state.executionName,
+        synchronousStandbyNames: sync,
+      },
+      deps.now(),
+    );
+    for (const n of next.nodes) if (n.name === cand.name) n.role = 'primary';
+    if (next.absentSince) delete next.absentSince[cand.name];
+    return next;
+  });
+  deps.log('promoted', { node: cand.name, timeline, sync });
+  return { node: cand.name, timeline, lsn: res.lsn, synchronousStandbyNames: sync };
+}
+
+export const handler = lambda(step);

@@ -1,0 +1,102 @@
+/**
+ * Every pgpool must route writes to the new primary and reads to the standbys that follow it. pgpool
+ * finds the new primary by itself once its failover_command (our hook) returns; this step waits for
+ * that with a deadline, detaches the fenced node wherever it is still attached, and attaches
+ * following standbys that a pgpool had marked down. If a pgpool still has no primary, a re-attach of
+ * the new primary makes it search again.
+ */
+import { showPoolNodes, type PoolNode } from '../lib/db';
+import { lambda } from '../lib/handler';
+import type { Deps } from '../lib/ports';
+import { settings } from '../lib/settings';
+import { nodeByName, type PgpoolSpec } from '../lib/topology';
+import { requireState, type FailoverState } from './types';
+
+export interface PgpoolOutcome {
+  routesWritesTo: string | null;
+  actions: string[];
+  waitedMs: number;
+}
+
+export async function step(state: FailoverState, deps: Deps): Promise<Record<string, PgpoolOutcome>> {
+  const promote = requireState(state.promote, 'promote');
+  const assess = requireState(state.assess, 'assess');
+  const repoint = requireState(state.repoint, 'repoint');
+  const t = await deps.topology.get(state.cluster);
+  const primary = nodeByName(t, promote.node);
+  const old = nodeByName(t, assess.primary);
+  const followers = repoint.following.map((n) => nodeByName(t, n));
+  const out = await Promise.all(
+    t.pgpools.map(
+      async (p) =>
+        [
+          p.name,
+          await converge(
+            p,
+            primary.backendId,
+            old.backendId,
+            followers.map((f) => f.backendId),
+            deps,
+            t.nodes,
+          ),
+        ] as const,
+    ),
+  );
+  return Object.fromEntries(out);
+}
+
+async function converge(
+  p: PgpoolSpec,
+  primaryId: number,
+  oldId: number,
+  followerIds: number[],
+  deps: Deps,
+  nodes: { name: string; backendId: number }[],
+): Promise<PgpoolOutcome> {
+  const s = settings();
+  const creds = await deps.secrets.admin();
+  const t0 = Date.now();
+  const actions: string[] = [];
+  const run = async (action: 'pgpool-detach' | 'pgpool-attach', id: number) => {
+    const r = await deps.nodes.run(
+      p.instanceId,
+      action,
+      { NODE_ID: String(id) },
+      { timeoutMs: s.nodeCommandTimeoutMs },
+    );
+    actions.push(
+      `${action} ${nodes.find((n) => n.backendId === id)?.name ?? id}: ${r.ok ? 'ok' : r.stderr.trim().split('\n').pop()}`,
+    );
+  };
+  let view: PoolNode[] = [];
+  let kicked = false;
+  const deadline = t0 + s.pgpoolWaitMs;
+  for (;;) {
+    try {
+      view = await showPoolNodes(p, creds, s.probeTimeoutMs);
+    } catch {
+      view = [];
+    }
+    const byId = (id: number) => view.find((v) => v.id === id);
+    if (byId(oldId)?.status === 'up') await run('pgpool-detach', oldId);
+    const ok = byId(primaryId)?.status === 'up' && byId(primaryId)?.role === 'primary';
+    if (ok) break;
+    if (Date.now() > deadline)
+      throw new Error(`pgpool ${p.name} does not route to the new primary after ${s.pgpoolWaitMs} ms`);
+    // Half the budget spent with no primary in this pgpool: make it search again.
+    if (!kicked && view.length && Date.now() - t0 > s.pgpoolWaitMs / 2) {
+      kicked = true;
+      if (byId(primaryId)?.status === 'down') await run('pgpool-attach', primaryId);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  for (const id of followerIds) if (view.find((v) => v.id === id)?.status === 'down') await run('pgpool-attach', id);
+  const routes = view.find((v) => v.role === 'primary' && v.status === 'up');
+  return {
+    routesWritesTo: nodes.find((n) => n.backendId === routes?.id)?.name ?? null,
+    actions,
+    waitedMs: Date.now() - t0,
+  };
+}
+
+export const handler = lambda(step);

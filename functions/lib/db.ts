@@ -1,0 +1,134 @@
+/**
+ * Talking to PostgreSQL nodes and pgpool from a workflow step. Lambdas in the VPC and the lab's
+ * control plane use the same code: only the credentials' source differs (Secrets port).
+ */
+import { Client } from 'pg';
+import type { DbCredentials } from './ports';
+
+export interface Endpoint {
+  host: string;
+  port: number;
+}
+
+export async function withClient<T>(
+  ep: Endpoint,
+  creds: DbCredentials,
+  timeoutMs: number,
+  fn: (c: Client) => Promise<T>,
+  database = creds.database,
+): Promise<T> {
+  const c = new Client({
+    host: ep.host,
+    port: ep.port,
+    user: creds.user,
+    password: creds.password,
+    database,
+    connectionTimeoutMillis: timeoutMs,
+    query_timeout: timeoutMs,
+    statement_timeout: timeoutMs,
+    application_name: 'pgwarden',
+  });
+  c.on('error', () => undefined);
+  try {
+    await c.connect();
+    return await fn(c);
+  } finally {
+    c.end().catch(() => undefined);
+  }
+}
+
+export interface NodeProbe {
+  reachable: boolean;
+  error?: string;
+  inRecovery?: boolean;
+  /** Primary: current WAL insert LSN. */
+  currentLsn?: string;
+  /** Standby: last WAL received and flushed to disk (what promotion will replay up to). */
+  receiveLsn?: string;
+  replayLsn?: string;
+  timeline?: number;
+  walReceiver?: { status: string; sender: string | null; lastMsgAgeMs: number | null } | null;
+  latencyMs: number;
+}
+
+export async function probeNode(ep: Endpoint, creds: DbCredentials, timeoutMs: number): Promise<NodeProbe> {
+  const t0 = Date.now();
+  try {
+    return await withClient(
+      ep,
+      creds,
+      timeoutMs,
+      async (c) => {
+        const r = await c.query(
+          `select pg_is_in_recovery() as rec,
+                case when pg_is_in_recovery() then null else pg_current_wal_lsn()::text end as cur,
+                pg_last_wal_receive_lsn()::text as recv, pg_last_wal_replay_lsn()::text as replay,
+                case when pg_is_in_recovery() then coalesce((select received_tli from pg_stat_wal_receiver),
+                       (select timeline_id from pg_control_checkpoint()))
+                     else ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int end as tli,
+                (select json_build_object('status', status, 'sender', sender_host || ':' || sender_port,
+                        'age', (extract(epoch from now() - last_msg_receipt_time) * 1000)::int)
+                   from pg_stat_wal_receiver) as wr`,
+        );
+        const row = r.rows[0];
+        return {
+          reachable: true,
+          inRecovery: row.rec,
+          currentLsn: row.cur ?? undefined,
+          receiveLsn: row.recv ?? undefined,
+          replayLsn: row.replay ?? undefined,
+          timeline: row.tli ?? undefined,
+          walReceiver: row.wr ? { status: row.wr.status, sender: row.wr.sender, lastMsgAgeMs: row.wr.age } : null,
+          latencyMs: Date.now() - t0,
+        };
+      },
+      'postgres',
+    );
+  } catch (e) {
+    return { reachable: false, error: (e as Error).message, latencyMs: Date.now() - t0 };
+  }
+}
+
+/** pgpool's own view: SHOW POOL_NODES through its SQL port. */
+export interface PoolNode {
+  id: number;
+  host: string;
+  port: number;
+  status: 'up' | 'down';
+  role: string;
+  selectCount: number;
+}
+
+export async function showPoolNodes(ep: Endpoint, creds: DbCredentials, timeoutMs: number): Promise<PoolNode[]> {
+  return withClient(
+    ep,
+    creds,
+    timeoutMs,
+    async (c) => {
+      const r = await c.query('SHOW POOL_NODES');
+      return r.rows.map((x: Record<string, string>) => ({
+        id: Number(x.node_id),
+        host: x.hostname,
+        port: Number(x.port),
+        status: x.status === 'down' ? ('down' as const) : ('up' as const),
+        role: x.role,
+        selectCount: Number(x.select_cnt),
+      }));
+    },
+    'postgres',
+  );
+}
+
+/** Compare two LSNs ("X/Y"): negative when a < b. */
+export function compareLsn(a: string, b: string): number {
+  const v = (s: string) => {
+    const [hi, lo] = s.split('/');
+    return BigInt(`0x${hi}`) * 4294967296n + BigInt(`0x${lo}`);
+  };
+  const d = v(a) - v(b);
+  return d < 0n ? -1 : d > 0n ? 1 : 0;
+}
+
+export function isLsn(s: unknown): s is string {
+  return typeof s === 'string' && /^[0-9A-F]{1,8}\/[0-9A-F]{1,8}$/i.test(s);
+}

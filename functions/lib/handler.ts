@@ -1,0 +1,30 @@
+/**
+ * A workflow step is a plain function (input, deps) -> output. `lambda()` wraps it into the AWS
+ * handler with the default AWS wiring, created lazily on first use; the lab calls the step directly
+ * with its own wiring.
+ */
+import type { Deps } from './ports';
+
+export type Step<I, O> = (input: I, deps: Deps) => Promise<O>;
+
+export function lambda<I, O>(step: Step<I, O>): (event: I) => Promise<O> {
+  let deps: Deps | undefined;
+  return async (event: I) => {
+    if (!deps) {
+      const { awsDeps } = await import('./aws/deps');
+      deps = awsDeps();
+    }
+    return step(event, deps);
+  };
+}
+
+/** A step failure the workflow should not retry (the ASL's Retry lists only other errors). */
+export class StepRefusal extends Error {
+  constructor(
+    public readonly code: string,
+    msg: string,
+  ) {
+    super(msg);
+    this.name = code;
+  }
+}

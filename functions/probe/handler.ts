@@ -1,0 +1,23 @@
+/**
+ * Scheduled prober Lambda (EventBridge schedule, every minute). Within one invocation it probes every
+ * PGWARDEN_PROBE_EVERY_S seconds (default 10) for just under a minute, so the primary-unwritable
+ * alarm sees a high-resolution metric without a Lambda running all the time.
+ */
+import { awsDeps } from '../lib/aws/deps';
+import { probeCluster } from './probe';
+
+export async function handler(): Promise<{ rounds: number; lastPrimaryWritable: boolean }> {
+  const deps = awsDeps();
+  const every = Number(process.env.PGWARDEN_PROBE_EVERY_S ?? 10) * 1000;
+  const until = Date.now() + 55_000;
+  let rounds = 0;
+  let last = false;
+  for (;;) {
+    const t0 = Date.now();
+    last = (await probeCluster(deps)).primaryWritable;
+    rounds++;
+    if (Date.now() + every > until) break;
+    await new Promise((r) => setTimeout(r, Math.max(0, every - (Date.now() - t0))));
+  }
+  return { rounds, lastPrimaryWritable: last };
+}

@@ -1,0 +1,104 @@
+/**
+ * The prober: one round of probes of every node, published as metrics (what the primary-unwritable
+ * alarm watches), and the bookkeeping that lets the election prove zero loss when a standby is gone:
+ * the primary's LSN at the first probe that saw that standby not streaming.
+ */
+import { probeNode, type NodeProbe } from '../lib/db';
+import { METRIC_NAMESPACE, type Deps, type MetricDatum } from '../lib/ports';
+import { settings } from '../lib/settings';
+import { updateTopology } from '../lib/topology-update';
+import { withClient } from '../lib/db';
+
+export interface ProbeRound {
+  at: string;
+  primary: string;
+  primaryWritable: boolean;
+  nodes: Record<string, NodeProbe>;
+  streaming: string[];
+}
+
+export async function probeCluster(deps: Deps): Promise<ProbeRound> {
+  const t = await deps.topology.get(deps.cluster);
+  const creds = await deps.secrets.admin();
+  const s = settings();
+  const live = t.nodes.filter((n) => n.role !== 'removed');
+  const probes = Object.fromEntries(
+    await Promise.all(live.map(async (n) => [n.name, await probeNode(n, creds, s.probeTimeoutMs)] as const)),
+  );
+  const p = probes[t.primary];
+  const primaryWritable = !!p?.reachable && p.inRecovery === false;
+  let streaming: { name: string; lag: number }[] = [];
+  if (primaryWritable) {
+    const primary = t.nodes.find((n) => n.name === t.primary)!;
+    streaming = await withClient(
+      primary,
+      creds,
+      s.probeTimeoutMs,
+      async (c) =>
+        (
+          await c.query(
+            "select application_name as name, coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), flush_lsn), 0)::float8 as lag from pg_stat_replication where state = 'streaming'",
+          )
+        ).rows as { name: string; lag: number }[],
+      'postgres',
+    ).catch(() => []);
+  }
+  const dims = { Cluster: deps.cluster };
+  const data: MetricDatum[] = [
+    { name: 'PrimaryWritable', value: primaryWritable ? 1 : 0, unit: 'Count', dimensions: dims },
+    { name: 'StreamingStandbys', value: streaming.length, unit: 'Count', dimensions: dims },
+    { name: 'Timeline', value: t.timeline, unit: 'None', dimensions: dims },
+    ...live.map((n) => ({
+      name: 'NodeUp',
+      value: probes[n.name].reachable ? 1 : 0,
+      unit: 'Count' as const,
+      dimensions: { ...dims, Node: n.name },
+    })),
+    ...streaming.map((r) => ({
+      name: 'ReplicationLagBytes',
+      value: r.lag,
+      unit: 'Bytes' as const,
+      dimensions: { ...dims, Node: r.name },
+    })),
+  ];
+  if (primaryWritable) {
+    data.push({
+      name: 'ReplicationLagBytesMax',
+      value: Math.max(0, ...streaming.map((r) => r.lag)),
+      unit: 'Bytes',
+      dimensions: dims,
+    });
+    if (p.latencyMs !== undefined)
+      data.push({ name: 'PrimaryProbeLatency', value: p.latencyMs, unit: 'Milliseconds', dimensions: dims });
+  }
+  await deps.metrics.put(METRIC_NAMESPACE, data);
+
+  if (primaryWritable && p.currentLsn) {
+    const names = new Set(streaming.map((r) => r.name));
+    const lsn = p.currentLsn;
+    await updateTopology(deps, (cur) => {
+      if (cur.primary !== t.primary) return undefined;
+      const absent = { ...(cur.absentSince ?? {}) };
+      let changed = false;
+      for (const n of cur.nodes) {
+        if (n.name === cur.primary) continue;
+        const isStandby = n.role === 'standby';
+        if (isStandby && names.has(n.name) && absent[n.name]) {
+          delete absent[n.name];
+          changed = true;
+        } else if (isStandby && !names.has(n.name) && !absent[n.name]) {
+          absent[n.name] = { lsn, at: deps.now().toISOString() };
+          changed = true;
+        }
+      }
+      return changed ? { ...cur, absentSince: absent } : undefined;
+    });
+  }
+  return {
+    at: deps.now().toISOString(),
+    primary: t.primary,
+    primaryWritable,
+    nodes: probes,
+    streaming: streaming.map((r) => r.name),
+  };
+}

@@ -1,0 +1,60 @@
+/**
+ * CloudWatch Alarm State Change (as EventBridge delivers it) -> failover. Only a transition INTO
+ * ALARM of one of this cluster's failover alarms starts anything; OK/INSUFFICIENT_DATA and other
+ * alarms are ignored with a reason. The failing node comes from the alarm's Node dimension when it
+ * has one; otherwise the primary of record is the suspect.
+ */
+import { ALARMS } from '../lib/alarms';
+import { lambda } from '../lib/handler';
+import type { Deps } from '../lib/ports';
+import { InvalidEventError, isObject, startFailover, type TriggerOutcome } from './common';
+
+export const FAILOVER_ALARM_SUFFIXES = ALARMS.filter((a) => a.action === 'failover').map((a) => a.suffix);
+
+export function failoverAlarmName(cluster: string, suffix: string): string {
+  return `pgwarden-${cluster}-${suffix}`;
+}
+
+export async function handle(event: unknown, deps: Deps): Promise<TriggerOutcome> {
+  if (!isObject(event)) throw new InvalidEventError('event must be a JSON object');
+  if (event.source !== 'aws.cloudwatch' || event['detail-type'] !== 'CloudWatch Alarm State Change') {
+    throw new InvalidEventError(
+      `not a CloudWatch Alarm State Change event (source=${String(event.source)}, detail-type=${String(event['detail-type'])})`,
+    );
+  }
+  const d = event.detail;
+  if (!isObject(d) || typeof d.alarmName !== 'string' || !isObject(d.state) || typeof d.state.value !== 'string') {
+    throw new InvalidEventError('alarm event has no detail.alarmName or detail.state.value');
+  }
+  const ours = FAILOVER_ALARM_SUFFIXES.map((s) => failoverAlarmName(deps.cluster, s));
+  if (!ours.includes(d.alarmName))
+    return { action: 'ignored', reason: `alarm ${d.alarmName} is not a failover alarm of cluster ${deps.cluster}` };
+  if (d.state.value !== 'ALARM') return { action: 'ignored', reason: `alarm ${d.alarmName} went to ${d.state.value}` };
+  const node = nodeDimension(d);
+  if (node !== undefined) {
+    const topo = await deps.topology.get(deps.cluster);
+    if (!topo.nodes.some((n) => n.name === node)) throw new InvalidEventError(`alarm names unknown node "${node}"`);
+  }
+  return startFailover(deps, {
+    source: 'alarm',
+    reason: `${d.alarmName}: ${typeof d.state.reason === 'string' ? d.state.reason : 'ALARM'}`,
+    suspect: node,
+    at: typeof event.time === 'string' && !Number.isNaN(Date.parse(event.time)) ? new Date(event.time) : undefined,
+    detail: { alarmName: d.alarmName },
+  });
+}
+
+function nodeDimension(d: Record<string, unknown>): string | undefined {
+  const cfg = d.configuration;
+  if (!isObject(cfg) || !Array.isArray(cfg.metrics)) return undefined;
+  for (const m of cfg.metrics) {
+    const dims =
+      isObject(m) && isObject(m.metricStat) && isObject(m.metricStat.metric)
+        ? m.metricStat.metric.dimensions
+        : undefined;
+    if (isObject(dims) && typeof dims.Node === 'string') return dims.Node;
+  }
+  return undefined;
+}
+
+export const handler = lambda(handle);

@@ -1,0 +1,155 @@
+/** The lab's adapters behind pgwarden's ports: same interfaces as functions/lib/aws/*. */
+import { appendFileSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  TopologyConflictError,
+  type DbCredentials,
+  type Deps,
+  type InstanceControl,
+  type MetricDatum,
+  type MetricsSink,
+  type NodeAction,
+  type NodeCommandResult,
+  type NodeCommands,
+  type Notifier,
+  type Secrets,
+  type TopologyStore,
+  type WorkflowStarter,
+} from '../../functions/lib/ports';
+import type { Topology } from '../../functions/lib/topology';
+import type { Lab } from './lab';
+
+/** The topology document as a JSON file (SSM Parameter Store in AWS), compare-and-set on version. */
+export class FileTopologyStore implements TopologyStore {
+  private chain: Promise<unknown> = Promise.resolve();
+  constructor(private readonly file: string) {}
+
+  async get(cluster: string): Promise<Topology> {
+    const t = JSON.parse(readFileSync(this.file, 'utf8')) as Topology;
+    if (t.cluster !== cluster)
+      throw new Error(`topology file ${this.file} is for cluster ${t.cluster}, not ${cluster}`);
+    return t;
+  }
+
+  put(next: Topology): Promise<void> {
+    // Serialise writers in this process; the version check makes the write a compare-and-set.
+    const p = this.chain.then(() => {
+      const cur = JSON.parse(readFileSync(this.file, 'utf8')) as Topology;
+      if (cur.version !== next.version - 1) throw new TopologyConflictError(next.version - 1, cur.version);
+      writeFileSync(`${this.file}.tmp`, JSON.stringify(next, null, 2));
+      renameSync(`${this.file}.tmp`, this.file);
+    });
+    this.chain = p.catch(() => undefined);
+    return p;
+  }
+}
+
+/** Node actions run the infra/node scripts locally, with the parameters SSM would pass. */
+export class LocalNodeCommands implements NodeCommands {
+  constructor(private readonly lab: Lab) {}
+
+  async run(
+    target: string,
+    action: NodeAction,
+    params: Record<string, string>,
+    opts?: { timeoutMs?: number },
+  ): Promise<NodeCommandResult> {
+    const r = await this.lab.script(target, action, params, opts?.timeoutMs ?? 120_000);
+    return { ok: r.code === 0, exitCode: r.code, stdout: r.stdout, stderr: r.stderr, durationMs: r.durationMs };
+  }
+}
+
+/** Stopping the "instance" of a lab node: SIGKILL of every process of its data directory. */
+export class LabInstanceControl implements InstanceControl {
+  constructor(private readonly lab: Lab) {}
+  async forceStop(instanceId: string): Promise<void> {
+    const name = instanceId.replace(/^lab:/, '');
+    for (const pid of this.lab.nodeProcesses(name)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+  }
+}
+
+export interface Sample {
+  t: number;
+  v: number;
+}
+
+/** CloudWatch stand-in: time series in memory, keyed by name and dimensions. */
+export class MetricStore implements MetricsSink {
+  readonly series = new Map<
+    string,
+    { name: string; dimensions: Record<string, string>; unit: string; samples: Sample[] }
+  >();
+  constructor(private readonly retentionMs = 3_600_000) {}
+
+  static key(name: string, dims: Record<string, string> = {}): string {
+    return `${name}|${Object.keys(dims)
+      .sort()
+      .map((k) => `${k}=${dims[k]}`)
+      .join(',')}`;
+  }
+
+  async put(_ns: string, data: MetricDatum[]): Promise<void> {
+    for (const d of data) {
+      const k = MetricStore.key(d.name, d.dimensions);
+      let s = this.series.get(k);
+      if (!s) {
+        s = { name: d.name, dimensions: d.dimensions ?? {}, unit: d.unit, samples: [] };
+        this.series.set(k, s);
+      }
+      const t = (d.timestamp ?? new Date()).getTime();
+      s.samples.push({ t, v: d.value });
+      const cutoff = t - this.retentionMs;
+      while (s.samples.length && s.samples[0].t < cutoff) s.samples.shift();
+    }
+  }
+
+  window(name: string, dims: Record<string, string>, fromMs: number, toMs: number): number[] {
+    const s = this.series.get(MetricStore.key(name, dims));
+    return s ? s.samples.filter((x) => x.t >= fromMs && x.t < toMs).map((x) => x.v) : [];
+  }
+}
+
+/** SNS stand-in: notifications appended to a file and kept in memory. */
+export class LabNotifier implements Notifier {
+  readonly sent: { at: string; subject: string; message: Record<string, unknown> }[] = [];
+  constructor(private readonly file: string) {}
+  async notify(subject: string, message: Record<string, unknown>): Promise<void> {
+    const n = { at: new Date().toISOString(), subject, message };
+    this.sent.push(n);
+    if (this.sent.length > 500) this.sent.shift();
+    appendFileSync(this.file, JSON.stringify(n) + '\n');
+  }
+}
+
+export class LabSecrets implements Secrets {
+  constructor(private readonly lab: Lab) {}
+  async admin(): Promise<DbCredentials> {
+    return { user: 'pgwarden', password: this.lab.secrets().PGW_PW_PGWARDEN, database: 'postgres' };
+  }
+}
+
+export function labDeps(lab: Lab, workflows: WorkflowStarter, metrics: MetricsSink, notifier: Notifier): Deps {
+  const cluster = lab.config().cluster;
+  return {
+    cluster,
+    topology: new FileTopologyStore(lab.topologyFile),
+    nodes: new LocalNodeCommands(lab),
+    instances: new LabInstanceControl(lab),
+    workflows,
+    metrics,
+    notifier,
+    secrets: new LabSecrets(lab),
+    now: () => new Date(),
+    log: (msg, fields) => lab.log(`${msg}${fields ? ' ' + JSON.stringify(fields) : ''}`),
+  };
+}
+
+export function notificationsFile(lab: Lab): string {
+  return join(lab.controlDir, 'notifications.jsonl');
+}

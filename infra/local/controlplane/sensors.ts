@@ -1,0 +1,244 @@
+/**
+ * The lab's sensors, standing in for AWS: the prober (scheduled Lambda), the alarm evaluator
+ * (CloudWatch alarms over the metric store, same definitions as infra/aws), the process supervisor
+ * (EC2 instance state-change events) and the event bus with the same rules as serverless.yml.
+ */
+import { ALARMS, alarmName, type AlarmDefinition } from '../../../functions/lib/alarms';
+import type { Deps } from '../../../functions/lib/ports';
+import { probeCluster } from '../../../functions/probe/probe';
+import * as alarmTrigger from '../../../functions/triggers/alarm';
+import * as ec2Trigger from '../../../functions/triggers/ec2-state';
+import type { MetricStore } from '../adapters';
+import type { Lab } from '../lab';
+
+export interface SensorSwitches {
+  pgpool: boolean;
+  alarm: boolean;
+  ec2: boolean;
+}
+
+export interface BusEvent {
+  source: string;
+  'detail-type': string;
+  time?: string;
+  detail: Record<string, unknown>;
+  [k: string]: unknown;
+}
+
+interface Rule {
+  name: string;
+  source: string;
+  detailType: string;
+  sensor: keyof SensorSwitches;
+  target: (event: unknown, deps: Deps) => Promise<unknown>;
+}
+
+/** The EventBridge rules of serverless.yml, for the lab's bus. */
+export const RULES: Rule[] = [
+  {
+    name: 'failover-on-alarm',
+    source: 'aws.cloudwatch',
+    detailType: 'CloudWatch Alarm State Change',
+    sensor: 'alarm',
+    target: alarmTrigger.handle,
+  },
+  {
+    name: 'node-state-change',
+    source: 'aws.ec2',
+    detailType: 'EC2 Instance State-change Notification',
+    sensor: 'ec2',
+    target: ec2Trigger.handle,
+  },
+];
+
+export class EventBus {
+  readonly log: { at: string; event: BusEvent; rule?: string; result?: unknown; error?: string }[] = [];
+  constructor(
+    private readonly deps: () => Deps,
+    private readonly switches: SensorSwitches,
+  ) {}
+
+  async put(event: BusEvent): Promise<{ rule: string | null; result?: unknown; error?: string }> {
+    const rule = RULES.find((r) => r.source === event.source && r.detailType === event['detail-type']);
+    const entry: (typeof this.log)[number] = { at: new Date().toISOString(), event, rule: rule?.name };
+    this.log.push(entry);
+    if (this.log.length > 200) this.log.shift();
+    if (!rule) return { rule: null };
+    if (!this.switches[rule.sensor]) {
+      entry.result = { action: 'ignored', reason: `sensor ${rule.sensor} is switched off` };
+      return { rule: rule.name, result: entry.result };
+    }
+    try {
+      entry.result = await rule.target(event, this.deps());
+      return { rule: rule.name, result: entry.result };
+    } catch (e) {
+      entry.error = (e as Error).message;
+      return { rule: rule.name, error: entry.error };
+    }
+  }
+}
+
+/** Runs the prober every probeIntervalMs and the alarm evaluator every alarm period. */
+export class Monitor {
+  private timers: NodeJS.Timeout[] = [];
+  private states = new Map<string, 'OK' | 'ALARM' | 'INSUFFICIENT_DATA'>();
+  private probing = false;
+  lastRound?: Awaited<ReturnType<typeof probeCluster>>;
+
+  constructor(
+    private readonly lab: Lab,
+    private readonly deps: () => Deps,
+    private readonly metrics: MetricStore,
+    private readonly bus: EventBus,
+  ) {}
+
+  start(): void {
+    const p = this.lab.config().profile;
+    this.timers.push(setInterval(() => void this.probe(), p.probeIntervalMs));
+    this.timers.push(setInterval(() => void this.evaluate(), p.alarmPeriodS * 1000));
+  }
+
+  stop(): void {
+    for (const t of this.timers) clearInterval(t);
+  }
+
+  private async probe(): Promise<void> {
+    if (this.probing) return;
+    this.probing = true;
+    try {
+      this.lastRound = await probeCluster(this.deps());
+    } catch (e) {
+      this.lab.log(`probe failed: ${(e as Error).message}`);
+    } finally {
+      this.probing = false;
+    }
+  }
+
+  alarmStates(): Record<string, string> {
+    return Object.fromEntries(this.states);
+  }
+
+  private async evaluate(): Promise<void> {
+    const cluster = this.lab.config().cluster;
+    const periodMs = this.lab.config().profile.alarmPeriodS * 1000;
+    const now = Date.now();
+    for (const a of ALARMS) {
+      const name = alarmName(cluster, a);
+      const breaching = [];
+      for (let i = 0; i < a.evaluationPeriods; i++) {
+        const values = this.metrics.window(
+          a.metric,
+          { Cluster: cluster },
+          now - (i + 1) * periodMs,
+          now - i * periodMs,
+        );
+        breaching.push(values.length ? breaches(a, stat(a, values)) : a.treatMissingData === 'breaching');
+      }
+      const next = breaching.every(Boolean) ? 'ALARM' : 'OK';
+      const prev = this.states.get(name) ?? 'INSUFFICIENT_DATA';
+      if (next === prev) continue;
+      this.states.set(name, next);
+      if (prev === 'INSUFFICIENT_DATA' && next === 'OK') continue;
+      this.lab.log(`alarm ${name}: ${prev} -> ${next}`);
+      await this.bus.put(alarmEvent(name, a, cluster, prev, next));
+    }
+  }
+}
+
+function stat(a: AlarmDefinition, v: number[]): number {
+  switch (a.statistic) {
+    case 'Minimum':
+      return Math.min(...v);
+    case 'Maximum':
+      return Math.max(...v);
+    case 'Sum':
+      return v.reduce((x, y) => x + y, 0);
+    default:
+      return v.reduce((x, y) => x + y, 0) / v.length;
+  }
+}
+
+function breaches(a: AlarmDefinition, x: number): boolean {
+  if (a.comparison === 'LessThanThreshold') return x < a.threshold;
+  if (a.comparison === 'GreaterThanThreshold') return x > a.threshold;
+  return x >= a.threshold;
+}
+
+/** The event EventBridge delivers for an alarm state change. */
+export function alarmEvent(name: string, a: AlarmDefinition, cluster: string, prev: string, next: string): BusEvent {
+  return {
+    version: '0',
+    id: `lab-${Date.now()}`,
+    source: 'aws.cloudwatch',
+    'detail-type': 'CloudWatch Alarm State Change',
+    account: '000000000000',
+    region: 'lab',
+    time: new Date().toISOString(),
+    resources: [`arn:aws:cloudwatch:lab:000000000000:alarm:${name}`],
+    detail: {
+      alarmName: name,
+      state: {
+        value: next,
+        reason: `${a.metric} ${a.statistic} ${a.comparison} ${a.threshold}`,
+        timestamp: new Date().toISOString(),
+      },
+      previousState: { value: prev },
+      configuration: {
+        metrics: [
+          {
+            id: 'm1',
+            metricStat: {
+              metric: { namespace: 'pgwarden', name: a.metric, dimensions: { Cluster: cluster } },
+              stat: a.statistic,
+            },
+          },
+        ],
+      },
+    },
+  };
+}
+
+/** EC2 stand-in: a node's "instance" is its postmaster; its exit and return become state-change events. */
+export class Supervisor {
+  private timer?: NodeJS.Timeout;
+  private running = new Map<string, boolean>();
+
+  constructor(
+    private readonly lab: Lab,
+    private readonly bus: EventBus,
+  ) {}
+
+  start(): void {
+    for (const n of this.lab.config().nodes) this.running.set(n.name, !!this.lab.postmasterPid(n.name));
+    this.timer = setInterval(() => void this.tick(), 100);
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  private async tick(): Promise<void> {
+    for (const n of this.lab.config().nodes) {
+      const now = !!this.lab.postmasterPid(n.name);
+      const before = this.running.get(n.name);
+      if (before === now) continue;
+      this.running.set(n.name, now);
+      this.lab.log(`instance lab:${n.name} is ${now ? 'running' : 'stopped'}`);
+      await this.bus.put(ec2Event(`lab:${n.name}`, now ? 'running' : 'stopped'));
+    }
+  }
+}
+
+export function ec2Event(instanceId: string, state: string): BusEvent {
+  return {
+    version: '0',
+    id: `lab-${Date.now()}`,
+    source: 'aws.ec2',
+    'detail-type': 'EC2 Instance State-change Notification',
+    account: '000000000000',
+    region: 'lab',
+    time: new Date().toISOString(),
+    resources: [`arn:aws:ec2:lab:000000000000:instance/${instanceId}`],
+    detail: { 'instance-id': instanceId, state },
+  };
+}

@@ -1,0 +1,294 @@
+/**
+ * The failover drill: a write load through pgpool, a SIGKILL of the primary, and the figures an HA
+ * engineer asks for: each workflow step with its duration, the RTO (longest gap between two
+ * acknowledged writes around the kill, and kill to first acknowledged write), and how many
+ * acknowledged writes are missing afterwards. Runs against the lab through the same API a user has.
+ */
+import { Client } from 'pg';
+import type { Lab, LabStatus } from './lab';
+import { waitFor } from './proc';
+
+export type TriggerPath = 'pgpool' | 'alarm' | 'ec2' | 'operator';
+
+export interface StepTiming {
+  state: string;
+  durationMs?: number;
+  attempts: number;
+  offsetMs: number;
+  error?: string;
+}
+
+export interface DrillResult {
+  trigger: TriggerPath;
+  outcome: string;
+  execution?: string;
+  oldPrimary: string;
+  newPrimary?: string;
+  timeline?: number;
+  killAt: string;
+  /** Kill to the first acknowledged write after it. */
+  firstWriteAfterKillMs: number | null;
+  /** Longest gap between two consecutive acknowledged writes in the window around the kill. */
+  rtoMs: number | null;
+  acknowledged: number;
+  lostWrites: number;
+  errors: number;
+  workflowMs?: number;
+  steps: StepTiming[];
+  checks: Record<string, boolean>;
+  profile: string;
+}
+
+export interface LoadHandle {
+  stop(): Promise<void>;
+  acked: { id: number; at: number }[];
+  errors: number;
+}
+
+/** N writers, each committing single-row INSERTs through the endpoint as fast as it can. */
+export async function startWriteLoad(
+  lab: Lab,
+  opts: { writers?: number; port?: number; table?: string } = {},
+): Promise<LoadHandle> {
+  const table = opts.table ?? 'drill_writes';
+  const c0 = await lab.client('pgpool', { user: 'app', database: 'app' });
+  await c0.query(
+    `create table if not exists ${table} (id bigint primary key, writer int not null, at timestamptz not null default now())`,
+  );
+  await c0.end();
+  const acked: { id: number; at: number }[] = [];
+  let errors = 0;
+  let running = true;
+  let nextId = Date.now() * 1000;
+  const conn = lab.connectionString('pgpool', 'app', 'app').replace(/:(\d+)\//, opts.port ? `:${opts.port}/` : ':$1/');
+  const writer = async (w: number) => {
+    let c: Client | undefined;
+    while (running) {
+      try {
+        if (!c) {
+          c = new Client({
+            connectionString: conn,
+            connectionTimeoutMillis: 2000,
+            query_timeout: 5000,
+            application_name: `drill-writer-${w}`,
+          });
+          c.on('error', () => undefined);
+          await c.connect();
+        }
+        const id = nextId++;
+        await c.query(`insert into ${table} (id, writer) values ($1, $2)`, [id, w]);
+        acked.push({ id, at: Date.now() });
+      } catch {
+        errors++;
+        const dead = c;
+        c = undefined;
+        dead?.end().catch(() => undefined);
+        await new Promise((r) => setTimeout(r, 10)); // reconnect backoff of the load generator
+      }
+    }
+    await c?.end().catch(() => undefined);
+  };
+  const tasks = Array.from({ length: opts.writers ?? 4 }, (_, i) => writer(i));
+  return {
+    acked,
+    get errors() {
+      return errors;
+    },
+    async stop() {
+      running = false;
+      await Promise.all(tasks);
+    },
+  };
+}
+
+/** Acknowledged ids that are not in the table (read through the endpoint, from the primary). */
+export async function missingWrites(lab: Lab, acked: { id: number }[], table = 'drill_writes'): Promise<number> {
+  const c = await lab.client('pgpool', { user: 'app', database: 'app' });
+  try {
+    // A write transaction pins the read to the primary (disable_load_balance_on_write = transaction).
+    await c.query('begin');
+    await c.query(`create temp table acked (id bigint) on commit drop`);
+    for (let i = 0; i < acked.length; i += 5000) {
+      await c.query('insert into acked select unnest($1::bigint[])', [acked.slice(i, i + 5000).map((a) => a.id)]);
+    }
+    const r = await c.query(
+      `select count(*)::int as n from acked a where not exists (select 1 from ${table} t where t.id = a.id)`,
+    );
+    await c.query('commit');
+    return r.rows[0].n as number;
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
+export function gaps(
+  acked: { at: number }[],
+  from: number,
+  to: number,
+): { longest: number; firstAfter: number | null } {
+  const times = acked.map((a) => a.at).sort((a, b) => a - b);
+  let longest = 0;
+  let prev: number | undefined;
+  for (const t of times) {
+    if (t < from - 2000 || t > to) {
+      prev = t;
+      continue;
+    }
+    if (prev !== undefined) longest = Math.max(longest, t - prev);
+    prev = t;
+  }
+  const first = times.find((t) => t > from);
+  return { longest, firstAfter: first === undefined ? null : first - from };
+}
+
+async function api<T>(lab: Lab, method: string, path: string, body?: unknown): Promise<T> {
+  const r = await fetch(`${lab.apiUrl}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const j = (await r.json()) as T & { error?: string };
+  if (!r.ok) throw new Error(`${method} ${path}: ${j.error ?? r.status}`);
+  return j;
+}
+
+export { api as labApi };
+
+interface ExecutionSummary {
+  name: string;
+  workflow: string;
+  status: string;
+  startedAt: string;
+  durationMs: number;
+  input: { trigger?: { source: string } };
+  output?: { promote?: { node: string; timeline: number }; record?: { outcome: string } };
+  error?: { Error: string; Cause: string };
+  steps: StepTiming[];
+}
+
+export async function executions(lab: Lab): Promise<ExecutionSummary[]> {
+  return (await api<{ executions: ExecutionSummary[] }>(lab, 'GET', '/v1/executions')).executions;
+}
+
+const SENSORS: Record<TriggerPath, { pgpool: boolean; alarm: boolean; ec2: boolean }> = {
+  pgpool: { pgpool: true, alarm: false, ec2: false },
+  alarm: { pgpool: false, alarm: true, ec2: false },
+  ec2: { pgpool: false, alarm: false, ec2: true },
+  operator: { pgpool: false, alarm: false, ec2: false },
+};
+
+export async function failoverDrill(
+  lab: Lab,
+  opts: { trigger?: TriggerPath; writers?: number; warmupMs?: number; log?: (m: string) => void } = {},
+): Promise<DrillResult> {
+  const trigger = opts.trigger ?? 'pgpool';
+  const log = opts.log ?? (() => undefined);
+  await lab.waitReady(30_000);
+  const before = await lab.status();
+  const oldPrimary = before.topologyPrimary;
+  const known = new Set((await executions(lab)).map((e) => e.name));
+  await api(lab, 'POST', '/v1/sensors', SENSORS[trigger]);
+  const load = await startWriteLoad(lab, { writers: opts.writers ?? 4 });
+  try {
+    await waitFor('the write load to be acknowledged', () => load.acked.length > 50, 10_000);
+    await new Promise((r) => setTimeout(r, opts.warmupMs ?? 500));
+    log(`killing primary ${oldPrimary} under write load (${load.acked.length} writes acknowledged so far)`);
+    const killAt = Date.now();
+    lab.kill(oldPrimary);
+    if (trigger === 'operator')
+      await api(lab, 'POST', '/v1/failover', { reason: 'drill: operator-initiated failover', wait: false });
+    const exec = await waitFor(
+      'a failover workflow to finish',
+      async () =>
+        (await executions(lab)).find(
+          (e) =>
+            !known.has(e.name) &&
+            e.workflow === 'failover' &&
+            e.status !== 'RUNNING' &&
+            e.output?.record?.outcome !== 'standby-failure',
+        ),
+      60_000,
+      100,
+    );
+    await waitFor('writes to resume', () => load.acked.some((a) => a.at > killAt + 0), 30_000);
+    // Keep writing a moment after the workflow, so that a late disruption (e.g. pgpool restarting
+    // its children again) shows in the gap measurement.
+    const settleUntil = Date.now() + 1500;
+    await waitFor('the post-failover window', () => Date.now() > settleUntil, 5000);
+    await load.stop();
+    const g = gaps(load.acked, killAt, Date.now());
+    const lost = await missingWrites(lab, load.acked);
+    const after = await lab.status();
+    const checks = checkCluster(after, oldPrimary, exec.output?.promote?.node);
+    return {
+      trigger,
+      outcome:
+        exec.status === 'SUCCEEDED'
+          ? exec.output?.record?.outcome === 'failed-over'
+            ? 'succeeded'
+            : (exec.output?.record?.outcome ?? 'unknown')
+          : `failed: ${exec.error?.Error}`,
+      execution: exec.name,
+      oldPrimary,
+      newPrimary: exec.output?.promote?.node,
+      timeline: exec.output?.promote?.timeline,
+      killAt: new Date(killAt).toISOString(),
+      firstWriteAfterKillMs: g.firstAfter,
+      rtoMs: g.longest,
+      acknowledged: load.acked.length,
+      lostWrites: lost,
+      errors: load.errors,
+      workflowMs: exec.durationMs,
+      steps: exec.steps,
+      checks,
+      profile: lab.config().profile.name,
+    };
+  } finally {
+    await load.stop();
+    await api(lab, 'POST', '/v1/sensors', { pgpool: true, alarm: true, ec2: true }).catch(() => undefined);
+  }
+}
+
+/** The safety checks every drill makes on the cluster afterwards. */
+export function checkCluster(s: LabStatus, oldPrimary: string, newPrimary?: string): Record<string, boolean> {
+  const primaries = s.nodes.filter((n) => n.role === 'primary');
+  const others = s.nodes.filter((n) => n.name !== oldPrimary && n.name !== newPrimary);
+  const np = s.nodes.find((n) => n.name === newPrimary);
+  return {
+    exactlyOnePrimary: primaries.length === 1 && primaries[0].name === newPrimary,
+    oldPrimaryFenced: !!s.nodes.find((n) => n.name === oldPrimary && n.fenced && n.role !== 'primary'),
+    standbysFollowNewPrimary: others.every(
+      (n) => n.role === 'standby' && n.streaming && n.upstream === newPrimary && n.timeline === np?.timeline,
+    ),
+    everyPgpoolRoutesWritesToNewPrimary: s.pgpools.every((p) =>
+      p.nodes.some((x) => x.name === newPrimary && x.role === 'primary' && x.status === 'up'),
+    ),
+    everyPgpoolDetachedOldPrimary: s.pgpools.every((p) =>
+      p.nodes.some((x) => x.name === oldPrimary && x.status === 'down'),
+    ),
+    everyPgpoolReadsFromStandbys: s.pgpools.every((p) =>
+      others.every((o) => p.nodes.some((x) => x.name === o.name && x.role === 'standby' && x.status === 'up')),
+    ),
+  };
+}
+
+export function renderDrill(r: DrillResult): string {
+  const lines = [
+    `failover drill (trigger: ${r.trigger}, lab profile "${r.profile}")`,
+    `  killed primary ${r.oldPrimary} at ${r.killAt}; new primary ${r.newPrimary ?? '-'} on timeline ${r.timeline ?? '-'}; outcome ${r.outcome}`,
+    `  workflow ${r.execution ?? '-'} took ${r.workflowMs ?? '-'} ms:`,
+  ];
+  for (const s of r.steps.filter((x) => x.durationMs !== undefined)) {
+    lines.push(
+      `    ${s.state.padEnd(28)} ${String(s.durationMs).padStart(6)} ms${s.attempts > 1 ? ` (${s.attempts} attempts)` : ''}${s.error ? `  ${s.error.slice(0, 80)}` : ''}`,
+    );
+  }
+  lines.push(
+    `  RTO: ${r.rtoMs} ms (longest gap between acknowledged writes); first acknowledged write ${r.firstWriteAfterKillMs} ms after the kill`,
+    `  writes: ${r.acknowledged} acknowledged, ${r.lostWrites} lost, ${r.errors} client errors (reconnects)`,
+    `  checks: ${Object.entries(r.checks)
+      .map(([k, v]) => `${k} ${v ? 'ok' : 'FAILED'}`)
+      .join(', ')}`,
+  );
+  return lines.join('\n');
+}

@@ -1,0 +1,288 @@
+/**
+ * The lab's Step Functions: the very ASL files of statemachines/, run by aws-local-stepfunctions,
+ * each Task mapped to the step function of the Lambda its Resource names. Execution names are unique
+ * as in Step Functions: starting an existing name returns the existing execution (started: false),
+ * which is how duplicate triggers collapse into one workflow.
+ */
+import './polyfills';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { StateMachine } from 'aws-local-stepfunctions';
+import type { Deps, StartResult, WorkflowName, WorkflowStarter } from '../../functions/lib/ports';
+import { REPO_ROOT } from './lab';
+
+export interface StepRecord {
+  state: string;
+  type: string;
+  startedAt: number;
+  endedAt?: number;
+  durationMs?: number;
+  attempts: number;
+  error?: string;
+}
+
+export interface ExecutionRecord {
+  name: string;
+  arn: string;
+  workflow: WorkflowName;
+  status: 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+  startedAt: string;
+  startedAtMs: number;
+  endedAtMs?: number;
+  input: unknown;
+  output?: unknown;
+  error?: { Error: string; Cause: string };
+  steps: StepRecord[];
+  /** Named moments other parts wait for, e.g. 'PromoteCandidate' done. */
+  passed: Set<string>;
+  done: Promise<void>;
+}
+
+type StepFn = (input: unknown, deps: Deps) => Promise<unknown>;
+
+/** `${FailoverReconfigurePgpoolFunctionArn}` -> functions/failover/reconfigure-pgpool.ts */
+export function moduleForResource(resource: string): { area: string; file: string; fn: string } {
+  const m = /^\$\{([A-Z][A-Za-z0-9]*)FunctionArn\}$/.exec(resource);
+  if (!m) throw new Error(`Task resource "${resource}" is not of the form \${<Area><Step>FunctionArn}`);
+  const words = m[1].match(/[A-Z][a-z0-9]*/g) ?? [];
+  const [area, ...rest] = words;
+  if (!area || rest.length === 0) throw new Error(`cannot derive a module from ${resource}`);
+  const kebab = rest.map((w) => w.toLowerCase()).join('-');
+  return { area: area.toLowerCase(), file: join(REPO_ROOT, 'functions', area.toLowerCase(), `${kebab}.ts`), fn: m[1] };
+}
+
+interface TaskState {
+  Type: string;
+  Resource?: string;
+  Branches?: { States: Record<string, TaskState> }[];
+  Iterator?: { States: Record<string, TaskState> };
+  ItemProcessor?: { States: Record<string, TaskState> };
+}
+
+function taskStates(states: Record<string, TaskState>, out: Record<string, string> = {}): Record<string, string> {
+  for (const [name, s] of Object.entries(states)) {
+    if (s.Type === 'Task' && s.Resource) out[name] = s.Resource;
+    for (const b of s.Branches ?? []) taskStates(b.States, out);
+    if (s.Iterator) taskStates(s.Iterator.States, out);
+    if (s.ItemProcessor) taskStates(s.ItemProcessor.States, out);
+  }
+  return out;
+}
+
+export function loadDefinition(workflow: string): {
+  definition: Record<string, unknown>;
+  tasks: Record<string, string>;
+} {
+  const raw = readFileSync(join(REPO_ROOT, 'statemachines', `${workflow}.asl.json`), 'utf8');
+  const original = JSON.parse(raw) as { States: Record<string, TaskState> };
+  const tasks = taskStates(original.States);
+  // Resources become placeholder Lambda ARNs, as DefinitionSubstitutions would make them in AWS.
+  const substituted = raw.replace(
+    /\$\{([A-Za-z0-9]+)FunctionArn\}/g,
+    (_, n: string) => `arn:aws:lambda:us-east-1:000000000000:function:pgwarden-lab-${n}`,
+  );
+  return { definition: JSON.parse(substituted) as Record<string, unknown>, tasks };
+}
+
+export interface Fault {
+  /** Task state name to fail. */
+  state: string;
+  /** How many times it fails before it works again. */
+  times: number;
+  message?: string;
+}
+
+export class LocalRunner implements WorkflowStarter {
+  readonly executions = new Map<string, ExecutionRecord>();
+  private readonly faults: Fault[] = [];
+  private readonly listeners = new Set<(e: ExecutionRecord, event: string) => void>();
+
+  constructor(
+    private readonly deps: () => Deps,
+    private readonly opts: { retryIntervalMs?: number; log?: (m: string) => void } = {},
+  ) {}
+
+  private readonly cache = new Map<
+    string,
+    {
+      sm: StateMachine;
+      handlers: Record<string, (input: unknown) => Promise<unknown>>;
+      retries: Record<string, number>;
+    }
+  >();
+
+  /** Parse and validate a workflow's ASL once and load its step modules (a cold start paid once). */
+  private compiled(workflow: WorkflowName) {
+    const hit = this.cache.get(workflow);
+    if (hit) return hit;
+    const { definition, tasks } = loadDefinition(workflow);
+    const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
+    for (const [state, resource] of Object.entries(tasks)) {
+      const mod = moduleForResource(resource);
+      const step = (require(mod.file) as { step?: StepFn }).step;
+      if (typeof step !== 'function') throw new Error(`${mod.file} exports no step() for ${resource}`);
+      handlers[state] = async (stateInput: unknown) => {
+        const fault = this.faults.find((f) => f.state === state && f.times > 0);
+        if (fault) {
+          fault.times--;
+          const e = new Error(fault.message ?? `injected fault in ${state}`);
+          e.name = 'InjectedFault';
+          throw e;
+        }
+        return step(stateInput, this.deps());
+      };
+    }
+    const retries: Record<string, number> = {};
+    if (this.opts.retryIntervalMs !== undefined)
+      for (const s of Object.keys(tasks)) retries[s] = this.opts.retryIntervalMs;
+    const sm = new StateMachine(definition as never, { validationOptions: { checkArn: true, checkPaths: true } });
+    const c = { sm, handlers, retries };
+    this.cache.set(workflow, c);
+    return c;
+  }
+
+  /** Compile every available workflow now, so that the first failover does not pay for it. */
+  warm(workflows: WorkflowName[]): void {
+    for (const w of workflows) {
+      if (!existsSync(join(REPO_ROOT, 'statemachines', `${w}.asl.json`))) continue;
+      try {
+        this.compiled(w);
+      } catch (e) {
+        this.opts.log?.(`workflow ${w} not loadable: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  /** Fault injection for drills and tests: the named Task state throws `times` times. */
+  injectFault(f: Fault): void {
+    this.faults.push({ ...f });
+  }
+
+  onEvent(fn: (e: ExecutionRecord, event: string) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  private emit(e: ExecutionRecord, event: string): void {
+    for (const l of this.listeners) l(e, event);
+  }
+
+  async start(workflow: WorkflowName, executionName: string, input: unknown): Promise<StartResult> {
+    const arn = `arn:aws:states:us-east-1:000000000000:execution:pgwarden-lab-${workflow}:${executionName}`;
+    const existing = this.executions.get(executionName);
+    if (existing) return { executionName, executionArn: existing.arn, started: false };
+    const { sm, handlers, retries } = this.compiled(workflow);
+    const rec: ExecutionRecord = {
+      name: executionName,
+      arn,
+      workflow,
+      status: 'RUNNING',
+      startedAt: new Date().toISOString(),
+      startedAtMs: Date.now(),
+      input,
+      steps: [],
+      passed: new Set(),
+      done: Promise.resolve(),
+    };
+    const exec = sm.run(input as never, {
+      overrides: { taskResourceLocalHandlers: handlers as never, retryIntervalOverrides: retries },
+      context: { Execution: { Id: arn, Name: executionName, StartTime: rec.startedAt, Input: input } } as never,
+    });
+    this.executions.set(executionName, rec);
+    this.opts.log?.(`workflow ${workflow} started: ${executionName}`);
+    const logs = (async () => {
+      for await (const ev of exec.eventLogs) {
+        const e = ev as {
+          type: string;
+          timestamp: number;
+          state?: { name: string; type: string };
+          Error?: string;
+          Cause?: unknown;
+        };
+        if (!e.state) continue;
+        if (e.type === 'StateEntered') {
+          rec.steps.push({ state: e.state.name, type: e.state.type, startedAt: e.timestamp, attempts: 1 });
+        }
+        const cur = [...rec.steps].reverse().find((s) => s.state === e.state!.name);
+        if (!cur) continue;
+        if (e.type === 'StateRetried') cur.attempts++;
+        if (e.type === 'StateFailed' || e.type === 'StateCaught')
+          cur.error = `${e.Error ?? 'Error'}: ${String(e.Cause ?? '')}`.slice(0, 500);
+        if (e.type === 'StateExited' || e.type === 'StateFailed') {
+          cur.endedAt = e.timestamp;
+          cur.durationMs = e.timestamp - cur.startedAt;
+          if (e.type === 'StateExited') {
+            rec.passed.add(e.state.name);
+            this.emit(rec, `exited:${e.state.name}`);
+          }
+        }
+      }
+    })().catch(() => undefined);
+    rec.done = exec.result
+      .then(
+        async (out) => {
+          await logs;
+          rec.status = 'SUCCEEDED';
+          rec.output = out;
+        },
+        async (err: Error & { Error?: string; Cause?: unknown }) => {
+          await logs;
+          rec.status = 'FAILED';
+          const cause = (err as { cause?: { name?: string; message?: string } }).cause;
+          rec.error = { Error: cause?.name ?? err.name, Cause: cause?.message ?? err.message };
+        },
+      )
+      .then(() => {
+        rec.endedAtMs = Date.now();
+        this.opts.log?.(
+          `workflow ${workflow} ${rec.status}: ${executionName}${rec.error ? ` (${rec.error.Error}: ${rec.error.Cause})` : ''}`,
+        );
+        this.emit(rec, 'done');
+      });
+    return { executionName, executionArn: arn, started: true };
+  }
+
+  /** Resolve when the execution has left `state` or ended. */
+  async waitFor(name: string, state: string | null, timeoutMs: number): Promise<ExecutionRecord | undefined> {
+    const rec = this.executions.get(name);
+    if (!rec) return undefined;
+    const reached = () => rec.status !== 'RUNNING' || (state !== null && rec.passed.has(state));
+    if (reached()) return rec;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        off();
+        resolve();
+      }, timeoutMs);
+      const off = this.onEvent((e) => {
+        if (e === rec && reached()) {
+          clearTimeout(timer);
+          off();
+          resolve();
+        }
+      });
+    });
+    return rec;
+  }
+
+  summary(rec: ExecutionRecord) {
+    return {
+      name: rec.name,
+      arn: rec.arn,
+      workflow: rec.workflow,
+      status: rec.status,
+      startedAt: rec.startedAt,
+      durationMs: (rec.endedAtMs ?? Date.now()) - rec.startedAtMs,
+      input: rec.input,
+      output: rec.output,
+      error: rec.error,
+      steps: rec.steps.map((s) => ({
+        state: s.state,
+        type: s.type,
+        durationMs: s.durationMs,
+        attempts: s.attempts,
+        error: s.error,
+        offsetMs: s.startedAt - rec.startedAtMs,
+      })),
+    };
+  }
+}
