@@ -5,7 +5,7 @@
  */
 import { BoundedCounter, NameCounter } from './counter';
 import type { LogEntry } from './entry';
-import { normalizeQuery, StatementType } from './normalize';
+import { detach, normalizeQuery, StatementType } from './normalize';
 import { DigestReport, FORMAT_VERSION, QueryStats, Severity, SlowStatement } from './report';
 import { QuantileSketch } from './sketch';
 
@@ -50,7 +50,8 @@ const MAX_PLAN = 16000;
 const MAX_PROCS = 20000;
 const MAX_EVENTS = 200;
 
-const clip = (s: string, n: number) => (s.length > n ? s.slice(0, n) + ' ...' : s);
+/** Truncated and detached from the read chunk it was sliced from (retained strings must not pin chunks). */
+const clip = (s: string, n: number) => detach(s.length > n ? s.slice(0, n) + ' ...' : s);
 const iso = (ms: number) => (Number.isFinite(ms) ? new Date(ms).toISOString() : '');
 const round = (v: number, digits = 3) => {
   const f = 10 ** digits;

@@ -1,3 +1,5 @@
+import { detach } from './normalize';
+
 /** A counter map with a cap: past `cap` keys it keeps the larger half, so memory stays bounded. */
 export class BoundedCounter<V extends { count: number }> {
   readonly map = new Map<string, V>();
@@ -12,8 +14,9 @@ export class BoundedCounter<V extends { count: number }> {
     let v = this.map.get(key);
     if (!v) {
       if (this.map.size >= this.cap) this.prune();
-      v = this.make(key);
-      this.map.set(key, v);
+      const own = detach(key);
+      v = this.make(own);
+      this.map.set(own, v);
     }
     return v;
   }

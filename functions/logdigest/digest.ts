@@ -67,7 +67,7 @@ export class Digest {
 
   /** One file, streamed. */
   async addFile(path: string): Promise<void> {
-    const raw = createReadStream(path, { highWaterMark: 1 << 20 });
+    const raw = createReadStream(path, { highWaterMark: 1 << 18 });
     let bytes = 0;
     raw.on('data', (c: Buffer | string) => {
       bytes += c.length;

@@ -50,39 +50,63 @@ const isWordChar = (c: number) => isWordStart(c) || (c >= 48 && c <= 57) || c ==
 const isDigit = (c: number) => c >= 48 && c <= 57;
 const isSpace = (c: number) => c === 32 || c === 9 || c === 10 || c === 13 || c === 12;
 
-const OPERATOR = /[<>=!~@#%^&|`*/+\-?]/;
+const OPERATOR_CODES = new Uint8Array(128);
+for (const ch of '<>=!~@#%^&|`*/+-?') OPERATOR_CODES[ch.charCodeAt(0)] = 1;
+const isOperator = (c: number) => c < 128 && OPERATOR_CODES[c] === 1;
+
+/** Recent raw texts: prepared statements and repeated queries are normalized once. */
+const cache = new Map<string, Normalized>();
+const CACHE_MAX = 4096;
 
 export function normalizeQuery(sql: string): Normalized {
+  // only texts with $n parameters repeat verbatim often enough to be worth hashing
+  if (sql.indexOf('$') < 0) return normalizeUncached(sql);
+  let r = cache.get(sql);
+  if (r === undefined) {
+    r = normalizeUncached(sql);
+    if (cache.size >= CACHE_MAX) cache.clear();
+    if (sql.length <= 2000) cache.set(sql, r);
+  }
+  return r;
+}
+
+/** Mutable state of one normalization (module level: no closures per call). */
+let out = '';
+let glueNext = true;
+
+// Tokens are separated by one space, except before , ) ] . :: ; and after ( [ . ::
+function emit(tok: string, glueBefore = false, glueAfter = false): void {
+  if (!glueBefore && !glueNext) out += ' ';
+  out += tok;
+  glueNext = glueAfter;
+}
+
+function collapseLists(): void {
+  for (;;) {
+    if (out.endsWith('?, ?)')) {
+      const k = out.lastIndexOf('(');
+      if (k >= 0 && /^\((\?, )+\?\)$/.test(out.slice(k))) {
+        out = out.slice(0, k) + '(?)';
+        continue;
+      }
+    }
+    if (out.endsWith('(?), (?)')) {
+      out = out.slice(0, -5);
+      continue;
+    }
+    return;
+  }
+}
+
+function normalizeUncached(sql: string): Normalized {
   const n = sql.length;
-  let out = '';
+  out = '';
+  glueNext = true;
   let i = 0;
-  let glueNext = true;
   let firstWord = '';
   let withMode = false;
   let type: StatementType | undefined;
   let depth = 0;
-  // Tokens are separated by one space, except before , ) ] . :: ; and after ( [ . ::
-  const emit = (tok: string, glueBefore = false, glueAfter = false) => {
-    if (!glueBefore && !glueNext) out += ' ';
-    out += tok;
-    glueNext = glueAfter;
-  };
-  const collapseLists = () => {
-    for (;;) {
-      if (out.endsWith('?, ?)')) {
-        const k = out.lastIndexOf('(');
-        if (k >= 0 && /^\((\?, )+\?\)$/.test(out.slice(k))) {
-          out = out.slice(0, k) + '(?)';
-          continue;
-        }
-      }
-      if (out.endsWith('(?), (?)')) {
-        out = out.slice(0, -5);
-        continue;
-      }
-      return;
-    }
-  };
   while (i < n && out.length < MAX_NORMALIZED) {
     const c = sql.charCodeAt(i);
     if (isSpace(c)) {
@@ -181,10 +205,14 @@ export function normalizeQuery(sql: string): Normalized {
     } else if (c === 58 /* : */ && sql.charCodeAt(i + 1) === 58) {
       emit('::', true, true);
       i += 2;
-    } else if (OPERATOR.test(sql[i])) {
+    } else if (isOperator(c)) {
       let j = i + 1;
       // an operator run stops before a sign that starts a number ("=-1" is "=" then "-1")
-      while (j < n && OPERATOR.test(sql[j]) && !(/[+-]/.test(sql[j]) && isDigit(sql.charCodeAt(j + 1)))) j++;
+      while (j < n) {
+        const d = sql.charCodeAt(j);
+        if (!isOperator(d) || ((d === 43 || d === 45) && isDigit(sql.charCodeAt(j + 1)))) break;
+        j++;
+      }
       emit(sql.slice(i, j));
       i = j;
     } else {
@@ -192,7 +220,15 @@ export function normalizeQuery(sql: string): Normalized {
       i++;
     }
   }
-  let query = out.replace(/[;\s]+$/, '');
+  let query = out;
+  while (query.endsWith(';') || query.endsWith(' ')) query = query.slice(0, -1);
   if (i < n) query += ' ...';
-  return { query, type: type ?? 'other' };
+  out = '';
+  // a flat copy: the result must not keep the log chunk it was sliced from alive
+  return { query: detach(query), type: type ?? 'other' };
+}
+
+/** A flat copy of s that does not keep a larger parent string (a whole read chunk) alive. */
+export function detach(s: string): string {
+  return s.length === 0 ? '' : (' ' + s).slice(1);
 }

@@ -50,7 +50,8 @@ function zoneOffsetMinutes(zone: string): number {
   return 0;
 }
 
-let cacheKey = '';
+let cacheSecond = '';
+let cacheZone = '';
 let cacheBase = NaN;
 
 /** Epoch ms, or NaN. Caches the whole-second part: consecutive lines share it. */
@@ -61,13 +62,16 @@ export function parsePgTimestamp(s: string): number {
   if (s.charCodeAt(19) === 46 /* . */) {
     let end = 20;
     while (end < s.length && s.charCodeAt(end) >= 48 && s.charCodeAt(end) <= 57) end++;
-    const frac = s.slice(20, end);
-    ms = frac.length === 0 ? 0 : Number('0.' + frac) * 1000;
+    // milliseconds from the digits, without building strings
+    let scale = 100;
+    for (let k = 20; k < end; k++) {
+      ms += (s.charCodeAt(k) - 48) * scale;
+      scale /= 10;
+    }
     zoneStart = end;
   }
-  const zone = s.slice(zoneStart).trim();
-  const key = s.slice(0, 19) + zone;
-  if (key !== cacheKey) {
+  const zone = zoneStart === s.length ? '' : s.slice(zoneStart + 1);
+  if (zone !== cacheZone || !s.startsWith(cacheSecond)) {
     const y = Number(s.slice(0, 4));
     const mo = Number(s.slice(5, 7));
     const d = Number(s.slice(8, 10));
@@ -75,7 +79,8 @@ export function parsePgTimestamp(s: string): number {
     const mi = Number(s.slice(14, 16));
     const se = Number(s.slice(17, 19));
     const base = Date.UTC(y, mo - 1, d, h, mi, se) - zoneOffsetMinutes(zone) * 60000;
-    cacheKey = key;
+    cacheSecond = s.slice(0, 19);
+    cacheZone = zone;
     cacheBase = base;
   }
   return cacheBase + ms;
