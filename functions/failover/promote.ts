@@ -1,7 +1,8 @@
 /**
  * Promote the elected standby. Its synchronous quorum is set first (ANY q over the other standbys)
  * so that no commit is acknowledged on the new timeline without a standby; with no standby left to
- * follow it, the cluster runs degraded (asynchronous) and says so. The topology records the new
+ * follow it, the cluster runs degraded (asynchronous) and says so. Replication slots for the other
+ * standbys are created before promotion, so they can stream the moment they are repointed. The topology records the new
  * primary and timeline at once, so late sensors see that the failure was handled.
  */
 import { lambda } from '../lib/handler';
@@ -15,13 +16,13 @@ import { requireState, type FailoverState, type PromoteResult } from './types';
 export async function step(state: FailoverState, deps: Deps): Promise<PromoteResult> {
   const elect = requireState(state.elect, 'elect');
   const assess = requireState(state.assess, 'assess');
-  const repoint = requireState(state.repoint, 'repoint');
   const t = await deps.topology.get(state.cluster);
   const cand = nodeByName(t, requireState(elect.candidate, 'elect.candidate'));
   const others = t.nodes
     .filter((n) => n.name !== cand.name && n.name !== assess.primary && n.role === 'standby')
     .map((n) => n.name);
-  const q = Math.min(t.syncQuorum, repoint.following.length);
+  // Quorum over the other standbys that can follow (reachable at election); none left: degraded.
+  const q = Math.min(t.syncQuorum, others.filter((n) => elect.standbys[n]?.reachable).length);
   const sync = q > 0 ? `ANY ${q} (${others.join(', ')})` : '';
   const r = await deps.nodes.run(
     cand.instanceId,

@@ -1,73 +1,29 @@
 /**
- * The cluster's alarms: ONE definition, read by infra/aws (CloudWatch alarms in the stack) and by
- * the lab's alarm evaluator. The lab evaluates them with its own shorter period (lab profile).
+ * The cluster's alarms: ONE definition, infra/aws/alarms.json, read by infra/aws/alarms.js
+ * (CloudWatch alarms in the stack) and by the lab's alarm evaluator, which evaluates them with the
+ * lab profile's shorter period.
  */
+import definitions from '../../infra/aws/alarms.json';
+
 export interface AlarmDefinition {
-  /** Full alarm name: pgwarden-<cluster>-<suffix>. */
-  suffix: string;
+  name: string;
   description: string;
   metric: string;
-  statistic: 'Minimum' | 'Maximum' | 'Average' | 'Sum';
-  comparison: 'LessThanThreshold' | 'GreaterThanThreshold' | 'GreaterThanOrEqualToThreshold';
+  dimensions?: Record<string, string>;
+  statistic: 'Minimum' | 'Maximum' | 'Average' | 'Sum' | string;
+  comparison: 'LessThanThreshold' | 'GreaterThanThreshold' | 'GreaterThanOrEqualToThreshold' | 'LessThanOrEqualToThreshold' | string;
   threshold: number;
   periodSeconds: number;
   evaluationPeriods: number;
-  treatMissingData: 'breaching' | 'notBreaching';
-  /** What ALARM leads to: the failover workflow (EventBridge rule) or a notification only. */
-  action: 'failover' | 'notify';
+  datapointsToAlarm?: number;
+  treatMissingData: 'breaching' | 'notBreaching' | string;
+  /** The workflow an ALARM starts (through the alarm trigger); absent = notification only. */
+  starts?: string;
 }
 
-export const ALARMS: AlarmDefinition[] = [
-  {
-    suffix: 'primary-unwritable',
-    description: 'The primary of record does not answer as a writable primary',
-    metric: 'PrimaryWritable',
-    statistic: 'Minimum',
-    comparison: 'LessThanThreshold',
-    threshold: 1,
-    periodSeconds: 10,
-    evaluationPeriods: 1,
-    treatMissingData: 'breaching',
-    action: 'failover',
-  },
-  {
-    suffix: 'replication-lag',
-    description: 'A standby lags the primary by more than 64 MB of WAL',
-    metric: 'ReplicationLagBytesMax',
-    statistic: 'Maximum',
-    comparison: 'GreaterThanThreshold',
-    threshold: 64 * 1024 * 1024,
-    periodSeconds: 60,
-    evaluationPeriods: 3,
-    treatMissingData: 'notBreaching',
-    action: 'notify',
-  },
-  {
-    suffix: 'failover-refused',
-    description: 'A failover was refused: no standby provably holds every acknowledged commit',
-    metric: 'FailoverRefused',
-    statistic: 'Sum',
-    comparison: 'GreaterThanOrEqualToThreshold',
-    threshold: 1,
-    periodSeconds: 60,
-    evaluationPeriods: 1,
-    treatMissingData: 'notBreaching',
-    action: 'notify',
-  },
-  {
-    suffix: 'failover-failed',
-    description: 'A failover workflow failed after its retries',
-    metric: 'FailoverFailed',
-    statistic: 'Sum',
-    comparison: 'GreaterThanOrEqualToThreshold',
-    threshold: 1,
-    periodSeconds: 60,
-    evaluationPeriods: 1,
-    treatMissingData: 'notBreaching',
-    action: 'notify',
-  },
-];
+export const METRIC_NAMESPACE_OF_ALARMS: string = definitions.namespace;
+export const ALARMS: AlarmDefinition[] = definitions.alarms as AlarmDefinition[];
 
 export function alarmName(cluster: string, a: AlarmDefinition): string {
-  return `pgwarden-${cluster}-${a.suffix}`;
+  return `pgwarden-${cluster}-${a.name}`;
 }

@@ -9,7 +9,7 @@ import { lambda } from '../lib/handler';
 import type { Deps } from '../lib/ports';
 import { InvalidEventError, isObject, startFailover, type TriggerOutcome } from './common';
 
-export const FAILOVER_ALARM_SUFFIXES = ALARMS.filter((a) => a.action === 'failover').map((a) => a.suffix);
+export const FAILOVER_ALARM_SUFFIXES = ALARMS.filter((a) => a.starts === 'failover').map((a) => a.name);
 
 export function failoverAlarmName(cluster: string, suffix: string): string {
   return `pgwarden-${cluster}-${suffix}`;

@@ -8,6 +8,8 @@ require_param PRIMARY_PORT
 is_running || die "PostgreSQL is not running on $PGW_NODE"
 is_in_recovery || die "$PGW_NODE is not a standby"
 if ! is_streaming_from "$PGW_PARAM_PRIMARY_HOST" "$PGW_PARAM_PRIMARY_PORT"; then
+  ensure_pgpass
+  create_slot_on "$PGW_PARAM_PRIMARY_HOST" "$PGW_PARAM_PRIMARY_PORT"
   PGW_CI="$(primary_conninfo "$PGW_PARAM_PRIMARY_HOST" "$PGW_PARAM_PRIMARY_PORT")" PGW_SLOT="$(slot_name "$PGW_NODE")" psql_local <<'SQL' >/dev/null
 \getenv ci PGW_CI
 \getenv slot PGW_SLOT

@@ -11,22 +11,33 @@ out=$(PGW_SYNC="${PGW_PARAM_SYNC_STANDBYS:-}" PGW_SLOTS="${PGW_PARAM_SLOTS:-}" p
 \getenv sync PGW_SYNC
 \getenv slots PGW_SLOTS
 SELECT pg_is_in_recovery() AS was_standby \gset
-SELECT count(pg_create_physical_replication_slot(s, true))
-  FROM (SELECT 'pgw_' || regexp_replace(n, '[^a-zA-Z0-9_]', '_', 'g') AS s
-          FROM unnest(string_to_array(:'slots', ',')) AS n WHERE n <> '') w
- WHERE NOT EXISTS (SELECT FROM pg_replication_slots WHERE slot_name = w.s) \gset
+SELECT set_config('pgwarden.slots', :'slots', false) \gset
+-- A standby being repointed at the same time may create its own slot first: tolerate that.
+DO $$ DECLARE n text; BEGIN
+  FOREACH n IN ARRAY string_to_array(current_setting('pgwarden.slots'), ',') LOOP
+    CONTINUE WHEN n = '';
+    BEGIN
+      PERFORM pg_create_physical_replication_slot('pgw_' || regexp_replace(n, '[^a-zA-Z0-9_]', '_', 'g'), true);
+    EXCEPTION WHEN duplicate_object THEN NULL;
+    END;
+  END LOOP;
+END $$;
 ALTER SYSTEM SET synchronous_standby_names = :'sync';
 ALTER SYSTEM RESET primary_conninfo;
 ALTER SYSTEM RESET primary_slot_name;
 SELECT pg_reload_conf() \gset
-SELECT CASE WHEN pg_is_in_recovery() THEN pg_promote(true, 60) ELSE true END AS promoted \gset
+SELECT CASE WHEN pg_is_in_recovery() THEN pg_promote(false) ELSE true END AS promoted \gset
+-- pg_promote(wait) polls every 100 ms; poll faster ourselves.
+DO $$ BEGIN
+  FOR i IN 1..3000 LOOP EXIT WHEN NOT pg_is_in_recovery(); PERFORM pg_sleep(0.01); END LOOP;
+END $$;
 SELECT :'was_standby' AS was_standby, :'promoted' AS promoted,
        ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int AS timeline,
        pg_current_wal_lsn() AS lsn;
 SQL
 )
 IFS='|' read -r was_standby promoted tl lsn <<<"$out"
-[ "$promoted" = t ] || die "pg_promote did not complete ($out)"
+[ "$promoted" = t ] && [ -n "$tl" ] || die "pg_promote did not complete ($out)"
 rm -f "$PGW_PGDATA/pgwarden.fenced"
 if [ "$was_standby" = t ]; then was=standby; else was=primary; fi
 result was=$was timeline="$tl" lsn="$lsn"

@@ -125,22 +125,21 @@ export class Monitor {
     for (const a of ALARMS) {
       const name = alarmName(cluster, a);
       const breaching = [];
+      const dims = Object.fromEntries(
+        Object.entries(a.dimensions ?? { Cluster: '{cluster}' }).map(([k, v]) => [k, v.replace('{cluster}', cluster)]),
+      );
       for (let i = 0; i < a.evaluationPeriods; i++) {
-        const values = this.metrics.window(
-          a.metric,
-          { Cluster: cluster },
-          now - (i + 1) * periodMs,
-          now - i * periodMs,
-        );
+        const values = this.metrics.window(a.metric, dims, now - (i + 1) * periodMs, now - i * periodMs);
         breaching.push(values.length ? breaches(a, stat(a, values)) : a.treatMissingData === 'breaching');
       }
-      const next = breaching.every(Boolean) ? 'ALARM' : 'OK';
+      // M out of N: ALARM when at least datapointsToAlarm of the last evaluationPeriods breach.
+      const next = breaching.filter(Boolean).length >= (a.datapointsToAlarm ?? a.evaluationPeriods) ? 'ALARM' : 'OK';
       const prev = this.states.get(name) ?? 'INSUFFICIENT_DATA';
       if (next === prev) continue;
       this.states.set(name, next);
       if (prev === 'INSUFFICIENT_DATA' && next === 'OK') continue;
       this.lab.log(`alarm ${name}: ${prev} -> ${next}`);
-      await this.bus.put(alarmEvent(name, a, cluster, prev, next));
+      await this.bus.put(alarmEvent(name, a, cluster, dims, prev, next));
     }
   }
 }
@@ -160,12 +159,13 @@ function stat(a: AlarmDefinition, v: number[]): number {
 
 function breaches(a: AlarmDefinition, x: number): boolean {
   if (a.comparison === 'LessThanThreshold') return x < a.threshold;
+  if (a.comparison === 'LessThanOrEqualToThreshold') return x <= a.threshold;
   if (a.comparison === 'GreaterThanThreshold') return x > a.threshold;
   return x >= a.threshold;
 }
 
 /** The event EventBridge delivers for an alarm state change. */
-export function alarmEvent(name: string, a: AlarmDefinition, cluster: string, prev: string, next: string): BusEvent {
+export function alarmEvent(name: string, a: AlarmDefinition, cluster: string, dims: Record<string, string>, prev: string, next: string): BusEvent {
   return {
     version: '0',
     id: `lab-${Date.now()}`,
