@@ -26,6 +26,10 @@ lab commands (local lab; state in $PGWARDEN_LAB_DIR or ./.lab):
                                                         write load, SIGKILL the primary, timings, lost writes
 operator commands (through the control plane):
   failover [--reason TEXT]          start the failover workflow
+  switchover [--to NODE]            planned switchover (zero loss)
+  rejoin <node>                     rejoin a failed or fenced node as a standby (failback)
+  maintenance [--command CMD]       rolling maintenance: standbys, switchover, old primary
+  scale out | scale in [NODE]       add / remove a standby
   pause [--reason TEXT] | resume    pause / resume automation for the cluster
   executions [--json]               recent workflow executions
 other:
@@ -92,6 +96,11 @@ export async function main(argv: string[]): Promise<number> {
       case 'resume':
       case 'executions':
         return await operatorCommand(cmd, rest);
+      case 'switchover':
+      case 'rejoin':
+      case 'maintenance':
+      case 'scale':
+        return await (require('./cli-workflows') as { main(cmd: string, a: string[]): Promise<number> }).main(cmd, rest);
       case 'digest': {
         const mod = require('../../functions/logdigest/cli') as { main(a: string[]): Promise<number> };
         return await mod.main(rest);

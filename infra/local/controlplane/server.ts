@@ -34,7 +34,7 @@ export class ControlPlane {
   readonly bus: EventBus;
   readonly monitor: Monitor;
   readonly supervisor: Supervisor;
-  private readonly deps: () => Deps;
+  readonly deps: () => Deps;
 
   constructor(readonly lab: Lab) {
     this.notifier = new LabNotifier(notificationsFile(lab));
@@ -101,6 +101,8 @@ export class ControlPlane {
       Object.assign(this.switches, b);
       return this.switches;
     });
+    // Switchover, rejoin, maintenance and scaling: their routes live beside their workflows.
+    (require('./workflow-routes') as { register(cp: ControlPlane): void }).register(this);
     this.route('GET /v1/notifications', async () => ({ notifications: this.notifier.sent }));
     this.route('GET /v1/events', async () => ({ events: this.bus.log }));
     this.route('GET /v1/metrics', async (_b, url) => {
