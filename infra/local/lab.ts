@@ -15,6 +15,7 @@ import {
   readFileSync,
   readlinkSync,
   realpathSync,
+  renameSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
@@ -830,6 +831,68 @@ export class Lab {
       out.error = (e as Error).message;
     }
     return out;
+  }
+
+  // ---------- elastic standbys (scale out / scale in, issue 4) ----------
+  // The lab's stand-in for launching / terminating a database instance; the scale-out and scale-in
+  // workflows do the PostgreSQL and pgpool work on it.
+
+  /** Forget the cached lab.json: another process (the control plane) may have added or removed a node. */
+  reloadConfig(): LabConfig {
+    this.cfg = undefined;
+    return this.config();
+  }
+
+  /**
+   * Provision a new database node: the next name (pg4, ...), its own port from the port base, the
+   * next pgpool backend id, its env file; every pgpool's env file lists it as a backend. Nothing is
+   * started: the scale-out workflow makes it a standby and adds it to pgpool.
+   */
+  addNode(): LabNode {
+    const c = this.reloadConfig();
+    const id = Math.max(...c.nodes.map((n) => n.backendId)) + 1;
+    if (id > 9)
+      throw new LabError(`no port left for another node (ports ${c.portBase}..${c.portBase + 9} are for nodes)`);
+    const num = Math.max(...c.nodes.map((n) => Number(/^pg(\d+)$/.exec(n.name)?.[1] ?? 0))) + 1;
+    const node: LabNode = { name: `pg${num}`, port: c.portBase + id, backendId: id };
+    this.saveConfig({ ...c, nodes: [...c.nodes, node] });
+    return node;
+  }
+
+  /**
+   * Deprovision a node that scale-in has stopped: its data is deleted. It leaves lab.json only when it
+   * is the last pgpool backend, so that the backend ids of the other nodes never shift.
+   */
+  removeNode(name: string): void {
+    const c = this.reloadConfig();
+    const n = this.node(name);
+    if (this.postmasterPid(name)) throw new LabError(`node ${name} is still running`);
+    rmSync(this.nodeDir(name), { recursive: true, force: true });
+    const last = Math.max(...c.nodes.map((x) => x.backendId));
+    if (n.backendId === last) this.saveConfig({ ...c, nodes: c.nodes.filter((x) => x.name !== name) });
+  }
+
+  private saveConfig(next: LabConfig): void {
+    writeFileSync(`${this.configFile}.tmp`, JSON.stringify(next, null, 2));
+    renameSync(`${this.configFile}.tmp`, this.configFile);
+    this.cfg = next;
+    this.writeEnvFiles();
+    const u = next.osUser;
+    if (u) {
+      for (const d of [
+        ...next.nodes.map((x) => this.nodeDir(x.name)),
+        ...next.pgpools.map((p) => this.pgpoolDir(p.name)),
+      ]) {
+        const r = runSync('chown', [
+          u,
+          d,
+          ...readdirSync(d)
+            .filter((f) => f.endsWith('.env'))
+            .map((f) => join(d, f)),
+        ]);
+        if (r.code !== 0) throw new LabError(`chown ${u} ${d} failed: ${r.stderr}`);
+      }
+    }
   }
 }
 
