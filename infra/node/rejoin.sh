@@ -2,8 +2,10 @@
 # Rejoin this node as a standby of the current primary (failback). pg_rewind to the primary's
 # timeline; when rewind cannot work, a fresh pg_basebackup. Idempotent: a node that already streams
 # from the primary is left alone.
-# Parameters: PRIMARY_HOST, PRIMARY_PORT, METHOD (auto|rewind|basebackup, default auto),
-#             WAIT_SECONDS (default 120).
+# METHOD=standby is the switchover's old primary: cleanly shut down, its WAL a prefix of the new
+# primary's, so it only needs standby settings (refused when the node was not shut down cleanly).
+# Parameters: PRIMARY_HOST, PRIMARY_PORT, METHOD (auto|rewind|basebackup|standby, default auto),
+#             WAIT_SECONDS (default 120; 0 = return once started).
 . "$(dirname "$0")/lib.sh"
 require_param PRIMARY_HOST
 require_param PRIMARY_PORT
@@ -51,7 +53,15 @@ basebackup() {
   fi
 }
 
+cluster_state() { as_pg "$PGW_PGBIN/pg_controldata" -D "$PGW_PGDATA" 2>/dev/null | sed -n 's/^Database cluster state: *//p'; }
+
 case "$method" in
+  standby)
+    state=$(cluster_state)
+    [ "$state" = "shut down" ] || [ "$state" = "shut down in recovery" ] ||
+      die "METHOD=standby needs a cleanly shut down node; $PGW_NODE is \"$state\" (use METHOD=auto)"
+    used=standby
+    ;;
   rewind) rewind || die "pg_rewind failed: $(tail -n 3 "$PGW_LOG_DIR/rewind.log" | tr '\n' ' ')" ; used=rewind ;;
   basebackup) basebackup; used=basebackup ;;
   auto)
@@ -63,7 +73,7 @@ case "$method" in
       used=basebackup
     fi
     ;;
-  *) die "unknown METHOD $method (auto|rewind|basebackup)" ;;
+  *) die "unknown METHOD $method (auto|rewind|basebackup|standby)" ;;
 esac
 
 rm -f "$PGW_PGDATA/pgwarden.fenced" "$PGW_PGDATA/backup_label.old"
@@ -71,5 +81,6 @@ render_config
 write_standby_settings "$host" "$port"
 create_slot_on "$host" "$port"
 pg_start
-wait_until "${PGW_PARAM_WAIT_SECONDS:-120}" "$PGW_NODE to stream from $host:$port" is_streaming_from "$host" "$port"
+wait_s=${PGW_PARAM_WAIT_SECONDS:-120}
+[ "$wait_s" = 0 ] || wait_until "$wait_s" "$PGW_NODE to stream from $host:$port" is_streaming_from "$host" "$port"
 result method=$used

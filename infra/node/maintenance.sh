@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Rolling maintenance of this node (the workflow has detached it and, for the old primary, switched
+# over first): stop PostgreSQL cleanly, run the maintenance command (an OS or PostgreSQL minor
+# patch), start PostgreSQL again in the role it had. COMMAND=restart (default) only restarts.
+# Every run is appended to $PGW_LOG_DIR/maintenance.log.
+# Parameters: COMMAND (restart, or a shell command run as root with the node env loaded).
+. "$(dirname "$0")/lib.sh"
+cmd=${PGW_PARAM_COMMAND:-restart}
+pg_stop fast
+if [ "$cmd" != restart ]; then
+  log "maintenance command: $cmd"
+  bash -c "$cmd" >>"$PGW_LOG_DIR/maintenance.out" 2>&1 || die "maintenance command failed (exit $?): $cmd"
+fi
+pg_start
+printf '%s %s\n' "$(date -u +%FT%TZ)" "$cmd" | as_pg tee -a "$PGW_LOG_DIR/maintenance.log" >/dev/null
+result maintained=yes command="$cmd"
