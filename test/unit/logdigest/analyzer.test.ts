@@ -16,7 +16,7 @@ async function digestLines(lines: string[], opts = {}): Promise<DigestReport> {
 describe('digest of a log written by PostgreSQL 15 (fixture)', () => {
   let r: DigestReport;
   beforeAll(async () => {
-    r = await digestFiles([fixture('pg15-sample.log')]);
+    r = await digestFiles([fixture('pg15-sample.stderr')]);
   });
 
   it('counts each statement once, auto_explain plans included', () => {
@@ -52,10 +52,10 @@ describe('digest of a log written by PostgreSQL 15 (fixture)', () => {
   });
 
   it('gives the same report from the jsonlog of the same period', async () => {
-    const j = await digestFiles([fixture('pg15-sample.json')]);
+    const j = await digestFiles([fixture('pg15-sample.jsonlog')]);
     const strip = (x: DigestReport) =>
       JSON.parse(
-        JSON.stringify({ ...x, input: null, generated_at: null }).replaceAll(/pg15-sample\.(log|json)/g, 'src'),
+        JSON.stringify({ ...x, input: null, generated_at: null }).replaceAll(/pg15-sample\.(stderr|jsonlog)/g, 'src'),
       );
     expect(strip(j)).toEqual(strip(r));
   });

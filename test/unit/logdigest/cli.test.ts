@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { main, parseArgs, parseTime, UsageError } from '../../../functions/logdigest/cli';
 
-const fixture = path.join(__dirname, 'fixtures', 'pg15-sample.log');
+const fixture = path.join(__dirname, 'fixtures', 'pg15-sample.stderr');
 
 describe('pgwarden digest', () => {
   let stderr: jest.SpyInstance;

@@ -61,7 +61,7 @@ describe('digest handler', () => {
     const source: LogSource = {
       async *streams(since, until) {
         windows.push([since, until]);
-        yield { name: 'i-1', format: 'jsonlog', lines: fileLines(fixture('pg15-sample.json')) };
+        yield { name: 'i-1', format: 'jsonlog', lines: fileLines(fixture('pg15-sample.jsonlog')) };
       },
     };
     const { deps, puts, notes, metrics } = fakeDeps(source);
@@ -104,7 +104,7 @@ describe('digest handler', () => {
 
   it('in the lab reads the log directory and writes the reports beside it', async () => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'digest-lab-'));
-    await fs.copyFile(fixture('pg15-sample.log'), path.join(dir, 'postgresql-Thu.log'));
+    await fs.copyFile(fixture('pg15-sample.stderr'), path.join(dir, 'postgresql-Thu.log'));
     const config = readConfig({
       PGWARDEN_CLUSTER: 'lab',
       DIGEST_LOG_DIR: dir,

@@ -6,7 +6,7 @@ import { render } from '../../../functions/logdigest/render';
 describe('renderers', () => {
   let r: DigestReport;
   beforeAll(async () => {
-    r = await digestFiles([path.join(__dirname, 'fixtures', 'pg15-sample.log')], {
+    r = await digestFiles([path.join(__dirname, 'fixtures', 'pg15-sample.stderr')], {
       now: () => new Date('2026-11-26T02:00:00Z'),
     });
   });
