@@ -526,7 +526,12 @@ export class Lab {
   }
 
   private async waitNothingRunning(): Promise<void> {
-    await waitFor('every lab process to exit', () => this.labPids().length === 0, 30_000, 100);
+    try {
+      await waitFor('every lab process to exit', () => this.labPids().length === 0, 30_000, 100);
+    } catch {
+      const left = this.labPids().map((p) => `${p} (${cmdline(p)})`);
+      throw new LabError(`these lab processes did not exit: ${left.join(', ')}`);
+    }
   }
 
   // ---------- single-node operations ----------
@@ -994,6 +999,14 @@ function listProc(): { pid: number; ppid: number; cwd: string }[] {
     }
   }
   return out;
+}
+
+function cmdline(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim().slice(0, 120);
+  } catch {
+    return '?';
+  }
 }
 
 function killQuietly(pid: number, signal: NodeJS.Signals = 'SIGKILL'): void {

@@ -1,5 +1,6 @@
 /** Small process helpers for the lab: run a command with a deadline, capture its output. */
 import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
 export interface RunResult {
   code: number;
@@ -49,12 +50,18 @@ export function runSync(cmd: string, args: string[], env?: NodeJS.ProcessEnv): R
   return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '', durationMs: Date.now() - started };
 }
 
+/** A live process (a zombie is not: it has exited and only waits to be reaped by its parent). */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
   }
 }
 

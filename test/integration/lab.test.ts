@@ -1,0 +1,191 @@
+/**
+ * The lab (issue 2): a real PostgreSQL 15 primary + 2 quorum standbys, pgpool-II and Redis, built by
+ * the infra/node scripts, driven through the CLI and the Lab API a user has.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { join } from 'node:path';
+import type { Lab } from '../../infra/local/lab';
+import { waitFor } from '../../infra/local/proc';
+import { freshLab } from './support/lab';
+
+const PORT_BASE = 25800;
+const BIN = join(__dirname, '..', '..', 'bin', 'pgwarden');
+
+function cli(lab: Lab, ...args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    env: { ...process.env, PGWARDEN_LAB_DIR: lab.dir, PGWARDEN_PORT_BASE: String(PORT_BASE) },
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createConnection({ host: '127.0.0.1', port });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+describe('lab', () => {
+  const lab = freshLab(PORT_BASE);
+
+  beforeAll(async () => {
+    await lab.up();
+  }, 180_000);
+
+  afterAll(async () => {
+    await lab.down({ purge: true });
+  }, 60_000);
+
+  test('status shows one primary, two streaming quorum standbys, pgpool, endpoints and services', async () => {
+    const r = cli(lab, 'lab', 'status', '--json');
+    expect(r.code).toBe(0);
+    const s = JSON.parse(r.out);
+    expect(s.nodes.map((n: { name: string; role: string }) => `${n.name}:${n.role}`)).toEqual([
+      'pg1:primary',
+      'pg2:standby',
+      'pg3:standby',
+    ]);
+    for (const n of s.nodes.slice(1)) {
+      expect(n).toMatchObject({ streaming: true, upstream: 'pg1', timeline: 1, syncState: 'quorum' });
+      expect(typeof n.lagBytes).toBe('number');
+    }
+    expect(s.nodes[0].currentLsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
+    expect(s.pgpools[0].nodes.map((n: { role: string; status: string }) => `${n.role}:${n.status}`)).toEqual([
+      'primary:up',
+      'standby:up',
+      'standby:up',
+    ]);
+    expect(s.endpoint).toContain(`127.0.0.1:${PORT_BASE + 10}/app`);
+    expect(s.services.redis).toContain(`127.0.0.1:${PORT_BASE + 20}`);
+    expect(s.redisUp).toBe(true);
+    expect(s.controlPlaneUp).toBe(true);
+    const table = cli(lab, 'lab', 'status');
+    expect(table.out).toMatch(/pg2\s+standby\s+25801\s+1\s+/);
+    expect(table.out).toContain('endpoint (clients use this)');
+  });
+
+  test('a row written through pgpool is readable on both standbys', async () => {
+    const c = await lab.client('pgpool', { user: 'app', database: 'app' });
+    await c.query('create table if not exists lab_rows (id int primary key, v text)');
+    await c.query("insert into lab_rows values (42, 'written through pgpool')");
+    await c.end();
+    for (const standby of ['pg2', 'pg3']) {
+      const rows = await waitFor(
+        `row on ${standby}`,
+        async () => {
+          const c = await lab.client(standby, { database: 'app' });
+          try {
+            const r = await c.query('select v from lab_rows where id = 42');
+            return r.rows.length ? r.rows : undefined;
+          } finally {
+            await c.end();
+          }
+        },
+        10_000,
+      );
+      expect(rows[0].v).toBe('written through pgpool');
+    }
+  });
+
+  test('pgpool sends SELECTs to the standbys and writes to the primary', async () => {
+    const before = (await lab.status()).pgpools[0].nodes;
+    for (let i = 0; i < 20; i++) {
+      const c = await lab.client('pgpool', { user: 'app', database: 'app' });
+      await c.query('select count(*) from lab_rows');
+      await c.end();
+    }
+    const after = (await lab.status()).pgpools[0].nodes;
+    const grew = (name: string) =>
+      after.find((n) => n.name === name)!.selectCount - before.find((n) => n.name === name)!.selectCount;
+    expect(grew('pg2') + grew('pg3')).toBeGreaterThanOrEqual(20);
+    expect(grew('pg1')).toBe(0);
+    // A write through pgpool lands on the primary: the standbys are read-only and it commits.
+    const c = await lab.client('pgpool', { user: 'app', database: 'app' });
+    const r = await c.query("insert into lab_rows values (43, 'w') returning inet_server_port() as port");
+    await c.end();
+    expect(r.rows[0].port).toBe(PORT_BASE);
+  });
+
+  test('up twice is harmless', async () => {
+    const pid = lab.postmasterPid('pg1');
+    const r = cli(lab, 'lab', 'up');
+    expect(r.code).toBe(0);
+    expect(lab.postmasterPid('pg1')).toBe(pid);
+    expect((await lab.status()).nodes.filter((n) => n.role === 'primary')).toHaveLength(1);
+  }, 120_000);
+
+  test('an unknown node or a bad flag exits non-zero with a clear message and changes nothing', async () => {
+    const pids = lab.config().nodes.map((n) => lab.postmasterPid(n.name));
+    const unknown = cli(lab, 'lab', 'kill', 'pg9');
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.err).toContain('unknown node "pg9"');
+    const flag = cli(lab, 'lab', 'up', '--bogus');
+    expect(flag.code).toBe(2);
+    expect(flag.err).toMatch(/Unknown option '--bogus'/);
+    const cmd = cli(lab, 'lab', 'explode');
+    expect(cmd.code).toBe(2);
+    expect(cmd.err).toContain('unknown lab command "explode"');
+    expect(lab.config().nodes.map((n) => lab.postmasterPid(n.name))).toEqual(pids);
+  }, 60_000);
+
+  test('a standby killed with SIGKILL shows as down; pgpool keeps serving reads and writes', async () => {
+    lab.kill('pg3');
+    const s = await waitFor(
+      'pg3 down in status',
+      async () => {
+        const st = await lab.status();
+        return st.nodes.find((n) => n.name === 'pg3')!.role === 'down' ? st : undefined;
+      },
+      10_000,
+    );
+    expect(s.nodes.find((n) => n.name === 'pg1')!.role).toBe('primary');
+    await waitFor(
+      'a write through pgpool',
+      async () => {
+        const cc = await lab.client('pgpool', { user: 'app', database: 'app' });
+        try {
+          await cc.query('insert into lab_rows values ((select max(id) + 1 from lab_rows), $1)', [
+            'after standby crash',
+          ]);
+          return true;
+        } finally {
+          await cc.end();
+        }
+      },
+      20_000,
+      200,
+    );
+    const c = await lab.client('pgpool', { user: 'app', database: 'app' });
+    const read = await c.query('select count(*)::int as n from lab_rows');
+    await c.end();
+    expect(read.rows[0].n).toBeGreaterThanOrEqual(3);
+    const text = cli(lab, 'lab', 'status');
+    expect(text.out).toMatch(/pg3\s+down/);
+  }, 60_000);
+
+  test('down leaves no process of the lab behind', async () => {
+    const r = cli(lab, 'lab', 'down');
+    expect({ code: r.code, err: r.err }).toEqual({ code: 0, err: '' });
+    expect(lab.labPids()).toEqual([]);
+    for (const port of [
+      PORT_BASE,
+      PORT_BASE + 1,
+      PORT_BASE + 2,
+      PORT_BASE + 10,
+      PORT_BASE + 11,
+      PORT_BASE + 20,
+      PORT_BASE + 21,
+    ]) {
+      expect(await portOpen(port)).toBe(false);
+    }
+    expect(existsSync(lab.configFile)).toBe(true);
+  }, 60_000);
+});
