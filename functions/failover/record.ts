@@ -61,6 +61,7 @@ export async function recordOutcome(
       deps.now(),
     );
     if (next.lease?.execution === state.executionName) delete next.lease;
+    next.failoverEpoch = (cur.failoverEpoch ?? 0) + 1;
     return next;
   });
   const dims = { Cluster: state.cluster };

@@ -51,6 +51,12 @@ export interface Topology {
    * Used to prove that a surviving standby holds every acknowledged commit when another one is gone.
    */
   absentSince?: Record<string, { lsn: string; at: string }>;
+  /**
+   * Incremented each time a failover execution ends (acted, decided not to, refused or failed): part
+   * of the execution name, so that sensors reporting one failure collapse into one execution, while a
+   * failure after a finished one (e.g. after a false alarm or a pause) gets a new execution.
+   */
+  failoverEpoch?: number;
   /** Held by the workflow acting on the cluster (one workflow per cluster per timeline). */
   lease?: Lease;
   history: TopologyEvent[];

@@ -1,9 +1,10 @@
 /**
  * What every trigger does once it has understood its event: name the execution so that every sensor
- * reporting the same failure names it the same (cluster, timeline, failed node, minute), and start
- * the failover workflow. Step Functions (or the lab's runner) refuses a second execution with the
- * same name: duplicates collapse (invariant 3). Within the workflow, the cluster's lease catches the
- * rare duplicate whose sensors straddle a minute boundary.
+ * reporting the same failure names it the same (cluster, timeline, failed node, failover epoch), and
+ * start the failover workflow. Step Functions (or the lab's runner) refuses a second execution with
+ * the same name: duplicates collapse (invariant 3). The epoch moves on when an execution ends, so a
+ * new failure after a false alarm, a pause or a refusal gets an execution of its own; within the
+ * workflow, the cluster's lease keeps any two executions from acting at once.
  */
 import { executionName } from '../lib/execution-name';
 import type { Deps, StartResult } from '../lib/ports';
@@ -20,8 +21,6 @@ export type TriggerOutcome =
   | ({ action: 'started' | 'collapsed'; workflow: 'failover'; suspect: string } & Omit<StartResult, 'started'>)
   | { action: 'ignored'; reason: string };
 
-export const DEDUPE_WINDOW_MS = 60_000;
-
 export async function startFailover(
   deps: Deps,
   t: { source: TriggerSource; reason: string; suspect?: string; at?: Date; detail?: Record<string, unknown> },
@@ -29,8 +28,7 @@ export async function startFailover(
   const topo = await deps.topology.get(deps.cluster);
   const suspect = t.suspect ?? topo.primary;
   const at = t.at ?? deps.now();
-  const bucket = Math.floor(deps.now().getTime() / DEDUPE_WINDOW_MS);
-  const name = executionName([deps.cluster, 'failover', `tl${topo.timeline}`, suspect, String(bucket)]);
+  const name = executionName([deps.cluster, 'failover', `tl${topo.timeline}`, suspect, `e${topo.failoverEpoch ?? 0}`]);
   const input: FailoverInput = {
     cluster: deps.cluster,
     executionName: name,

@@ -1,0 +1,293 @@
+/**
+ * Automatic failover (issue 3), drilled on a real lab: SIGKILL and SIGSTOP of the primary under
+ * write load, false alarms, duplicate sensors, pause, an injected step failure, a standby failure,
+ * two pgpool instances, and the refusal to promote without proof of zero loss.
+ */
+import { ALARMS, alarmName } from '../../functions/lib/alarms';
+import { executions, failoverDrill, labApi, missingWrites, startWriteLoad } from '../../infra/local/drill';
+import type { Lab } from '../../infra/local/lab';
+import { waitFor } from '../../infra/local/proc';
+import { alarmEvent, ec2Event } from '../../infra/local/controlplane/sensors';
+import { freshLab } from './support/lab';
+
+jest.setTimeout(240_000);
+
+type Exec = Awaited<ReturnType<typeof executions>>[number] & {
+  output?: { record?: { outcome: string }; assess?: { decision: string } };
+};
+
+async function newFailovers(lab: Lab, known: Set<string>): Promise<Exec[]> {
+  return ((await executions(lab)) as Exec[]).filter((e) => e.workflow === 'failover' && !known.has(e.name));
+}
+
+async function waitExecution(lab: Lab, known: Set<string>, what: (e: Exec) => boolean, label: string): Promise<Exec> {
+  return waitFor(
+    label,
+    async () => (await newFailovers(lab, known)).find((e) => e.status !== 'RUNNING' && what(e)),
+    60_000,
+    100,
+  );
+}
+
+const names = async (lab: Lab) => new Set((await executions(lab)).map((e) => e.name));
+const sensors = (lab: Lab, s: Partial<Record<'pgpool' | 'alarm' | 'ec2', boolean>>) =>
+  labApi(lab, 'POST', '/v1/sensors', s);
+const primaryAlarm = ALARMS.find((a) => a.starts === 'failover')!;
+
+describe('failover on a lab with two pgpool instances', () => {
+  let lab: Lab;
+  beforeAll(async () => {
+    lab = freshLab(25900, { pgpools: 2 });
+    await lab.up();
+  }, 180_000);
+  afterAll(() => lab.down({ purge: true }), 60_000);
+
+  test('SIGKILL of the primary under write load: one new primary, standby follows on the new timeline, both pgpools route to it, zero acknowledged writes lost', async () => {
+    const r = await failoverDrill(lab, { trigger: 'pgpool' });
+    expect(r.outcome).toBe('succeeded');
+    expect(r.lostWrites).toBe(0);
+    expect(r.acknowledged).toBeGreaterThan(100);
+    expect(r.checks).toEqual({
+      exactlyOnePrimary: true,
+      oldPrimaryFenced: true,
+      standbysFollowNewPrimary: true,
+      everyPgpoolRoutesWritesToNewPrimary: true,
+      everyPgpoolDetachedOldPrimary: true,
+      everyPgpoolReadsFromStandbys: true,
+    });
+    const s = await lab.status();
+    expect(s.pgpools).toHaveLength(2);
+    expect(s.timeline).toBe(2);
+    expect(s.nodes.find((n) => n.name === r.newPrimary)!.timeline).toBe(2);
+    // Writes through the second pgpool land on the new primary too.
+    const c = await lab.client('pgpool2', { user: 'app', database: 'app' });
+    const w = await c.query(
+      'insert into drill_writes (id, writer) values (1, 99) returning inet_server_port() as port',
+    );
+    await c.end();
+    expect(w.rows[0].port).toBe(lab.node(r.newPrimary!).port);
+  });
+
+  test('a false alarm (primary healthy) changes nothing and is recorded as such', async () => {
+    const before = lab.readTopology();
+    const known = await names(lab);
+    const res = await labApi<{ result: { action: string } }>(
+      lab,
+      'POST',
+      '/v1/events',
+      alarmEvent(alarmName('lab', primaryAlarm), primaryAlarm, 'lab', { Cluster: 'lab' }, 'OK', 'ALARM'),
+    );
+    expect(res.result.action).toBe('started');
+    const e = await waitExecution(lab, known, () => true, 'the false-alarm execution');
+    expect(e.status).toBe('SUCCEEDED');
+    expect(e.output?.record?.outcome).toBe('false-alarm');
+    expect(e.steps.map((s) => s.state)).not.toContain('FenceOldPrimary');
+    const after = lab.readTopology();
+    expect(after.primary).toBe(before.primary);
+    expect(after.timeline).toBe(before.timeline);
+    expect(after.history.at(-1)).toMatchObject({ kind: 'failover-no-action', detail: { outcome: 'false-alarm' } });
+    expect((await lab.status()).nodes.find((n) => n.name === before.primary)!.role).toBe('primary');
+  });
+
+  test('a standby failure promotes nothing', async () => {
+    const before = lab.readTopology();
+    const standby = before.nodes.find((n) => n.role === 'standby')!.name;
+    const known = await names(lab);
+    lab.kill(standby);
+    const e = await waitExecution(
+      lab,
+      known,
+      (x) => x.input.trigger?.source !== undefined,
+      'the standby-failure execution',
+    );
+    expect(e.output?.record?.outcome).toBe('standby-failure');
+    const after = lab.readTopology();
+    expect(after.primary).toBe(before.primary);
+    expect(after.timeline).toBe(before.timeline);
+    expect((await newFailovers(lab, known)).every((x) => x.output?.record?.outcome !== 'failed-over')).toBe(true);
+  });
+
+  test('malformed or irrelevant events are rejected with a reason and start nothing', async () => {
+    const known = await names(lab);
+    await expect(labApi(lab, 'POST', '/v1/triggers/pgpool', { source: 'pgpool', failedNodeId: 'x' })).rejects.toThrow(
+      /failedNodeId must be a non-negative integer/,
+    );
+    await expect(labApi(lab, 'POST', '/v1/triggers/pgpool', { source: 'pgpool', failedNodeId: 7 })).rejects.toThrow(
+      /backend 7 is not a node of cluster lab/,
+    );
+    const other = await labApi<{ result: { action: string; reason: string } }>(
+      lab,
+      'POST',
+      '/v1/events',
+      ec2Event('i-0123456789abcdef0', 'stopped'),
+    );
+    expect(other.result).toMatchObject({
+      action: 'ignored',
+      reason: expect.stringContaining('not a node of cluster lab'),
+    });
+    const ok = await labApi<{ result: { action: string } }>(
+      lab,
+      'POST',
+      '/v1/events',
+      alarmEvent(alarmName('lab', primaryAlarm), primaryAlarm, 'lab', { Cluster: 'lab' }, 'ALARM', 'OK'),
+    );
+    expect(ok.result.action).toBe('ignored');
+    await expect(labApi(lab, 'POST', '/v1/events', { source: 'aws.ec2' })).rejects.toThrow(
+      /needs source, detail-type and detail/,
+    );
+    expect(await newFailovers(lab, known)).toEqual([]);
+  });
+});
+
+describe('failover drills, each on a fresh lab', () => {
+  let lab: Lab;
+  afterEach(() => lab?.down({ purge: true }), 60_000);
+
+  test('alarm, EC2 event and pgpool hook for the same failure start one failover', async () => {
+    lab = freshLab(26000);
+    await lab.up();
+    const primary = lab.readTopology().primary;
+    const known = await names(lab);
+    lab.kill(primary);
+    // The three sensors report the same failure at once (pgpool's own hook fires as well).
+    const results = await Promise.all([
+      labApi<{ result: { action: string; executionName: string } }>(
+        lab,
+        'POST',
+        '/v1/events',
+        alarmEvent(alarmName('lab', primaryAlarm), primaryAlarm, 'lab', { Cluster: 'lab' }, 'OK', 'ALARM'),
+      ).then((r) => r.result),
+      labApi<{ result: { action: string; executionName: string } }>(
+        lab,
+        'POST',
+        '/v1/events',
+        ec2Event(`lab:${primary}`, 'stopped'),
+      ).then((r) => r.result),
+      labApi<{ action: string; executionName: string }>(lab, 'POST', '/v1/triggers/pgpool', {
+        source: 'pgpool',
+        pgpool: 'test',
+        failedNodeId: lab.node(primary).backendId,
+      }),
+    ]);
+    expect(new Set(results.map((r) => r.executionName)).size).toBe(1);
+    expect(results.filter((r) => r.action === 'started').length).toBeLessThanOrEqual(1);
+    await waitExecution(lab, known, (e) => e.output?.record?.outcome === 'failed-over', 'the failover');
+    const all = await newFailovers(lab, known);
+    expect(all.filter((e) => e.output?.record?.outcome === 'failed-over')).toHaveLength(1);
+    expect(lab.readTopology().timeline).toBe(2);
+  });
+
+  test('automation paused: no promotion, a clear recorded reason; after resume the operator fails over', async () => {
+    lab = freshLab(26000);
+    await lab.up();
+    await labApi(lab, 'POST', '/v1/pause', { reason: 'patch night' });
+    expect((await lab.status()).automation).toBe('paused (patch night)');
+    const primary = lab.readTopology().primary;
+    const known = await names(lab);
+    lab.kill(primary);
+    const e = await waitExecution(lab, known, () => true, 'the paused execution');
+    expect(e.output?.record?.outcome).toBe('paused');
+    expect(lab.readTopology()).toMatchObject({ primary, timeline: 1 });
+    expect(lab.readTopology().history.at(-1)!.detail.summary).toContain('automation is paused: patch night');
+    expect((await lab.status()).nodes.filter((n) => n.role === 'primary')).toHaveLength(0);
+    await labApi(lab, 'POST', '/v1/resume', {});
+    const op = await labApi<{ action: string; execution: { status: string; output: { record: { outcome: string } } } }>(
+      lab,
+      'POST',
+      '/v1/failover',
+      { reason: 'test', wait: true },
+    );
+    expect(op.execution.output.record.outcome).toBe('failed-over');
+    expect(lab.readTopology().timeline).toBe(2);
+  });
+
+  test('a step failing once mid-workflow is retried and reaches the same end state', async () => {
+    lab = freshLab(26000);
+    await lab.up();
+    await labApi(lab, 'POST', '/v1/faults', { state: 'PromoteCandidate', times: 1 });
+    const r = await failoverDrill(lab, { trigger: 'pgpool' });
+    expect(r.outcome).toBe('succeeded');
+    expect(r.steps.find((s) => s.state === 'PromoteCandidate')!.attempts).toBe(2);
+    expect(r.lostWrites).toBe(0);
+    expect(Object.values(r.checks).every(Boolean)).toBe(true);
+  });
+
+  test('a frozen primary that resumes after the failover never accepts another write and is fenced', async () => {
+    lab = freshLab(26000);
+    await lab.up();
+    const primary = lab.readTopology().primary;
+    const known = await names(lab);
+    const load = await startWriteLoad(lab);
+    await waitFor('acknowledged writes', () => load.acked.length > 50, 10_000);
+    const frozen = lab.freeze(primary);
+    expect(frozen.length).toBeGreaterThan(0);
+    const e = await waitExecution(
+      lab,
+      known,
+      (x) => x.output?.record?.outcome === 'failed-over',
+      'the failover of the frozen primary',
+    );
+    lab.thaw(primary);
+    const resumedAt = Date.now();
+    await waitFor('writes after the thaw', () => load.acked.some((a) => a.at > resumedAt + 300), 20_000);
+    await load.stop();
+    expect(e.output?.record?.outcome).toBe('failed-over');
+    expect(lab.nodeProcesses(primary)).toEqual([]);
+    const s = await lab.status();
+    const old = s.nodes.find((n) => n.name === primary)!;
+    expect(old.fenced).toBe(true);
+    expect(old.role).toBe('down');
+    expect(s.nodes.filter((n) => n.role === 'primary')).toHaveLength(1);
+    expect(await missingWrites(lab, load.acked)).toBe(0);
+    await expect(lab.query(primary, 'select 1', [], 1000)).rejects.toThrow();
+  });
+
+  test('no candidate provably holds every acknowledged commit: the workflow refuses to promote and raises an alarm', async () => {
+    lab = freshLab(26000);
+    await lab.up();
+    const t = lab.readTopology();
+    const [lagging, other] = t.nodes.filter((n) => n.role === 'standby').map((n) => n.name);
+    // The lagging standby stops receiving WAL; commits go on, acknowledged by the other standby alone.
+    await lab.query(lagging, "alter system set primary_conninfo = ''");
+    await lab.query(lagging, 'select pg_reload_conf()');
+    await waitFor(
+      'the lagging standby to stop streaming',
+      async () => {
+        const s = await lab.status();
+        return !s.nodes.find((n) => n.name === lagging)!.streaming;
+      },
+      10_000,
+    );
+    const load = await startWriteLoad(lab, { writers: 2 });
+    await waitFor('commits acknowledged by the other standby alone', () => load.acked.length > 100, 10_000);
+    await sensors(lab, { pgpool: false, alarm: false, ec2: false });
+    const known = await names(lab);
+    // The primary and the up-to-date standby die together.
+    lab.kill(t.primary);
+    lab.kill(other);
+    await load.stop();
+    await sensors(lab, { pgpool: true, alarm: true, ec2: true });
+    await labApi(lab, 'POST', '/v1/failover', { reason: 'test: double failure', wait: true });
+    const e = await waitExecution(lab, known, () => true, 'the refused failover');
+    expect(e.status).toBe('FAILED');
+    expect(e.error?.Error).toBe('NoSafeCandidate');
+    expect(e.steps.map((s) => s.state)).toContain('RaiseNoSafeCandidate');
+    expect(e.steps.map((s) => s.state)).not.toContain('PromoteCandidate');
+    const s = await lab.status();
+    expect(s.nodes.find((n) => n.name === lagging)!.role).toBe('standby');
+    expect(lab.readTopology().primary).toBe(t.primary);
+    const notes = await labApi<{ notifications: { subject: string; message: { cause: string } }[] }>(
+      lab,
+      'GET',
+      '/v1/notifications',
+    );
+    const refused = notes.notifications.find((n) => n.subject.includes('FAILOVER REFUSED'));
+    expect(refused?.message.cause).toMatch(/cannot prove that any standby holds every acknowledged commit/);
+    const metrics = await labApi<{ series: { name: string; samples: { v: number }[] }[] }>(
+      lab,
+      'GET',
+      '/v1/metrics?name=FailoverRefused',
+    );
+    expect(metrics.series[0].samples.at(-1)!.v).toBe(1);
+  });
+});
