@@ -1,0 +1,68 @@
+/** Every workflow definition: valid ASL, Retry and Catch on every Task, and a Lambda behind every Task. */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import aslValidator from 'asl-validator';
+import { loadDefinition, moduleForResource } from '../../infra/local/runner';
+
+const dir = join(__dirname, '..', '..', 'statemachines');
+const files = readdirSync(dir).filter((f) => f.endsWith('.asl.json'));
+
+interface State {
+  Type: string;
+  Resource?: string;
+  Retry?: unknown[];
+  Catch?: { Next: string }[];
+  Branches?: { States: Record<string, State> }[];
+}
+
+function allStates(states: Record<string, State>, out: [string, State][] = []): [string, State][] {
+  for (const [n, s] of Object.entries(states)) {
+    out.push([n, s]);
+    for (const b of s.Branches ?? []) allStates(b.States, out);
+  }
+  return out;
+}
+
+test('the failover workflow exists', () => {
+  expect(files).toContain('failover.asl.json');
+});
+
+describe.each(files)('%s', (file) => {
+  const raw = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { States: Record<string, State> };
+  const workflow = file.replace('.asl.json', '');
+
+  test('is valid ASL once its Lambda ARNs are substituted', () => {
+    const { definition } = loadDefinition(workflow);
+    const r = aslValidator(definition as never);
+    expect(r.errors).toEqual([]);
+    expect(r.isValid).toBe(true);
+  });
+
+  test('every Task retries and has a Catch (tasks inside a Parallel are caught by it)', () => {
+    const caughtByParallel = new Set(
+      allStates(raw.States)
+        .filter(([, s]) => s.Type === 'Parallel' && s.Catch?.length)
+        .flatMap(([, s]) => (s.Branches ?? []).flatMap((b) => Object.keys(b.States))),
+    );
+    for (const [name, s] of allStates(raw.States).filter(([, s]) => s.Type === 'Task')) {
+      expect({ name, retry: (s.Retry ?? []).length > 0 }).toEqual({ name, retry: true });
+      expect({ name, caught: (s.Catch ?? []).length > 0 || caughtByParallel.has(name) }).toEqual({
+        name,
+        caught: true,
+      });
+    }
+  });
+
+  test('every Task resource names a step module that exports step() and handler', () => {
+    for (const [, s] of allStates(raw.States).filter(([, s]) => s.Type === 'Task')) {
+      const mod = require(moduleForResource(s.Resource!).file) as { step?: unknown; handler?: unknown };
+      expect(typeof mod.step).toBe('function');
+      expect(typeof mod.handler).toBe('function');
+    }
+  });
+
+  test('has a Fail state reached from a notifying task', () => {
+    const states = allStates(raw.States);
+    expect(states.some(([, s]) => s.Type === 'Fail')).toBe(true);
+  });
+});

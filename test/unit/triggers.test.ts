@@ -1,0 +1,167 @@
+/** Triggers turn real event shapes into one workflow start, and reject what they cannot use. */
+import * as alarm from '../../functions/triggers/alarm';
+import * as ec2 from '../../functions/triggers/ec2-state';
+import * as pgpool from '../../functions/triggers/pgpool-hook';
+import * as operator from '../../functions/triggers/operator';
+import { TopologyConflictError, type Deps, type StartResult } from '../../functions/lib/ports';
+import type { Topology } from '../../functions/lib/topology';
+
+function fakeDeps(over: Partial<Topology> = {}) {
+  let t: Topology = {
+    cluster: 'prod',
+    version: 1,
+    primary: 'db1',
+    timeline: 3,
+    paused: false,
+    syncQuorum: 1,
+    failoverEpoch: 7,
+    nodes: [
+      { name: 'db1', host: '10.0.1.10', port: 5432, backendId: 0, role: 'primary', instanceId: 'i-aaa' },
+      { name: 'db2', host: '10.0.2.10', port: 5432, backendId: 1, role: 'standby', instanceId: 'i-bbb' },
+    ],
+    pgpools: [],
+    history: [],
+    ...over,
+  };
+  const started = new Set<string>();
+  const starts: { workflow: string; name: string; input: unknown }[] = [];
+  const deps = {
+    cluster: 'prod',
+    topology: {
+      get: async () => structuredClone(t),
+      put: async (n: Topology) => {
+        if (n.version !== t.version + 1) throw new TopologyConflictError(n.version - 1, t.version);
+        t = n;
+      },
+    },
+    workflows: {
+      start: async (workflow: string, name: string, input: unknown): Promise<StartResult> => {
+        starts.push({ workflow, name, input });
+        const dup = started.has(name);
+        started.add(name);
+        return { executionName: name, executionArn: `arn:${name}`, started: !dup };
+      },
+    },
+    now: () => new Date('2026-11-26T00:00:00Z'),
+    log: () => undefined,
+  } as unknown as Deps;
+  return { deps, starts, topology: () => t };
+}
+
+const alarmEvent = (name: string, value: string, node?: string) => ({
+  source: 'aws.cloudwatch',
+  'detail-type': 'CloudWatch Alarm State Change',
+  time: '2026-11-26T00:00:00Z',
+  detail: {
+    alarmName: name,
+    state: { value, reason: 'Threshold Crossed' },
+    configuration: {
+      metrics: [
+        {
+          metricStat: {
+            metric: {
+              name: 'PrimaryWritable',
+              dimensions: node ? { Cluster: 'prod', Node: node } : { Cluster: 'prod' },
+            },
+          },
+        },
+      ],
+    },
+  },
+});
+
+describe('triggers', () => {
+  test('alarm, EC2 and pgpool events for the same failure name the same execution', async () => {
+    const { deps, starts } = fakeDeps();
+    const a = await alarm.handle(alarmEvent('pgwarden-prod-primary-unwritable', 'ALARM'), deps);
+    const e = await ec2.handle(
+      {
+        source: 'aws.ec2',
+        'detail-type': 'EC2 Instance State-change Notification',
+        detail: { 'instance-id': 'i-aaa', state: 'stopped' },
+      },
+      deps,
+    );
+    const p = await pgpool.handle({ source: 'pgpool', pgpool: 'pp1', failedNodeId: 0 }, deps);
+    expect(starts.map((s) => s.name)).toEqual(Array(3).fill('prod-failover-tl3-db1-e7'));
+    expect([a, e, p].map((r) => r.action)).toEqual(['started', 'collapsed', 'collapsed']);
+    expect(starts[0].input).toMatchObject({
+      cluster: 'prod',
+      executionName: 'prod-failover-tl3-db1-e7',
+      trigger: { source: 'alarm', suspect: 'db1' },
+    });
+  });
+
+  test('a new failover epoch gives a new execution', async () => {
+    const { deps, starts } = fakeDeps({ failoverEpoch: 8 });
+    await pgpool.handle({ source: 'pgpool', failedNodeId: 0 }, deps);
+    expect(starts[0].name).toBe('prod-failover-tl3-db1-e8');
+  });
+
+  test('alarm events that are not a transition into ALARM of our failover alarm start nothing', async () => {
+    const { deps, starts } = fakeDeps();
+    expect(await alarm.handle(alarmEvent('pgwarden-prod-primary-unwritable', 'OK'), deps)).toMatchObject({
+      action: 'ignored',
+    });
+    expect(await alarm.handle(alarmEvent('pgwarden-other-primary-unwritable', 'ALARM'), deps)).toMatchObject({
+      action: 'ignored',
+    });
+    expect(await alarm.handle(alarmEvent('pgwarden-prod-replication-lag-high', 'ALARM'), deps)).toMatchObject({
+      action: 'ignored',
+    });
+    await expect(alarm.handle(alarmEvent('pgwarden-prod-primary-unwritable', 'ALARM', 'db9'), deps)).rejects.toThrow(
+      'unknown node "db9"',
+    );
+    await expect(
+      alarm.handle({ source: 'aws.cloudwatch', 'detail-type': 'CloudWatch Alarm State Change', detail: {} }, deps),
+    ).rejects.toThrow(/no detail.alarmName/);
+    await expect(alarm.handle('nope', deps)).rejects.toThrow('event must be a JSON object');
+    expect(starts).toEqual([]);
+  });
+
+  test('EC2 events of other instances or harmless states start nothing', async () => {
+    const { deps, starts } = fakeDeps();
+    const ev = (id: string, state: string) => ({
+      source: 'aws.ec2',
+      'detail-type': 'EC2 Instance State-change Notification',
+      detail: { 'instance-id': id, state },
+    });
+    expect(await ec2.handle(ev('i-zzz', 'stopped'), deps)).toMatchObject({
+      action: 'ignored',
+      reason: expect.stringContaining('not a node of cluster prod'),
+    });
+    expect(await ec2.handle(ev('i-bbb', 'pending'), deps)).toMatchObject({ action: 'ignored' });
+    expect(await ec2.handle(ev('i-aaa', 'running'), deps)).toMatchObject({
+      action: 'ignored',
+      reason: expect.stringContaining('nothing to rejoin'),
+    });
+    await expect(ec2.handle({ source: 'aws.ec2', 'detail-type': 'Something else', detail: {} }, deps)).rejects.toThrow(
+      /not an EC2 Instance State-change Notification/,
+    );
+    expect(starts).toEqual([]);
+  });
+
+  test('pgpool events must name a known backend', async () => {
+    const { deps, starts } = fakeDeps();
+    await expect(pgpool.handle({ source: 'pgpool', failedNodeId: -1 }, deps)).rejects.toThrow(/non-negative integer/);
+    await expect(pgpool.handle({ source: 'pgpool', failedNodeId: 5 }, deps)).rejects.toThrow(/backend 5 is not a node/);
+    await expect(pgpool.handle({ source: 'nope', failedNodeId: 0 }, deps)).rejects.toThrow(
+      /not a pgpool failover event/,
+    );
+    expect(starts).toEqual([]);
+  });
+
+  test('the operator pauses and resumes automation, recorded in the topology', async () => {
+    const { deps, topology } = fakeDeps();
+    expect(await operator.handle({ action: 'pause', reason: 'patching' }, deps)).toMatchObject({
+      action: 'paused',
+      paused: true,
+    });
+    expect(topology()).toMatchObject({ paused: true, pausedReason: 'patching' });
+    expect(topology().history.at(-1)).toMatchObject({ kind: 'automation-paused', detail: { reason: 'patching' } });
+    await operator.handle({ action: 'resume' }, deps);
+    expect(topology().paused).toBe(false);
+    await expect(operator.handle({ action: 'explode' }, deps)).rejects.toThrow(/unknown action "explode"/);
+    await expect(operator.handle({ action: 'pause', reason: 42 }, deps)).rejects.toThrow(/reason must be a string/);
+  });
+});
