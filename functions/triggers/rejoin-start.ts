@@ -13,6 +13,7 @@ export async function startRejoin(deps: Deps, node: string, reason: string) {
   ]);
   const r = await deps.workflows.start('rejoin', name, {
     cluster: deps.cluster,
+    workflow: 'rejoin',
     executionName: name,
     node,
     reason,

@@ -1,0 +1,74 @@
+/**
+ * Switchover bench: N planned switchovers (default 5) under a write load through pgpool; for each,
+ * the write-unavailability window measured as the longest gap between two acknowledged writes (from
+ * the request until 1.5 s after the workflow ended, so that pgpool's re-attach of the old primary
+ * counts too), the switch's own phases, client errors and lost acknowledged writes.
+ * Usage: npm run bench -- switchover [--runs N] [--writers N] [--dir LAB_DIR | --port-base N]
+ */
+import { gaps, labApi, missingWrites, startWriteLoad } from '../infra/local/drill';
+import { waitFor } from '../infra/local/proc';
+import { argValue, benchLab, median, PROFILE_NOTE, table } from './planned-lab';
+
+interface Exec {
+  status: string;
+  durationMs: number;
+  error?: { Error: string; Cause: string };
+  output?: {
+    switch?: { oldPrimary: string; newPrimary: string; stopMs: number; catchUpMs: number; promoteMs: number };
+  };
+}
+
+export async function run(argv: string[]): Promise<void> {
+  const runs = Number(argValue(argv, '--runs') ?? 5);
+  const writers = Number(argValue(argv, '--writers') ?? 4);
+  const { lab, done } = await benchLab(argv, 27000);
+  const rows: (string | number)[][] = [];
+  const windows: number[] = [];
+  let lostTotal = 0;
+  try {
+    const load = await startWriteLoad(lab, { writers, table: 'bench_switchover' });
+    try {
+      await waitFor('the write load', () => load.acked.length > 100, 10_000);
+      for (let i = 1; i <= runs; i++) {
+        await lab.waitReady(60_000);
+        const errors0 = load.errors;
+        const t0 = Date.now();
+        const r = await labApi<{ execution: Exec }>(lab, 'POST', '/v1/switchover', {
+          wait: true,
+          reason: `bench run ${i}`,
+        });
+        const end = Date.now() + 1500;
+        await waitFor('the settle window', () => Date.now() > end, 5000);
+        const g = gaps(load.acked, t0, Date.now());
+        const sw = r.execution.output?.switch;
+        windows.push(g.longest);
+        rows.push([
+          i,
+          sw ? `${sw.oldPrimary} -> ${sw.newPrimary}` : r.execution.status,
+          g.longest,
+          sw?.stopMs ?? '-',
+          sw?.catchUpMs ?? '-',
+          sw?.promoteMs ?? '-',
+          r.execution.durationMs,
+          load.errors - errors0,
+        ]);
+      }
+    } finally {
+      await load.stop();
+    }
+    lostTotal = await missingWrites(lab, load.acked, 'bench_switchover');
+    console.log(`switchover bench: ${runs} runs, ${writers} writers through pgpool; ${PROFILE_NOTE}`);
+    console.log(
+      table(
+        ['run', 'switch', 'window ms', 'stop ms', 'catch-up ms', 'promote ms', 'workflow ms', 'client errors'],
+        rows,
+      ),
+    );
+    console.log(
+      `write window (longest gap between acknowledged writes): median ${median(windows)} ms, max ${Math.max(...windows)} ms; ` +
+        `acknowledged writes lost: ${lostTotal} of ${load.acked.length}`,
+    );
+  } finally {
+    await done();
+  }
+}

@@ -1,0 +1,36 @@
+/**
+ * Maintain one standby: marked `maintenance` in the topology (automatic failover ignores it),
+ * detached in every pgpool, the command run while PostgreSQL is stopped (maintenance.sh), caught up
+ * with the primary again, attached, unmarked. Idempotent: a retry runs the command again.
+ */
+import { lambda } from '../lib/handler';
+import type { Deps } from '../lib/ports';
+import { nodeByName } from '../lib/topology';
+import { updateTopology } from '../lib/topology-update';
+import { holdLease, nodeAction, refuse, waitCaughtUp } from '../switchover/common';
+import { inEveryPgpool } from '../switchover/pgpool';
+import type { NodeMaintenance } from './types';
+
+export async function step(item: NodeMaintenance, deps: Deps) {
+  const t = await holdLease(deps, 'maintenance', item.executionName);
+  const node = nodeByName(t, item.node);
+  if (node.name === t.primary) refuse(`${node.name} is the primary: switch over first`);
+  const mark = (on: boolean) =>
+    updateTopology(deps, (cur) => {
+      const n = cur.nodes.find((x) => x.name === node.name);
+      if (!n) return undefined;
+      if (on) n.maintenance = true;
+      else delete n.maintenance;
+      return cur;
+    });
+  const t0 = Date.now();
+  await mark(true);
+  const detached = await inEveryPgpool(deps, t, 'pgpool-detach', node);
+  const r = await nodeAction(deps, node, 'maintenance', { COMMAND: item.command }, 1_800_000);
+  const caught = await waitCaughtUp(deps, node.name, 1024 * 1024, 300_000);
+  const attached = await inEveryPgpool(deps, t, 'pgpool-attach', node);
+  await mark(false);
+  return { node: node.name, command: r.command, detached, attached, caughtUp: caught, durationMs: Date.now() - t0 };
+}
+
+export const handler = lambda(step);

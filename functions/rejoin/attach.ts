@@ -1,0 +1,24 @@
+/** Attach the caught-up node in every pgpool and record it as a standby again (rejoin). */
+import { lambda } from '../lib/handler';
+import type { Deps } from '../lib/ports';
+import { nodeByName } from '../lib/topology';
+import { updateTopology } from '../lib/topology-update';
+import { inEveryPgpool } from '../switchover/pgpool';
+import { nodeName } from './types';
+
+export async function step(state: { node?: string | { name: string } }, deps: Deps) {
+  const t = await deps.topology.get(deps.cluster);
+  const node = nodeByName(t, nodeName(state));
+  const pgpools = await inEveryPgpool(deps, t, 'pgpool-attach', node);
+  await updateTopology(deps, (cur) => {
+    const n = cur.nodes.find((x) => x.name === node.name);
+    if (!n) return undefined;
+    n.role = 'standby';
+    delete n.maintenance;
+    if (cur.absentSince) delete cur.absentSince[node.name];
+    return cur;
+  });
+  return pgpools;
+}
+
+export const handler = lambda(step);

@@ -1,0 +1,64 @@
+/**
+ * Abort safely (switchover and maintenance): whatever failed, leave the cluster writable. If the
+ * primary of record is stopped (a switch that failed before its promotion), it starts again as the
+ * primary; every pgpool is made to route writes to the primary; nodes left marked for maintenance
+ * are unmarked and, when they stream, attached again. The failure is then notified.
+ */
+import { probeNode } from '../lib/db';
+import { lambda } from '../lib/handler';
+import type { Deps } from '../lib/ports';
+import { settings } from '../lib/settings';
+import { updateTopology } from '../lib/topology-update';
+import { live, nodeAction, primaryOf, replicas } from './common';
+import { inEveryPgpool, routeWritesTo } from './pgpool';
+
+export async function restoreWritable(deps: Deps): Promise<string[]> {
+  const actions: string[] = [];
+  const t = await deps.topology.get(deps.cluster);
+  const primary = primaryOf(t);
+  const creds = await deps.secrets.admin();
+  const p = await probeNode(primary, creds, settings().probeTimeoutMs);
+  if (!p.reachable) {
+    // Never a second primary: start the primary of record only when no other node was promoted.
+    for (const n of live(t).filter((x) => x.name !== primary.name)) {
+      const o = await probeNode(n, creds, settings().probeTimeoutMs);
+      if (o.reachable && o.inRecovery === false)
+        throw new Error(`${n.name} is writable while ${primary.name} is stopped: an operator must decide`);
+    }
+    await nodeAction(deps, primary, 'start', {});
+    actions.push(`started ${primary.name}`);
+  } else if (p.inRecovery) {
+    throw new Error(`primary of record ${primary.name} is in recovery: an operator must decide`);
+  }
+  const attached = await inEveryPgpool(deps, t, 'pgpool-attach', primary);
+  actions.push(`attach ${primary.name}: ${JSON.stringify(attached)}`);
+  for (const pp of t.pgpools) await routeWritesTo(deps, pp, primary, undefined);
+  actions.push(`every pgpool routes writes to ${primary.name}`);
+  // Standbys under maintenance: unmarked; attached again when they stream.
+  const streaming = new Set(
+    (await replicas(deps, t).catch(() => [])).filter((r) => r.state === 'streaming').map((r) => r.name),
+  );
+  for (const n of live(t).filter((x) => x.maintenance)) {
+    if (streaming.has(n.name)) {
+      await inEveryPgpool(deps, t, 'pgpool-attach', n);
+      actions.push(`attached ${n.name}`);
+    } else actions.push(`${n.name} is not streaming: left detached for the rejoin workflow`);
+  }
+  await updateTopology(deps, (cur) => {
+    if (!cur.nodes.some((n) => n.maintenance)) return undefined;
+    for (const n of cur.nodes) delete n.maintenance;
+    return cur;
+  });
+  return actions;
+}
+
+export async function step(state: { executionName: string }, deps: Deps) {
+  try {
+    return { actions: await restoreWritable(deps) };
+  } catch (e) {
+    // The failure is notified next either way; say what could not be restored.
+    return { actions: [], error: (e as Error).message };
+  }
+}
+
+export const handler = lambda(step);

@@ -1,0 +1,67 @@
+/** Every pgpool of the cluster, seen and changed the same way by the planned workflows. */
+import { showPoolNodes, type PoolNode } from '../lib/db';
+import type { Deps } from '../lib/ports';
+import { settings } from '../lib/settings';
+import type { NodeSpec, PgpoolSpec, Topology } from '../lib/topology';
+import { nodeAction } from './common';
+
+export async function poolView(deps: Deps, p: PgpoolSpec): Promise<PoolNode[]> {
+  const creds = await deps.secrets.admin();
+  return showPoolNodes(p, creds, settings().probeTimeoutMs);
+}
+
+/** Detach (or attach) a node in every pgpool; idempotent (the scripts check the node's status first). */
+export async function inEveryPgpool(
+  deps: Deps,
+  t: Topology,
+  action: 'pgpool-detach' | 'pgpool-attach',
+  node: NodeSpec,
+): Promise<Record<string, string>> {
+  const out = await Promise.all(
+    t.pgpools.map(async (p) => {
+      const r = await nodeAction(deps, { name: p.name, instanceId: p.instanceId }, action, {
+        NODE_ID: String(node.backendId),
+      });
+      return [p.name, r.changed === 'yes' ? `${action.slice(7)}ed` : 'unchanged'] as const;
+    }),
+  );
+  return Object.fromEntries(out);
+}
+
+/**
+ * Wait until a pgpool routes writes to `primary`; the old primary is detached there if it is still
+ * attached (a pgpool without traffic may not have noticed the switch). pgpool finds the new primary
+ * by itself once the old one is detached.
+ */
+export async function routeWritesTo(
+  deps: Deps,
+  p: PgpoolSpec,
+  primary: NodeSpec,
+  old: NodeSpec | undefined,
+): Promise<{ actions: string[]; waitedMs: number }> {
+  const s = settings();
+  const t0 = Date.now();
+  const actions: string[] = [];
+  let detached = false;
+  for (;;) {
+    const view = await poolView(deps, p).catch(() => [] as PoolNode[]);
+    const at = (n: NodeSpec) => view.find((v) => v.id === n.backendId);
+    if (at(primary)?.status === 'up' && at(primary)?.role === 'primary') return { actions, waitedMs: Date.now() - t0 };
+    if (old && !detached && at(old)?.status === 'up') {
+      await nodeAction(deps, { name: p.name, instanceId: p.instanceId }, 'pgpool-detach', {
+        NODE_ID: String(old.backendId),
+      });
+      actions.push(`detached ${old.name}`);
+      detached = true;
+    } else if (view.length && at(primary)?.status === 'down' && Date.now() - t0 > s.pgpoolWaitMs / 2) {
+      // The new primary itself was marked down in this pgpool: attaching it makes pgpool search again.
+      await nodeAction(deps, { name: p.name, instanceId: p.instanceId }, 'pgpool-attach', {
+        NODE_ID: String(primary.backendId),
+      });
+      actions.push(`attached ${primary.name}`);
+    }
+    if (Date.now() - t0 > s.pgpoolWaitMs)
+      throw new Error(`pgpool ${p.name} does not route writes to ${primary.name} after ${s.pgpoolWaitMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

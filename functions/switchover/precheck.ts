@@ -1,0 +1,71 @@
+/**
+ * Precheck: refuse clearly unless the switchover can lose nothing. Automation not paused, no other
+ * workflow acting (the lease is taken here), the primary writable, every standby streaming, every
+ * pgpool seeing every node up, and the target within the lag threshold.
+ */
+import { probeNode } from '../lib/db';
+import { lambda } from '../lib/handler';
+import type { Deps } from '../lib/ports';
+import { settings } from '../lib/settings';
+import { holdLease, live, primaryOf, refuse, replicas, validatePlanned } from './common';
+import { poolView } from './pgpool';
+import { maxLagDefault, type PrecheckResult, type SwitchoverState } from './types';
+
+export async function step(state: SwitchoverState, deps: Deps): Promise<PrecheckResult> {
+  validatePlanned(state, deps);
+  const t = await holdLease(deps, state.workflow ?? 'switchover', state.executionName);
+  const primary = primaryOf(t);
+  const nodes = live(t);
+  const standbys = nodes.filter((n) => n.role === 'standby');
+  if (state.to !== undefined) {
+    const target = t.nodes.find((n) => n.name === state.to);
+    if (!target) refuse(`unknown node "${state.to}" (nodes: ${nodes.map((n) => n.name).join(', ')})`);
+    if (target.name === primary.name) refuse(`${target.name} is already the primary`);
+    if (target.role !== 'standby') refuse(`${target.name} is ${target.role}, not a standby`);
+    if (target.noFailover) refuse(`${target.name} is tagged noFailover`);
+  }
+  const creds = await deps.secrets.admin();
+  const s = settings();
+  const probes = await Promise.all(nodes.map(async (n) => [n, await probeNode(n, creds, s.probeTimeoutMs)] as const));
+  for (const [n, p] of probes) {
+    if (!p.reachable) refuse(`${n.name} is unreachable (${p.error}): every node must be healthy`);
+    if (n.name === primary.name && p.inRecovery) refuse(`primary ${n.name} is in recovery`);
+    if (n.role === 'standby' && !p.inRecovery) refuse(`standby ${n.name} is not in recovery`);
+  }
+  const rep = await replicas(deps, t);
+  for (const n of standbys) {
+    const r = rep.find((x) => x.name === n.name);
+    // A standby cascading from another standby does not show here; it must stream all the same.
+    const probe = probes.find(([x]) => x.name === n.name)?.[1];
+    if (!r && probe?.walReceiver?.status !== 'streaming') refuse(`standby ${n.name} is not streaming`);
+    if (r && r.state !== 'streaming') refuse(`standby ${n.name} is ${r.state}, not streaming`);
+  }
+  for (const p of t.pgpools) {
+    const view = await poolView(deps, p).catch((e: Error) => refuse(`pgpool ${p.name} is unreachable: ${e.message}`));
+    for (const n of nodes) {
+      const v = view.find((x) => x.id === n.backendId);
+      if (v?.status !== 'up') refuse(`pgpool ${p.name} sees ${n.name} ${v?.status ?? 'missing'}`);
+    }
+  }
+  const eligible = standbys
+    .filter((n) => !n.noFailover)
+    .map((n) => ({ n, lag: rep.find((x) => x.name === n.name)?.replayLagBytes ?? Infinity }))
+    .sort((a, b) => a.lag - b.lag || (b.n.priority ?? 0) - (a.n.priority ?? 0));
+  const chosen = state.to ? eligible.find((e) => e.n.name === state.to) : eligible[0];
+  if (!chosen) refuse('no standby can take over');
+  const maxLag = state.maxLagBytes ?? maxLagDefault();
+  if (!(chosen.lag <= maxLag))
+    refuse(
+      `target ${chosen.n.name} is ${Number.isFinite(chosen.lag) ? `${chosen.lag} bytes` : 'not directly'} behind the primary (max ${maxLag})`,
+    );
+  return {
+    primary: primary.name,
+    target: chosen.n.name,
+    others: standbys.filter((n) => n.name !== chosen.n.name).map((n) => n.name),
+    targetLagBytes: chosen.lag,
+    timeline: t.timeline,
+    reason: `every node healthy; ${chosen.n.name} is ${chosen.lag} bytes behind ${primary.name} (max ${maxLag})`,
+  };
+}
+
+export const handler = lambda(step);

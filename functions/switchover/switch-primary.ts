@@ -1,0 +1,137 @@
+/**
+ * The switch itself, the only part inside the write window, kept in one step:
+ * 1. clean ("fast") shutdown of the old primary: it refuses new writes, ends its sessions, writes a
+ *    shutdown checkpoint, and its WAL senders ship everything up to it before they exit;
+ * 2. the target waits until it has replayed past that checkpoint (pg_controldata's "Latest
+ *    checkpoint location" of the stopped node): it holds every acknowledged commit, and the old
+ *    primary's WAL is a prefix of the new timeline, so the old primary can follow without rewind;
+ * 3. the target is promoted over SQL (no node-script round trip); its synchronous quorum over the
+ *    other standbys and the old primary, and their slots, were set by PrepareSwitch.
+ * pgpool notices the stop and fails over by itself; its failover_command waits for this step (lab:
+ * the pgpool trigger; see infra/local/controlplane/workflow-routes.ts), so its search for the new
+ * primary succeeds at the first attempt. On error before promotion, AbortSwitchover restarts the old
+ * primary.
+ */
+import type { Client } from 'pg';
+import { withClient } from '../lib/db';
+import { lambda } from '../lib/handler';
+import type { Deps } from '../lib/ports';
+import { settings } from '../lib/settings';
+import { nodeByName, withEvent } from '../lib/topology';
+import { updateTopology } from '../lib/topology-update';
+import { holdLease, lsnAfter, nodeAction, quorumOver, quoteLiteral, slotName } from './common';
+import { need, type SwitchoverState, type SwitchResult } from './types';
+
+const CATCH_UP_TIMEOUT_MS = 30_000;
+
+export async function step(state: SwitchoverState, deps: Deps): Promise<SwitchResult> {
+  const pre = need(state.precheck, 'precheck');
+  const t = await holdLease(deps, state.workflow ?? 'switchover', state.executionName);
+  if (t.primary === pre.target) return already(state, t.timeline);
+  if (t.primary !== pre.primary) throw new Error(`the primary changed to ${t.primary} since the precheck`);
+  const old = nodeByName(t, pre.primary);
+  const target = nodeByName(t, pre.target);
+  const followers = [...pre.others, old.name];
+  const sync = quorumOver(t, followers);
+  const creds = await deps.secrets.admin();
+  const s = settings();
+
+  // Connected before the window opens: polling and promoting cost no connection set-up.
+  return withClient(
+    target,
+    creds,
+    CATCH_UP_TIMEOUT_MS,
+    async (c) => {
+      const t0 = Date.now();
+      const stopped = await nodeAction(deps, old, 'stop', { MODE: 'fast' }, s.nodeCommandTimeoutMs);
+      if (stopped.state !== 'shut_down' || !stopped.checkpoint_lsn)
+        throw new Error(`${old.name} did not shut down cleanly (state "${stopped.state}")`);
+      const lastLsn = stopped.checkpoint_lsn;
+      const t1 = Date.now();
+      await replayedPast(c, target.name, lastLsn);
+      const t2 = Date.now();
+      const timeline = await promote(c, sync, followers);
+      const t3 = Date.now();
+      await updateTopology(deps, (cur) => {
+        const next = withEvent(
+          { ...cur, primary: target.name, timeline },
+          'switched-over',
+          { from: old.name, to: target.name, timeline, lastLsn, execution: state.executionName },
+          deps.now(),
+        );
+        for (const n of next.nodes) {
+          if (n.name === target.name) n.role = 'primary';
+          // It restarts as a standby in the next step, within this workflow.
+          if (n.name === old.name) n.role = 'standby';
+        }
+        return next;
+      });
+      deps.log('switched over', { from: old.name, to: target.name, timeline, lastLsn });
+      return {
+        oldPrimary: old.name,
+        newPrimary: target.name,
+        lastLsn,
+        timeline,
+        synchronousStandbyNames: sync,
+        stopMs: t1 - t0,
+        catchUpMs: t2 - t1,
+        promoteMs: t3 - t2,
+      };
+    },
+    'postgres',
+  );
+}
+
+async function replayedPast(c: Client, name: string, lsn: string): Promise<void> {
+  const deadline = Date.now() + CATCH_UP_TIMEOUT_MS;
+  for (;;) {
+    const r = await c.query('select pg_last_wal_replay_lsn()::text as replay, pg_is_in_recovery() as rec');
+    const { replay, rec } = r.rows[0] as { replay: string | null; rec: boolean };
+    if (!rec) throw new Error(`${name} is no longer in recovery before its promotion`);
+    if (replay && lsnAfter(replay, lsn)) return;
+    if (Date.now() > deadline)
+      throw new Error(`${name} did not replay past the old primary's last LSN ${lsn} (at ${replay})`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** Promote (its slots and quorum were set by PrepareSwitch), polling every 5 ms; the new timeline. */
+async function promote(c: Client, sync: string, followers: string[]): Promise<number> {
+  await c.query('select pg_promote(false)');
+  for (let i = 0; ; i++) {
+    const r = await c.query('select pg_is_in_recovery() as rec');
+    if (!r.rows[0].rec) break;
+    if (i > 12000) throw new Error('promotion did not complete within 60 s');
+    await new Promise((res) => setTimeout(res, 5));
+  }
+  // Idempotent repeats of PrepareSwitch's settings (a retry may come after a crash), then no upstream.
+  for (const f of followers) {
+    await c.query(
+      'select pg_create_physical_replication_slot($1, true) where not exists (select from pg_replication_slots where slot_name = $1)',
+      [slotName(f)],
+    );
+  }
+  await c.query(`alter system set synchronous_standby_names = ${quoteLiteral(sync)}`);
+  await c.query('alter system reset primary_conninfo');
+  await c.query('alter system reset primary_slot_name');
+  await c.query('select pg_reload_conf()');
+  const r = await c.query("select ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int as tl");
+  return Number(r.rows[0].tl);
+}
+
+/** A retried step whose first attempt promoted the target. */
+function already(state: SwitchoverState, timeline: number): SwitchResult {
+  const pre = need(state.precheck, 'precheck');
+  return {
+    oldPrimary: pre.primary,
+    newPrimary: pre.target,
+    lastLsn: 'unknown (retried after the promotion)',
+    timeline,
+    synchronousStandbyNames: '',
+    stopMs: 0,
+    catchUpMs: 0,
+    promoteMs: 0,
+  };
+}
+
+export const handler = lambda(step);
