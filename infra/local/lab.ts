@@ -76,6 +76,8 @@ export interface LabConfig {
   xrayPort: number;
   appPort: number;
   profile: LabProfile;
+  /** Extra settings for every pgpool's env file (e.g. the bench's native-failover baseline). */
+  pgpoolEnv?: Record<string, string>;
   createdAt: string;
 }
 
@@ -84,6 +86,7 @@ export interface LabOptions {
   portBase?: number;
   standbys?: number;
   pgpools?: number;
+  pgpoolEnv?: Record<string, string>;
   log?: (msg: string) => void;
 }
 
@@ -168,6 +171,7 @@ export class Lab {
       xrayPort: p.xrayPort,
       appPort: p.appPort,
       profile: LAB_PROFILE,
+      pgpoolEnv: this.opts.pgpoolEnv,
       createdAt: new Date().toISOString(),
     };
     mkdirSync(this.dir, { recursive: true });
@@ -339,7 +343,8 @@ export class Lab {
         PGW_HEALTH_CHECK_PERIOD: String(c.profile.healthCheckPeriodS),
         PGW_HEALTH_CHECK_TIMEOUT: String(c.profile.healthCheckTimeoutS),
         PGW_CONNECT_TIMEOUT_MS: String(c.profile.pgpoolConnectTimeoutMs),
-        PGW_TRIGGER_CMD: `curl -sS -m 30 -X POST -H 'content-type: application/json' --data-binary @- http://127.0.0.1:${c.apiPort}/v1/triggers/pgpool?wait=1`,
+        ...c.pgpoolEnv,
+        PGW_TRIGGER_CMD: c.pgpoolEnv?.PGW_TRIGGER_CMD ?? `curl -sS -m 30 -X POST -H 'content-type: application/json' --data-binary @- http://127.0.0.1:${c.apiPort}/v1/triggers/pgpool?wait=1`,
       });
     }
   }

@@ -1,0 +1,18 @@
+/** `npm run bench -- <name>`: timing goals live here, never in the tests. Each bench prints its figures. */
+import { UsageError } from '../infra/local/cli';
+
+const BENCHES: Record<string, string> = {
+  lab: './lab',
+  failover: './failover',
+  digest: './digest',
+  switchover: './switchover',
+  rejoin: './rejoin',
+};
+
+export async function bench(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || !BENCHES[name]) throw new UsageError(`bench needs one of: ${Object.keys(BENCHES).join(', ')}`);
+  const mod = require(BENCHES[name]) as { run(a: string[]): Promise<void> };
+  await mod.run(rest);
+  return 0;
+}
