@@ -52,25 +52,46 @@ async function nativeDrill(): Promise<Drill> {
     await waitFor('a settled window', () => Date.now() > settle, 10_000);
     await load.stop();
     const g = gaps(load.acked, killAt, Date.now());
-    return { path: 'native', rtoMs: g.longest, lost: await missingWrites(lab, load.acked), acknowledged: load.acked.length, outcome: 'pgpool promoted' };
+    return {
+      path: 'native',
+      rtoMs: g.longest,
+      lost: await missingWrites(lab, load.acked),
+      acknowledged: load.acked.length,
+      outcome: 'pgpool promoted',
+    };
   } finally {
     await lab.down({ purge: true });
   }
 }
 
 async function pgwardenDrill(path: TriggerPath): Promise<Drill> {
-  const lab = new Lab({ dir: mkdtempSync(join(tmpdir(), 'pgw-bench-failover-')), portBase: 27100, log: () => undefined });
+  const lab = new Lab({
+    dir: mkdtempSync(join(tmpdir(), 'pgw-bench-failover-')),
+    portBase: 27100,
+    log: () => undefined,
+  });
   try {
     await lab.up();
     const r = await failoverDrill(lab, { trigger: path });
-    return { path, rtoMs: r.rtoMs, lost: r.lostWrites, acknowledged: r.acknowledged, workflowMs: r.workflowMs, outcome: r.outcome };
+    return {
+      path,
+      rtoMs: r.rtoMs,
+      lost: r.lostWrites,
+      acknowledged: r.acknowledged,
+      workflowMs: r.workflowMs,
+      outcome: r.outcome,
+    };
   } finally {
     await lab.down({ purge: true });
   }
 }
 
 export async function run(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { drills: { type: 'string' }, paths: { type: 'string' } }, strict: true });
+  const { values } = parseArgs({
+    args: argv,
+    options: { drills: { type: 'string' }, paths: { type: 'string' } },
+    strict: true,
+  });
   const n = Number(values.drills ?? 5);
   const paths = (values.paths ?? 'pgpool,alarm,ec2,operator,native').split(',') as Path[];
   const drills: Drill[] = [];
@@ -81,19 +102,34 @@ export async function run(argv: string[]): Promise<void> {
       console.error(`  ${p} #${i + 1}: RTO ${d.rtoMs} ms, lost ${d.lost}, ${d.outcome}`);
     }
   }
-  const rows: (string | number)[][] = [['trigger path', 'drills', 'RTO median ms', 'min', 'max', 'workflow median ms', 'lost writes per drill']];
+  const rows: (string | number)[][] = [
+    ['trigger path', 'drills', 'RTO median ms', 'min', 'max', 'workflow median ms', 'lost writes per drill'],
+  ];
   const summary: Record<string, unknown> = {};
   for (const p of paths) {
     const ds = drills.filter((d) => d.path === p);
     const r = stats(ds.map((d) => d.rtoMs ?? NaN));
     const w = stats(ds.filter((d) => d.workflowMs !== undefined).map((d) => d.workflowMs!));
-    rows.push([p === 'native' ? 'pgpool native (baseline)' : `pgwarden via ${p}`, ds.length, r.median.toFixed(0), r.min, r.max, Number.isNaN(w.median) ? '-' : w.median.toFixed(0), ds.map((d) => d.lost).join(' ')]);
+    rows.push([
+      p === 'native' ? 'pgpool native (baseline)' : `pgwarden via ${p}`,
+      ds.length,
+      r.median.toFixed(0),
+      r.min,
+      r.max,
+      Number.isNaN(w.median) ? '-' : w.median.toFixed(0),
+      ds.map((d) => d.lost).join(' '),
+    ]);
     summary[p] = { rto: r, workflow: w, lost: ds.map((d) => d.lost) };
   }
-  console.log('\nfailover under write load (4 writers through pgpool), SIGKILL of the primary; lab profile: 1 s alarm period, 0.25 s probe, pgpool health check 1 s\n');
+  console.log(
+    '\nfailover under write load (4 writers through pgpool), SIGKILL of the primary; lab profile: 1 s alarm period, 0.25 s probe, pgpool health check 1 s\n',
+  );
   console.log(table(rows));
   const native = summary.native as { rto: { median: number } } | undefined;
   const best = summary.pgpool as { rto: { median: number } } | undefined;
-  if (native && best) console.log(`\npgwarden (pgpool path) median RTO / native median: ${(best.rto.median / native.rto.median).toFixed(2)}x (target <= 2x, <= 1000 ms)`);
+  if (native && best)
+    console.log(
+      `\npgwarden (pgpool path) median RTO / native median: ${(best.rto.median / native.rto.median).toFixed(2)}x (target <= 2x, <= 1000 ms)`,
+    );
   console.log(`results: ${saveResults('failover', { drills, summary })}`);
 }

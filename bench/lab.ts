@@ -24,7 +24,11 @@ export async function run(_argv: string[]): Promise<void> {
     const c = lab.config();
     const env = { ...process.env, PGPASSWORD: s.PGW_PW_PGWARDEN };
     const pgbench = async (port: number, args: string[]) => {
-      const r = await sh(`${c.pgbin}/pgbench`, ['-h', '127.0.0.1', '-p', String(port), '-U', 'pgwarden', ...args, 'postgres'], { env, timeoutMs: 600_000 });
+      const r = await sh(
+        `${c.pgbin}/pgbench`,
+        ['-h', '127.0.0.1', '-p', String(port), '-U', 'pgwarden', ...args, 'postgres'],
+        { env, timeoutMs: 600_000 },
+      );
       if (r.code !== 0) throw new Error(`pgbench ${args.join(' ')}: ${r.stderr.slice(-400)}`);
       const m = /tps = ([\d.]+) \(without initial connection time\)/.exec(r.stdout);
       return m ? Number(m[1]) : NaN;
@@ -32,9 +36,15 @@ export async function run(_argv: string[]): Promise<void> {
     const primaryPort = lab.node(lab.readTopology().primary).port;
     await pgbench(primaryPort, ['-i', '-q', '-s', '10']);
     const noLb = join(dir, 'select-no-lb.sql');
-    writeFileSync(noLb, '\\set aid random(1, 100000 * :scale)\n/*NO LOAD BALANCE*/ SELECT abalance FROM pgbench_accounts WHERE aid = :aid;\n');
+    writeFileSync(
+      noLb,
+      '\\set aid random(1, 100000 * :scale)\n/*NO LOAD BALANCE*/ SELECT abalance FROM pgbench_accounts WHERE aid = :aid;\n',
+    );
     const lb = join(dir, 'select-lb.sql');
-    writeFileSync(lb, '\\set aid random(1, 100000 * :scale)\nSELECT abalance FROM pgbench_accounts WHERE aid = :aid;\n');
+    writeFileSync(
+      lb,
+      '\\set aid random(1, 100000 * :scale)\nSELECT abalance FROM pgbench_accounts WHERE aid = :aid;\n',
+    );
     const pool = c.pgpools[0].port;
     const common = ['-c', String(CLIENTS), '-j', '2', '-T', String(SECONDS), '-n'];
     const rows: (string | number)[][] = [['workload', 'target', 'protocol', 'tps']];
@@ -52,7 +62,9 @@ export async function run(_argv: string[]): Promise<void> {
     await add('select-only, load balancing on', 'pgpool', 'simple', pool, ['-f', lb]);
     await add('select-only, load balancing off', 'pgpool', 'simple', pool, ['-f', noLb]);
     console.log(`\nlab up from nothing: ${(upMs / 1000).toFixed(1)} s`);
-    console.log(`pgbench: ${CLIENTS} clients, ${SECONDS} s per run, scale 10, synchronous quorum ANY 1 of 2, 2 cores shared by all\n`);
+    console.log(
+      `pgbench: ${CLIENTS} clients, ${SECONDS} s per run, scale 10, synchronous quorum ANY 1 of 2, 2 cores shared by all\n`,
+    );
     console.log(table(rows));
     console.log(`\nresults: ${saveResults('lab', { upMs, clients: CLIENTS, seconds: SECONDS, tps: results })}`);
   } finally {

@@ -17,7 +17,8 @@ export async function step(state: FailoverState, deps: Deps): Promise<RepointRes
   const t = await deps.topology.get(state.cluster);
   const primary = nodeByName(t, requireState(elect.candidate, 'elect.candidate'));
   const others = t.nodes.filter(
-    (n) => n.name !== primary.name && n.name !== assess.primary && n.role === 'standby' && elect.standbys[n.name]?.reachable,
+    (n) =>
+      n.name !== primary.name && n.name !== assess.primary && n.role === 'standby' && elect.standbys[n.name]?.reachable,
   );
   const s = settings();
   const failed: Record<string, string> = {};

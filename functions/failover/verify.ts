@@ -41,7 +41,8 @@ export async function step(state: FailoverState, deps: Deps) {
         writes[p.name] = { ms: Date.now() - t0, attempts };
         break;
       } catch (e) {
-        if (Date.now() > deadline) throw new Error(`no committed write through ${p.name}: ${(e as Error).message}`);
+        if (Date.now() > deadline)
+          throw new Error(`no committed write through ${p.name}: ${(e as Error).message}`, { cause: e });
         await new Promise((r) => setTimeout(r, 100));
       }
     }

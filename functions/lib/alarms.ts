@@ -11,7 +11,12 @@ export interface AlarmDefinition {
   metric: string;
   dimensions?: Record<string, string>;
   statistic: 'Minimum' | 'Maximum' | 'Average' | 'Sum' | string;
-  comparison: 'LessThanThreshold' | 'GreaterThanThreshold' | 'GreaterThanOrEqualToThreshold' | 'LessThanOrEqualToThreshold' | string;
+  comparison:
+    | 'LessThanThreshold'
+    | 'GreaterThanThreshold'
+    | 'GreaterThanOrEqualToThreshold'
+    | 'LessThanOrEqualToThreshold'
+    | string;
   threshold: number;
   periodSeconds: number;
   evaluationPeriods: number;

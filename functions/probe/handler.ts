@@ -11,7 +11,7 @@ export async function handler(): Promise<{ rounds: number; lastPrimaryWritable: 
   const every = Number(process.env.PGWARDEN_PROBE_EVERY_S ?? 10) * 1000;
   const until = Date.now() + 55_000;
   let rounds = 0;
-  let last = false;
+  let last: boolean;
   for (;;) {
     const t0 = Date.now();
     last = (await probeCluster(deps)).primaryWritable;

@@ -100,7 +100,10 @@ export async function main(argv: string[]): Promise<number> {
       case 'rejoin':
       case 'maintenance':
       case 'scale':
-        return await (require('./cli-workflows') as { main(cmd: string, a: string[]): Promise<number> }).main(cmd, rest);
+        return await (require('./cli-workflows') as { main(cmd: string, a: string[]): Promise<number> }).main(
+          cmd,
+          rest,
+        );
       case 'digest': {
         const mod = require('../../functions/logdigest/cli') as { main(a: string[]): Promise<number> };
         return await mod.main(rest);

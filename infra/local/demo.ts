@@ -23,9 +23,13 @@ export async function demo(argv: string[]): Promise<number> {
 
   say('2/5 the app: write a value in a transaction through pgpool, read it back');
   const c = await lab.client('pgpool', { user: 'app', database: 'app' });
-  await c.query('create table if not exists app_values (id bigserial primary key, value text not null, created_at timestamptz not null default now())');
+  await c.query(
+    'create table if not exists app_values (id bigserial primary key, value text not null, created_at timestamptz not null default now())',
+  );
   await c.query('begin');
-  const ins = await c.query('insert into app_values (value) values ($1) returning id', [`demo ${new Date().toISOString()}`]);
+  const ins = await c.query('insert into app_values (value) values ($1) returning id', [
+    `demo ${new Date().toISOString()}`,
+  ]);
   await c.query('commit');
   const back = await c.query('select value from app_values where id = $1', [ins.rows[0].id]);
   await c.end();
@@ -36,24 +40,27 @@ export async function demo(argv: string[]): Promise<number> {
   console.log(renderDrill(drill));
 
   say('4/5 zero-loss check');
-  console.log(`   ${drill.acknowledged} writes acknowledged to clients, ${drill.lostWrites} missing after the failover`);
+  console.log(
+    `   ${drill.acknowledged} writes acknowledged to clients, ${drill.lostWrites} missing after the failover`,
+  );
 
   say(`5/5 rejoin: ${drill.oldPrimary} back as a standby of ${drill.newPrimary} (pg_rewind, basebackup fallback)`);
-  let rejoinNote = 'not run';
+  let rejoinNote: string;
   try {
-    const r = await labApi<{ executionName?: string; execution?: { status: string; durationMs: number; output?: { rejoin?: { method?: string } } } }>(
-      lab,
-      'POST',
-      '/v1/rejoin',
-      { node: drill.oldPrimary, reason: 'demo failback', wait: true },
-    );
+    const r = await labApi<{
+      executionName?: string;
+      execution?: { status: string; durationMs: number; output?: { rejoin?: { method?: string } } };
+    }>(lab, 'POST', '/v1/rejoin', { node: drill.oldPrimary, reason: 'demo failback', wait: true });
     const ex = r.execution;
     rejoinNote = ex ? `${ex.status} in ${ex.durationMs} ms` : JSON.stringify(r);
     await waitFor(
       'three streaming nodes',
       async () => {
         const s = await lab.status();
-        return s.nodes.filter((n) => n.role === 'standby' && n.streaming).length === 2 && s.nodes.some((n) => n.role === 'primary');
+        return (
+          s.nodes.filter((n) => n.role === 'standby' && n.streaming).length === 2 &&
+          s.nodes.some((n) => n.role === 'primary')
+        );
       },
       60_000,
       200,
@@ -70,7 +77,10 @@ export async function demo(argv: string[]): Promise<number> {
   const rows = [
     ['failover', `${drill.oldPrimary} -> ${drill.newPrimary}, timeline ${drill.timeline}`],
     ['RTO (longest write gap)', `${drill.rtoMs} ms (lab profile "${drill.profile}": 1 s health check, 0.25 s probe)`],
-    ['workflow', `${drill.workflowMs} ms, ${drill.steps.filter((s) => s.durationMs !== undefined && !s.state.startsWith('Is')).length} states`],
+    [
+      'workflow',
+      `${drill.workflowMs} ms, ${drill.steps.filter((s) => s.durationMs !== undefined && !s.state.startsWith('Is')).length} states`,
+    ],
     ['acknowledged writes lost', String(drill.lostWrites)],
     ['safety checks', Object.values(drill.checks).every(Boolean) ? 'all passed' : JSON.stringify(drill.checks)],
     ['rejoin', rejoinNote],

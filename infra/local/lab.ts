@@ -344,7 +344,9 @@ export class Lab {
         PGW_HEALTH_CHECK_TIMEOUT: String(c.profile.healthCheckTimeoutS),
         PGW_CONNECT_TIMEOUT_MS: String(c.profile.pgpoolConnectTimeoutMs),
         ...c.pgpoolEnv,
-        PGW_TRIGGER_CMD: c.pgpoolEnv?.PGW_TRIGGER_CMD ?? `curl -sS -m 30 -X POST -H 'content-type: application/json' --data-binary @- http://127.0.0.1:${c.apiPort}/v1/triggers/pgpool?wait=1`,
+        PGW_TRIGGER_CMD:
+          c.pgpoolEnv?.PGW_TRIGGER_CMD ??
+          `curl -sS -m 30 -X POST -H 'content-type: application/json' --data-binary @- http://127.0.0.1:${c.apiPort}/v1/triggers/pgpool?wait=1`,
       });
     }
   }

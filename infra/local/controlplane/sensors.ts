@@ -165,7 +165,14 @@ function breaches(a: AlarmDefinition, x: number): boolean {
 }
 
 /** The event EventBridge delivers for an alarm state change. */
-export function alarmEvent(name: string, a: AlarmDefinition, cluster: string, dims: Record<string, string>, prev: string, next: string): BusEvent {
+export function alarmEvent(
+  name: string,
+  a: AlarmDefinition,
+  cluster: string,
+  dims: Record<string, string>,
+  prev: string,
+  next: string,
+): BusEvent {
   return {
     version: '0',
     id: `lab-${Date.now()}`,
