@@ -24,7 +24,7 @@ export async function run(argv: string[]): Promise<void> {
   const { lab, done } = await benchLab(argv, 27000);
   const rows: (string | number)[][] = [];
   const windows: number[] = [];
-  let lostTotal = 0;
+
   try {
     const load = await startWriteLoad(lab, { writers, table: 'bench_switchover' });
     try {
@@ -56,7 +56,7 @@ export async function run(argv: string[]): Promise<void> {
     } finally {
       await load.stop();
     }
-    lostTotal = await missingWrites(lab, load.acked, 'bench_switchover');
+    const lostTotal = await missingWrites(lab, load.acked, 'bench_switchover');
     console.log(`switchover bench: ${runs} runs, ${writers} writers through pgpool; ${PROFILE_NOTE}`);
     console.log(
       table(

@@ -54,7 +54,7 @@ test('the planned workflows are valid ASL', () => {
 test('switchover under write load loses no acknowledged write and reports its write window', async () => {
   const before = lab.readTopology();
   const load = await startWriteLoad(lab, { writers: 4 });
-  let t0 = 0;
+  let t0: number;
   let exec: Exec;
   try {
     await waitFor('the write load', () => load.acked.length > 100, 10_000);

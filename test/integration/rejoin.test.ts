@@ -1,0 +1,191 @@
+/**
+ * Rejoin (failback) on a real lab cluster: after a failover the old primary comes back on its own
+ * (lab start -> EC2 running event -> rejoin workflow) as a streaming standby with identical data; a
+ * node whose WAL diverged is rewound and its divergent rows are gone; when rewind is impossible
+ * (its WAL is gone) a fresh basebackup is used.
+ */
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FileTopologyStore } from '../../infra/local/adapters';
+import { executions, labApi } from '../../infra/local/drill';
+import { Lab } from '../../infra/local/lab';
+import { waitFor } from '../../infra/local/proc';
+import { updateTopology } from '../../functions/lib/topology-update';
+
+const lab = new Lab({ dir: mkdtempSync(join(tmpdir(), 'pgw-')), portBase: 26200, log: () => undefined });
+
+async function checksums(): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const n of lab.config().nodes) {
+    const [r] = await lab
+      .query<{ sum: string }>(
+        n.name,
+        "select md5(coalesce(string_agg(id::text || ':' || v, ',' order by id), '')) as sum from rejoin_test",
+        [],
+      )
+      .catch(() => [{ sum: 'unreachable' }]);
+    out[n.name] = r.sum;
+  }
+  return out;
+}
+
+async function healthyThreeNodes(): Promise<void> {
+  await lab.waitReady(60_000);
+  const s = await lab.status();
+  const p = s.nodes.find((n) => n.role === 'primary')!;
+  expect(
+    s.nodes.filter((n) => n.role === 'standby' && n.streaming && n.upstream === p.name && n.timeline === p.timeline),
+  ).toHaveLength(2);
+  expect(p.timeline).toBe(lab.readTopology().timeline);
+  // Caught up: the same rows everywhere.
+  const lsn = (await lab.query<{ l: string }>(p.name, 'select pg_current_wal_lsn()::text as l'))[0].l;
+  await waitFor(
+    "every standby to replay the primary's LSN",
+    async () => {
+      const rows = await Promise.all(
+        s.nodes
+          .filter((n) => n.role === 'standby')
+          .map((n) => lab.query<{ ok: boolean }>(n.name, 'select pg_last_wal_replay_lsn() >= $1::pg_lsn as ok', [lsn])),
+      );
+      return rows.every((r) => r[0].ok);
+    },
+    20_000,
+  );
+  const sums = Object.values(await checksums());
+  expect(new Set(sums).size).toBe(1);
+}
+
+async function rejoinByHand(node: string): Promise<{ status: string; output?: { rewind?: { method: string } } }> {
+  const r = await labApi<{ execution: { status: string; output?: { rewind?: { method: string } } } }>(
+    lab,
+    'POST',
+    '/v1/rejoin',
+    { node, wait: true },
+  );
+  return r.execution;
+}
+
+/**
+ * A node whose WAL diverged: replication to the standbys is cut, the primary takes writes only it
+ * has (committed asynchronously), then it is stopped and a standby is promoted in its place (what a
+ * failover does), with pgpool and the topology following. Returns the old primary.
+ */
+async function divergedPrimary(): Promise<{ old: string; divergent: number }> {
+  await labApi(lab, 'POST', '/v1/sensors', { pgpool: false, alarm: false, ec2: false });
+  const t = lab.readTopology();
+  const old = t.primary;
+  const [next, other] = t.nodes.filter((n) => n.role === 'standby').map((n) => n.name);
+  for (const s of [next, other]) {
+    await lab.query(s, "alter system set primary_conninfo = ''");
+    await lab.query(s, 'select pg_reload_conf()');
+  }
+  await waitFor(
+    'replication cut',
+    async () => (await lab.query(old, 'select count(*)::int as n from pg_stat_replication'))[0].n === 0,
+    20_000,
+  );
+  await lab.query(old, "alter system set synchronous_standby_names = ''");
+  await lab.query(old, 'select pg_reload_conf()');
+  await lab.query(old, "insert into rejoin_test select g, 'divergent' from generate_series(100001, 100500) g");
+  await lab.stop(old);
+  for (const s of [next, other]) await lab.query(s, 'alter system reset primary_conninfo');
+  const p = lab.node(next);
+  const r = await lab.script(next, 'promote', { SYNC_STANDBYS: `ANY 1 (${other})`, SLOTS: `${other},${old}` });
+  expect(r.code).toBe(0);
+  const tl = Number(/timeline=(\d+)/.exec(r.stdout)![1]);
+  expect((await lab.script(other, 'follow', { PRIMARY_HOST: '127.0.0.1', PRIMARY_PORT: String(p.port) })).code).toBe(0);
+  const store = new FileTopologyStore(lab.topologyFile);
+  await updateTopology({ topology: store, cluster: t.cluster }, (cur) => {
+    for (const n of cur.nodes) n.role = n.name === next ? 'primary' : n.name === old ? 'fenced' : n.role;
+    return { ...cur, primary: next, timeline: tl };
+  });
+  expect((await lab.script('pgpool1', 'pgpool-detach', { NODE_ID: String(lab.node(old).backendId) })).code).toBe(0);
+  await waitFor(
+    'pgpool to route to the new primary',
+    async () =>
+      (await lab.status()).pgpools[0].nodes.some((x) => x.name === next && x.role === 'primary' && x.status === 'up'),
+    20_000,
+  );
+  await labApi(lab, 'POST', '/v1/sensors', { pgpool: true, alarm: true, ec2: true });
+  return { old, divergent: 500 };
+}
+
+beforeAll(async () => {
+  await lab.up();
+  await lab.query(lab.readTopology().primary, 'create table rejoin_test (id int primary key, v text)');
+  await lab.query(
+    lab.readTopology().primary,
+    "insert into rejoin_test select g, 'v' || g from generate_series(1, 1000) g",
+  );
+}, 120_000);
+
+afterAll(async () => {
+  await lab.down({ purge: true });
+}, 60_000);
+
+test('failover then rejoin: three streaming nodes on the new timeline with identical data', async () => {
+  const old = lab.readTopology().primary;
+  const known = new Set((await executions(lab)).map((e) => e.name));
+  lab.kill(old);
+  await waitFor(
+    'the failover',
+    async () =>
+      (await executions(lab)).find(
+        (e) => !known.has(e.name) && e.workflow === 'failover' && e.status === 'SUCCEEDED' && e.output?.promote,
+      ),
+    60_000,
+    100,
+  );
+  await lab.query(
+    'pgpool',
+    "insert into rejoin_test select g, 'after failover' from generate_series(1001, 1100) g",
+    [],
+    10_000,
+  );
+  // The node comes back: the supervisor's EC2 "running" event starts the rejoin workflow by itself.
+  await lab.start(old);
+  const rejoin = await waitFor(
+    'the automatic rejoin',
+    async () =>
+      (await executions(lab)).find(
+        (e) => e.workflow === 'rejoin' && e.status !== 'RUNNING' && (e.input as { node?: string }).node === old,
+      ),
+    120_000,
+    200,
+  );
+  expect(rejoin.status).toBe('SUCCEEDED');
+  expect(lab.readTopology().nodes.find((n) => n.name === old)!.role).toBe('standby');
+  await healthyThreeNodes();
+  expect((await lab.status()).pgpools[0].nodes.find((x) => x.name === old)).toMatchObject({
+    status: 'up',
+    role: 'standby',
+  });
+  // The synchronous quorum covers every standby again.
+  const t = lab.readTopology();
+  const [sync] = await lab.query<{ s: string }>(t.primary, 'show synchronous_standby_names');
+  expect(Object.values(sync)[0]).toMatch(new RegExp(`^ANY 1 \\(.*${old}.*\\)$`));
+}, 240_000);
+
+test('a node whose WAL diverged is rewound and its divergent rows are gone', async () => {
+  const { old } = await divergedPrimary();
+  const exec = await rejoinByHand(old);
+  expect(exec.status).toBe('SUCCEEDED');
+  expect(exec.output!.rewind!.method).toBe('rewind');
+  const [r] = await lab.query<{ n: number }>(old, "select count(*)::int as n from rejoin_test where v = 'divergent'");
+  expect(r.n).toBe(0);
+  await healthyThreeNodes();
+}, 240_000);
+
+test('rewind impossible (its WAL is gone): the basebackup fallback is used and succeeds', async () => {
+  const { old } = await divergedPrimary();
+  // The WAL pg_rewind would read to find what the node changed after the fork is gone.
+  const wal = join(lab.dataDir(old), 'pg_wal');
+  for (const f of readdirSync(wal).filter((x) => /^[0-9A-F]{24}$/.test(x))) rmSync(join(wal, f));
+  const exec = await rejoinByHand(old);
+  expect(exec.status).toBe('SUCCEEDED');
+  expect(exec.output!.rewind!.method).toBe('basebackup');
+  const [r] = await lab.query<{ n: number }>(old, "select count(*)::int as n from rejoin_test where v = 'divergent'");
+  expect(r.n).toBe(0);
+  await healthyThreeNodes();
+}, 240_000);
