@@ -3,7 +3,7 @@
  * loopback, built with the very infra/node scripts that SSM runs on EC2, plus the control plane that
  * stands in for the AWS services. All state lives in one git-ignored folder.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import {
   chmodSync,
@@ -464,7 +464,6 @@ export class Lab {
   }
 
   async waitReady(timeoutMs = 60_000): Promise<void> {
-    const c = this.config();
     await waitFor(
       'every standby streaming and every pgpool seeing a primary',
       async () => {
@@ -480,7 +479,6 @@ export class Lab {
       100,
     );
     await waitFor('control plane', () => this.apiHealthy(), 20_000, 100);
-    void c;
   }
 
   async down(opts: { purge?: boolean } = {}): Promise<void> {
@@ -1026,8 +1024,4 @@ function killQuietly(pid: number, signal: NodeJS.Signals = 'SIGKILL'): void {
 
 function lastLines(s: string, n: number): string {
   return s.trim().split('\n').slice(-n).join(' | ');
-}
-
-export function hashDir(dir: string): string {
-  return createHash('sha1').update(dir).digest('hex').slice(0, 8);
 }

@@ -7,7 +7,7 @@
 set -u
 set -a
 # shellcheck disable=SC1090
-. "${PGW_NODE_ENV:-/etc/pgwarden/pgpool.env}"
+. "${PGW_NODE_ENV:-/etc/pgwarden/node.env}"
 set +a
 printf -v now '%(%Y-%m-%dT%H:%M:%S)T' -1
 json=$(printf '{"source":"pgpool","pgpool":"%s","failedNodeId":%s,"failedHost":"%s","failedPort":%s,"newMainNodeId":%s,"oldPrimaryNodeId":%s,"oldMainNodeId":%s,"newMainHost":"%s","newMainPort":%s,"oldPrimaryHost":"%s","oldPrimaryPort":%s,"at":"%sZ"}' \

@@ -34,6 +34,9 @@ PGW_BACKENDS="${Backends}"
 PGW_TRIGGER_CMD="aws lambda invoke --region ${AWS::Region} --function-name ${PgpoolHookFunction} --cli-binary-format raw-in-base64-out --payload file:///dev/stdin /dev/null"
 PGW_HBA_CIDR=${VpcCidr}
 PGW_SECRETS_ENV=/etc/pgwarden/secrets.env
+# The hook returns once the workflow has started; promotion through SSM takes seconds in AWS, so
+# pgpool keeps searching for the promoted primary (once a second) instead of giving up.
+PGW_SEARCH_PRIMARY_TIMEOUT=0
 ENV
 
 /opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s -c "ssm:${AgentConfigParameter}"
