@@ -122,7 +122,7 @@ export async function run(argv: string[]): Promise<void> {
     summary[p] = { rto: r, workflow: w, lost: ds.map((d) => d.lost) };
   }
   console.log(
-    '\nfailover under write load (4 writers through pgpool), SIGKILL of the primary; lab profile: 1 s alarm period, 0.25 s probe, pgpool health check 1 s\n',
+    '\nfailover under write load (4 writers through pgpool), SIGKILL of the primary; lab profile: 1 s alarm period, 0.5 s probe, pgpool health check 1 s\n',
   );
   console.log(table(rows));
   const native = summary.native as { rto: { median: number } } | undefined;

@@ -76,7 +76,7 @@ export async function demo(argv: string[]): Promise<number> {
   const ok = drill.outcome === 'succeeded' && drill.lostWrites === 0 && Object.values(drill.checks).every(Boolean);
   const rows = [
     ['failover', `${drill.oldPrimary} -> ${drill.newPrimary}, timeline ${drill.timeline}`],
-    ['RTO (longest write gap)', `${drill.rtoMs} ms (lab profile "${drill.profile}": 1 s health check, 0.25 s probe)`],
+    ['RTO (longest write gap)', `${drill.rtoMs} ms (lab profile "${drill.profile}": 1 s health check, 0.5 s probe)`],
     [
       'workflow',
       `${drill.workflowMs} ms, ${drill.steps.filter((s) => s.durationMs !== undefined && !s.state.startsWith('Is')).length} states`,

@@ -43,7 +43,7 @@ export interface LabProfile {
 
 export const LAB_PROFILE: LabProfile = {
   name: 'lab',
-  probeIntervalMs: 250,
+  probeIntervalMs: 500,
   probeTimeoutMs: 500,
   alarmPeriodS: 1,
   healthCheckPeriodS: 1,
