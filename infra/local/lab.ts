@@ -338,7 +338,7 @@ export class Lab {
         PGW_PGPOOL_DIR: d,
         PGW_PGPOOL_PORT: String(p.port),
         PGW_PCP_PORT: String(p.pcpPort),
-        PGW_PGPOOL_CHILDREN: '24',
+        PGW_PGPOOL_CHILDREN: '16',
         PGW_BACKENDS: c.nodes.map((n) => `${n.name}=127.0.0.1:${n.port}`).join(' '),
         PGW_HEALTH_CHECK_PERIOD: String(c.profile.healthCheckPeriodS),
         PGW_HEALTH_CHECK_TIMEOUT: String(c.profile.healthCheckTimeoutS),

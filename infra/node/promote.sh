@@ -23,14 +23,16 @@ DO $$ DECLARE n text; BEGIN
   END LOOP;
 END $$;
 ALTER SYSTEM SET synchronous_standby_names = :'sync';
-ALTER SYSTEM RESET primary_conninfo;
-ALTER SYSTEM RESET primary_slot_name;
 SELECT pg_reload_conf() \gset
 SELECT CASE WHEN pg_is_in_recovery() THEN pg_promote(false) ELSE true END AS promoted \gset
 -- pg_promote(wait) polls every 100 ms; poll faster ourselves.
 DO $$ BEGIN
   FOR i IN 1..3000 LOOP EXIT WHEN NOT pg_is_in_recovery(); PERFORM pg_sleep(0.01); END LOOP;
 END $$;
+-- A primary has no upstream (after the promotion: off the critical path).
+ALTER SYSTEM RESET primary_conninfo;
+ALTER SYSTEM RESET primary_slot_name;
+SELECT pg_reload_conf() \gset
 SELECT :'was_standby' AS was_standby, :'promoted' AS promoted,
        ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int AS timeline,
        pg_current_wal_lsn() AS lsn;
