@@ -17,7 +17,7 @@ export async function step(state: MaintenanceInput, deps: Deps) {
   validatePlanned(state, deps);
   const command = state.command ?? 'restart';
   if (!SAFE_COMMAND.test(command)) refuse('command must be 1-500 characters with no quote, backslash or newline');
-  const t = await holdLease(deps, 'maintenance', state.executionName);
+  const t = await holdLease(deps, 'maintenance', state.executionName, 'take');
   const creds = await deps.secrets.admin();
   const nodes = live(t);
   for (const n of nodes) {

@@ -11,7 +11,7 @@ import type { RejoinState } from './types';
 
 export async function step(state: RejoinState, deps: Deps) {
   validatePlanned(state, deps);
-  const t = await holdLease(deps, 'rejoin', state.executionName);
+  const t = await holdLease(deps, 'rejoin', state.executionName, 'take');
   const n = t.nodes.find((x) => x.name === state.node);
   if (!n) refuse(`unknown node "${state.node}" (nodes: ${t.nodes.map((x) => x.name).join(', ')})`);
   if (n.name === t.primary) refuse(`${n.name} is the primary: nothing to rejoin`);

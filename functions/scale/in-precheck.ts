@@ -10,7 +10,7 @@ import type { ScaleInInput } from './types';
 
 export async function step(state: ScaleInInput, deps: Deps) {
   validatePlanned(state, deps);
-  const t = await holdLease(deps, 'scale-in', state.executionName);
+  const t = await holdLease(deps, 'scale-in', state.executionName, 'take');
   const standbys = live(t).filter((n) => n.role === 'standby' && n.name !== t.primary);
   const name = state.node ?? [...standbys].sort((a, b) => b.backendId - a.backendId)[0]?.name;
   const n = t.nodes.find((x) => x.name === name);

@@ -16,7 +16,7 @@ export async function step(state: ScaleOutInput, deps: Deps) {
     refuse('scale-out needs the new node: name, host, port, backendId, instanceId');
   if (!Number.isInteger(n.port) || !Number.isInteger(n.backendId) || typeof n.host !== 'string')
     refuse(`node ${n.name}: host, port and backendId are required`);
-  const t = await holdLease(deps, 'scale-out', state.executionName);
+  const t = await holdLease(deps, 'scale-out', state.executionName, 'take');
   const clash = live(t).find((x) => x.name === n.name || x.backendId === n.backendId);
   if (clash) refuse(`node ${n.name} (backend ${n.backendId}) clashes with ${clash.name} in the cluster`);
   const primary = primaryOf(t);

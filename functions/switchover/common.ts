@@ -49,15 +49,25 @@ export function blocker(t: Topology, execution: string, now: Date): string | und
 }
 
 /**
- * Take (or renew) the cluster's lease for this execution, compare-and-set on the topology. Refused
- * when automation is paused or another workflow holds the lease. Called by the operator trigger and
- * again by every step that changes the cluster, so that a pause stops a long workflow between steps.
+ * Take ('take': the trigger and the first step) or renew the cluster's lease for this execution,
+ * compare-and-set on the topology. Refused when automation is paused or another workflow holds the
+ * lease. Every step that changes the cluster renews it, so that a pause stops a long workflow between
+ * steps.
  */
-export async function holdLease(deps: Deps, workflow: PlannedWorkflow, execution: string): Promise<Topology> {
+export async function holdLease(
+  deps: Deps,
+  workflow: PlannedWorkflow,
+  execution: string,
+  mode: 'take' | 'renew' = 'renew',
+): Promise<Topology> {
   let why: string | undefined;
   const t = await updateTopology(deps, (cur) => {
     const now = deps.now();
     why = blocker(cur, execution, now);
+    // Only the first step takes the lease; a later step of an execution that was aborted (its lease
+    // released, e.g. a Map iteration still running after the Map failed) must not act.
+    if (!why && mode === 'renew' && cur.lease?.execution !== execution)
+      why = `execution ${execution} no longer holds the cluster's lease (aborted or expired)`;
     if (why) return undefined;
     return {
       ...cur,

@@ -13,7 +13,7 @@ import { maxLagDefault, type PrecheckResult, type SwitchoverState } from './type
 
 export async function step(state: SwitchoverState, deps: Deps): Promise<PrecheckResult> {
   validatePlanned(state, deps);
-  const t = await holdLease(deps, state.workflow ?? 'switchover', state.executionName);
+  const t = await holdLease(deps, state.workflow ?? 'switchover', state.executionName, 'take');
   const primary = primaryOf(t);
   const nodes = live(t);
   const standbys = nodes.filter((n) => n.role === 'standby');
@@ -41,7 +41,10 @@ export async function step(state: SwitchoverState, deps: Deps): Promise<Precheck
     if (r && r.state !== 'streaming') refuse(`standby ${n.name} is ${r.state}, not streaming`);
   }
   for (const p of t.pgpools) {
-    const view = await poolView(deps, p).catch((e: Error) => refuse(`pgpool ${p.name} is unreachable: ${e.message}`));
+    // Right after an attach, pgpool restarts its children and answers slowly: a few attempts.
+    const view = await retry(() => poolView(deps, p), 5_000).catch((e: Error) =>
+      refuse(`pgpool ${p.name} is unreachable: ${e.message}`),
+    );
     for (const n of nodes) {
       const v = view.find((x) => x.id === n.backendId);
       if (v?.status !== 'up') refuse(`pgpool ${p.name} sees ${n.name} ${v?.status ?? 'missing'}`);
@@ -66,6 +69,18 @@ export async function step(state: SwitchoverState, deps: Deps): Promise<Precheck
     timeline: t.timeline,
     reason: `every node healthy; ${chosen.n.name} is ${chosen.lag} bytes behind ${primary.name} (max ${maxLag})`,
   };
+}
+
+async function retry<T>(fn: () => Promise<T>, withinMs: number): Promise<T> {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
 }
 
 export const handler = lambda(step);

@@ -52,7 +52,7 @@ export async function startPlanned(
   const now = deps.now();
   const name = executionName([deps.cluster, workflow, ...nameParts, now.toISOString().replace(/[^0-9]/g, '')]);
   try {
-    await holdLease(deps, workflow, name);
+    await holdLease(deps, workflow, name, 'take');
   } catch (e) {
     if (e instanceof StepRefusal) throw new RefusedError(e.message);
     throw e;

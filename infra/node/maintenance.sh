@@ -9,7 +9,12 @@ cmd=${PGW_PARAM_COMMAND:-restart}
 pg_stop fast
 if [ "$cmd" != restart ]; then
   log "maintenance command: $cmd"
-  bash -c "$cmd" >>"$PGW_LOG_DIR/maintenance.out" 2>&1 || die "maintenance command failed (exit $?): $cmd"
+  if ! bash -c "$cmd" >>"$PGW_LOG_DIR/maintenance.out" 2>&1; then
+    rc=$?
+    # Leave the node as it was (running, in its role): the workflow aborts and reattaches it.
+    pg_start
+    die "maintenance command failed (exit $rc): $cmd"
+  fi
 fi
 pg_start
 printf '%s %s\n' "$(date -u +%FT%TZ)" "$cmd" | as_pg tee -a "$PGW_LOG_DIR/maintenance.log" >/dev/null
