@@ -3,7 +3,7 @@
  * loopback, built with the very infra/node scripts that SSM runs on EC2, plus the control plane that
  * stands in for the AWS services. All state lives in one git-ignored folder.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import {
   chmodSync,
@@ -100,7 +100,13 @@ export class LabError extends Error {
 }
 
 export function defaultLabDir(): string {
-  return process.env.PGWARDEN_LAB_DIR ? resolve(process.env.PGWARDEN_LAB_DIR) : join(REPO_ROOT, '.lab');
+  if (process.env.PGWARDEN_LAB_DIR) return resolve(process.env.PGWARDEN_LAB_DIR);
+  // As root, the nodes run as the postgres OS user, which must reach the lab's folder: a clone under
+  // a private home directory gets its lab under /var/tmp instead of ./.lab.
+  if (process.getuid?.() === 0 && runSync('runuser', ['-u', 'postgres', '--', 'test', '-x', REPO_ROOT]).code !== 0) {
+    return join('/var/tmp', `pgwarden-lab-${createHash('sha1').update(REPO_ROOT).digest('hex').slice(0, 8)}`);
+  }
+  return join(REPO_ROOT, '.lab');
 }
 
 function portsFor(base: number, standbys: number, pgpools: number) {
