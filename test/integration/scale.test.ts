@@ -88,8 +88,6 @@ test('scale out under read load: the new standby serves SELECTs through pgpool o
   expect(sync.synchronous_standby_names).toContain(exec.input.node.name);
 }, 240_000);
 
-let scaleInErrors: string[] | undefined;
-
 test('scale in: reads continue, no orphaned slot, quorum valid', async () => {
   const t0 = lab.readTopology();
   const newest = t0.nodes.filter((n) => n.role === 'standby').sort((a, b) => b.backendId - a.backendId)[0].name;
@@ -106,8 +104,8 @@ test('scale in: reads continue, no orphaned slot, quorum valid', async () => {
     await load.stop();
   }
   expect(exec.status).toBe('SUCCEEDED');
-  scaleInErrors = load.stats.errors;
-  // Sessions in flight when pgpool detaches the node are cut; the clients' next sessions succeed.
+  // Known gap (issue 4): pgpool-II 4.3 cuts the sessions in flight when it detaches a standby
+  // (pcp_detach_node, with or without -g); the clients' next sessions succeed.
   expect(load.stats.errors.every((e) => /Connection terminated unexpectedly/.test(e))).toBe(true);
   expect(lab.readTopology().nodes.find((n) => n.name === newest)?.role ?? 'removed').toBe('removed');
   for (const n of lab.readTopology().nodes.filter((x) => x.role === 'primary' || x.role === 'standby')) {
@@ -123,12 +121,6 @@ test('scale in: reads continue, no orphaned slot, quorum valid', async () => {
   expect(sync.synchronous_standby_names).not.toContain(newest);
   expect(sync.synchronous_standby_names).toMatch(/^ANY 1 \(/);
 }, 240_000);
-
-// Known gap (see the report of issue 4): pgpool-II 4.3 cuts the sessions in flight when it detaches a
-// standby (pcp_detach_node, with or without -g), so scale-in is not yet free of client errors.
-test.failing('scale in: no client error', () => {
-  expect(scaleInErrors).toEqual([]);
-});
 
 test('scale in of the primary or an unknown node is refused', async () => {
   const t = lab.readTopology();
