@@ -1,10 +1,11 @@
 /**
- * Assess: is the primary really gone? Probe it from here (with a retry: debounce), ask every
- * standby whether its WAL receiver still hears it, and ask every pgpool how it sees it. Stop on a
+ * Assess: is the primary really gone? Probe it from here, and ask every standby whether its WAL
+ * receiver is still connected to it; when the answer is ambiguous (a timeout), keep asking within a
+ * confirmation window (debounce). Stop on a
  * false alarm, when automation is paused, for a standby's failure or a node under maintenance, and
  * when another workflow already holds the cluster's lease.
  */
-import { probeNode, showPoolNodes, type NodeProbe } from '../lib/db';
+import { probeNode, type NodeProbe } from '../lib/db';
 import { lambda, StepRefusal } from '../lib/handler';
 import type { Deps } from '../lib/ports';
 import { settings } from '../lib/settings';
@@ -48,22 +49,29 @@ export async function step(input: FailoverInput, deps: Deps): Promise<AssessResu
 
   const creds = await deps.secrets.admin();
   const others = t.nodes.filter((n) => n.name !== suspect && n.role === 'standby');
-  // pgpool's view is asked for in parallel but only awaited when the other vantage points disagree:
-  // a pgpool in the middle of its own failover answers slowly.
-  const pgpoolViewsP = Promise.all(
-    t.pgpools.map(async (p) => {
-      try {
-        const nodes = await showPoolNodes(p, creds, s.probeTimeoutMs);
-        return [p.name, nodes.find((x) => x.id === primary.backendId)?.status ?? 'unknown'] as const;
-      } catch (e) {
-        return [p.name, `unreachable: ${(e as Error).message}`] as const;
-      }
-    }),
-  );
-  const [primaryProbe, standbyProbes] = await Promise.all([
-    probeWithRetry(primary, creds, s),
-    Promise.all(others.map(async (n) => [n.name, await probeNode(n, creds, s.probeTimeoutMs)] as const)),
-  ]);
+  const endpoint = `${primary.host}:${primary.port}`;
+  const round = () =>
+    Promise.all([
+      probeNode(primary, creds, s.probeTimeoutMs),
+      Promise.all(others.map(async (n) => [n.name, await probeNode(n, creds, s.probeTimeoutMs)] as const)),
+    ]);
+  // A standby whose WAL receiver is still connected to the primary is evidence that it lives.
+  const hearingOf = (ps: (readonly [string, NodeProbe])[]) =>
+    ps.filter(([, p]) => p.walReceiver?.status === 'streaming' && p.walReceiver.sender === endpoint).map(([n]) => n);
+  // A refused connection is definitive (nothing listens: PostgreSQL is gone); a timeout is not (a
+  // slow or partitioned primary): then wait, up to the confirmation window, until the primary answers
+  // again (a false alarm) or no standby is connected to it any more (they time out after
+  // wal_receiver_timeout).
+  let [primaryProbe, standbyProbes] = await round();
+  const refused = () => /ECONNREFUSED/.test(primaryProbe.error ?? '');
+  const deadline = Date.now() + s.confirmWindowMs;
+  let rounds = 1;
+  while (!primaryProbe.reachable && !refused() && hearingOf(standbyProbes).length > 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, s.probeRetryDelayMs));
+    [primaryProbe, standbyProbes] = await round();
+    rounds++;
+  }
+  const hearing = hearingOf(standbyProbes);
   const probes: Record<string, NodeProbe> = { [suspect]: primaryProbe, ...Object.fromEntries(standbyProbes) };
   const out = { ...base, probes, pgpoolViews: {} as Record<string, string> };
 
@@ -71,30 +79,17 @@ export async function step(input: FailoverInput, deps: Deps): Promise<AssessResu
     return {
       ...out,
       decision: 'false-alarm',
-      reason: `${suspect} answers as a writable primary (${primaryProbe.latencyMs} ms)`,
+      reason: `${suspect} answers as a writable primary (${primaryProbe.latencyMs} ms, probe round ${rounds})`,
     };
   }
   if (primaryProbe.reachable && primaryProbe.inRecovery) {
     return { ...out, decision: 'already-handled', reason: `${suspect} is in recovery: it is no longer a primary` };
   }
-  const endpoint = `${primary.host}:${primary.port}`;
-  const hearing = standbyProbes.filter(
-    ([, p]) =>
-      p.walReceiver?.status === 'streaming' &&
-      p.walReceiver.sender === endpoint &&
-      (p.walReceiver.lastMsgAgeMs ?? Infinity) < s.hearingWindowMs,
-  );
-  // pgpool's own failover_command reporting this node is a vantage point by itself.
-  let pgpoolSaysDown = input.trigger.source === 'pgpool';
-  if (hearing.length > 0 && !pgpoolSaysDown) {
-    out.pgpoolViews = Object.fromEntries(await pgpoolViewsP);
-    pgpoolSaysDown = Object.values(out.pgpoolViews).some((v) => v === 'down');
-  }
-  if (hearing.length > 0 && !pgpoolSaysDown) {
+  if (!refused() && hearing.length > 0) {
     return {
       ...out,
       decision: 'inconclusive',
-      reason: `pgwarden cannot reach ${suspect} (${primaryProbe.error}) but ${hearing.map(([n]) => n).join(', ')} still stream from it and no pgpool saw it fail: a partition on pgwarden's side, no action`,
+      reason: `pgwarden cannot reach ${suspect} (${primaryProbe.error}) but ${hearing.join(', ')} are still connected to it after ${s.confirmWindowMs} ms: no action`,
     };
   }
   // Confirmed: take the cluster's lease for this execution (compare-and-set on the topology).
@@ -125,25 +120,13 @@ export async function step(input: FailoverInput, deps: Deps): Promise<AssessResu
   });
   if (lost) return { ...out, decision: 'duplicate', reason: `another workflow holds the cluster: ${lost}` };
   const why = [
-    `unreachable from pgwarden (${primaryProbe.error ?? 'no answer'})`,
-    hearing.length === 0 ? 'no standby hears it' : '',
-    pgpoolSaysDown ? 'pgpool marked it down' : '',
+    refused()
+      ? `its port refuses connections (${primaryProbe.error})`
+      : `unreachable (${primaryProbe.error ?? 'no answer'})`,
+    hearing.length === 0 && others.length ? 'no standby is connected to it' : '',
+    input.trigger.source === 'pgpool' ? 'pgpool detached it' : '',
   ].filter(Boolean);
   return { ...out, decision: 'failover', reason: `primary ${suspect} failed: ${why.join('; ')}` };
-}
-
-async function probeWithRetry(
-  ep: { host: string; port: number },
-  creds: Awaited<ReturnType<Deps['secrets']['admin']>>,
-  s: ReturnType<typeof settings>,
-): Promise<NodeProbe> {
-  let p = await probeNode(ep, creds, s.probeTimeoutMs);
-  // A refused connection is definitive (nothing listens on the port); a timeout is retried (debounce).
-  for (let i = 1; i < s.probeAttempts && !p.reachable && !/ECONNREFUSED/.test(p.error ?? ''); i++) {
-    await new Promise((r) => setTimeout(r, s.probeRetryDelayMs));
-    p = await probeNode(ep, creds, s.probeTimeoutMs);
-  }
-  return p;
 }
 
 export function validateInput(input: FailoverInput, deps: Pick<Deps, 'cluster'>): void {

@@ -12,11 +12,13 @@ export function settings() {
   return {
     /** Connect + query deadline of one probe of a node. */
     probeTimeoutMs: num('PGWARDEN_PROBE_TIMEOUT_MS', 2000),
-    /** Attempts to reach a suspect primary before it counts as unreachable (debounce). */
-    probeAttempts: num('PGWARDEN_PROBE_ATTEMPTS', 2),
-    probeRetryDelayMs: num('PGWARDEN_PROBE_RETRY_DELAY_MS', 150),
-    /** A standby whose WAL receiver heard from the primary within this window still "hears" it. */
-    hearingWindowMs: num('PGWARDEN_HEARING_WINDOW_MS', 3000),
+    /** Pause between two probe rounds while a failure is being confirmed. */
+    probeRetryDelayMs: num('PGWARDEN_PROBE_RETRY_DELAY_MS', 250),
+    /**
+     * How long Assess keeps probing a primary that times out while standbys are still connected to it:
+     * longer than wal_receiver_timeout (5 s), after which the standbys of a dead host disconnect.
+     */
+    confirmWindowMs: num('PGWARDEN_CONFIRM_WINDOW_MS', 8000),
     /** How long every pgpool gets to route to the new primary before the workflow intervenes. */
     pgpoolWaitMs: num('PGWARDEN_PGPOOL_WAIT_MS', 20000),
     verifyTimeoutMs: num('PGWARDEN_VERIFY_TIMEOUT_MS', 15000),

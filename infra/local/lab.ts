@@ -821,6 +821,8 @@ export class Lab {
       const up = this.config().nodes.find((x) => `127.0.0.1:${x.port}` === r.sender);
       s.upstream = up?.name ?? r.sender ?? undefined;
     } catch (e) {
+      // Running but not answering (frozen, overloaded, starting up): not the same as down.
+      s.role = 'unreachable';
       s.error = (e as Error).message;
     }
     return s;
@@ -916,7 +918,7 @@ export interface NodeStatus {
   name: string;
   port: number;
   up: boolean;
-  role: 'primary' | 'standby' | 'down';
+  role: 'primary' | 'standby' | 'down' | 'unreachable';
   expectedRole: string;
   fenced: boolean;
   streaming: boolean;

@@ -218,19 +218,25 @@ describe('failover drills, each on a fresh lab', () => {
     const primary = lab.readTopology().primary;
     const known = await names(lab);
     const load = await startWriteLoad(lab);
-    await waitFor('acknowledged writes', () => load.acked.length > 50, 10_000);
-    const frozen = lab.freeze(primary);
-    expect(frozen.length).toBeGreaterThan(0);
-    const e = await waitExecution(
-      lab,
-      known,
-      (x) => x.output?.record?.outcome === 'failed-over',
-      'the failover of the frozen primary',
-    );
-    lab.thaw(primary);
-    const resumedAt = Date.now();
-    await waitFor('writes after the thaw', () => load.acked.some((a) => a.at > resumedAt + 300), 20_000);
-    await load.stop();
+    let e: Exec;
+    try {
+      await waitFor('acknowledged writes', () => load.acked.length > 50, 10_000);
+      const frozen = lab.freeze(primary);
+      expect(frozen.length).toBeGreaterThan(0);
+      // A frozen host answers nothing: failover once its standbys' connections time out.
+      e = await waitExecution(
+        lab,
+        known,
+        (x) => x.output?.record?.outcome === 'failed-over',
+        'the failover of the frozen primary',
+      );
+      lab.thaw(primary);
+      const resumedAt = Date.now();
+      await waitFor('writes after the thaw', () => load.acked.some((a) => a.at > resumedAt + 300), 20_000);
+    } finally {
+      lab.thaw(primary);
+      await load.stop();
+    }
     expect(e.output?.record?.outcome).toBe('failed-over');
     expect(lab.nodeProcesses(primary)).toEqual([]);
     const s = await lab.status();
@@ -259,13 +265,16 @@ describe('failover drills, each on a fresh lab', () => {
       10_000,
     );
     const load = await startWriteLoad(lab, { writers: 2 });
-    await waitFor('commits acknowledged by the other standby alone', () => load.acked.length > 100, 10_000);
-    await sensors(lab, { pgpool: false, alarm: false, ec2: false });
     const known = await names(lab);
-    // The primary and the up-to-date standby die together.
-    lab.kill(t.primary);
-    lab.kill(other);
-    await load.stop();
+    try {
+      await waitFor('commits acknowledged by the other standby alone', () => load.acked.length > 100, 10_000);
+      await sensors(lab, { pgpool: false, alarm: false, ec2: false });
+      // The primary and the up-to-date standby die together.
+      lab.kill(t.primary);
+      lab.kill(other);
+    } finally {
+      await load.stop();
+    }
     await sensors(lab, { pgpool: true, alarm: true, ec2: true });
     await labApi(lab, 'POST', '/v1/failover', { reason: 'test: double failure', wait: true });
     const e = await waitExecution(lab, known, () => true, 'the refused failover');

@@ -11,7 +11,6 @@ async function main(): Promise<void> {
   const p = lab.config().profile;
   process.env.PGWARDEN_PROBE_TIMEOUT_MS ??= String(p.probeTimeoutMs);
   process.env.PGWARDEN_PROBE_RETRY_DELAY_MS ??= '100';
-  process.env.PGWARDEN_HEARING_WINDOW_MS ??= '2000';
   const cp = new ControlPlane(lab);
   await cp.start();
   const stop = () => {
