@@ -38,6 +38,8 @@ export interface LabProfile {
   alarmPeriodS: number;
   healthCheckPeriodS: number;
   healthCheckTimeoutS: number;
+  /** One retry: a single slow answer under load does not detach a healthy node. */
+  healthCheckRetries: number;
   pgpoolConnectTimeoutMs: number;
 }
 
@@ -48,6 +50,7 @@ export const LAB_PROFILE: LabProfile = {
   alarmPeriodS: 1,
   healthCheckPeriodS: 1,
   healthCheckTimeoutS: 1,
+  healthCheckRetries: 1,
   pgpoolConnectTimeoutMs: 1000,
 };
 
@@ -348,6 +351,7 @@ export class Lab {
         PGW_BACKENDS: c.nodes.map((n) => `${n.name}=127.0.0.1:${n.port}`).join(' '),
         PGW_HEALTH_CHECK_PERIOD: String(c.profile.healthCheckPeriodS),
         PGW_HEALTH_CHECK_TIMEOUT: String(c.profile.healthCheckTimeoutS),
+        PGW_HEALTH_CHECK_RETRIES: String(c.profile.healthCheckRetries ?? 1),
         PGW_CONNECT_TIMEOUT_MS: String(c.profile.pgpoolConnectTimeoutMs),
         ...c.pgpoolEnv,
         PGW_TRIGGER_CMD:
@@ -470,8 +474,9 @@ export class Lab {
   }
 
   async waitReady(timeoutMs = 60_000): Promise<void> {
+    const attached = new Set<string>();
     await waitFor(
-      'every standby streaming and every pgpool seeing a primary',
+      'every standby streaming and every pgpool routing to the primary and the standbys',
       async () => {
         const s = await this.status();
         const t = this.readTopology();
@@ -479,7 +484,22 @@ export class Lab {
         const primary = s.nodes.find((n) => n.name === t.primary);
         if (!primary || primary.role !== 'primary') return false;
         if (!expectStreaming.every((n) => s.nodes.find((x) => x.name === n)?.streaming)) return false;
-        return s.pgpools.every((pp) => pp.up && pp.nodes.some((x) => x.role === 'primary' && x.status === 'up'));
+        let ready = true;
+        for (const pp of s.pgpools) {
+          if (!pp.up || !pp.nodes.some((x) => x.role === 'primary' && x.status === 'up')) ready = false;
+          // A pgpool that detached a standby (e.g. a health check that timed out while the lab was
+          // starting) gets it back once it streams: the same pcp_attach_node the rejoin workflow uses.
+          for (const name of expectStreaming) {
+            const view = pp.nodes.find((x) => x.name === name);
+            if (view?.status !== 'down') continue;
+            ready = false;
+            if (!attached.has(`${pp.name}/${name}`)) {
+              attached.add(`${pp.name}/${name}`);
+              await this.script(pp.name, 'pgpool-attach', { NODE_ID: String(this.node(name).backendId) });
+            }
+          }
+        }
+        return ready;
       },
       timeoutMs,
       100,

@@ -209,10 +209,18 @@ export function alarmEvent(
 export class Supervisor {
   private timer?: NodeJS.Timeout;
   private running = new Map<string, boolean>();
+  private appeared = new Map<string, number>();
+  private ticking = false;
 
+  /**
+   * A node's "instance" is reported running once its postmaster has been up for `settleMs` (as EC2
+   * reports an instance once it has booted), so that whoever is starting it finishes first; stopped is
+   * reported at once.
+   */
   constructor(
     private readonly lab: Lab,
     private readonly bus: EventBus,
+    private readonly settleMs = 1500,
   ) {}
 
   start(): void {
@@ -225,13 +233,22 @@ export class Supervisor {
   }
 
   private async tick(): Promise<void> {
-    for (const n of this.lab.config().nodes) {
-      const now = !!this.lab.postmasterPid(n.name);
-      const before = this.running.get(n.name);
-      if (before === now) continue;
-      this.running.set(n.name, now);
-      this.lab.log(`instance lab:${n.name} is ${now ? 'running' : 'stopped'}`);
-      await this.bus.put(ec2Event(`lab:${n.name}`, now ? 'running' : 'stopped'));
+    if (this.ticking) return;
+    this.ticking = true;
+    try {
+      for (const n of this.lab.config().nodes) {
+        const alive = !!this.lab.postmasterPid(n.name);
+        if (!alive) this.appeared.delete(n.name);
+        else if (!this.appeared.has(n.name)) this.appeared.set(n.name, Date.now());
+        const now = alive && Date.now() - this.appeared.get(n.name)! >= this.settleMs;
+        const before = this.running.get(n.name);
+        if (before === now) continue;
+        this.running.set(n.name, now);
+        this.lab.log(`instance lab:${n.name} is ${now ? 'running' : 'stopped'}`);
+        await this.bus.put(ec2Event(`lab:${n.name}`, now ? 'running' : 'stopped'));
+      }
+    } finally {
+      this.ticking = false;
     }
   }
 }
