@@ -224,7 +224,11 @@ export class Supervisor {
   ) {}
 
   start(): void {
-    for (const n of this.lab.config().nodes) this.running.set(n.name, !!this.lab.postmasterPid(n.name));
+    for (const n of this.lab.config().nodes) {
+      const alive = !!this.lab.postmasterPid(n.name);
+      this.running.set(n.name, alive);
+      if (alive) this.appeared.set(n.name, Date.now() - this.settleMs);
+    }
     this.timer = setInterval(() => void this.tick(), 100);
   }
 
