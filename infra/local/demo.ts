@@ -73,7 +73,11 @@ export async function demo(argv: string[]): Promise<number> {
   console.log(renderStatus(final));
 
   say('summary');
-  const ok = drill.outcome === 'succeeded' && drill.lostWrites === 0 && Object.values(drill.checks).every(Boolean);
+  const ok =
+    drill.outcome === 'succeeded' &&
+    drill.lostWrites === 0 &&
+    Object.values(drill.checks).every(Boolean) &&
+    rejoinNote.startsWith('SUCCEEDED');
   const rows = [
     ['failover', `${drill.oldPrimary} -> ${drill.newPrimary}, timeline ${drill.timeline}`],
     ['RTO (longest write gap)', `${drill.rtoMs} ms (lab profile "${drill.profile}": 1 s health check, 0.5 s probe)`],
