@@ -21,6 +21,9 @@ afterAll(async () => {
 }, 60_000);
 
 test('maintenance over every node under write load loses no acknowledged write', async () => {
+  // A pgpool health check that timed out under load may have detached a standby (re-attaching it
+  // automatically is open work, issue 4): start from a cluster every pgpool sees whole.
+  await lab.waitReady(30_000);
   const before = lab.readTopology().primary;
   const load = await startWriteLoad(lab, { writers: 3 });
   let exec: { status: string; output?: { switch?: { oldPrimary: string; newPrimary: string } } };
@@ -65,6 +68,9 @@ test('maintenance over every node under write load loses no acknowledged write',
 }, 300_000);
 
 test('a failing maintenance command aborts safely and leaves the cluster writable', async () => {
+  // A pgpool health check that timed out under load may have detached a standby (re-attaching it
+  // automatically is open work, issue 4): start from a cluster every pgpool sees whole.
+  await lab.waitReady(30_000);
   await lab.waitReady(30_000);
   const { executionName } = await labApi<{ executionName: string }>(lab, 'POST', '/v1/maintenance', {
     command: 'exit 3',

@@ -59,6 +59,9 @@ afterAll(async () => {
 }, 60_000);
 
 test('scale out under read load: the new standby serves SELECTs through pgpool once caught up', async () => {
+  // A pgpool health check that timed out under load may have detached a standby (re-attaching it
+  // automatically is open work, issue 4): start from a cluster every pgpool sees whole.
+  await lab.waitReady(30_000);
   const load = startReadLoad();
   let exec: { status: string; input: { node: { name: string } } };
   try {

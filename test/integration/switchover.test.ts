@@ -52,6 +52,9 @@ test('the planned workflows are valid ASL', () => {
 });
 
 test('switchover under write load loses no acknowledged write and reports its write window', async () => {
+  // A pgpool health check that timed out under load may have detached a standby (re-attaching it
+  // automatically is open work, issue 4): start from a cluster every pgpool sees whole.
+  await lab.waitReady(30_000);
   const before = lab.readTopology();
   const load = await startWriteLoad(lab, { writers: 4 });
   let t0: number;
