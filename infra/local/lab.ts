@@ -573,6 +573,17 @@ export class Lab {
     return pid && isAlive(pid) ? pid : undefined;
   }
 
+  /** The postmaster says it accepts connections (postmaster.pid status line: ready, or standby). */
+  postmasterReady(name: string): boolean {
+    if (!this.postmasterPid(name)) return false;
+    try {
+      const status = readFileSync(join(this.dataDir(name), 'postmaster.pid'), 'utf8').split('\n')[7] ?? '';
+      return /ready|standby/.test(status);
+    } catch {
+      return false;
+    }
+  }
+
   /** A crash: SIGKILL of the node's postmaster. */
   kill(name: string): number {
     const pid = this.postmasterPid(name);

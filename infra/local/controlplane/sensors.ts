@@ -213,14 +213,14 @@ export class Supervisor {
   private ticking = false;
 
   /**
-   * A node's "instance" is reported running once its postmaster has been up for `settleMs` (as EC2
-   * reports an instance once it has booted), so that whoever is starting it finishes first; stopped is
-   * reported at once.
+   * A node's "instance" is reported running once its postmaster has accepted connections for
+   * `settleMs` (as EC2 reports an instance once it has booted), so that whoever is starting it
+   * finishes first; stopped is reported at once.
    */
   constructor(
     private readonly lab: Lab,
     private readonly bus: EventBus,
-    private readonly settleMs = 1500,
+    private readonly settleMs = 1000,
   ) {}
 
   start(): void {
@@ -243,8 +243,8 @@ export class Supervisor {
       for (const n of this.lab.config().nodes) {
         const alive = !!this.lab.postmasterPid(n.name);
         if (!alive) this.appeared.delete(n.name);
-        else if (!this.appeared.has(n.name)) this.appeared.set(n.name, Date.now());
-        const now = alive && Date.now() - this.appeared.get(n.name)! >= this.settleMs;
+        else if (!this.appeared.has(n.name) && this.lab.postmasterReady(n.name)) this.appeared.set(n.name, Date.now());
+        const now = alive && this.appeared.has(n.name) && Date.now() - this.appeared.get(n.name)! >= this.settleMs;
         const before = this.running.get(n.name);
         if (before === now) continue;
         this.running.set(n.name, now);
