@@ -29,10 +29,18 @@ test('maintenance over every node under write load loses no acknowledged write',
   let exec: { status: string; output?: { switch?: { oldPrimary: string; newPrimary: string } } };
   try {
     await waitFor('the write load', () => load.acked.length > 100, 10_000);
-    exec = (
-      await labApi<{ execution: typeof exec }>(lab, 'POST', '/v1/maintenance', {
+    // Seen under CI load: a pgpool detaches a standby as the load starts (see the note on issue 4).
+    // The precheck rightly refuses then; put the cluster back together and ask again, once.
+    const start = () =>
+      labApi<{ execution: typeof exec }>(lab, 'POST', '/v1/maintenance', {
         command: 'echo "patched $PGW_NODE" >> "$PGW_LOG_DIR/patch.out"',
         wait: true,
+      });
+    exec = (
+      await start().catch(async (e: Error) => {
+        if (!/pgpool \S+ sees \S+ down/.test(e.message)) throw e;
+        await lab.waitReady(30_000);
+        return start();
       })
     ).execution;
     const after = Date.now();
