@@ -32,7 +32,18 @@ async function checksums(): Promise<Record<string, string>> {
 
 async function healthyThreeNodes(): Promise<void> {
   await lab.waitReady(60_000);
-  const s = await lab.status();
+  // Both standbys stream from the primary on its timeline (a rejoined node may still be switching).
+  const whole = async () => {
+    const st = await lab.status();
+    const pr = st.nodes.find((n) => n.role === 'primary');
+    const ok = st.nodes.filter(
+      (n) => n.role === 'standby' && n.streaming && n.upstream === pr?.name && n.timeline === pr?.timeline,
+    );
+    return ok.length === 2 ? st : undefined;
+  };
+  const s = await waitFor('two standbys streaming from the primary on its timeline', whole, 30_000, 200).catch(() =>
+    lab.status(),
+  );
   const p = s.nodes.find((n) => n.role === 'primary')!;
   expect(
     s.nodes.filter((n) => n.role === 'standby' && n.streaming && n.upstream === p.name && n.timeline === p.timeline),
