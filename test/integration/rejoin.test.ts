@@ -86,8 +86,8 @@ async function divergedPrimary(): Promise<{ old: string; divergent: number }> {
   await labApi(lab, 'POST', '/v1/sensors', { pgpool: false, alarm: false, ec2: false });
   const t = lab.readTopology();
   const old = t.primary;
-  const [next, other] = t.nodes.filter((n) => n.role === 'standby').map((n) => n.name);
-  for (const s of [next, other]) {
+  const standbys = t.nodes.filter((n) => n.role === 'standby').map((n) => n.name);
+  for (const s of standbys) {
     await lab.query(s, "alter system set primary_conninfo = ''");
     await lab.query(s, 'select pg_reload_conf()');
   }
@@ -96,6 +96,19 @@ async function divergedPrimary(): Promise<{ old: string; divergent: number }> {
     async () => (await lab.query(old, 'select count(*)::int as n from pg_stat_replication'))[0].n === 0,
     20_000,
   );
+  // The standbys were cut one after the other and the primary may have written WAL in between: promote
+  // the one that received the most, as the failover's election does, so that the other can follow it.
+  const received = await Promise.all(
+    standbys.map(async (s) => {
+      const [r] = await lab.query<{ lsn: string }>(s, 'select pg_last_wal_receive_lsn()::text as lsn');
+      return { s, lsn: r.lsn };
+    }),
+  );
+  const [ahead] = await lab.query<{ first: boolean }>(standbys[0], 'select $1::pg_lsn >= $2::pg_lsn as first', [
+    received[0].lsn,
+    received[1].lsn,
+  ]);
+  const [next, other] = ahead.first ? standbys : [standbys[1], standbys[0]];
   await lab.query(old, "alter system set synchronous_standby_names = ''");
   await lab.query(old, 'select pg_reload_conf()');
   await lab.query(old, "insert into rejoin_test select g, 'divergent' from generate_series(100001, 100500) g");
