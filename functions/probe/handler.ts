@@ -1,9 +1,12 @@
 /**
  * Scheduled prober Lambda (EventBridge schedule, every minute). Within one invocation it probes every
  * PGWARDEN_PROBE_EVERY_S seconds (default 10) for just under a minute, so the primary-unwritable
- * alarm sees a high-resolution metric without a Lambda running all the time.
+ * alarm sees a high-resolution metric without a Lambda running all the time. After each round it
+ * re-attaches a standby a pgpool detached although it streams (heal.ts; PGWARDEN_HEAL=0 turns it off).
  */
 import { awsDeps } from '../lib/aws/deps';
+import { settings } from '../lib/settings';
+import { healDetachedStandbys } from './heal';
 import { probeCluster } from './probe';
 
 export async function handler(): Promise<{ rounds: number; lastPrimaryWritable: boolean }> {
@@ -14,7 +17,12 @@ export async function handler(): Promise<{ rounds: number; lastPrimaryWritable: 
   let last: boolean;
   for (;;) {
     const t0 = Date.now();
-    last = (await probeCluster(deps)).primaryWritable;
+    const round = await probeCluster(deps);
+    last = round.primaryWritable;
+    if (last && settings().heal)
+      await healDetachedStandbys(deps, round.streaming).catch((e: Error) =>
+        deps.log('heal check failed', { error: e.message }),
+      );
     rounds++;
     if (Date.now() + every > until) break;
     await new Promise((r) => setTimeout(r, Math.max(0, every - (Date.now() - t0))));

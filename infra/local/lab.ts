@@ -41,6 +41,8 @@ export interface LabProfile {
   /** One retry: a single slow answer under load does not detach a healthy node. */
   healthCheckRetries: number;
   pgpoolConnectTimeoutMs: number;
+  /** How often the prober checks for a streaming standby a pgpool detached (heal). */
+  healIntervalMs?: number;
 }
 
 export const LAB_PROFILE: LabProfile = {
@@ -52,6 +54,7 @@ export const LAB_PROFILE: LabProfile = {
   healthCheckTimeoutS: 1,
   healthCheckRetries: 1,
   pgpoolConnectTimeoutMs: 1000,
+  healIntervalMs: 2000,
 };
 
 export interface LabNode {

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import type { Lab } from '../../infra/local/lab';
+import { executions, labApi } from '../../infra/local/drill';
 import { waitFor } from '../../infra/local/proc';
 import { freshLab } from './support/lab';
 
@@ -135,6 +136,32 @@ describe('lab', () => {
     expect(cmd.err).toContain('unknown lab command "explode"');
     expect(lab.config().nodes.map((n) => lab.postmasterPid(n.name))).toEqual(pids);
   }, 60_000);
+
+  test('a standby a pgpool detached while it streams is re-attached automatically, without a restart, and recorded', async () => {
+    const pid = lab.postmasterPid('pg2');
+    const since = new Date().toISOString();
+    const d = await lab.script('pgpool1', 'pgpool-detach', { NODE_ID: String(lab.node('pg2').backendId) });
+    expect(d.stdout).toContain('changed=yes');
+    await waitFor(
+      'pgpool1 to see every node up again',
+      async () => (await lab.status()).pgpools[0].nodes.every((n) => n.status === 'up'),
+      60_000,
+      250,
+    );
+    const ev = lab.readTopology().history.find((e) => e.kind === 'standby-reattach' && e.at >= since);
+    expect(ev?.detail).toMatchObject({ node: 'pg2', pgpools: ['pgpool1'] });
+    const exec = await waitFor(
+      'the rejoin to end',
+      async () => (await executions(lab)).find((e) => e.name === ev!.detail.execution && e.status !== 'RUNNING'),
+      60_000,
+      250,
+    );
+    expect({ workflow: exec.workflow, status: exec.status }).toEqual({ workflow: 'rejoin', status: 'SUCCEEDED' });
+    const full = await labApi<{ output: { rewind: { method: string } } }>(lab, 'GET', `/v1/executions/${exec.name}`);
+    // It streamed all along: no rewind, no basebackup, no restart.
+    expect(full.output.rewind.method).toBe('none');
+    expect(lab.postmasterPid('pg2')).toBe(pid);
+  }, 120_000);
 
   test('a standby killed with SIGKILL shows as down; pgpool keeps serving reads and writes', async () => {
     lab.kill('pg3');

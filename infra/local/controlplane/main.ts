@@ -11,6 +11,7 @@ async function main(): Promise<void> {
   const p = lab.config().profile;
   process.env.PGWARDEN_PROBE_TIMEOUT_MS ??= String(p.probeTimeoutMs);
   process.env.PGWARDEN_PROBE_RETRY_DELAY_MS ??= '100';
+  process.env.PGWARDEN_HEAL_BACKOFF_MS ??= '20000';
   const cp = new ControlPlane(lab);
   await cp.start();
   const stop = () => {

@@ -5,6 +5,7 @@
  */
 import { ALARMS, alarmName, type AlarmDefinition } from '../../../functions/lib/alarms';
 import type { Deps } from '../../../functions/lib/ports';
+import { healDetachedStandbys } from '../../../functions/probe/heal';
 import { probeCluster } from '../../../functions/probe/probe';
 import * as alarmTrigger from '../../../functions/triggers/alarm';
 import * as ec2Trigger from '../../../functions/triggers/ec2-state';
@@ -15,6 +16,8 @@ export interface SensorSwitches {
   pgpool: boolean;
   alarm: boolean;
   ec2: boolean;
+  /** The prober re-attaches a standby a pgpool detached while it streams (functions/probe/heal.ts). */
+  heal: boolean;
 }
 
 export interface BusEvent {
@@ -83,6 +86,7 @@ export class Monitor {
   private timers: NodeJS.Timeout[] = [];
   private states = new Map<string, 'OK' | 'ALARM' | 'INSUFFICIENT_DATA'>();
   private probing = false;
+  private lastHeal = 0;
   lastRound?: Awaited<ReturnType<typeof probeCluster>>;
 
   constructor(
@@ -90,6 +94,7 @@ export class Monitor {
     private readonly deps: () => Deps,
     private readonly metrics: MetricStore,
     private readonly bus: EventBus,
+    private readonly switches: SensorSwitches,
   ) {}
 
   start(): void {
@@ -106,7 +111,15 @@ export class Monitor {
     if (this.probing) return;
     this.probing = true;
     try {
-      this.lastRound = await probeCluster(this.deps());
+      const round = await probeCluster(this.deps());
+      this.lastRound = round;
+      // Like the probe Lambda, but every few rounds: each check asks every pgpool for its view.
+      const every = this.lab.config().profile.healIntervalMs ?? 2000;
+      if (round.primaryWritable && this.switches.heal && Date.now() - this.lastHeal >= every) {
+        this.lastHeal = Date.now();
+        for (const h of await healDetachedStandbys(this.deps(), round.streaming))
+          if (h.action === 'started') this.lab.log(`heal: ${h.reason} (${h.executionName})`);
+      }
     } catch (e) {
       this.lab.log(`probe failed: ${(e as Error).message}`);
     } finally {

@@ -5,6 +5,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Deps } from '../../../functions/lib/ports';
+import { settings } from '../../../functions/lib/settings';
 import { InvalidEventError } from '../../../functions/triggers/common';
 import * as operator from '../../../functions/triggers/operator';
 import * as pgpoolHook from '../../../functions/triggers/pgpool-hook';
@@ -30,7 +31,7 @@ export class ControlPlane {
   readonly metrics = new MetricStore();
   readonly notifier: LabNotifier;
   readonly runner: LocalRunner;
-  readonly switches: SensorSwitches = { pgpool: true, alarm: true, ec2: true };
+  readonly switches: SensorSwitches = { pgpool: true, alarm: true, ec2: true, heal: settings().heal };
   readonly bus: EventBus;
   readonly monitor: Monitor;
   readonly supervisor: Supervisor;
@@ -42,7 +43,7 @@ export class ControlPlane {
     this.deps = () => (d ??= labDeps(lab, this.runner, this.metrics, this.notifier));
     this.runner = new LocalRunner(this.deps, { retryIntervalMs: 200, log: (m) => lab.log(m) });
     this.bus = new EventBus(this.deps, this.switches);
-    this.monitor = new Monitor(lab, this.deps, this.metrics, this.bus);
+    this.monitor = new Monitor(lab, this.deps, this.metrics, this.bus, this.switches);
     this.supervisor = new Supervisor(lab, this.bus);
 
     this.route('GET /v1/health', async () => ({ ok: true, dir: this.lab.dir, pid: process.pid }));

@@ -1,0 +1,83 @@
+/**
+ * Failback of a standby that a pgpool detached although it kept streaming from the primary.
+ *
+ * pgpool detaches a standby on one failed session connection (failover_on_backend_error, which the
+ * fast failover path needs for the primary) or on a health check that timed out under load, and never
+ * attaches it again by itself (auto_failback is off on purpose: pgwarden decides what serves). Left
+ * alone, the cluster silently serves reads from fewer standbys and every planned workflow's precheck
+ * refuses. After a probe round, this starts the rejoin workflow for such a standby: rejoin sees that
+ * it already streams (no rewind, no restart), waits until it has caught up, attaches it in every
+ * pgpool, restores the quorum and records it — with the same lease, pause and history as any other
+ * workflow. A standby that is down or not streaming is not touched here (the EC2 running event or an
+ * operator's `pgwarden rejoin` handles it).
+ */
+import { showPoolNodes, type PoolNode } from '../lib/db';
+import type { Deps } from '../lib/ports';
+import { settings } from '../lib/settings';
+import { withEvent } from '../lib/topology';
+import { updateTopology } from '../lib/topology-update';
+import { blocker } from '../switchover/common';
+import { RefusedError, startPlanned } from '../triggers/planned';
+
+export const REATTACH_EVENT = 'standby-reattach';
+
+export interface HealOutcome {
+  node: string;
+  pgpools: string[];
+  action: 'started' | 'skipped';
+  reason: string;
+  executionName?: string;
+}
+
+/**
+ * One check: every pgpool's view against the standbys streaming from the primary (from the probe
+ * round). At most one rejoin is started (a workflow holds the cluster's lease); the others wait for
+ * the next round.
+ */
+export async function healDetachedStandbys(deps: Deps, streaming: readonly string[]): Promise<HealOutcome[]> {
+  const t = await deps.topology.get(deps.cluster);
+  const why = blocker(t, '', deps.now());
+  if (why) return [];
+  const s = settings();
+  const creds = await deps.secrets.admin();
+  const views = await Promise.all(
+    t.pgpools.map(async (p) => ({
+      pgpool: p.name,
+      nodes: await showPoolNodes(p, creds, s.probeTimeoutMs * 2).catch(() => undefined as PoolNode[] | undefined),
+    })),
+  );
+  const out: HealOutcome[] = [];
+  for (const n of t.nodes) {
+    if (n.role !== 'standby' || n.maintenance || n.name === t.primary) continue;
+    const pgpools = views.filter((v) => v.nodes?.find((x) => x.id === n.backendId)?.status === 'down');
+    if (!pgpools.length) continue;
+    const names = pgpools.map((v) => v.pgpool);
+    if (!streaming.includes(n.name)) continue;
+    const last = [...t.history].reverse().find((e) => e.kind === REATTACH_EVENT && e.detail.node === n.name);
+    const sinceMs = last ? deps.now().getTime() - Date.parse(last.at) : Infinity;
+    if (sinceMs < s.healBackoffMs) {
+      out.push({
+        node: n.name,
+        pgpools: names,
+        action: 'skipped',
+        reason: `a re-attach of ${n.name} started ${Math.round(sinceMs / 1000)} s ago (${String(last!.detail.execution)}); next attempt after ${s.healBackoffMs / 1000} s`,
+      });
+      continue;
+    }
+    if (out.some((o) => o.action === 'started')) continue;
+    const reason = `pgpool ${names.join(', ')} detached ${n.name} although it streams from ${t.primary}: re-attach it`;
+    try {
+      const r = await startPlanned(deps, 'rejoin', [n.name], { reason, node: n.name, trigger: 'heal' });
+      await updateTopology(deps, (cur) =>
+        withEvent(cur, REATTACH_EVENT, { node: n.name, pgpools: names, execution: r.executionName }, deps.now()),
+      );
+      deps.log('heal: rejoin started for a detached streaming standby', { node: n.name, pgpools: names });
+      out.push({ node: n.name, pgpools: names, action: 'started', reason, executionName: r.executionName });
+    } catch (e) {
+      // Another workflow took the cluster meanwhile: the next round looks again.
+      if (!(e instanceof RefusedError)) throw e;
+      out.push({ node: n.name, pgpools: names, action: 'skipped', reason: e.message });
+    }
+  }
+  return out;
+}
