@@ -6,7 +6,8 @@
  *    checkpoint location" of the stopped node): it holds every acknowledged commit, and the old
  *    primary's WAL is a prefix of the new timeline, so the old primary can follow without rewind;
  * 3. the target is promoted over SQL (no node-script round trip); its synchronous quorum over the
- *    other standbys and the old primary, and their slots, were set by PrepareSwitch.
+ *    other standbys and the old primary, and their slots, were set by PrepareSwitch;
+ * 4. the promotion is recorded at once, then the new primary's own settings.
  * pgpool notices the stop and fails over by itself; its failover_command waits for this step (lab:
  * the pgpool trigger; see infra/local/controlplane/workflow-routes.ts), so its search for the new
  * primary succeeds at the first attempt. On error before promotion, AbortSwitchover restarts the old
@@ -50,8 +51,9 @@ export async function step(state: SwitchoverState, deps: Deps): Promise<SwitchRe
       const t1 = Date.now();
       await replayedPast(c, target.name, lastLsn);
       const t2 = Date.now();
-      const timeline = await promote(c, sync, followers);
+      await promote(c);
       const t3 = Date.now();
+      const timeline = await timelineOf(c);
       await updateTopology(deps, (cur) => {
         const next = withEvent(
           { ...cur, primary: target.name, timeline },
@@ -66,6 +68,7 @@ export async function step(state: SwitchoverState, deps: Deps): Promise<SwitchRe
         }
         return next;
       });
+      await settle(c, sync, followers);
       deps.log('switched over', { from: old.name, to: target.name, timeline, lastLsn });
       return {
         oldPrimary: old.name,
@@ -95,16 +98,24 @@ async function replayedPast(c: Client, name: string, lsn: string): Promise<void>
   }
 }
 
-/** Promote (its slots and quorum were set by PrepareSwitch), polling every 5 ms; the new timeline. */
-async function promote(c: Client, sync: string, followers: string[]): Promise<number> {
+/** Promote (its slots and quorum were set by PrepareSwitch), polling every 5 ms. */
+async function promote(c: Client): Promise<void> {
   await c.query('select pg_promote(false)');
   for (let i = 0; ; i++) {
     const r = await c.query('select pg_is_in_recovery() as rec');
-    if (!r.rows[0].rec) break;
+    if (!r.rows[0].rec) return;
     if (i > 12000) throw new Error('promotion did not complete within 60 s');
     await new Promise((res) => setTimeout(res, 5));
   }
-  // Idempotent repeats of PrepareSwitch's settings (a retry may come after a crash), then no upstream.
+}
+
+async function timelineOf(c: Client): Promise<number> {
+  const r = await c.query("select ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int as tl");
+  return Number(r.rows[0].tl);
+}
+
+/** Idempotent repeats of PrepareSwitch's settings (a retry may come after a crash), then no upstream. */
+async function settle(c: Client, sync: string, followers: string[]): Promise<void> {
   for (const f of followers) {
     await c.query(
       'select pg_create_physical_replication_slot($1, true) where not exists (select from pg_replication_slots where slot_name = $1)',
@@ -115,8 +126,6 @@ async function promote(c: Client, sync: string, followers: string[]): Promise<nu
   await c.query('alter system reset primary_conninfo');
   await c.query('alter system reset primary_slot_name');
   await c.query('select pg_reload_conf()');
-  const r = await c.query("select ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int as tl");
-  return Number(r.rows[0].tl);
 }
 
 /** A retried step whose first attempt promoted the target. */

@@ -14,7 +14,9 @@ case "$mode" in
 esac
 if pid=$(postmaster_pid); then
   kill -s "$sig" "$pid"
-  gone() { ! kill -0 "$pid" 2>/dev/null; }
+  # Gone once it has exited: a zombie (state Z, not yet reaped by its parent, e.g. a container's init
+  # that reaps lazily) has already finished its shutdown.
+  gone() { ! kill -0 "$pid" 2>/dev/null || [ "$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$pid/status" 2>/dev/null)" = Z ]; }
   poll_until 60 gone || die "PostgreSQL on $PGW_NODE did not stop within 60 s ($mode)"
 fi
 state=""
