@@ -21,8 +21,7 @@ afterAll(async () => {
 }, 60_000);
 
 test('maintenance over every node under write load loses no acknowledged write', async () => {
-  // A pgpool health check that timed out under load may have detached a standby (re-attaching it
-  // automatically is open work, issue 4): start from a cluster every pgpool sees whole.
+  // Start from a cluster every pgpool sees whole (the lab's readiness check).
   await lab.waitReady(30_000);
   const before = lab.readTopology().primary;
   const load = await startWriteLoad(lab, { writers: 3 });
@@ -85,8 +84,7 @@ test('maintenance over every node under write load loses no acknowledged write',
 }, 300_000);
 
 test('a failing maintenance command aborts safely and leaves the cluster writable', async () => {
-  // A pgpool health check that timed out under load may have detached a standby (re-attaching it
-  // automatically is open work, issue 4): start from a cluster every pgpool sees whole.
+  // Start from a cluster every pgpool sees whole (the lab's readiness check).
   await lab.waitReady(30_000);
   const { executionName } = await labApi<{ executionName: string }>(lab, 'POST', '/v1/maintenance', {
     command: 'exit 3',
