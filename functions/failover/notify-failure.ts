@@ -3,7 +3,7 @@
  * election that refused to promote because no candidate provably holds every acknowledged commit.
  * Records the event, raises the metric the alarm watches, notifies, releases the lease.
  */
-import { lambda } from '../lib/handler';
+import { causeOf, lambda } from '../lib/handler';
 import { METRIC_NAMESPACE, type Deps } from '../lib/ports';
 import { recordOutcome } from './record';
 import type { FailoverState } from './types';
@@ -11,7 +11,7 @@ import type { FailoverState } from './types';
 export async function step(state: FailoverState, deps: Deps) {
   const refused = !state.error && state.elect && state.elect.candidate === null;
   const outcome = refused ? 'refused' : 'failed';
-  const cause = refused ? state.elect!.reason : `${state.error?.Error ?? 'Error'}: ${parseCause(state.error?.Cause)}`;
+  const cause = refused ? state.elect!.reason : `${state.error?.Error ?? 'Error'}: ${causeOf(state.error?.Cause)}`;
   const durationMs = Math.max(0, deps.now().getTime() - Date.parse(state.trigger?.at ?? deps.now().toISOString()));
   await recordOutcome(state, deps, outcome, cause, durationMs, refused ? 'failover-refused' : 'failover-failed');
   await deps.metrics.put(METRIC_NAMESPACE, [
@@ -34,16 +34,6 @@ export async function step(state: FailoverState, deps: Deps) {
     },
   );
   return { outcome, cause };
-}
-
-function parseCause(c: string | undefined): string {
-  if (!c) return 'unknown';
-  try {
-    const j = JSON.parse(c) as { errorMessage?: string };
-    return j.errorMessage ?? c;
-  } catch {
-    return c;
-  }
 }
 
 export const handler = lambda(step);

@@ -28,3 +28,17 @@ export class StepRefusal extends Error {
     this.name = code;
   }
 }
+
+/**
+ * The message of a failed step as a Catch hands it on: Step Functions puts the Lambda's error JSON
+ * (`{"errorMessage": ...}`) in `Cause`; anything else is returned as it is.
+ */
+export function causeOf(c: string | undefined): string {
+  if (!c) return 'unknown';
+  try {
+    const j = JSON.parse(c) as { errorMessage?: string };
+    return j.errorMessage ?? c;
+  } catch {
+    return c;
+  }
+}

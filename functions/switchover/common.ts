@@ -209,12 +209,4 @@ export function lsnAfter(a: string, b: string): boolean {
   return compareLsn(a, b) > 0;
 }
 
-export function causeOf(c: string | undefined): string {
-  if (!c) return 'unknown';
-  try {
-    const j = JSON.parse(c) as { errorMessage?: string };
-    return j.errorMessage ?? c;
-  } catch {
-    return c;
-  }
-}
+export { causeOf } from '../lib/handler';
