@@ -10,7 +10,7 @@ import { gaps, labApi, missingWrites, startWriteLoad } from '../../infra/local/d
 import { Lab } from '../../infra/local/lab';
 import { waitFor } from '../../infra/local/proc';
 
-const lab = new Lab({ dir: mkdtempSync(join(tmpdir(), 'pgw-')), portBase: 26100, log: () => undefined });
+const lab = new Lab({ dir: mkdtempSync(join(tmpdir(), 'pgw-')), portBase: 27040, log: () => undefined });
 
 type Validate = (def: unknown) => { isValid: boolean; errors: unknown[] };
 
