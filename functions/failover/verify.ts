@@ -7,6 +7,7 @@ import { withClient } from '../lib/db';
 import { lambda } from '../lib/handler';
 import type { Deps } from '../lib/ports';
 import { settings } from '../lib/settings';
+import { writeThroughEveryPgpool } from '../lib/verify-write';
 import { nodeByName } from '../lib/topology';
 import { requireState, type FailoverState } from './types';
 
@@ -16,37 +17,7 @@ export async function step(state: FailoverState, deps: Deps) {
   const s = settings();
   const creds = await deps.secrets.admin();
   const deadline = Date.now() + s.verifyTimeoutMs;
-  const writes: Record<string, { ms: number; attempts: number }> = {};
-  for (const p of t.pgpools) {
-    let attempts = 0;
-    for (;;) {
-      attempts++;
-      const t0 = Date.now();
-      try {
-        await withClient(
-          p,
-          creds,
-          s.probeTimeoutMs,
-          async (c) => {
-            await c.query(
-              'create table if not exists pgwarden_heartbeat (source text primary key, at timestamptz not null, execution text)',
-            );
-            await c.query(
-              'insert into pgwarden_heartbeat values ($1, now(), $2) on conflict (source) do update set at = excluded.at, execution = excluded.execution',
-              [`verify:${p.name}`, state.executionName],
-            );
-          },
-          'postgres',
-        );
-        writes[p.name] = { ms: Date.now() - t0, attempts };
-        break;
-      } catch (e) {
-        if (Date.now() > deadline)
-          throw new Error(`no committed write through ${p.name}: ${(e as Error).message}`, { cause: e });
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-  }
+  const writes = await writeThroughEveryPgpool(deps, t, state.executionName, deadline);
   // The repointed standbys stream from the new primary (or the cluster is reported degraded).
   const primary = nodeByName(t, promote.node);
   const expected = state.repoint?.following ?? [];

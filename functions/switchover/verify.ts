@@ -2,45 +2,17 @@
  * Verify from the clients' side: a committed write through every pgpool, and every standby of the
  * topology streaming from the new primary.
  */
-import { withClient } from '../lib/db';
 import { lambda } from '../lib/handler';
 import type { Deps } from '../lib/ports';
 import { settings } from '../lib/settings';
+import { writeThroughEveryPgpool } from '../lib/verify-write';
 import { live, replicas } from './common';
 
 export async function verifyCluster(deps: Deps, executionName: string) {
   const t = await deps.topology.get(deps.cluster);
   const s = settings();
-  const creds = await deps.secrets.admin();
   const deadline = Date.now() + s.verifyTimeoutMs;
-  const writes: Record<string, number> = {};
-  for (const p of t.pgpools) {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await withClient(
-          p,
-          creds,
-          s.probeTimeoutMs,
-          async (c) => {
-            await c.query(
-              'create table if not exists pgwarden_heartbeat (source text primary key, at timestamptz not null, execution text)',
-            );
-            await c.query(
-              'insert into pgwarden_heartbeat values ($1, now(), $2) on conflict (source) do update set at = excluded.at, execution = excluded.execution',
-              [`verify:${p.name}`, executionName],
-            );
-          },
-          'postgres',
-        );
-        writes[p.name] = attempt;
-        break;
-      } catch (e) {
-        if (Date.now() > deadline)
-          throw new Error(`no committed write through ${p.name}: ${(e as Error).message}`, { cause: e });
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-  }
+  const writes = await writeThroughEveryPgpool(deps, t, executionName, deadline);
   const expected = live(t)
     .filter((n) => n.role === 'standby')
     .map((n) => n.name);
