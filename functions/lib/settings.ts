@@ -12,6 +12,11 @@ export function settings() {
   return {
     /** Connect + query deadline of one probe of a node. */
     probeTimeoutMs: num('PGWARDEN_PROBE_TIMEOUT_MS', 2000),
+    /**
+     * Connect + query deadline of the checks of planned workflows and of verification (prechecks,
+     * pgpool views, verify writes): they may wait for a slow answer; failure detection must not.
+     */
+    checkTimeoutMs: num('PGWARDEN_CHECK_TIMEOUT_MS', 5000),
     /** Pause between two probe rounds while a failure is being confirmed. */
     probeRetryDelayMs: num('PGWARDEN_PROBE_RETRY_DELAY_MS', 250),
     /**
@@ -29,5 +34,8 @@ export function settings() {
     heal: num('PGWARDEN_HEAL', 1) > 0,
     /** After starting a re-attach of a node, how long before another attempt for the same node. */
     healBackoffMs: num('PGWARDEN_HEAL_BACKOFF_MS', 120000),
+    /** Alarm-driven scaling keeps the standbys within these bounds (operators may go beyond by hand). */
+    minStandbys: num('PGWARDEN_MIN_STANDBYS', 2),
+    maxStandbys: num('PGWARDEN_MAX_STANDBYS', 4),
   };
 }

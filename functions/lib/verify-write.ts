@@ -30,7 +30,7 @@ export async function writeThroughEveryPgpool(
         await withClient(
           p,
           creds,
-          s.probeTimeoutMs,
+          s.checkTimeoutMs,
           async (c) => {
             await c.query(
               'create table if not exists pgwarden_heartbeat (source text primary key, at timestamptz not null, execution text)',

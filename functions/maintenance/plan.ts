@@ -21,7 +21,7 @@ export async function step(state: MaintenanceInput, deps: Deps) {
   const creds = await deps.secrets.admin();
   const nodes = live(t);
   for (const n of nodes) {
-    const p = await probeNode(n, creds, settings().probeTimeoutMs);
+    const p = await probeNode(n, creds, settings().checkTimeoutMs);
     if (!p.reachable) refuse(`${n.name} is unreachable (${p.error}): every node must be healthy`);
   }
   const standbys = nodes.filter((n) => n.role === 'standby').map((n) => n.name);

@@ -17,11 +17,11 @@ export async function restoreWritable(deps: Deps): Promise<string[]> {
   const t = await deps.topology.get(deps.cluster);
   const primary = primaryOf(t);
   const creds = await deps.secrets.admin();
-  const p = await probeNode(primary, creds, settings().probeTimeoutMs);
+  const p = await probeNode(primary, creds, settings().checkTimeoutMs);
   if (!p.reachable) {
     // Never a second primary: start the primary of record only when no other node was promoted.
     for (const n of live(t).filter((x) => x.name !== primary.name)) {
-      const o = await probeNode(n, creds, settings().probeTimeoutMs);
+      const o = await probeNode(n, creds, settings().checkTimeoutMs);
       if (o.reachable && o.inRecovery === false)
         throw new Error(`${n.name} is writable while ${primary.name} is stopped: an operator must decide`);
     }

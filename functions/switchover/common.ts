@@ -136,7 +136,7 @@ export async function sql<T = Record<string, unknown>>(
   creds: DbCredentials,
   text: string,
   params: unknown[] = [],
-  timeoutMs = settings().probeTimeoutMs,
+  timeoutMs = settings().checkTimeoutMs,
 ): Promise<T[]> {
   return withClient(ep, creds, timeoutMs, async (c) => (await c.query(text, params)).rows as T[], 'postgres');
 }
@@ -148,7 +148,7 @@ export async function setQuorum(deps: Deps, t: Topology, standbys: string[]): Pr
   await withClient(
     primaryOf(t),
     creds,
-    settings().probeTimeoutMs,
+    settings().checkTimeoutMs,
     async (c) => {
       await c.query(`alter system set synchronous_standby_names = ${quoteLiteral(names)}`);
       await c.query('select pg_reload_conf()');

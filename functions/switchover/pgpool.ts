@@ -7,7 +7,7 @@ import { nodeAction } from './common';
 
 export async function poolView(deps: Deps, p: PgpoolSpec): Promise<PoolNode[]> {
   const creds = await deps.secrets.admin();
-  return showPoolNodes(p, creds, settings().probeTimeoutMs);
+  return showPoolNodes(p, creds, settings().checkTimeoutMs);
 }
 
 /** Detach (or attach) a node in every pgpool; idempotent (the scripts check the node's status first). */

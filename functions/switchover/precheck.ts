@@ -26,7 +26,7 @@ export async function step(state: SwitchoverState, deps: Deps): Promise<Precheck
   }
   const creds = await deps.secrets.admin();
   const s = settings();
-  const probes = await Promise.all(nodes.map(async (n) => [n, await probeNode(n, creds, s.probeTimeoutMs)] as const));
+  const probes = await Promise.all(nodes.map(async (n) => [n, await probeNode(n, creds, s.checkTimeoutMs)] as const));
   for (const [n, p] of probes) {
     if (!p.reachable) refuse(`${n.name} is unreachable (${p.error}): every node must be healthy`);
     if (n.name === primary.name && p.inRecovery) refuse(`primary ${n.name} is in recovery`);
