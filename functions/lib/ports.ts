@@ -48,6 +48,14 @@ export class TopologyConflictError extends Error {
   }
 }
 
+/** No instance can be provisioned for a new standby now (InstanceControl.provision). */
+export class NoCapacityError extends Error {
+  constructor(msg: string) {
+    super(msg);
+    this.name = 'NoCapacity';
+  }
+}
+
 export interface TopologyStore {
   get(cluster: string): Promise<Topology>;
   /** Compare-and-set: fails with TopologyConflictError unless the stored version equals next.version - 1. */
@@ -97,6 +105,21 @@ export interface Secrets {
 export interface InstanceControl {
   /** Hard stop of the instance behind a node (EC2 StopInstances Force in AWS; SIGKILL of the node's processes in the lab). */
   forceStop(instanceId: string): Promise<void>;
+  /**
+   * An instance ready to become a new standby (scale out on an alarm): in AWS a running spare node
+   * instance of the stack (a topology node with role "removed"), in the lab a new node. Throws
+   * NoCapacity (functions/triggers/scale-alarm.ts) when there is none.
+   */
+  provision(t: Topology): Promise<ProvisionedNode>;
+}
+
+/** Where a provisioned instance's PostgreSQL will listen, and its pgpool backend id. */
+export interface ProvisionedNode {
+  name: string;
+  host: string;
+  port: number;
+  backendId: number;
+  instanceId: string;
 }
 
 /** Everything a workflow step or trigger may use. One wiring per runtime: awsDeps() and the lab's labDeps(). */

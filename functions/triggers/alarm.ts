@@ -1,13 +1,15 @@
 /**
- * CloudWatch Alarm State Change (as EventBridge delivers it) -> failover. Only a transition INTO
- * ALARM of one of this cluster's failover alarms starts anything; OK/INSUFFICIENT_DATA and other
- * alarms are ignored with a reason. The failing node comes from the alarm's Node dimension when it
- * has one; otherwise the primary of record is the suspect.
+ * CloudWatch Alarm State Change (as EventBridge delivers it) -> the workflow the alarm `starts`
+ * (infra/aws/alarms.json): failover, or scale out/in (scale-alarm.ts). Only a transition INTO ALARM
+ * of one of this cluster's alarms that starts something acts; OK/INSUFFICIENT_DATA and other alarms
+ * are ignored with a reason. For a failover the failing node comes from the alarm's Node dimension
+ * when it has one; otherwise the primary of record is the suspect.
  */
 import { ALARMS } from '../lib/alarms';
 import { lambda } from '../lib/handler';
 import type { Deps } from '../lib/ports';
 import { InvalidEventError, isObject, startFailover, type TriggerOutcome } from './common';
+import { scaleOnAlarm, type ScaleAlarmOutcome } from './scale-alarm';
 
 export const FAILOVER_ALARM_SUFFIXES = ALARMS.filter((a) => a.starts === 'failover').map((a) => a.name);
 
@@ -15,7 +17,7 @@ export function failoverAlarmName(cluster: string, suffix: string): string {
   return `pgwarden-${cluster}-${suffix}`;
 }
 
-export async function handle(event: unknown, deps: Deps): Promise<TriggerOutcome> {
+export async function handle(event: unknown, deps: Deps): Promise<TriggerOutcome | ScaleAlarmOutcome> {
   if (!isObject(event)) throw new InvalidEventError('event must be a JSON object');
   if (event.source !== 'aws.cloudwatch' || event['detail-type'] !== 'CloudWatch Alarm State Change') {
     throw new InvalidEventError(
@@ -26,10 +28,15 @@ export async function handle(event: unknown, deps: Deps): Promise<TriggerOutcome
   if (!isObject(d) || typeof d.alarmName !== 'string' || !isObject(d.state) || typeof d.state.value !== 'string') {
     throw new InvalidEventError('alarm event has no detail.alarmName or detail.state.value');
   }
-  const ours = FAILOVER_ALARM_SUFFIXES.map((s) => failoverAlarmName(deps.cluster, s));
-  if (!ours.includes(d.alarmName))
-    return { action: 'ignored', reason: `alarm ${d.alarmName} is not a failover alarm of cluster ${deps.cluster}` };
+  const def = ALARMS.find((a) => a.starts && failoverAlarmName(deps.cluster, a.name) === d.alarmName);
+  if (!def)
+    return {
+      action: 'ignored',
+      reason: `alarm ${d.alarmName} is not an alarm of cluster ${deps.cluster} that starts a workflow`,
+    };
   if (d.state.value !== 'ALARM') return { action: 'ignored', reason: `alarm ${d.alarmName} went to ${d.state.value}` };
+  const why = `${d.alarmName}: ${typeof d.state.reason === 'string' ? d.state.reason : 'ALARM'}`;
+  if (def.starts !== 'failover') return scaleOnAlarm(deps, def, why);
   const node = nodeDimension(d);
   if (node !== undefined) {
     const topo = await deps.topology.get(deps.cluster);
@@ -37,7 +44,7 @@ export async function handle(event: unknown, deps: Deps): Promise<TriggerOutcome
   }
   return startFailover(deps, {
     source: 'alarm',
-    reason: `${d.alarmName}: ${typeof d.state.reason === 'string' ? d.state.reason : 'ALARM'}`,
+    reason: why,
     suspect: node,
     at: typeof event.time === 'string' && !Number.isNaN(Date.parse(event.time)) ? new Date(event.time) : undefined,
     detail: { alarmName: d.alarmName },

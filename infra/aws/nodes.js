@@ -1,8 +1,11 @@
 'use strict';
 /**
- * The database nodes (3, one per AZ, PostgreSQL 15 on Amazon Linux 2023 arm64) and the pgpool-II
- * instances (2, behind an internal NLB), their roles, the topology document and the node-scripts
- * plumbing. Generated because the instances differ only by index.
+ * The database nodes (3, one per AZ, PostgreSQL 15 on Amazon Linux 2023 arm64; plus an optional
+ * spare, parameter SpareNodes), the pgpool-II instances (2, behind an internal NLB), their roles,
+ * the topology document and the node-scripts plumbing. Generated because the instances differ only
+ * by index. The spare is installed and running with PostgreSQL stopped: the topology lists it with
+ * role "removed" and every pgpool has its backend (down), so that scale out on the read-load alarm
+ * turns it into a standby with no launch, and scale in returns it to the pool.
  * Used as `${file(./infra/aws/nodes.js):resources}`.
  */
 const fs = require('node:fs');
@@ -13,7 +16,9 @@ const { sub } = require('./sub');
 const { NODE_SCRIPTS_DIR } = require('./naming');
 
 const AZS = ['A', 'B', 'C'];
-const NODES = AZS.map((az, i) => ({ id: `Node${i + 1}`, name: `pg${i + 1}`, az, primary: i === 0 }));
+const CORE_NODES = AZS.map((az, i) => ({ id: `Node${i + 1}`, name: `pg${i + 1}`, az, primary: i === 0 }));
+const SPARE = { id: 'Node4', name: 'pg4', az: 'A', primary: false, spare: true };
+const NODES = [...CORE_NODES, SPARE];
 const PGPOOLS = ['A', 'B'].map((az, i) => ({ id: `Pgpool${i + 1}`, name: `pgpool${i + 1}`, az }));
 const CLUSTER_TAG = 'pgwarden:cluster';
 const USERDATA = path.join(__dirname, 'userdata');
@@ -210,20 +215,23 @@ function build(cluster, service, stage) {
       userData(['common.sh', 'install-node-scripts.sh', 'node.sh'], {
         ...vars,
         InstanceName: n.name,
-        BootstrapRole: n.primary ? 'primary' : 'standby',
+        BootstrapRole: n.primary ? 'primary' : n.spare ? 'spare' : 'standby',
         // The first primary bootstraps itself: it has no upstream.
         PrimaryHost: n.primary ? 'none' : getAtt(`${NODES[0].id}Instance`, 'PrivateIp'),
       }),
       'node',
     );
   }
+  R[`${SPARE.id}Instance`].Condition = 'HasSpareNode';
+  // With the spare or without it: the same list, one element longer (Fn::If over the whole value).
+  const withSpare = (f) => ({ 'Fn::If': ['HasSpareNode', f(NODES), f(CORE_NODES)] });
   // configure-pgpool.sh: "name=host:port ..." in backend id order.
-  const backends = {
+  const backends = withSpare((nodes) => ({
     'Fn::Join': [
       ' ',
-      NODES.map((n) => ({ 'Fn::Join': ['', [`${n.name}=`, getAtt(`${n.id}Instance`, 'PrivateIp'), ':5432']] })),
+      nodes.map((n) => ({ 'Fn::Join': ['', [`${n.name}=`, getAtt(`${n.id}Instance`, 'PrivateIp'), ':5432']] })),
     ],
-  };
+  }));
   for (const p of PGPOOLS) {
     R[`${p.id}Instance`] = instance(
       p.id + 'Instance',
@@ -282,18 +290,18 @@ function build(cluster, service, stage) {
 
   // The topology document's first version; the workflows own it from then on (compare-and-set on
   // `version`). CloudFormation rewrites it only when the instances themselves change.
-  const nodesJson = NODES.map((n, i) => ({
+  const nodeJson = (n, i) => ({
     'Fn::Join': [
       '',
       [
         `{"name":"${n.name}","host":"`,
         getAtt(`${n.id}Instance`, 'PrivateIp'),
-        `","port":5432,"backendId":${i},"role":"${n.primary ? 'primary' : 'standby'}","instanceId":"`,
+        `","port":5432,"backendId":${i},"role":"${n.primary ? 'primary' : n.spare ? 'removed' : 'standby'}","instanceId":"`,
         ref(`${n.id}Instance`),
         `","priority":${NODES.length - i}}`,
       ],
     ],
-  }));
+  });
   const pgpoolsJson = PGPOOLS.map((p) => ({
     'Fn::Join': [
       '',
@@ -318,7 +326,7 @@ function build(cluster, service, stage) {
           '',
           [
             `{"cluster":"${cluster}","version":1,"primary":"${NODES[0].name}","timeline":1,"paused":false,"syncQuorum":1,"nodes":[`,
-            { 'Fn::Join': [',', nodesJson] },
+            withSpare((nodes) => ({ 'Fn::Join': [',', nodes.map(nodeJson)] })),
             '],"pgpools":[',
             { 'Fn::Join': [',', pgpoolsJson] },
             '],"history":[]}',
@@ -359,7 +367,7 @@ function build(cluster, service, stage) {
   };
   R.InstallNodeScriptsAssociation = {
     Type: 'AWS::SSM::Association',
-    DependsOn: NODES.map((n) => `${n.id}Instance`).concat(PGPOOLS.map((p) => `${p.id}Instance`)),
+    DependsOn: CORE_NODES.map((n) => `${n.id}Instance`).concat(PGPOOLS.map((p) => `${p.id}Instance`)),
     Properties: {
       Name: ref('InstallNodeScriptsDocument'),
       AssociationName: `pgwarden-${cluster}-install-node-scripts`,
@@ -396,8 +404,18 @@ function build(cluster, service, stage) {
       Description:
         'optional s3://bucket/key of a pgpool-II 4.x aarch64 RPM (AL2023 has no pgpool-II package and the VPC has no internet route)',
     },
+    SpareNodes: {
+      Type: 'Number',
+      Default: 1,
+      AllowedValues: ['0', '1'],
+      Description:
+        'spare node instances (installed, PostgreSQL stopped) that the read-load alarm turns into standbys (scale out); 0 = scale out by hand only',
+    },
   };
-  const Conditions = { HasPgpoolPackage: { 'Fn::Not': [{ 'Fn::Equals': [ref('PgpoolPackageS3Uri'), ''] }] } };
+  const Conditions = {
+    HasPgpoolPackage: { 'Fn::Not': [{ 'Fn::Equals': [ref('PgpoolPackageS3Uri'), ''] }] },
+    HasSpareNode: { 'Fn::Equals': [ref('SpareNodes'), '1'] },
+  };
   const Outputs = {
     DatabaseEndpoint: { Value: { 'Fn::Join': ['', [getAtt('PgpoolNlb', 'DNSName'), ':9999']] } },
     TopologyParameterName: { Value: ref('TopologyParameter') },

@@ -2,6 +2,7 @@
 import { appendFileSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  NoCapacityError,
   TopologyConflictError,
   type DbCredentials,
   type Deps,
@@ -12,12 +13,13 @@ import {
   type NodeCommandResult,
   type NodeCommands,
   type Notifier,
+  type ProvisionedNode,
   type Secrets,
   type TopologyStore,
   type WorkflowStarter,
 } from '../../functions/lib/ports';
 import type { Topology } from '../../functions/lib/topology';
-import type { Lab } from './lab';
+import type { Lab, LabNode } from './lab';
 
 /** The topology document as a JSON file (SSM Parameter Store in AWS), compare-and-set on version. */
 export class FileTopologyStore implements TopologyStore {
@@ -59,9 +61,26 @@ export class LocalNodeCommands implements NodeCommands {
   }
 }
 
-/** Stopping the "instance" of a lab node: SIGKILL of every process of its data directory. */
+/**
+ * The "instances" of lab nodes. Stopping one: SIGKILL of every process of its data directory.
+ * Provisioning one for a new standby: a lab node the cluster removed earlier (not running), else a new
+ * node (Lab.addNode): what a spare instance and a launch are in AWS.
+ */
 export class LabInstanceControl implements InstanceControl {
   constructor(private readonly lab: Lab) {}
+
+  async provision(t: Topology): Promise<ProvisionedNode> {
+    const removed = new Set(t.nodes.filter((n) => n.role === 'removed').map((n) => n.name));
+    const spare = this.lab.config().nodes.find((n) => removed.has(n.name) && !this.lab.postmasterPid(n.name));
+    let n: LabNode;
+    try {
+      n = spare ?? this.lab.addNode();
+    } catch (e) {
+      throw new NoCapacityError((e as Error).message);
+    }
+    return { name: n.name, host: '127.0.0.1', port: n.port, backendId: n.backendId, instanceId: `lab:${n.name}` };
+  }
+
   async forceStop(instanceId: string): Promise<void> {
     const name = instanceId.replace(/^lab:/, '');
     for (const pid of this.lab.nodeProcesses(name)) {

@@ -240,8 +240,8 @@ describe('the build-out', () => {
     expect(subnets).toHaveLength(6);
   });
   it('runs 3 PostgreSQL nodes, one per AZ, AL2023 arm64, bootstrapped from infra/node', () => {
-    const nodes = byType(t, 'AWS::EC2::Instance').filter(([, r]) =>
-      JSON.stringify(r.Properties?.Tags).includes('"pgwarden:role","Value":"node"'),
+    const nodes = byType(t, 'AWS::EC2::Instance').filter(
+      ([, r]) => JSON.stringify(r.Properties?.Tags).includes('"pgwarden:role","Value":"node"') && !r.Condition,
     );
     expect(nodes).toHaveLength(3);
     expect(new Set(nodes.map(([id]) => azOf(subnetOf(id)))).size).toBe(3);
@@ -249,6 +249,69 @@ describe('the build-out', () => {
     const userData = nodes.map(([, r]) => JSON.stringify(r.Properties?.UserData));
     expect(userData.filter((u) => u.includes('bootstrap-primary.sh') && u.includes('primary'))).toHaveLength(3);
     expect(userData.every((u) => u.includes('bootstrap-standby.sh') && u.includes('postgresql15-server'))).toBe(true);
+  });
+  it('keeps a spare node (parameter SpareNodes) that the topology lists as removed and every pgpool as a backend', () => {
+    const spares = byType(t, 'AWS::EC2::Instance').filter(([, r]) => r.Condition === 'HasSpareNode');
+    expect(spares.map(([id]) => id)).toEqual(['Node4Instance']);
+    const ud = JSON.stringify(spares[0][1].Properties?.UserData);
+    expect(ud).toContain('postgresql15-server');
+    expect(ud).toContain('is a spare node');
+    expect(t.Conditions?.HasSpareNode).toEqual({ 'Fn::Equals': [{ Ref: 'SpareNodes' }, '1'] });
+    // {"Fn::Join": ["", ["{...\"nodes\":[", {"Fn::If": [...]}, ...]]}
+    const topo = JSON.parse(JSON.stringify(t.Resources.TopologyParameter.Properties?.Value));
+    const [cond, withSpare, without] = topo['Fn::Join'][1][1]['Fn::If'] as [string, Json, Json];
+    expect(cond).toBe('HasSpareNode');
+    // The string pieces of the value, joined: the document's text around the instances' attributes.
+    const text = (j: unknown): string =>
+      typeof j === 'string'
+        ? j
+        : Array.isArray(j)
+          ? j.map(text).join('')
+          : isObject(j)
+            ? Object.values(j).map(text).join('')
+            : '';
+    expect(text(withSpare)).toContain('{"name":"pg4","host":"');
+    expect(text(withSpare)).toContain('"backendId":3,"role":"removed"');
+    expect(JSON.stringify(without)).not.toContain('Node4Instance');
+    for (const [, p] of byType(t, 'AWS::EC2::Instance').filter(([id]) => id.startsWith('Pgpool')))
+      expect(JSON.stringify(p.Properties?.UserData)).toContain('"Fn::If":["HasSpareNode"');
+  });
+  it('refers to a conditional resource only under its condition', () => {
+    // CloudFormation rejects a Ref/GetAtt/DependsOn of a resource whose condition may be false, unless
+    // it is inside Fn::If on that condition or in a resource with the same condition.
+    const conditional = new Map(
+      Object.entries(t.Resources)
+        .filter(([, r]) => r.Condition)
+        .map(([id, r]) => [id, r.Condition as string]),
+    );
+    const bad: string[] = [];
+    const walk = (v: unknown, where: string, under: Set<string>): void => {
+      if (Array.isArray(v)) return v.forEach((x, i) => walk(x, `${where}[${i}]`, under));
+      if (!isObject(v)) return;
+      if (Array.isArray(v['Fn::If'])) {
+        const [c, a, b] = v['Fn::If'] as [string, unknown, unknown];
+        walk(a, `${where}.If(${c})`, new Set([...under, c]));
+        walk(b, `${where}.IfNot(${c})`, under);
+        return;
+      }
+      const target =
+        typeof v.Ref === 'string'
+          ? v.Ref
+          : Array.isArray(v['Fn::GetAtt'])
+            ? String((v['Fn::GetAtt'] as unknown[])[0])
+            : undefined;
+      const c = target ? conditional.get(target) : undefined;
+      if (c && !under.has(c)) bad.push(`${where} -> ${target}`);
+      for (const [k, x] of Object.entries(v)) walk(x, `${where}.${k}`, under);
+    };
+    for (const [id, r] of Object.entries(t.Resources)) {
+      const under = new Set(r.Condition ? [r.Condition as string] : []);
+      walk(r.Properties, id, under);
+      for (const d of ([] as string[]).concat((r.DependsOn as string[] | string | undefined) ?? []))
+        if (conditional.has(d) && !under.has(conditional.get(d)!)) bad.push(`${id}.DependsOn -> ${d}`);
+    }
+    walk(t.Outputs, 'Outputs', new Set());
+    expect(bad).toEqual([]);
   });
   it('puts 2 pgpool instances behind an internal NLB', () => {
     const nlb = byType(t, 'AWS::ElasticLoadBalancingV2::LoadBalancer').filter(

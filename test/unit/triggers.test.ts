@@ -3,10 +3,10 @@ import * as alarm from '../../functions/triggers/alarm';
 import * as ec2 from '../../functions/triggers/ec2-state';
 import * as pgpool from '../../functions/triggers/pgpool-hook';
 import * as operator from '../../functions/triggers/operator';
-import { TopologyConflictError, type Deps, type StartResult } from '../../functions/lib/ports';
+import { NoCapacityError, TopologyConflictError, type Deps, type StartResult } from '../../functions/lib/ports';
 import type { Topology } from '../../functions/lib/topology';
 
-function fakeDeps(over: Partial<Topology> = {}) {
+function fakeDeps(over: Partial<Topology> = {}, capacity = true) {
   let t: Topology = {
     cluster: 'prod',
     version: 1,
@@ -40,6 +40,20 @@ function fakeDeps(over: Partial<Topology> = {}) {
         const dup = started.has(name);
         started.add(name);
         return { executionName: name, executionArn: `arn:${name}`, started: !dup };
+      },
+    },
+    instances: {
+      // As in AWS: a spare is a node the topology lists as removed.
+      provision: async (cur: Topology) => {
+        const spare = cur.nodes.find((n) => n.role === 'removed');
+        if (!capacity || !spare) throw new NoCapacityError('no running spare node instance');
+        return {
+          name: spare.name,
+          host: spare.host,
+          port: spare.port,
+          backendId: spare.backendId,
+          instanceId: spare.instanceId,
+        };
       },
     },
     now: () => new Date('2026-11-26T00:00:00Z'),
@@ -163,5 +177,85 @@ describe('triggers', () => {
     expect(topology().paused).toBe(false);
     await expect(operator.handle({ action: 'explode' }, deps)).rejects.toThrow(/unknown action "explode"/);
     await expect(operator.handle({ action: 'pause', reason: 42 }, deps)).rejects.toThrow(/reason must be a string/);
+  });
+
+  describe('read-load alarms scale the standbys within bounds', () => {
+    const spare = {
+      name: 'db4',
+      host: '10.0.1.20',
+      port: 5432,
+      backendId: 3,
+      role: 'removed' as const,
+      instanceId: 'i-ddd',
+    };
+    const standby = (name: string, id: number) => ({
+      name,
+      host: `10.0.${id}.10`,
+      port: 5432,
+      backendId: id,
+      role: 'standby' as const,
+      instanceId: `i-${name}`,
+    });
+    const primary = {
+      name: 'db1',
+      host: '10.0.1.10',
+      port: 5432,
+      backendId: 0,
+      role: 'primary' as const,
+      instanceId: 'i-aaa',
+    };
+
+    test('read-load-high starts scale out on the provisioned spare and takes the lease', async () => {
+      const { deps, starts, topology } = fakeDeps({ nodes: [primary, standby('db2', 1), standby('db3', 2), spare] });
+      const r = await alarm.handle(alarmEvent('pgwarden-prod-read-load-high', 'ALARM'), deps);
+      expect(r).toMatchObject({ action: 'started', workflow: 'scale-out' });
+      expect(starts).toHaveLength(1);
+      expect(starts[0]).toMatchObject({
+        workflow: 'scale-out',
+        input: { workflow: 'scale-out', node: { name: 'db4', host: '10.0.1.20', backendId: 3, instanceId: 'i-ddd' } },
+      });
+      expect((starts[0].input as { reason: string }).reason).toContain('pgwarden-prod-read-load-high');
+      expect(topology().lease).toMatchObject({ workflow: 'scale-out', execution: starts[0].name });
+    });
+
+    test('without a spare, or at the maximum, or while paused, scale out is not started and nothing changes', async () => {
+      const none = fakeDeps({ nodes: [primary, standby('db2', 1), standby('db3', 2), spare] }, false);
+      expect(await alarm.handle(alarmEvent('pgwarden-prod-read-load-high', 'ALARM'), none.deps)).toEqual({
+        action: 'ignored',
+        reason: 'no running spare node instance',
+      });
+      const full = fakeDeps({ nodes: [primary, ...[1, 2, 3, 4].map((i) => standby(`db${i + 1}`, i)), spare] });
+      expect(await alarm.handle(alarmEvent('pgwarden-prod-read-load-high', 'ALARM'), full.deps)).toMatchObject({
+        action: 'ignored',
+        reason: expect.stringContaining('PGWARDEN_MAX_STANDBYS=4'),
+      });
+      const paused = fakeDeps({ paused: true, nodes: [primary, standby('db2', 1), spare] });
+      expect(await alarm.handle(alarmEvent('pgwarden-prod-read-load-high', 'ALARM'), paused.deps)).toMatchObject({
+        action: 'ignored',
+        reason: expect.stringContaining('automation is paused'),
+      });
+      for (const f of [none, full, paused]) {
+        expect(f.starts).toEqual([]);
+        expect(f.topology().lease).toBeUndefined();
+      }
+    });
+
+    test('read-load-low starts scale in above the minimum only; OK transitions start nothing', async () => {
+      const three = fakeDeps({ nodes: [primary, standby('db2', 1), standby('db3', 2), standby('db4', 3)] });
+      expect(await alarm.handle(alarmEvent('pgwarden-prod-read-load-low', 'ALARM'), three.deps)).toMatchObject({
+        action: 'started',
+        workflow: 'scale-in',
+      });
+      expect(three.starts[0]).toMatchObject({ workflow: 'scale-in', input: { workflow: 'scale-in' } });
+      const two = fakeDeps({ nodes: [primary, standby('db2', 1), standby('db3', 2)] });
+      expect(await alarm.handle(alarmEvent('pgwarden-prod-read-load-low', 'ALARM'), two.deps)).toMatchObject({
+        action: 'ignored',
+        reason: expect.stringContaining('PGWARDEN_MIN_STANDBYS=2'),
+      });
+      expect(await alarm.handle(alarmEvent('pgwarden-prod-read-load-high', 'OK'), two.deps)).toMatchObject({
+        action: 'ignored',
+      });
+      expect(two.starts).toEqual([]);
+    });
   });
 });

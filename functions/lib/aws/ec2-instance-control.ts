@@ -1,6 +1,11 @@
-/** InstanceControl over EC2: the hard stop used to fence a node (STONITH). */
+/**
+ * InstanceControl over EC2: the hard stop used to fence a node (STONITH), and the spare node
+ * instances of the stack (topology role "removed": installed, running, PostgreSQL not started) that
+ * alarm-driven scale out turns into standbys.
+ */
 import { DescribeInstancesCommand, type EC2Client, StopInstancesCommand } from '@aws-sdk/client-ec2';
-import type { InstanceControl } from '../ports';
+import { NoCapacityError, type InstanceControl, type ProvisionedNode } from '../ports';
+import type { Topology } from '../topology';
 
 /** States in which the instance can no longer serve writes: fencing is already achieved. */
 const FENCED_STATES = new Set(['stopping', 'stopped', 'shutting-down', 'terminated']);
@@ -24,6 +29,29 @@ export class Ec2InstanceControl implements InstanceControl {
         cause: err,
       });
     }
+  }
+
+  /** The first running spare; NoCapacity (naming every spare's state) when there is none. */
+  async provision(t: Topology): Promise<ProvisionedNode> {
+    const spares = t.nodes.filter((n) => n.role === 'removed');
+    if (!spares.length)
+      throw new NoCapacityError('no spare node instance in the topology (stack parameter SpareNodes = 0?)');
+    const out = await this.ec2.send(new DescribeInstancesCommand({ InstanceIds: spares.map((n) => n.instanceId) }));
+    const states = new Map<string, string | undefined>();
+    for (const r of out.Reservations ?? [])
+      for (const i of r.Instances ?? []) if (i.InstanceId) states.set(i.InstanceId, i.State?.Name);
+    const ready = spares.find((n) => states.get(n.instanceId) === 'running');
+    if (!ready)
+      throw new NoCapacityError(
+        `no running spare node instance (${spares.map((n) => `${n.name} ${n.instanceId}: ${states.get(n.instanceId) ?? 'not found'}`).join(', ')})`,
+      );
+    return {
+      name: ready.name,
+      host: ready.host,
+      port: ready.port,
+      backendId: ready.backendId,
+      instanceId: ready.instanceId,
+    };
   }
 
   private async state(instanceId: string): Promise<string | undefined> {

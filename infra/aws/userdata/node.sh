@@ -42,7 +42,11 @@ ENV
 
 /opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s -c "ssm:${AgentConfigParameter}"
 
-if [ "${BootstrapRole}" = primary ]; then
+if [ "${BootstrapRole}" = spare ]; then
+  # A spare: installed and reachable over SSM, PostgreSQL not started. The scale-out workflow clones
+  # it from the primary (clone-standby) when the read-load alarm fires.
+  echo "pgwarden: ${InstanceName} is a spare node; scale out turns it into a standby"
+elif [ "${BootstrapRole}" = primary ]; then
   /opt/pgwarden/node/bootstrap-primary.sh
 else
   # The primary boots at the same time: retry until it has bootstrapped (at most 30 minutes).

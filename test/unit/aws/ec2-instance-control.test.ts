@@ -1,6 +1,8 @@
 import { DescribeInstancesCommand, EC2Client, type InstanceStateName, StopInstancesCommand } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
 import { Ec2InstanceControl } from '../../../functions/lib/aws/ec2-instance-control';
+import { NoCapacityError } from '../../../functions/lib/ports';
+import type { Topology } from '../../../functions/lib/topology';
 
 const ec2Mock = mockClient(EC2Client);
 const INSTANCE = 'i-0123456789abcdef0';
@@ -73,6 +75,52 @@ describe('Ec2InstanceControl.forceStop', () => {
 
     // Assess
     await expect(stop).rejects.toThrow('does not exist');
+    expect(ec2Mock).not.toHaveReceivedCommand(DescribeInstancesCommand);
+  });
+});
+
+describe('Ec2InstanceControl.provision', () => {
+  const topo = (roles: Record<string, string>) =>
+    ({
+      nodes: Object.entries(roles).map(([name, role], i) => ({
+        name,
+        host: `10.0.${i}.10`,
+        port: 5432,
+        backendId: i,
+        role,
+        instanceId: `i-${name}`,
+      })),
+    }) as unknown as Topology;
+
+  it('returns the first running spare (a node the topology lists as removed)', async () => {
+    ec2Mock.on(DescribeInstancesCommand).resolves({
+      Reservations: [
+        {
+          Instances: [
+            { InstanceId: 'i-pg4', State: { Name: 'stopped' } },
+            { InstanceId: 'i-pg5', State: { Name: 'running' } },
+          ],
+        },
+      ],
+    });
+    const n = await control().provision(
+      topo({ pg1: 'primary', pg2: 'standby', pg3: 'standby', pg4: 'removed', pg5: 'removed' }),
+    );
+    expect(n).toEqual({ name: 'pg5', host: '10.0.4.10', port: 5432, backendId: 4, instanceId: 'i-pg5' });
+    expect(ec2Mock).toHaveReceivedCommandWith(DescribeInstancesCommand, { InstanceIds: ['i-pg4', 'i-pg5'] });
+  });
+
+  it('fails with NoCapacity, naming each spare state, when none runs', async () => {
+    ec2Mock.on(DescribeInstancesCommand).resolves({
+      Reservations: [{ Instances: [{ InstanceId: 'i-pg4', State: { Name: 'stopped' } }] }],
+    });
+    await expect(control().provision(topo({ pg1: 'primary', pg4: 'removed' }))).rejects.toThrow(
+      new NoCapacityError('no running spare node instance (pg4 i-pg4: stopped)'),
+    );
+  });
+
+  it('fails with NoCapacity without calling EC2 when the topology has no spare', async () => {
+    await expect(control().provision(topo({ pg1: 'primary', pg2: 'standby' }))).rejects.toBeInstanceOf(NoCapacityError);
     expect(ec2Mock).not.toHaveReceivedCommand(DescribeInstancesCommand);
   });
 });
