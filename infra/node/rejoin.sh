@@ -59,12 +59,47 @@ SQL
   log "source $host:$port: $out"
 }
 
+# The rewound node replays WAL from the redo point of the last checkpoint both nodes share. After a
+# long (spread) checkpoint under heavy writes that point can be older than what either node still keeps
+# (the source's wal_keep_size; the target's own old WAL is recycled by the crash recovery pg_rewind runs
+# first): the node would then wait forever for WAL that is gone ("requested WAL segment ... has already
+# been removed"), as a 1 GB database rewound after its bulk load here did. Rewind cannot work then.
+rewound_wal_available() {
+  local seg n d tli lsn suffix
+  seg=$(sed -n 's/^START WAL LOCATION: .*(file \([0-9A-F]\{24\}\))$/\1/p' "$PGW_PGDATA/backup_label" 2>/dev/null || true)
+  if [ -n "$seg" ] && [ ! -f "$PGW_PGDATA/pg_wal/$seg" ] && [ "$(source_wal_count "name = '$seg'")" != 1 ]; then
+    echo "pg_rewind: WAL segment $seg, where replay must start, is gone on both nodes" >>"$PGW_LOG_DIR/rewind.log"
+    return 1
+  fi
+  # The source's WAL from the point where the histories forked, on its newer timeline: gone when the
+  # source wrote more than wal_keep_size since its promotion before this node came back.
+  d=$(sed -n 's/^pg_rewind: servers diverged at WAL location \([0-9A-F]*\/[0-9A-F]*\) on timeline \([0-9]*\)$/\1 \2/p' "$PGW_LOG_DIR/rewind.log")
+  [ -n "$d" ] || return 0
+  lsn=${d% *}
+  tli=${d#* }
+  suffix=$(printf '%08X%08X' "0x${lsn%/*}" $((0x${lsn#*/} / 0x1000000)))
+  for f in "$PGW_PGDATA"/pg_wal/????????"$suffix"; do
+    [ -f "$f" ] && [ $((0x$(basename "$f" | cut -c1-8))) -gt "$tli" ] && return 0
+  done
+  n=$(source_wal_count "name ~ '^[0-9A-F]{8}$suffix\$' and ('x' || substr(name, 1, 8))::bit(32)::int > $tli")
+  [ "$n" -ge 1 ] 2>/dev/null && return 0
+  echo "pg_rewind: the source's WAL from the fork at $lsn (segment $suffix) is gone" >>"$PGW_LOG_DIR/rewind.log"
+  return 1
+}
+
+source_wal_count() {
+  as_pg env PGPASSFILE="$PGPASSFILE" PGCONNECT_TIMEOUT=5 "$PGW_PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 \
+    "host=$host port=$port user=pgwarden dbname=postgres" \
+    -c "select count(*) from pg_ls_waldir() where $1" 2>/dev/null || echo 0
+}
+
 rewind() {
   [ -s "$PGW_PGDATA/PG_VERSION" ] || return 1
   source_timeline_checkpointed
   log "pg_rewind from $host:$port"
   as_pg env PGPASSFILE="$PGPASSFILE" PGCONNECT_TIMEOUT=5 "$PGW_PGBIN/pg_rewind" -D "$PGW_PGDATA" \
-    --source-server="host=$host port=$port user=pgwarden dbname=postgres" >"$PGW_LOG_DIR/rewind.log" 2>&1
+    --source-server="host=$host port=$port user=pgwarden dbname=postgres" >"$PGW_LOG_DIR/rewind.log" 2>&1 &&
+    rewound_wal_available
 }
 
 basebackup() {
@@ -113,7 +148,31 @@ rm -f "$PGW_PGDATA/pgwarden.fenced" "$PGW_PGDATA/backup_label.old"
 render_config
 write_standby_settings "$host" "$port"
 create_slot_on "$host" "$port"
-pg_start
 wait_s=${PGW_PARAM_WAIT_SECONDS:-120}
-[ "$wait_s" = 0 ] || wait_until "$wait_s" "$PGW_NODE to stream from $host:$port" is_streaming_from "$host" "$port"
+if [ "$wait_s" = 0 ]; then
+  pg_start
+  result method=$used
+  exit 0
+fi
+# A rewound node (or a fresh copy) replays the primary's WAL from the last common checkpoint before it
+# accepts connections: on a large or busy database that takes longer than pg_ctl's 60 s (a 1 GB
+# database rewound here needed more, and the start then failed on every retry). Wait as long as the
+# caller allows instead, and fail at once if the postmaster exits.
+started_or_dead() {
+  accepting_connections && return 0
+  if [ -e "$PGW_PGDATA/postmaster.pid" ] && ! is_running; then
+    die "$PGW_NODE exited while starting: $(tail -n 3 "$PGW_LOG_DIR/startup.log" | tr '\n' ' ')"
+  fi
+  return 1
+}
+if is_running; then
+  log "already running"
+else
+  rm -f "$PGW_PGDATA/postmaster.pid"
+  as_pg "$PGW_PGBIN/pg_ctl" -D "$PGW_PGDATA" -l "$PGW_LOG_DIR/startup.log" -W -s start
+fi
+t_start=$SECONDS
+wait_until "$wait_s" "$PGW_NODE to replay up to a consistent point and accept connections" started_or_dead
+wait_until $((wait_s - (SECONDS - t_start) > 1 ? wait_s - (SECONDS - t_start) : 1)) \
+  "$PGW_NODE to stream from $host:$port" is_streaming_from "$host" "$port"
 result method=$used
