@@ -18,7 +18,8 @@ export type NodeAction =
   | 'maintenance'
   | 'pgpool-detach'
   | 'pgpool-attach'
-  | 'pgpool-reload';
+  | 'pgpool-reload'
+  | 'pgpool-weight';
 
 export interface NodeCommandResult {
   ok: boolean;

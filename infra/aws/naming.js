@@ -30,9 +30,11 @@ const NODE_ACTIONS = [
   'restart',
   'checkpoint',
   'maintenance',
+  'slots',
   'pgpool-detach',
   'pgpool-attach',
   'pgpool-reload',
+  'pgpool-weight',
 ];
 
 const PLACEHOLDER = /\$\{([A-Za-z][A-Za-z0-9]*)\}/g;

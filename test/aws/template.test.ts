@@ -339,9 +339,11 @@ describe('the build-out', () => {
       'restart',
       'checkpoint',
       'maintenance',
+      'slots',
       'pgpool-detach',
       'pgpool-attach',
       'pgpool-reload',
+      'pgpool-weight',
     ]) {
       expect(docs).toContain(`pgwarden-${a}`);
     }

@@ -1,8 +1,9 @@
 /**
  * Elastic read capacity on a real lab cluster: scale out under a read load (the new standby serves
- * SELECTs through pgpool once caught up), scale in with no client error and no orphaned slot.
+ * SELECTs through pgpool once caught up), scale in under a read load with no client error (the standby
+ * is drained before it is detached) and no orphaned slot.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -12,8 +13,12 @@ import { waitFor } from '../../infra/local/proc';
 
 const lab = new Lab({ dir: mkdtempSync(join(tmpdir(), 'pgw-')), portBase: 26400, log: () => undefined });
 
-/** Readers through pgpool, each opening a session per query (as a web request would). */
-function startReadLoad(readers = 3) {
+/**
+ * The read load: `readers` clients through pgpool, each in a loop opening a session, running
+ * `queriesPerSession` short SELECTs in it and closing it, as a web request with its own connection
+ * (1 query) or a short unit of work (several) would; a session never outlives a few queries.
+ */
+function startReadLoad(readers = 3, queriesPerSession = 1) {
   let running = true;
   const stats = { ok: 0, errors: [] as string[] };
   const conn = lab.connectionString('pgpool', 'app', 'app');
@@ -23,10 +28,12 @@ function startReadLoad(readers = 3) {
       c.on('error', () => undefined);
       try {
         await c.connect();
-        await c.query('select count(*) from scale_test');
-        stats.ok++;
+        for (let i = 0; i < queriesPerSession; i++) {
+          await c.query('select count(*) from scale_test');
+          stats.ok++;
+        }
       } catch (e) {
-        stats.errors.push((e as Error).message);
+        stats.errors.push(`${new Date().toISOString()} ${(e as Error).message}`);
       } finally {
         await c.end().catch(() => undefined);
       }
@@ -91,25 +98,76 @@ test('scale out under read load: the new standby serves SELECTs through pgpool o
   expect(sync.synchronous_standby_names).toContain(exec.input.node.name);
 }, 240_000);
 
-test('scale in: reads continue, no orphaned slot, quorum valid', async () => {
+/**
+ * The failover windows in pgpool's log for a backend port: pgpool-II 4.3 processes every detach as a
+ * failover, and while one is in progress (Req_info->switching) each of its children that runs a
+ * statement ends its client's session (pool_virtual_main_db_node_id -> child_exit), whatever node the
+ * session reads from. Times are pgpool's local time.
+ */
+function failoverWindows(port: number): { from: number; to: number }[] {
+  const log = readFileSync(join(lab.pgpoolDir('pgpool1'), 'log', 'pgpool.log'), 'utf8');
+  const host = `127\\.0\\.0\\.1\\(${port}\\)`;
+  const ts = '(\\d{4}-\\d\\d-\\d\\d) (\\d\\d:\\d\\d:\\d\\d\\.\\d{3}): main pid \\d+: LOG:  ';
+  const times = (what: string) =>
+    [...log.matchAll(new RegExp(`${ts}${what} ${host}`, 'g'))].map((m) => new Date(`${m[1]}T${m[2]}`).getTime());
+  const done = times('failover done\\. shutdown host');
+  return times('starting degeneration\\. shutdown host').map((from) => ({
+    from,
+    to: done.find((t) => t >= from) ?? Infinity,
+  }));
+}
+
+test('scale in under read load: drained before it is detached, no session cut for it, no orphaned slot, quorum valid', async () => {
+  await lab.waitReady(30_000);
   const t0 = lab.readTopology();
   const newest = t0.nodes.filter((n) => n.role === 'standby').sort((a, b) => b.backendId - a.backendId)[0].name;
-  const load = startReadLoad();
-  let exec: { status: string };
+  const port = lab.node(newest).port;
+  // Two readers with a session per query, two with sessions of five queries.
+  const loads = [startReadLoad(2, 1), startReadLoad(2, 5)];
+  const ok = () => loads.reduce((n, l) => n + l.stats.ok, 0);
+  const errors = () => loads.flatMap((l) => l.stats.errors);
+  let exec: {
+    status: string;
+    steps: unknown[];
+    output?: { drain?: { drained: boolean; sessionsLeft: unknown[] }; pgpools?: { sessionsCut: number } };
+  };
   try {
-    await waitFor('the read load', () => load.stats.ok > 20 || load.stats.errors[0], 10_000);
-    expect(load.stats.errors).toEqual([]);
+    // The leaving standby serves this load's reads until it is drained.
+    const served = await selectCount(newest);
+    await waitFor(
+      'the leaving standby to serve the read load',
+      async () => (await selectCount(newest)) > served + 20 || errors()[0],
+      20_000,
+      100,
+    );
+    expect(errors()).toEqual([]);
     exec = (await labApi<{ execution: typeof exec }>(lab, 'POST', '/v1/scale', { direction: 'in', wait: true }))
       .execution;
-    const after = load.stats.ok;
-    await waitFor('reads after the scale-in', () => load.stats.ok > after + 20, 10_000);
+    const after = ok();
+    await waitFor('reads after the scale-in', () => ok() > after + 20, 10_000);
   } finally {
-    await load.stop();
+    await Promise.all(loads.map((l) => l.stop()));
   }
-  expect(exec.status).toBe('SUCCEEDED');
-  // Known gap (issue 4): pgpool-II 4.3 cuts the sessions in flight when it detaches a standby
-  // (pcp_detach_node, with or without -g); the clients' next sessions succeed.
-  expect(load.stats.errors.every((e) => /Connection terminated unexpectedly/.test(e))).toBe(true);
+  expect(exec).toMatchObject({ status: 'SUCCEEDED' });
+  // Drained before it was detached: every session that could read from it had ended, and pgpool cut
+  // none for it (it restarts the children whose session's load-balance node is the detached one).
+  expect(exec.output?.drain).toMatchObject({ drained: true, sessionsLeft: [] });
+  expect(exec.output?.pgpools).toMatchObject({ sessionsCut: 0 });
+  const log = readFileSync(join(lab.pgpoolDir('pgpool1'), 'log', 'pgpool.log'), 'utf8');
+  expect(log).not.toMatch(
+    new RegExp(`needs to restart because pool \\d+ uses backend ${lab.node(newest).backendId}\\b`),
+  );
+  // Known gap (issue 4): pgpool-II 4.3 ends the session of any client that runs a statement while the
+  // detach is processed as a failover (0.2-0.6 s here, most of it the failover_command hook). A client
+  // error is tolerated only inside that window (+0.5 s for the client to see it), none outside.
+  const windows = failoverWindows(port);
+  expect(windows).toHaveLength(1);
+  const outside = errors().filter((e) => {
+    const t = Date.parse(e.slice(0, 24));
+    return !windows.some((w) => t >= w.from && t <= w.to + 500);
+  });
+  expect(outside).toEqual([]);
+  expect(errors().every((e) => e.endsWith('Connection terminated unexpectedly'))).toBe(true);
   expect(lab.readTopology().nodes.find((n) => n.name === newest)?.role ?? 'removed').toBe('removed');
   for (const n of lab.readTopology().nodes.filter((x) => x.role === 'primary' || x.role === 'standby')) {
     const slots = await lab.query<{ slot_name: string }>(n.name, 'select slot_name from pg_replication_slots');
