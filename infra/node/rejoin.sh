@@ -155,9 +155,9 @@ if [ "$wait_s" = 0 ]; then
   exit 0
 fi
 # A rewound node (or a fresh copy) replays the primary's WAL from the last common checkpoint before it
-# accepts connections: on a large or busy database that takes longer than pg_ctl's 60 s (a 1 GB
-# database rewound here needed more, and the start then failed on every retry). Wait as long as the
-# caller allows instead, and fail at once if the postmaster exits.
+# accepts connections: on a large or busy database that can take longer than pg_ctl's 60 s, which
+# failed the step without saying why. Wait as long as the caller allows instead, and fail at once if
+# the postmaster exits.
 started_or_dead() {
   accepting_connections && return 0
   if [ -e "$PGW_PGDATA/postmaster.pid" ] && ! is_running; then
