@@ -1,13 +1,17 @@
 /**
  * Elastic read capacity on a real lab cluster: scale out under a read load (the new standby serves
- * SELECTs through pgpool once caught up), scale in under a read load with no client error (the standby
- * is drained before it is detached) and no orphaned slot.
+ * SELECTs through pgpool once caught up), scale in under a read load (the standby is drained before it
+ * is detached: no session cut for it; errors only inside pgpool 4.3's failover window of the detach)
+ * and no orphaned slot, and both started by the read-load alarms
+ * (as EventBridge delivers them) within the configured bounds.
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { labApi } from '../../infra/local/drill';
+import { ALARMS, alarmName } from '../../functions/lib/alarms';
+import { alarmEvent } from '../../infra/local/controlplane/sensors';
+import { executions, labApi } from '../../infra/local/drill';
 import { Lab } from '../../infra/local/lab';
 import { waitFor } from '../../infra/local/proc';
 
@@ -66,8 +70,7 @@ afterAll(async () => {
 }, 60_000);
 
 test('scale out under read load: the new standby serves SELECTs through pgpool once caught up', async () => {
-  // A pgpool health check that timed out under load may have detached a standby (re-attaching it
-  // automatically is open work, issue 4): start from a cluster every pgpool sees whole.
+  // Start from a cluster every pgpool sees whole (the lab's readiness check).
   await lab.waitReady(30_000);
   const load = startReadLoad();
   let exec: { status: string; input: { node: { name: string } } };
@@ -200,3 +203,58 @@ test('scale in of the primary or an unknown node is refused', async () => {
   expect(r3.status).toBe(400);
   expect(lab.readTopology().version).toBe(t.version);
 });
+
+test('read-load alarms scale out onto a provisioned node and back in, never below the minimum', async () => {
+  await lab.waitReady(30_000);
+  const cluster = lab.config().cluster;
+  const alarm = async (name: string) => {
+    const def = ALARMS.find((a) => a.name === name)!;
+    const ev = alarmEvent(alarmName(cluster, def), def, cluster, { Cluster: cluster }, 'OK', 'ALARM');
+    return (await labApi<{ rule: string; result: Record<string, string> }>(lab, 'POST', '/v1/events', ev)).result;
+  };
+  const ended = (name: string) =>
+    waitFor(
+      `execution ${name} to end`,
+      async () => (await executions(lab)).find((e) => e.name === name && e.status !== 'RUNNING'),
+      150_000,
+      250,
+    );
+  const standbys = () =>
+    lab
+      .readTopology()
+      .nodes.filter((n) => n.role === 'standby')
+      .map((n) => n.name)
+      .sort();
+  const before = standbys();
+
+  const out = await alarm('read-load-high');
+  expect(out).toMatchObject({ action: 'started', workflow: 'scale-out' });
+  expect((await ended(out.executionName)).status).toBe('SUCCEEDED');
+  const added = standbys().filter((n) => !before.includes(n));
+  expect(added).toHaveLength(1);
+  await waitFor(
+    `${added[0]} streaming and up in pgpool`,
+    async () => {
+      const s = await lab.status();
+      return (
+        s.nodes.find((n) => n.name === added[0])?.streaming &&
+        s.pgpools[0].nodes.find((n) => n.name === added[0])?.status === 'up'
+      );
+    },
+    30_000,
+    250,
+  );
+
+  const back = await alarm('read-load-low');
+  expect(back).toMatchObject({ action: 'started', workflow: 'scale-in' });
+  expect((await ended(back.executionName)).status).toBe('SUCCEEDED');
+  expect(standbys()).toEqual(before);
+  expect(lab.readTopology().nodes.find((n) => n.name === added[0])?.role).toBe('removed');
+
+  // At the minimum (PGWARDEN_MIN_STANDBYS, 2) a quiet-standby alarm removes nothing.
+  expect(await alarm('read-load-low')).toMatchObject({
+    action: 'ignored',
+    reason: expect.stringContaining('PGWARDEN_MIN_STANDBYS=2'),
+  });
+  expect(standbys()).toEqual(before);
+}, 360_000);
