@@ -5,6 +5,7 @@
  */
 import { lambda } from '../lib/handler';
 import type { Deps } from '../lib/ports';
+import { MAX_DRAIN_SECONDS } from '../scale/drain';
 import type { NewNode } from '../scale/types';
 import { InvalidEventError, isObject } from './common';
 import { reasonOf, RefusedError, requireObject, startPlanned } from './planned';
@@ -44,9 +45,17 @@ export async function handle(event: unknown, deps: Deps) {
         );
       if (n.name === t.primary) throw new RefusedError(`scale in refused: ${n.name} is the primary`);
     }
+    if (
+      e.drainSeconds !== undefined &&
+      (!Number.isInteger(e.drainSeconds) ||
+        (e.drainSeconds as number) < 0 ||
+        (e.drainSeconds as number) > MAX_DRAIN_SECONDS)
+    )
+      throw new InvalidEventError(`drainSeconds must be a whole number from 0 to ${MAX_DRAIN_SECONDS}`);
     return startPlanned(deps, 'scale-in', e.node ? [String(e.node)] : [], {
       reason: reasonOf(e, 'operator scale in'),
       ...(e.node ? { node: e.node } : {}),
+      ...(e.drainSeconds !== undefined ? { drainSeconds: e.drainSeconds } : {}),
     });
   }
   throw new InvalidEventError('direction must be "out" or "in"');

@@ -112,12 +112,24 @@ export async function main(cmd: string, argv: string[]): Promise<number> {
       return start('/v1/maintenance', { command: values.command, reason: values.reason });
     }
     case 'scale': {
-      const { values, positionals } = parse(argv, { reason: { type: 'string' } });
+      const { values, positionals } = parse(argv, {
+        reason: { type: 'string' },
+        'drain-seconds': { type: 'string' },
+      });
       const [dir, node, extra] = positionals;
+      const drain = values['drain-seconds'];
+      if (drain !== undefined && (dir !== 'in' || !/^\d+$/.test(String(drain)) || Number(drain) > 600))
+        throw new UsageError('--drain-seconds goes with scale in: a whole number of seconds, at most 600');
       if (dir === 'out' && positionals.length === 1)
         return start('/v1/scale', { direction: 'out', reason: values.reason });
-      if (dir === 'in' && !extra) return start('/v1/scale', { direction: 'in', node, reason: values.reason });
-      throw new UsageError('usage: pgwarden scale out | pgwarden scale in [NODE]');
+      if (dir === 'in' && !extra)
+        return start('/v1/scale', {
+          direction: 'in',
+          node,
+          reason: values.reason,
+          ...(drain !== undefined ? { drainSeconds: Number(drain) } : {}),
+        });
+      throw new UsageError('usage: pgwarden scale out | pgwarden scale in [NODE] [--drain-seconds N]');
     }
     default:
       throw new UsageError(`unknown command "${cmd}"`);

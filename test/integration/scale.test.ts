@@ -186,7 +186,7 @@ test('scale in under read load: drained before it is detached, no session cut fo
   expect(sync.synchronous_standby_names).toMatch(/^ANY 1 \(/);
 }, 240_000);
 
-test('scale in of the primary or an unknown node is refused', async () => {
+test('scale in of the primary or an unknown node, or with a bad drain deadline, is refused', async () => {
   const t = lab.readTopology();
   const r1 = await fetch(`${lab.apiUrl}/v1/scale`, {
     method: 'POST',
@@ -201,6 +201,12 @@ test('scale in of the primary or an unknown node is refused', async () => {
   expect(r2.status).toBe(409);
   const r3 = await fetch(`${lab.apiUrl}/v1/scale`, { method: 'POST', body: JSON.stringify({ direction: 'sideways' }) });
   expect(r3.status).toBe(400);
+  const r4 = await fetch(`${lab.apiUrl}/v1/scale`, {
+    method: 'POST',
+    body: JSON.stringify({ direction: 'in', drainSeconds: 9999 }),
+  });
+  expect(r4.status).toBe(400);
+  expect(((await r4.json()) as { error: string }).error).toMatch(/drainSeconds must be a whole number from 0 to 600/);
   expect(lab.readTopology().version).toBe(t.version);
 });
 
