@@ -264,3 +264,33 @@ test('read-load alarms scale out onto a provisioned node and back in, never belo
   });
   expect(standbys()).toEqual(before);
 }, 360_000);
+
+test('a scale in that fails after the drain puts the standby back: attached, weighted, in the quorum', async () => {
+  await lab.waitReady(30_000);
+  const t0 = lab.readTopology();
+  const newest = t0.nodes.filter((n) => n.role === 'standby').sort((a, b) => b.backendId - a.backendId)[0].name;
+  // The detach fails on every attempt (3: the first and its two retries).
+  await labApi(lab, 'POST', '/v1/faults', { state: 'DetachEverywhere', times: 3 });
+  const r = await fetch(`${lab.apiUrl}/v1/scale`, {
+    method: 'POST',
+    body: JSON.stringify({ direction: 'in', node: newest, drainSeconds: 5, wait: true }),
+  });
+  const { execution } = (await r.json()) as {
+    execution: { name: string; status: string; steps: { state: string }[]; output?: unknown };
+  };
+  expect(execution.status).toBe('FAILED');
+  const states = execution.steps.map((s) => s.state);
+  expect(states).toEqual(expect.arrayContaining(['DrainStandby', 'AbortScaleIn', 'NotifyFailure']));
+  expect(states).not.toContain('StopStandby');
+  const t = lab.readTopology();
+  expect(t.nodes.find((n) => n.name === newest)).toMatchObject({ role: 'standby' });
+  expect(t.nodes.filter((n) => n.maintenance)).toEqual([]);
+  expect(t.lease).toBeUndefined();
+  const row = (await lab.query<Record<string, string>>('pgpool1', 'SHOW POOL_NODES')).find(
+    (x) => Number(x.port) === lab.node(newest).port,
+  )!;
+  expect(row.status).toMatch(/up|waiting/);
+  expect(Number(row.lb_weight)).toBeGreaterThan(0);
+  const [sync] = await lab.query<{ synchronous_standby_names: string }>(t.primary, 'show synchronous_standby_names');
+  expect(sync.synchronous_standby_names).toContain(newest);
+}, 240_000);
