@@ -10,7 +10,12 @@ export async function poolView(deps: Deps, p: PgpoolSpec): Promise<PoolNode[]> {
   return showPoolNodes(p, creds, settings().checkTimeoutMs);
 }
 
-/** Detach (or attach) a node in every pgpool; idempotent (the scripts check the node's status first). */
+/**
+ * Detach (or attach) a node in every pgpool; idempotent (the scripts check the node's status first).
+ * An attach returns once every pgpool shows the node up: pgpool processes it (a failback) after
+ * pcp_attach_node has returned, and whatever comes next (another node's maintenance, a precheck)
+ * must see the cluster whole.
+ */
 export async function inEveryPgpool(
   deps: Deps,
   t: Topology,
@@ -22,10 +27,24 @@ export async function inEveryPgpool(
       const r = await nodeAction(deps, { name: p.name, instanceId: p.instanceId }, action, {
         NODE_ID: String(node.backendId),
       });
+      if (action === 'pgpool-attach') await upIn(deps, p, node);
       return [p.name, r.changed === 'yes' ? `${action.slice(7)}ed` : 'unchanged'] as const;
     }),
   );
   return Object.fromEntries(out);
+}
+
+async function upIn(deps: Deps, p: PgpoolSpec, node: NodeSpec): Promise<void> {
+  const deadline = Date.now() + settings().pgpoolWaitMs;
+  for (;;) {
+    const view = await poolView(deps, p).catch(() => [] as PoolNode[]);
+    if (view.find((v) => v.id === node.backendId)?.status === 'up') return;
+    if (Date.now() > deadline)
+      throw new Error(
+        `pgpool ${p.name} does not show ${node.name} up ${settings().pgpoolWaitMs} ms after attaching it`,
+      );
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 /**

@@ -8,7 +8,7 @@ import { lambda } from '../lib/handler';
 import type { Deps } from '../lib/ports';
 import { settings } from '../lib/settings';
 import { holdLease, live, primaryOf, refuse, replicas, validatePlanned } from './common';
-import { poolView } from './pgpool';
+import { inEveryPgpool, poolView } from './pgpool';
 import { maxLagDefault, type PrecheckResult, type SwitchoverState } from './types';
 
 export async function step(state: SwitchoverState, deps: Deps): Promise<PrecheckResult> {
@@ -40,14 +40,25 @@ export async function step(state: SwitchoverState, deps: Deps): Promise<Precheck
     if (!r && probe?.walReceiver?.status !== 'streaming') refuse(`standby ${n.name} is not streaming`);
     if (r && r.state !== 'streaming') refuse(`standby ${n.name} is ${r.state}, not streaming`);
   }
+  const reattached: string[] = [];
   for (const p of t.pgpools) {
     // Right after an attach, pgpool restarts its children and answers slowly: a few attempts.
-    const view = await retry(() => poolView(deps, p), 5_000).catch((e: Error) =>
+    const view = await retry(() => poolView(deps, p), 15_000).catch((e: Error) =>
       refuse(`pgpool ${p.name} is unreachable: ${e.message}`),
     );
     for (const n of nodes) {
       const v = view.find((x) => x.id === n.backendId);
-      if (v?.status !== 'up') refuse(`pgpool ${p.name} sees ${n.name} ${v?.status ?? 'missing'}`);
+      if (v?.status === 'up') continue;
+      // A standby that streams but that pgpool detached (one failed session connection is enough,
+      // e.g. a cached connection to a standby that maintenance just restarted) is attached again, as
+      // the prober would do (functions/probe/heal.ts) were this workflow not holding the lease.
+      const streams = rep.some((r) => r.name === n.name && r.state === 'streaming');
+      if (v?.status === 'down' && n.role === 'standby' && streams && !reattached.includes(n.name)) {
+        await inEveryPgpool(deps, t, 'pgpool-attach', n);
+        reattached.push(n.name);
+        continue;
+      }
+      if (!reattached.includes(n.name)) refuse(`pgpool ${p.name} sees ${n.name} ${v?.status ?? 'missing'}`);
     }
   }
   const eligible = standbys
@@ -67,7 +78,7 @@ export async function step(state: SwitchoverState, deps: Deps): Promise<Precheck
     others: standbys.filter((n) => n.name !== chosen.n.name).map((n) => n.name),
     targetLagBytes: chosen.lag,
     timeline: t.timeline,
-    reason: `every node healthy; ${chosen.n.name} is ${chosen.lag} bytes behind ${primary.name} (max ${maxLag})`,
+    reason: `every node healthy${reattached.length ? ` (attached again: ${reattached.join(', ')})` : ''}; ${chosen.n.name} is ${chosen.lag} bytes behind ${primary.name} (max ${maxLag})`,
   };
 }
 

@@ -39,6 +39,14 @@ test('maintenance over every node under write load loses no acknowledged write',
     exec = (
       await start().catch(async (e: Error) => {
         if (!/pgpool \S+ sees \S+ down/.test(e.message)) throw e;
+        // Why pgpool detached it, for the record (its log around the degeneration).
+        const log = readFileSync(join(lab.pgpoolDir('pgpool1'), 'log', 'pgpool.log'), 'utf8').split('\n');
+        console.log(
+          `refused (${e.message}); pgpool1 says:\n${log
+            .filter((l) => /degenerat|failed|error|timeout|health check/i.test(l))
+            .slice(-15)
+            .join('\n')}`,
+        );
         await waitFor(
           'the detached standby to be re-attached automatically',
           async () => {
@@ -102,7 +110,8 @@ test('a failing maintenance command aborts safely and leaves the cluster writabl
   expect(body.execution.steps.map((x) => x.state)).toContain('AbortMaintenance');
   const t = lab.readTopology();
   expect(t.nodes.filter((n) => n.maintenance)).toEqual([]);
-  expect(t.lease).toBeUndefined();
+  // Released by the maintenance (the prober may have started a rejoin of a standby it left detached).
+  expect(t.lease?.workflow).not.toBe('maintenance');
   // Writable through the endpoint (a client reconnects once if pgpool restarted its children).
   await waitFor(
     'a committed write through pgpool',
