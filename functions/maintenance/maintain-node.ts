@@ -1,15 +1,18 @@
 /**
  * Maintain one standby: marked `maintenance` in the topology (automatic failover ignores it),
  * detached in every pgpool, the command run while PostgreSQL is stopped (maintenance.sh), caught up
- * with the primary again, attached, unmarked. Idempotent: a retry runs the command again.
+ * with the primary again, attached, unmarked. A retry after the command succeeded (recorded in the
+ * topology history for this execution) does not run it again.
  */
 import { lambda } from '../lib/handler';
 import type { Deps } from '../lib/ports';
-import { nodeByName } from '../lib/topology';
+import { nodeByName, withEvent } from '../lib/topology';
 import { updateTopology } from '../lib/topology-update';
 import { holdLease, nodeAction, refuse, waitCaughtUp } from '../switchover/common';
 import { inEveryPgpool } from '../switchover/pgpool';
 import type { NodeMaintenance } from './types';
+
+export const COMMAND_DONE = 'maintenance-command-done';
 
 export async function step(item: NodeMaintenance, deps: Deps) {
   const t = await holdLease(deps, 'maintenance', item.executionName);
@@ -24,9 +27,28 @@ export async function step(item: NodeMaintenance, deps: Deps) {
       return cur;
     });
   const t0 = Date.now();
+  // A retry after the command succeeded (e.g. the attach failed) does not run it again.
+  const done = t.history.find(
+    (e) => e.kind === COMMAND_DONE && e.detail.execution === item.executionName && e.detail.node === node.name,
+  );
   await mark(true);
   const detached = await inEveryPgpool(deps, t, 'pgpool-detach', node);
-  const r = await nodeAction(deps, node, 'maintenance', { COMMAND: item.command }, 1_800_000);
+  let r: Record<string, string>;
+  if (done) {
+    r = { command: String(done.detail.command ?? item.command), skipped: 'already run by this execution' };
+    // Its restart may have been cut short: make sure it runs (start.sh is idempotent).
+    await nodeAction(deps, node, 'start', {});
+  } else {
+    r = await nodeAction(deps, node, 'maintenance', { COMMAND: item.command }, 1_800_000);
+    await updateTopology(deps, (cur) =>
+      withEvent(
+        cur,
+        COMMAND_DONE,
+        { execution: item.executionName, node: node.name, command: item.command },
+        deps.now(),
+      ),
+    );
+  }
   const caught = await waitCaughtUp(deps, node.name, 1024 * 1024, 300_000);
   const attached = await inEveryPgpool(deps, t, 'pgpool-attach', node);
   await mark(false);

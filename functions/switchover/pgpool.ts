@@ -34,15 +34,33 @@ export async function inEveryPgpool(
   return Object.fromEntries(out);
 }
 
+/**
+ * pgpool-II 4.3 may detach a node again right after its failback: a client session that began before
+ * the node was restarted still holds a connection to its old process, and the first statement that
+ * touches it degenerates the node (failover_on_backend_error). That session's pgpool child ends with
+ * it, so attaching once more sticks; a few attempts, then a clear error.
+ */
 async function upIn(deps: Deps, p: PgpoolSpec, node: NodeSpec): Promise<void> {
-  const deadline = Date.now() + settings().pgpoolWaitMs;
+  const s = settings();
+  const deadline = Date.now() + s.pgpoolWaitMs;
+  let attachedAt = Date.now();
+  let attempts = 1;
   for (;;) {
     const view = await poolView(deps, p).catch(() => [] as PoolNode[]);
-    if (view.find((v) => v.id === node.backendId)?.status === 'up') return;
+    const status = view.find((v) => v.id === node.backendId)?.status;
+    if (status === 'up') return;
     if (Date.now() > deadline)
       throw new Error(
-        `pgpool ${p.name} does not show ${node.name} up ${settings().pgpoolWaitMs} ms after attaching it`,
+        `pgpool ${p.name} does not show ${node.name} up ${s.pgpoolWaitMs} ms after attaching it (${attempts} attempts)`,
       );
+    if (status === 'down' && Date.now() - attachedAt > 1_000 && attempts < 5) {
+      await nodeAction(deps, { name: p.name, instanceId: p.instanceId }, 'pgpool-attach', {
+        NODE_ID: String(node.backendId),
+      });
+      attachedAt = Date.now();
+      attempts++;
+      deps.log(`pgpool ${p.name} detached ${node.name} again after its attach: attached again`, { attempts });
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
 }
