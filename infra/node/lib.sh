@@ -102,10 +102,34 @@ pg_start() {
     log "already running"
     return 0
   fi
-  rm -f "$PGW_PGDATA/postmaster.pid"
-  as_pg "$PGW_PGBIN/pg_ctl" -D "$PGW_PGDATA" -l "$PGW_LOG_DIR/startup.log" -w -t 60 -s start
-  wait_until 60 "$PGW_NODE to accept connections" accepting_connections
+  local attempt why
+  for attempt in 1 2; do
+    rm -f "$PGW_PGDATA/postmaster.pid"
+    if as_pg "$PGW_PGBIN/pg_ctl" -D "$PGW_PGDATA" -l "$PGW_LOG_DIR/startup.log" -w -t 60 -s start; then
+      wait_until 60 "$PGW_NODE to accept connections" accepting_connections
+      return 0
+    fi
+    why=$(start_failure)
+    # Processes of a node killed a moment ago may still hold its port or lock file (an init that reaps
+    # lazily): once more, when they are gone.
+    if [ "$attempt" = 1 ] && echo "$why" | grep -qiE 'already in use|lock file|another server'; then
+      log "start failed ($why); retrying once the old processes are gone"
+      poll_until 10 no_node_pids || true
+      continue
+    fi
+    die "PostgreSQL on $PGW_NODE did not start: $why"
+  done
 }
+
+# Why the last start failed: pg_ctl's log and the server's last FATAL/PANIC lines.
+start_failure() {
+  {
+    tail -n 5 "$PGW_LOG_DIR/startup.log" 2>/dev/null
+    grep -hE 'FATAL|PANIC' "$PGW_LOG_DIR"/postgresql-*.log 2>/dev/null | tail -n 3
+  } | tr '\n' ' ' | cut -c1-600
+}
+
+no_node_pids() { [ -z "$(node_pids)" ]; }
 
 pg_stop() {
   local mode=${1:-fast}
