@@ -105,6 +105,7 @@ pg_start() {
   local attempt why
   for attempt in 1 2; do
     rm -f "$PGW_PGDATA/postmaster.pid"
+    clear_stale_socket_lock
     if as_pg "$PGW_PGBIN/pg_ctl" -D "$PGW_PGDATA" -l "$PGW_LOG_DIR/startup.log" -w -t 60 -s start; then
       wait_until 60 "$PGW_NODE to accept connections" accepting_connections
       return 0
@@ -130,6 +131,22 @@ start_failure() {
 }
 
 no_node_pids() { [ -z "$(node_pids)" ]; }
+
+# The Unix socket's lock file names the postmaster that held it. PostgreSQL takes a zombie (exited,
+# not yet reaped: this sandbox's init reaps lazily) for a live postmaster and refuses to start, so a
+# lock whose process is gone or a zombie is removed; a live one is left for PostgreSQL to refuse.
+clear_stale_socket_lock() {
+  [ -n "${PGW_SOCKET_DIR:-}" ] && [ -n "${PGW_PORT:-}" ] || return 0
+  local f="$PGW_SOCKET_DIR/.s.PGSQL.$PGW_PORT.lock" pid state
+  [ -f "$f" ] || return 0
+  pid=$(head -n 1 "$f" 2>/dev/null | tr -dc '0-9')
+  [ -n "$pid" ] || return 0
+  state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$pid/status" 2>/dev/null)
+  if [ -z "$state" ] || [ "$state" = Z ]; then
+    log "removing the stale socket lock of exited process $pid"
+    rm -f "$f"
+  fi
+}
 
 pg_stop() {
   local mode=${1:-fast}
