@@ -141,7 +141,7 @@ clear_stale_socket_lock() {
   [ -f "$f" ] || return 0
   pid=$(head -n 1 "$f" 2>/dev/null | tr -dc '0-9')
   [ -n "$pid" ] || return 0
-  state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$pid/status" 2>/dev/null)
+  state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$pid/status" 2>/dev/null || true)
   if [ -z "$state" ] || [ "$state" = Z ]; then
     log "removing the stale socket lock of exited process $pid"
     rm -f "$f"
