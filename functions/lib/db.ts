@@ -17,6 +17,24 @@ export async function withClient<T>(
   fn: (c: Client) => Promise<T>,
   database = creds.database,
 ): Promise<T> {
+  const c = await connectClient(ep, creds, timeoutMs, database);
+  try {
+    return await fn(c);
+  } finally {
+    c.end().catch(() => undefined);
+  }
+}
+
+/**
+ * A connected client for callers that keep it (e.g. one session per pgpool for a whole drain); the
+ * caller ends it. Connect and every query are bounded by `timeoutMs`.
+ */
+export async function connectClient(
+  ep: Endpoint,
+  creds: DbCredentials,
+  timeoutMs: number,
+  database = creds.database,
+): Promise<Client> {
   const c = new Client({
     host: ep.host,
     port: ep.port,
@@ -31,10 +49,11 @@ export async function withClient<T>(
   c.on('error', () => undefined);
   try {
     await c.connect();
-    return await fn(c);
-  } finally {
+  } catch (e) {
     c.end().catch(() => undefined);
+    throw e;
   }
+  return c;
 }
 
 export interface NodeProbe {

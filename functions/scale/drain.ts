@@ -16,7 +16,8 @@
  *
  * The pgwarden admin user's own sessions (these very probes) are not counted.
  */
-import { Client } from 'pg';
+import type { Client } from 'pg';
+import { connectClient } from '../lib/db';
 import { lambda } from '../lib/handler';
 import type { DbCredentials, Deps } from '../lib/ports';
 import { nodeByName, type PgpoolSpec } from '../lib/topology';
@@ -34,26 +35,9 @@ const PGPOOL_TIMEOUT_MS = 5_000;
 
 type Row = Record<string, string>;
 
-async function connect(p: PgpoolSpec, creds: DbCredentials): Promise<Client> {
-  const c = new Client({
-    host: p.host,
-    port: p.port,
-    user: creds.user,
-    password: creds.password,
-    database: 'postgres',
-    connectionTimeoutMillis: PGPOOL_TIMEOUT_MS,
-    query_timeout: PGPOOL_TIMEOUT_MS,
-    application_name: 'pgwarden',
-  });
-  c.on('error', () => undefined);
-  try {
-    await c.connect();
-  } catch (e) {
-    c.end().catch(() => undefined);
-    throw e;
-  }
-  return c;
-}
+/** The admin session on a pgpool, like every other pgwarden check: database postgres. */
+const connect = (p: PgpoolSpec, creds: DbCredentials): Promise<Client> =>
+  connectClient(p, creds, PGPOOL_TIMEOUT_MS, 'postgres');
 
 async function poolPools(c: Client): Promise<Row[]> {
   return (await c.query('SHOW POOL_POOLS')).rows as Row[];

@@ -5,17 +5,11 @@
  * are ignored with a reason. For a failover the failing node comes from the alarm's Node dimension
  * when it has one; otherwise the primary of record is the suspect.
  */
-import { ALARMS } from '../lib/alarms';
+import { ALARMS, alarmName } from '../lib/alarms';
 import { lambda } from '../lib/handler';
 import type { Deps } from '../lib/ports';
 import { InvalidEventError, isObject, startFailover, type TriggerOutcome } from './common';
 import { scaleOnAlarm, type ScaleAlarmOutcome } from './scale-alarm';
-
-export const FAILOVER_ALARM_SUFFIXES = ALARMS.filter((a) => a.starts === 'failover').map((a) => a.name);
-
-export function failoverAlarmName(cluster: string, suffix: string): string {
-  return `pgwarden-${cluster}-${suffix}`;
-}
 
 export async function handle(event: unknown, deps: Deps): Promise<TriggerOutcome | ScaleAlarmOutcome> {
   if (!isObject(event)) throw new InvalidEventError('event must be a JSON object');
@@ -28,7 +22,7 @@ export async function handle(event: unknown, deps: Deps): Promise<TriggerOutcome
   if (!isObject(d) || typeof d.alarmName !== 'string' || !isObject(d.state) || typeof d.state.value !== 'string') {
     throw new InvalidEventError('alarm event has no detail.alarmName or detail.state.value');
   }
-  const def = ALARMS.find((a) => a.starts && failoverAlarmName(deps.cluster, a.name) === d.alarmName);
+  const def = ALARMS.find((a) => a.starts && alarmName(deps.cluster, a) === d.alarmName);
   if (!def)
     return {
       action: 'ignored',
