@@ -24,6 +24,12 @@ export function settings() {
      * longer than wal_receiver_timeout (5 s), after which the standbys of a dead host disconnect.
      */
     confirmWindowMs: num('PGWARDEN_CONFIRM_WINDOW_MS', 8000),
+    /**
+     * pgpool's failover_command, for the primary a planned switch stops: how long it waits for the
+     * promotion to be recorded (under the pgpool-hook Lambda's timeout), and how often it looks.
+     */
+    hookSwitchWaitMs: num('PGWARDEN_HOOK_SWITCH_WAIT_MS', 8000),
+    hookPollMs: num('PGWARDEN_HOOK_POLL_MS', 50),
     /** How long every pgpool gets to route to the new primary before the workflow intervenes. */
     pgpoolWaitMs: num('PGWARDEN_PGPOOL_WAIT_MS', 20000),
     verifyTimeoutMs: num('PGWARDEN_VERIFY_TIMEOUT_MS', 15000),

@@ -3,10 +3,22 @@
  * detached (the hook script turns %d %h %p ... into JSON). pgpool never promotes: if the detached
  * node is the primary, the workflow decides; if it is a standby, the workflow records a standby
  * failure and promotes nothing.
+ *
+ * A planned switch (a switchover, alone or inside rolling maintenance) stops the primary on purpose,
+ * and pgpool fails over by itself. pgpool runs this hook before it searches for the new primary, and
+ * that search retries only once a second; meanwhile every pgpool child that runs a statement exits.
+ * So, when the detached node is the primary of record and a planned workflow holds the lease, the
+ * hook starts no failover: it waits until the topology records the promotion (the switch records it
+ * at once) and returns, so that pgpool's first search finds the new primary.
  */
 import { lambda } from '../lib/handler';
 import type { Deps } from '../lib/ports';
+import { settings } from '../lib/settings';
+import type { NodeSpec, Topology } from '../lib/topology';
 import { InvalidEventError, isObject, startFailover, type TriggerOutcome } from './common';
+
+/** Workflows that stop the primary themselves (their switch step records the promotion). */
+const PLANNED_SWITCH = new Set(['switchover', 'maintenance']);
 
 export async function handle(event: unknown, deps: Deps): Promise<TriggerOutcome> {
   if (!isObject(event)) throw new InvalidEventError('event must be a JSON object');
@@ -22,6 +34,8 @@ export async function handle(event: unknown, deps: Deps): Promise<TriggerOutcome
   if (node.role === 'fenced' || node.role === 'removed') {
     return { action: 'ignored', reason: `${node.name} is already ${node.role}` };
   }
+  const planned = await plannedSwitch(deps, topo, node);
+  if (planned) return planned;
   return startFailover(deps, {
     source: 'pgpool',
     reason: `pgpool ${String(event.pgpool ?? '?')} detached backend ${id} (${node.name})`,
@@ -29,6 +43,45 @@ export async function handle(event: unknown, deps: Deps): Promise<TriggerOutcome
     at: typeof event.at === 'string' && !Number.isNaN(Date.parse(event.at)) ? new Date(event.at) : undefined,
     detail: { pgpool: event.pgpool, failedNodeId: id },
   });
+}
+
+/**
+ * The detached node is the primary a planned switch is stopping: wait (at most hookSwitchWaitMs, under
+ * the hook's own timeout) until the promotion is recorded. If the switch ends without one (aborted, the
+ * lease released) or takes longer, the event is handled as a failure report after all.
+ */
+async function plannedSwitch(deps: Deps, topo: Topology, node: NodeSpec): Promise<TriggerOutcome | undefined> {
+  const lease = topo.lease;
+  const now = deps.now().getTime();
+  if (!lease || !PLANNED_SWITCH.has(lease.workflow) || Date.parse(lease.expiresAt) <= now) return undefined;
+  const ignored = (t: Topology): TriggerOutcome => {
+    deps.log(`pgpool detached ${node.name}: planned switch by ${lease.execution}, ${t.primary} promoted`);
+    return {
+      action: 'ignored',
+      reason: `planned switch by ${lease.workflow} ${lease.execution}: ${t.primary} is the primary`,
+    };
+  };
+  // pgpool noticed only after the promotion was recorded.
+  if (topo.primary !== node.name) return switchedFrom(topo, node, lease.execution) ? ignored(topo) : undefined;
+  const s = settings();
+  const deadline = Date.now() + s.hookSwitchWaitMs;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, s.hookPollMs));
+    const cur = await deps.topology.get(deps.cluster);
+    if (cur.primary !== node.name && switchedFrom(cur, node, lease.execution)) return ignored(cur);
+    if (cur.lease?.execution !== lease.execution || cur.primary !== node.name) return undefined;
+    if (Date.now() >= deadline) {
+      deps.log(`pgpool detached ${node.name}: no promotion recorded within ${s.hookSwitchWaitMs} ms of the switch`);
+      return undefined;
+    }
+  }
+}
+
+/** The topology's history records that this execution switched the primary away from the node. */
+function switchedFrom(t: Topology, node: NodeSpec, execution: string): boolean {
+  return t.history.some(
+    (e) => e.kind === 'switched-over' && e.detail.from === node.name && e.detail.execution === execution,
+  );
 }
 
 export const handler = lambda(handle);

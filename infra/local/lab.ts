@@ -356,6 +356,10 @@ export class Lab {
         PGW_HEALTH_CHECK_TIMEOUT: String(c.profile.healthCheckTimeoutS),
         PGW_HEALTH_CHECK_RETRIES: String(c.profile.healthCheckRetries ?? 1),
         PGW_CONNECT_TIMEOUT_MS: String(c.profile.pgpoolConnectTimeoutMs),
+        // pgpool's log level (e.g. "log" to see its failover processing); warnings by default.
+        ...(process.env.PGWARDEN_PGPOOL_LOG_LEVEL
+          ? { PGW_PGPOOL_LOG_LEVEL: process.env.PGWARDEN_PGPOOL_LOG_LEVEL }
+          : {}),
         ...c.pgpoolEnv,
         PGW_TRIGGER_CMD:
           c.pgpoolEnv?.PGW_TRIGGER_CMD ??

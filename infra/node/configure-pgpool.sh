@@ -39,7 +39,7 @@ pid_file_name = '$d/run/pgpool.pid'
 logdir = '$d/log'
 log_destination = 'stderr'
 log_line_prefix = '%m: %a pid %p: '
-log_min_messages = warning
+log_min_messages = ${PGW_PGPOOL_LOG_LEVEL:-warning}
 log_connections = off
 
 $backends

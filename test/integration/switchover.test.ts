@@ -3,7 +3,7 @@
  * write window is measured and reported; timing goes to bench/switchover.ts), and bad requests
  * refused clearly with nothing changed.
  */
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gaps, labApi, missingWrites, startWriteLoad } from '../../infra/local/drill';
@@ -15,6 +15,7 @@ const lab = new Lab({ dir: mkdtempSync(join(tmpdir(), 'pgw-')), portBase: 27040,
 type Validate = (def: unknown) => { isValid: boolean; errors: unknown[] };
 
 interface Exec {
+  name: string;
   status: string;
   output?: { switch?: { oldPrimary: string; newPrimary: string; timeline: number } };
 }
@@ -94,6 +95,16 @@ test('switchover under write load loses no acknowledged write and reports its wr
   }
   // The old primary came back without a rewind, and pgpool routes reads to it again.
   expect(s.pgpools[0].nodes.find((x) => x.name === sw.oldPrimary)).toMatchObject({ status: 'up', role: 'standby' });
+
+  // pgpool failed over by itself when the old primary stopped; its failover_command recognised the
+  // planned switch (it waited for the promotion) and started no failover workflow.
+  const hookLog = join(lab.pgpoolDir(s.pgpools[0].name), 'log', 'failover-hook.log');
+  const hookLines = existsSync(hookLog) ? readFileSync(hookLog, 'utf8') : '';
+  expect(hookLines).toContain(`planned switch by switchover ${exec.name}`);
+  const { executions } = await labApi<{
+    executions: { workflow: string; input?: { trigger?: { source?: string } } }[];
+  }>(lab, 'GET', '/v1/executions');
+  expect(executions.filter((e) => e.workflow === 'failover' && e.input?.trigger?.source === 'pgpool')).toEqual([]);
 });
 
 test('bad requests are refused clearly and change nothing', async () => {

@@ -165,6 +165,94 @@ describe('triggers', () => {
     expect(starts).toEqual([]);
   });
 
+  describe('pgpool detaching the primary a planned switch stops', () => {
+    const lease = (workflow = 'switchover') => ({
+      workflow,
+      execution: 'sw-1',
+      since: '2026-11-26T00:00:00Z',
+      expiresAt: '2026-11-26T00:05:00Z',
+    });
+    const switched = (t: Topology, execution = 'sw-1'): Topology => ({
+      ...t,
+      primary: 'db2',
+      nodes: t.nodes.map((n) => ({ ...n, role: n.name === 'db2' ? 'primary' : 'standby' })),
+      history: [
+        ...t.history,
+        { at: '2026-11-26T00:00:01Z', kind: 'switched-over', detail: { from: 'db1', to: 'db2', execution } },
+      ],
+    });
+    /** The topology store answers `before` for the first `polls` reads, then `after`. */
+    function during(workflow: string, polls: number, after: (t: Topology) => Topology) {
+      const f = fakeDeps({ lease: lease(workflow) });
+      const before = f.topology();
+      let reads = 0;
+      f.deps.topology.get = async () => structuredClone(++reads > polls ? after(before) : before);
+      return { ...f, reads: () => reads };
+    }
+    const env = { ...process.env };
+    beforeEach(() => {
+      process.env.PGWARDEN_HOOK_POLL_MS = '1';
+      process.env.PGWARDEN_HOOK_SWITCH_WAIT_MS = '2000';
+    });
+    afterEach(() => {
+      process.env = { ...env };
+    });
+
+    test.each(['switchover', 'maintenance'])(
+      'waits until the %s records the promotion, then starts no failover',
+      async (workflow) => {
+        const { deps, starts, reads } = during(workflow, 3, (t) => switched(t));
+        const r = await pgpool.handle({ source: 'pgpool', pgpool: 'pp1', failedNodeId: 0 }, deps);
+        expect(r).toEqual({ action: 'ignored', reason: expect.stringContaining('db2 is the primary') });
+        expect(reads()).toBeGreaterThan(3);
+        expect(starts).toEqual([]);
+      },
+    );
+
+    test('reported after the promotion was recorded: ignored at once', async () => {
+      const { deps, starts, reads } = during('switchover', 0, (t) => switched(t));
+      const r = await pgpool.handle({ source: 'pgpool', failedNodeId: 0 }, deps);
+      expect(r).toMatchObject({ action: 'ignored' });
+      expect(reads()).toBe(1);
+      expect(starts).toEqual([]);
+    });
+
+    test('a switch that ends without a promotion (lease released): a failover starts', async () => {
+      const { deps, starts } = during('switchover', 2, (t) => ({ ...t, lease: undefined }));
+      const r = await pgpool.handle({ source: 'pgpool', failedNodeId: 0 }, deps);
+      expect(r).toMatchObject({ action: 'started', workflow: 'failover', suspect: 'db1' });
+      expect(starts).toHaveLength(1);
+    });
+
+    test('no promotion within the wait: a failover starts', async () => {
+      process.env.PGWARDEN_HOOK_SWITCH_WAIT_MS = '30';
+      const { deps, starts } = during('switchover', Number.MAX_SAFE_INTEGER, (t) => t);
+      const r = await pgpool.handle({ source: 'pgpool', failedNodeId: 0 }, deps);
+      expect(r).toMatchObject({ action: 'started', suspect: 'db1' });
+      expect(starts).toHaveLength(1);
+    });
+
+    test('a standby detached during a switch, or a switch by another execution, is a failure report', async () => {
+      const a = during('switchover', 0, (t) => t);
+      expect(await pgpool.handle({ source: 'pgpool', failedNodeId: 1 }, a.deps)).toMatchObject({
+        action: 'started',
+        suspect: 'db2',
+      });
+      const b = during('switchover', 0, (t) => switched(t, 'another-execution'));
+      expect(await pgpool.handle({ source: 'pgpool', failedNodeId: 0 }, b.deps)).toMatchObject({
+        action: 'started',
+        suspect: 'db1',
+      });
+    });
+
+    test('a failover or rejoin holding the lease does not make the hook wait', async () => {
+      const { deps, starts, reads } = during('rejoin', Number.MAX_SAFE_INTEGER, (t) => t);
+      expect(await pgpool.handle({ source: 'pgpool', failedNodeId: 0 }, deps)).toMatchObject({ action: 'started' });
+      expect(reads()).toBeLessThanOrEqual(2);
+      expect(starts).toHaveLength(1);
+    });
+  });
+
   test('the operator pauses and resumes automation, recorded in the topology', async () => {
     const { deps, topology } = fakeDeps();
     expect(await operator.handle({ action: 'pause', reason: 'patching' }, deps)).toMatchObject({

@@ -12,6 +12,7 @@ async function main(): Promise<void> {
   process.env.PGWARDEN_PROBE_TIMEOUT_MS ??= String(p.probeTimeoutMs);
   process.env.PGWARDEN_PROBE_RETRY_DELAY_MS ??= '100';
   process.env.PGWARDEN_HEAL_BACKOFF_MS ??= '20000';
+  process.env.PGWARDEN_HOOK_POLL_MS ??= '10'; // a local file, not Parameter Store
   const cp = new ControlPlane(lab);
   await cp.start();
   const stop = () => {

@@ -2,10 +2,7 @@
  * Control-plane routes of the switchover, rejoin, maintenance and scaling workflows: the same
  * operator triggers AWS invokes (functions/triggers/*), plus what only the lab does itself:
  * provisioning a node "instance" for scale out (Lab.addNode) and deprovisioning it after scale in.
- *
- * It also makes pgpool's failover_command wait for a switchover in progress: when a switch stops the
- * old primary, pgpool notices and fails over; its search for the new primary polls once a second, so
- * the hook returns only once the target is promoted and the first search finds it.
+ * (pgpool's failover_command during a planned switch: functions/triggers/pgpool-hook.ts.)
  */
 import { InvalidEventError } from '../../../functions/triggers/common';
 import * as maintenance from '../../../functions/triggers/maintenance';
@@ -16,10 +13,6 @@ import * as switchover from '../../../functions/triggers/switchover';
 import type { ExecutionRecord } from '../runner';
 import { HttpError, type ControlPlane } from './server';
 
-type Route = (body: unknown, url: URL, id?: string) => Promise<unknown>;
-
-/** The state of a planned workflow inside which the primary is stopped and the target promoted. */
-export const SWITCH_STATE = 'SwitchPrimary';
 const MAX_WAIT_MS = 280_000; // under the HTTP clients' 300 s header timeout
 
 export function register(cp: ControlPlane): void {
@@ -77,27 +70,6 @@ export function register(cp: ControlPlane): void {
     if (r.execution?.status === 'SUCCEEDED' && gone) cp.lab.removeNode(gone);
     return r;
   });
-
-  // pgpool's failover_command waits for a switch in progress (see the header).
-  const routes = (cp as unknown as { routes: Map<string, Route> }).routes;
-  const key = 'POST /v1/triggers/pgpool';
-  const original = routes.get(key);
-  if (original) {
-    cp.route(key, async (body, url, id) => {
-      const r = await original(body, url, id);
-      if (url.searchParams.get('wait')) await switchInProgress(cp);
-      return r;
-    });
-  }
-}
-
-async function switchInProgress(cp: ControlPlane): Promise<void> {
-  const lease = cp.lab.readTopology().lease;
-  if (!lease) return;
-  const rec = cp.runner.executions.get(lease.execution);
-  if (!rec || rec.status !== 'RUNNING') return;
-  const inSwitch = rec.steps.some((s) => s.state === SWITCH_STATE && s.endedAt === undefined);
-  if (inSwitch) await cp.runner.waitFor(rec.name, SWITCH_STATE, 30_000);
 }
 
 function outcome(cp: ControlPlane, r: { executionName: string }, rec: ExecutionRecord | undefined) {
