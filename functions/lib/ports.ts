@@ -29,6 +29,32 @@ export interface NodeCommandResult {
   durationMs: number;
 }
 
+/** A node command still running: NodeCommands.poll returned before it ended. */
+export interface NodeCommandRunning {
+  running: true;
+  /** The transport's status (SSM: Pending, InProgress, Delayed, NotYetVisible; lab: InProgress). */
+  status: string;
+}
+
+export interface NodeCommandStarted {
+  commandId: string;
+  /**
+   * true when a command of the same request (NodeCommands.start's `requestId`) already existed on
+   * the instance: nothing new was started, `commandId` is that command's.
+   */
+  reused: boolean;
+}
+
+/** NodeCommands.start refused: a command of the same action from another request is still running there. */
+export class NodeCommandBusyError extends Error {
+  constructor(target: string, action: NodeAction, commandId: string) {
+    super(
+      `${action} is already running on instance ${target} (command ${commandId}, another request): not started twice`,
+    );
+    this.name = 'NodeCommandBusy';
+  }
+}
+
 export interface NodeCommands {
   /**
    * Run `action` on the instance `target` (a node or a pgpool instance id) with string parameters.
@@ -40,6 +66,26 @@ export interface NodeCommands {
     params: Record<string, string>,
     opts?: { timeoutMs?: number },
   ): Promise<NodeCommandResult>;
+  /**
+   * Start `action` and return at once: for commands that may outlive one Lambda invocation (a
+   * pg_basebackup of a large database). The node stops the command after `timeoutMs`. With a
+   * `requestId` (e.g. execution + step), starting again under the same id returns the command already
+   * started (reused: true) instead of a second one; while a command of `action` from another request
+   * still runs on `target`, rejects with NodeCommandBusyError.
+   */
+  start(
+    target: string,
+    action: NodeAction,
+    params: Record<string, string>,
+    opts: { timeoutMs: number; requestId?: string },
+  ): Promise<NodeCommandStarted>;
+  /**
+   * The result of a started command, waiting up to `waitMs` for it to end (0: look once). Resolves
+   * with `{ running: true }` while it runs; rejects when the command is unknown on `target`.
+   */
+  poll(target: string, commandId: string, waitMs: number): Promise<NodeCommandResult | NodeCommandRunning>;
+  /** Best effort: stop a started command (one we gave up on). */
+  cancel(target: string, commandId: string): Promise<void>;
 }
 
 export class TopologyConflictError extends Error {

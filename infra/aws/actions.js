@@ -11,6 +11,18 @@ const { NODE_ACTIONS, NODE_SCRIPTS_DIR, pascal } = require('./naming');
 
 // Values are interpolated into a single-quoted shell assignment: no quote, backslash or newline.
 const SAFE_VALUE = "^[^'\\\\\\r\\n]*$";
+/**
+ * Every document's own `executionTimeout` parameter, as AWS-RunShellScript has it: how long the script
+ * may run on the node (aws:runShellScript timeoutSeconds), 1 s to 48 h. Its default suits the commands
+ * a Lambda waits for (NodeCommands.run); NodeCommands.start passes the command's own timeout, which
+ * may be far longer than a Lambda can run (a pg_basebackup of a large database).
+ */
+const EXECUTION_TIMEOUT = {
+  type: 'String',
+  default: '900',
+  allowedPattern: '^([1-9][0-9]{0,4}|1[0-6][0-9]{4}|17[01][0-9]{3}|172[0-7][0-9]{2}|172800)$',
+  description: 'Seconds the script may run on the node before it is stopped (1 to 172800)',
+};
 
 function scriptParameters(action, dir = NODE_SCRIPTS_DIR) {
   const names = new Set();
@@ -30,12 +42,15 @@ const documentName = (action) => `pgwarden-${action}`;
 
 function document(action, dir = NODE_SCRIPTS_DIR) {
   const params = scriptParameters(action, dir);
-  const parameters = Object.fromEntries(
-    params.map((p) => [
-      p,
-      { type: 'String', default: '', allowedPattern: SAFE_VALUE, description: `PGW_PARAM_${p} of ${action}.sh` },
-    ]),
-  );
+  const parameters = {
+    ...Object.fromEntries(
+      params.map((p) => [
+        p,
+        { type: 'String', default: '', allowedPattern: SAFE_VALUE, description: `PGW_PARAM_${p} of ${action}.sh` },
+      ]),
+    ),
+    executionTimeout: EXECUTION_TIMEOUT,
+  };
   return {
     Type: 'AWS::SSM::Document',
     Properties: {
@@ -54,7 +69,7 @@ function document(action, dir = NODE_SCRIPTS_DIR) {
             name: action.replace(/[^A-Za-z0-9]/g, ''),
             precondition: { StringEquals: ['platformType', 'Linux'] },
             inputs: {
-              timeoutSeconds: '900',
+              timeoutSeconds: '{{ executionTimeout }}',
               runCommand: [
                 ...params.map((p) => `export PGW_PARAM_${p}='{{ ${p} }}'`),
                 `exec /opt/pgwarden/node/${action}.sh`,
@@ -82,4 +97,13 @@ async function documentArns() {
   }));
 }
 
-module.exports = { build, resources, documentArns, scriptParameters, documentName, documentLogicalId, SAFE_VALUE };
+module.exports = {
+  build,
+  resources,
+  documentArns,
+  scriptParameters,
+  documentName,
+  documentLogicalId,
+  SAFE_VALUE,
+  EXECUTION_TIMEOUT,
+};

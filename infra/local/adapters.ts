@@ -3,6 +3,7 @@ import { appendFileSync, readFileSync, renameSync, writeFileSync } from 'node:fs
 import { join } from 'node:path';
 import {
   NoCapacityError,
+  NodeCommandBusyError,
   TopologyConflictError,
   type DbCredentials,
   type Deps,
@@ -11,7 +12,9 @@ import {
   type MetricsSink,
   type NodeAction,
   type NodeCommandResult,
+  type NodeCommandRunning,
   type NodeCommands,
+  type NodeCommandStarted,
   type Notifier,
   type ProvisionedNode,
   type Secrets,
@@ -46,8 +49,27 @@ export class FileTopologyStore implements TopologyStore {
   }
 }
 
+/** A command LocalNodeCommands.start launched: kept in memory until an hour after it ended. */
+interface LocalCommand {
+  id: string;
+  target: string;
+  action: NodeAction;
+  requestId?: string;
+  startedAt: number;
+  endedAt?: number;
+  result?: NodeCommandResult;
+  done: Promise<void>;
+  abort: AbortController;
+}
+
+const KEEP_ENDED_MS = 3_600_000;
+
 /** Node actions run the infra/node scripts locally, with the parameters SSM would pass. */
 export class LocalNodeCommands implements NodeCommands {
+  /** Started commands by id: the lab's stand-in for SSM's command history (this process only). */
+  private readonly commands = new Map<string, LocalCommand>();
+  private seq = 0;
+
   constructor(private readonly lab: Lab) {}
 
   async run(
@@ -58,6 +80,81 @@ export class LocalNodeCommands implements NodeCommands {
   ): Promise<NodeCommandResult> {
     const r = await this.lab.script(target, action, params, opts?.timeoutMs ?? 120_000);
     return { ok: r.code === 0, exitCode: r.code, stdout: r.stdout, stderr: r.stderr, durationMs: r.durationMs };
+  }
+
+  async start(
+    target: string,
+    action: NodeAction,
+    params: Record<string, string>,
+    opts: { timeoutMs: number; requestId?: string },
+  ): Promise<NodeCommandStarted> {
+    const timeoutMs = opts?.timeoutMs;
+    if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0)
+      throw new Error(
+        `start of node command "${action}" on ${target}: timeoutMs must be a positive number, got ${String(timeoutMs)}`,
+      );
+    this.lab.targetEnvFile(target); // an unknown target fails here, as SendCommand does
+    this.prune();
+    const same = [...this.commands.values()].filter((c) => c.target === target && c.action === action);
+    const mine = opts.requestId ? same.find((c) => c.requestId === opts.requestId) : undefined;
+    if (mine) return { commandId: mine.id, reused: true };
+    const busy = same.find((c) => !c.result);
+    if (busy) throw new NodeCommandBusyError(target, action, busy.id);
+
+    const c: LocalCommand = {
+      id: `lab-${action}-${Date.now().toString(36)}-${++this.seq}`,
+      target,
+      action,
+      requestId: opts.requestId,
+      startedAt: Date.now(),
+      done: Promise.resolve(),
+      abort: new AbortController(),
+    };
+    const ended = (result: NodeCommandResult) => {
+      c.result = result;
+      c.endedAt = Date.now();
+    };
+    c.done = this.lab.script(target, action, params, timeoutMs, c.abort.signal).then(
+      (r) =>
+        ended({ ok: r.code === 0, exitCode: r.code, stdout: r.stdout, stderr: r.stderr, durationMs: r.durationMs }),
+      // Timed out or cancelled: SSM's TimedOut / Cancelled.
+      (e: Error) =>
+        ended({
+          ok: false,
+          exitCode: -1,
+          stdout: '',
+          stderr: c.abort.signal.aborted ? `${action} on ${target} cancelled` : e.message,
+          durationMs: Date.now() - c.startedAt,
+        }),
+    );
+    this.commands.set(c.id, c);
+    return { commandId: c.id, reused: false };
+  }
+
+  async poll(target: string, commandId: string, waitMs: number): Promise<NodeCommandResult | NodeCommandRunning> {
+    if (typeof waitMs !== 'number' || !Number.isFinite(waitMs) || waitMs < 0)
+      throw new Error(`poll of node command ${commandId}: waitMs must be a non-negative number, got ${String(waitMs)}`);
+    const c = this.commands.get(commandId);
+    if (!c || c.target !== target)
+      throw new Error(
+        `node command ${commandId} is unknown on ${target} (the lab keeps started commands in the control plane's memory: restarted since?)`,
+      );
+    if (!c.result && waitMs > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([c.done, new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)))]);
+      clearTimeout(timer);
+    }
+    return c.result ?? { running: true, status: 'InProgress' };
+  }
+
+  async cancel(target: string, commandId: string): Promise<void> {
+    const c = this.commands.get(commandId);
+    if (c && c.target === target && !c.result) c.abort.abort();
+  }
+
+  private prune(): void {
+    const now = Date.now();
+    for (const [id, c] of this.commands) if (c.endedAt && now - c.endedAt > KEEP_ENDED_MS) this.commands.delete(id);
   }
 }
 

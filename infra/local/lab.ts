@@ -403,6 +403,7 @@ export class Lab {
     script: string,
     params: Record<string, string> = {},
     timeoutMs = 180_000,
+    signal?: AbortSignal,
   ): Promise<RunResult> {
     const env: NodeJS.ProcessEnv = {
       PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
@@ -410,7 +411,7 @@ export class Lab {
       PGW_NODE_ENV: this.targetEnvFile(target),
     };
     for (const [k, v] of Object.entries(params)) env[`PGW_PARAM_${k}`] = v;
-    return run('bash', [join(this.scriptsDir, `${script}.sh`)], { env, timeoutMs });
+    return run('bash', [join(this.scriptsDir, `${script}.sh`)], { env, timeoutMs, signal });
   }
 
   private async scriptOk(

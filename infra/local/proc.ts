@@ -12,7 +12,7 @@ export interface RunResult {
 export function run(
   cmd: string,
   args: string[],
-  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string; cwd?: string } = {},
+  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string; cwd?: string; signal?: AbortSignal } = {},
 ): Promise<RunResult> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
@@ -20,6 +20,8 @@ export function run(
       env: opts.env ?? process.env,
       cwd: opts.cwd,
       stdio: ['pipe', 'pipe', 'pipe'],
+      // Aborting kills the command as its timeout does (the promise rejects with an AbortError).
+      ...(opts.signal ? { signal: opts.signal, killSignal: 'SIGKILL' as const } : {}),
     });
     let stdout = '';
     let stderr = '';
