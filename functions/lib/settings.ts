@@ -36,6 +36,11 @@ export function settings() {
     leaseMs: num('PGWARDEN_LEASE_MS', 300000),
     /** Seconds a node command may take (fence, promote, follow). */
     nodeCommandTimeoutMs: num('PGWARDEN_NODE_COMMAND_TIMEOUT_MS', 60000),
+    /**
+     * How long one poll step waits inside its Lambda for a long node command (rejoin, clone) before
+     * returning "still running" to the workflow, which polls again (functions/lib/long-command.ts).
+     */
+    commandPollWaitMs: num('PGWARDEN_COMMAND_POLL_WAIT_MS', 300000),
     /** Re-attach a standby a pgpool detached while it streams (functions/probe/heal.ts); 0 = off. */
     heal: num('PGWARDEN_HEAL', 1) > 0,
     /** After starting a re-attach of a node, how long before another attempt for the same node. */

@@ -1,44 +1,31 @@
 /**
- * Bring the node back on the primary's timeline: pg_rewind (wal_log_hints is on), or a fresh
- * pg_basebackup when rewind is impossible (e.g. the WAL it needs is gone) or asked for; then it
- * starts as a standby of the primary and streams. The node stays detached in pgpool until it has
- * caught up. The method used is reported.
+ * Wait for the rewind StartRewind started (start-rewind.ts), inside this Lambda for up to
+ * settings().commandPollWaitMs: while it runs, `{ running: true, ... }` and the workflow polls again;
+ * a failed attempt is started again while attempts and time remain; past its deadline it is cancelled
+ * and the step fails naming the node and the time it ran. Once it has ended well the node is a standby
+ * in the topology (still under maintenance: automatic failover ignores it until it is attached) and
+ * the method used (rewind, basebackup, none) is reported.
  */
-import { lambda } from '../lib/handler';
+import { lambda, StepRefusal } from '../lib/handler';
+import { pollLongCommand, startedCommand } from '../lib/long-command';
 import type { Deps } from '../lib/ports';
-import { nodeByName } from '../lib/topology';
 import { updateTopology } from '../lib/topology-update';
-import { holdLease, nodeAction, primaryOf } from '../switchover/common';
-import { inEveryPgpool } from '../switchover/pgpool';
 import type { RejoinState } from './types';
 
 export async function step(state: RejoinState, deps: Deps) {
-  const t = await holdLease(deps, 'rejoin', state.executionName);
-  const node = nodeByName(t, state.node);
-  const primary = primaryOf(t);
-  // Not routed to while it is rewound (a pgpool may have kept a fenced node attached).
-  await inEveryPgpool(deps, t, 'pgpool-detach', node).catch(() => undefined);
-  const t0 = Date.now();
-  const r = await nodeAction(
-    deps,
-    node,
-    'rejoin',
-    {
-      PRIMARY_HOST: primary.host,
-      PRIMARY_PORT: String(primary.port),
-      METHOD: state.method ?? 'auto',
-      WAIT_SECONDS: '300',
-    },
-    3_600_000,
-  );
+  const c = startedCommand(state.rewind, '$.rewind');
+  if (c.node !== state.node)
+    throw new StepRefusal('InvalidInput', `$.rewind is a command on ${c.node}, this rejoin is of ${state.node}`);
+  const p = await pollLongCommand(deps, c);
+  if (p.running) return p;
   await updateTopology(deps, (cur) => {
-    const n = cur.nodes.find((x) => x.name === node.name);
+    const n = cur.nodes.find((x) => x.name === c.node);
     if (!n || n.role === 'standby') return undefined;
     n.role = 'standby';
     n.maintenance = true; // not yet attached: automatic failover ignores it until then
     return cur;
   });
-  return { method: r.method ?? 'unknown', durationMs: Date.now() - t0 };
+  return { running: false as const, method: p.result.method ?? 'unknown', durationMs: p.elapsedMs, command: p.command };
 }
 
 export const handler = lambda(step);

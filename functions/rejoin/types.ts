@@ -1,4 +1,5 @@
 /** The rejoin (failback) workflow's state document. */
+import type { LongCommand, LongCommandProgress } from '../lib/long-command';
 import type { PlannedInput } from '../switchover/common';
 
 export interface RejoinInput extends PlannedInput {
@@ -10,7 +11,11 @@ export interface RejoinInput extends PlannedInput {
 
 export interface RejoinState extends RejoinInput {
   precheck?: { primary: string; node: string; wasRole: string };
-  rewind?: { method: string; durationMs: number };
+  /**
+   * StartRewind's and RewindNode's progress while the command runs (`running: true`, the started
+   * command), then `{ running: false, method, durationMs, command }`.
+   */
+  rewind?: LongCommandProgress | { running: false; method: string; durationMs: number; command: LongCommand };
   error?: { Error: string; Cause: string };
 }
 

@@ -7,12 +7,15 @@
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FileTopologyStore } from '../../infra/local/adapters';
+import { FileTopologyStore, LocalNodeCommands } from '../../infra/local/adapters';
 import { executions, labApi } from '../../infra/local/drill';
 import { Lab } from '../../infra/local/lab';
 import { waitFor } from '../../infra/local/proc';
 import { updateTopology } from '../../functions/lib/topology-update';
 
+// The rewind runs longer than one poll step waits (it waits up to 5 minutes in AWS): RewindNode returns
+// "still running" and the workflow loops back to it, as a basebackup longer than a Lambda makes it do.
+process.env.PGWARDEN_COMMAND_POLL_WAIT_MS = '200';
 const lab = new Lab({ dir: mkdtempSync(join(tmpdir(), 'pgw-')), portBase: 26200, log: () => undefined });
 
 async function checksums(): Promise<Record<string, string>> {
@@ -67,14 +70,24 @@ async function healthyThreeNodes(): Promise<void> {
   expect(new Set(sums).size).toBe(1);
 }
 
-async function rejoinByHand(node: string): Promise<{ status: string; output?: { rewind?: { method: string } } }> {
-  const r = await labApi<{ execution: { status: string; output?: { rewind?: { method: string } } } }>(
-    lab,
-    'POST',
-    '/v1/rejoin',
-    { node, wait: true },
-  );
+interface RejoinExecution {
+  status: string;
+  output?: { rewind?: { method: string; command?: { attempt: number; commandId: string } } };
+  steps: { state: string; attempts: number }[];
+}
+
+async function rejoinByHand(node: string): Promise<RejoinExecution> {
+  const r = await labApi<{ execution: RejoinExecution }>(lab, 'POST', '/v1/rejoin', { node, wait: true });
   return r.execution;
+}
+
+/** One start, polled more than once (the poll loop ran), one attempt. */
+function startedOncePolledInALoop(exec: RejoinExecution): void {
+  const runs = (state: string) => exec.steps.filter((s) => s.state === state);
+  expect(runs('StartRewind').map((s) => s.attempts)).toEqual([1]);
+  expect(runs('RewindNode').length).toBeGreaterThan(1);
+  expect(runs('RewindDone').length).toBe(runs('RewindNode').length);
+  expect(exec.output!.rewind!.command).toMatchObject({ attempt: 1, commandId: expect.stringMatching(/^lab-rejoin-/) });
 }
 
 /**
@@ -148,6 +161,47 @@ afterAll(async () => {
   await lab.down({ purge: true });
 }, 60_000);
 
+test("the lab's start / poll / cancel of node commands: one command per request, none while another runs", async () => {
+  const nodes = new LocalNodeCommands(lab);
+  const t = lab.readTopology();
+  const standby = t.nodes.find((n) => n.role === 'standby')!;
+  const primary = lab.node(t.primary);
+  // A streaming standby: rejoin.sh checks and leaves it alone (method=none).
+  const params = { PRIMARY_HOST: '127.0.0.1', PRIMARY_PORT: String(primary.port), METHOD: 'auto' };
+  const first = await nodes.start(standby.instanceId, 'rejoin', params, { timeoutMs: 60_000, requestId: 'r1' });
+  expect(first.reused).toBe(false);
+  // Still running (nothing has reaped it yet): another request is refused, the same request reuses it.
+  await expect(
+    nodes.start(standby.instanceId, 'rejoin', params, { timeoutMs: 60_000, requestId: 'r2' }),
+  ).rejects.toMatchObject({ name: 'NodeCommandBusy' });
+  expect(await nodes.start(standby.instanceId, 'rejoin', params, { timeoutMs: 60_000, requestId: 'r1' })).toEqual({
+    commandId: first.commandId,
+    reused: true,
+  });
+  const done = await nodes.poll(standby.instanceId, first.commandId, 30_000);
+  expect(done).toMatchObject({ ok: true, exitCode: 0 });
+  expect((done as { stdout: string }).stdout).toContain('result method=none');
+  // Ended: the same request still gets that command, a new one starts (and is cancelled at once).
+  expect(await nodes.start(standby.instanceId, 'rejoin', params, { timeoutMs: 60_000, requestId: 'r1' })).toEqual({
+    commandId: first.commandId,
+    reused: true,
+  });
+  const second = await nodes.start(standby.instanceId, 'rejoin', params, { timeoutMs: 60_000, requestId: 'r2' });
+  expect(second.commandId).not.toBe(first.commandId);
+  await nodes.cancel(standby.instanceId, second.commandId);
+  expect(await nodes.poll(standby.instanceId, second.commandId, 30_000)).toMatchObject({
+    ok: false,
+    exitCode: -1,
+    stderr: `rejoin on ${standby.instanceId} cancelled`,
+  });
+  await expect(nodes.poll(standby.instanceId, 'lab-nope', 0)).rejects.toThrow('node command lab-nope is unknown on');
+  await expect(nodes.start('lab:nope', 'rejoin', params, { timeoutMs: 60_000 })).rejects.toThrow('unknown node "nope"');
+  await expect(nodes.start(standby.instanceId, 'rejoin', params, { timeoutMs: 0 })).rejects.toThrow(
+    'timeoutMs must be a positive number',
+  );
+  await healthyThreeNodes();
+}, 120_000);
+
 test('failover then rejoin: three streaming nodes on the new timeline with identical data', async () => {
   const old = lab.readTopology().primary;
   const known = new Set((await executions(lab)).map((e) => e.name));
@@ -196,6 +250,7 @@ test('a node whose WAL diverged is rewound and its divergent rows are gone', asy
   const exec = await rejoinByHand(old);
   expect(exec.status).toBe('SUCCEEDED');
   expect(exec.output!.rewind!.method).toBe('rewind');
+  startedOncePolledInALoop(exec);
   const [r] = await lab.query<{ n: number }>(old, "select count(*)::int as n from rejoin_test where v = 'divergent'");
   expect(r.n).toBe(0);
   await healthyThreeNodes();
@@ -209,6 +264,7 @@ test('rewind impossible (its WAL is gone): the basebackup fallback is used and s
   const exec = await rejoinByHand(old);
   expect(exec.status).toBe('SUCCEEDED');
   expect(exec.output!.rewind!.method).toBe('basebackup');
+  startedOncePolledInALoop(exec);
   const [r] = await lab.query<{ n: number }>(old, "select count(*)::int as n from rejoin_test where v = 'divergent'");
   expect(r.n).toBe(0);
   await healthyThreeNodes();
