@@ -14,6 +14,13 @@ import type { NodeMaintenance } from './types';
 
 export const COMMAND_DONE = 'maintenance-command-done';
 
+/**
+ * This step runs in one Lambda (at most 900 s; its Task's TimeoutSeconds is 900): the command gets
+ * 8 minutes, catching up 5, leaving 2 for the lease, pgpool detach and attach.
+ */
+export const MAINTENANCE_COMMAND_TIMEOUT_MS = 480_000;
+const CATCH_UP_TIMEOUT_MS = 300_000;
+
 export async function step(item: NodeMaintenance, deps: Deps) {
   const t = await holdLease(deps, 'maintenance', item.executionName);
   const node = nodeByName(t, item.node);
@@ -39,7 +46,7 @@ export async function step(item: NodeMaintenance, deps: Deps) {
     // Its restart may have been cut short: make sure it runs (start.sh is idempotent).
     await nodeAction(deps, node, 'start', {});
   } else {
-    r = await nodeAction(deps, node, 'maintenance', { COMMAND: item.command }, 1_800_000);
+    r = await nodeAction(deps, node, 'maintenance', { COMMAND: item.command }, MAINTENANCE_COMMAND_TIMEOUT_MS);
     await updateTopology(deps, (cur) =>
       withEvent(
         cur,
@@ -49,7 +56,7 @@ export async function step(item: NodeMaintenance, deps: Deps) {
       ),
     );
   }
-  const caught = await waitCaughtUp(deps, node.name, 1024 * 1024, 300_000);
+  const caught = await waitCaughtUp(deps, node.name, 1024 * 1024, CATCH_UP_TIMEOUT_MS);
   const attached = await inEveryPgpool(deps, t, 'pgpool-attach', node);
   await mark(false);
   return { node: node.name, command: r.command, detached, attached, caughtUp: caught, durationMs: Date.now() - t0 };
