@@ -7,6 +7,7 @@ import path from 'node:path';
 import { dependencyCycles, referenceErrors, specErrors } from './spec';
 import { SECURITY_RULES, type Rule } from './rules';
 import { type Json, type Packaged, type Template, ROOT, byType, isObject, packageStack } from './template';
+import { taskTimeoutErrors } from './timeouts';
 
 const aslValidator = require('asl-validator') as (d: unknown) => { isValid: boolean; errors: unknown[] };
 const { agentConfigText } = require('../../infra/aws/nodes') as { agentConfigText(cluster: string): string };
@@ -424,6 +425,60 @@ describe('workflows', () => {
       expect(res.isValid).toBe(true);
     },
   );
+  it("gives no Task a TimeoutSeconds longer than its Lambda's timeout, nor any Lambda more than 900 s", () => {
+    expect(taskTimeoutErrors(t)).toEqual([]);
+  });
+  it('reports a Task that outlives its Lambda (RewindNode 3600 s on a 900 s Lambda), one without a timeout and a Lambda over 900 s', () => {
+    const fn = (Timeout: number) => ({
+      Type: 'AWS::Lambda::Function',
+      Properties: { Timeout, Role: 'r', Code: {} },
+    });
+    const broken: Template = {
+      Resources: {
+        RejoinRewindLambdaFunction: fn(900),
+        RejoinPrecheckLambdaFunction: fn(900),
+        LogdigestLambdaFunction: fn(1800),
+        RejoinStateMachine: {
+          Type: 'AWS::StepFunctions::StateMachine',
+          Properties: {
+            RoleArn: 'r',
+            Definition: {
+              StartAt: 'Precheck',
+              States: {
+                Precheck: { Type: 'Task', Resource: '${RejoinPrecheckFunctionArn}', Next: 'Each' },
+                Each: {
+                  Type: 'Map',
+                  Iterator: {
+                    StartAt: 'RewindNode',
+                    States: {
+                      RewindNode: {
+                        Type: 'Task',
+                        Resource: '${RejoinRewindFunctionArn}',
+                        TimeoutSeconds: 3600,
+                        End: true,
+                      },
+                    },
+                  },
+                  End: true,
+                },
+              },
+            },
+            DefinitionSubstitutions: {
+              RejoinPrecheckFunctionArn: { 'Fn::GetAtt': ['RejoinPrecheckLambdaFunction', 'Arn'] },
+              RejoinRewindFunctionArn: { 'Fn::GetAtt': ['RejoinRewindLambdaFunction', 'Arn'] },
+            },
+          },
+        },
+      },
+    };
+    expect(taskTimeoutErrors(broken)).toEqual([
+      expect.stringContaining("LogdigestLambdaFunction: Timeout 1800 s is over Lambda's maximum of 900 s"),
+      expect.stringContaining('RejoinStateMachine.Precheck: no TimeoutSeconds'),
+      expect.stringContaining(
+        "RejoinStateMachine.Each.Iterator.RewindNode: TimeoutSeconds 3600 is longer than its Lambda RejoinRewindLambdaFunction's Timeout 900 s",
+      ),
+    ]);
+  });
   it('every Task Lambda of the ASL files is in the stack', () => {
     for (const wf of wfs) {
       for (const p of wf.placeholders.filter((x) => x.endsWith('FunctionArn'))) {
