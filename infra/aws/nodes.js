@@ -482,4 +482,23 @@ async function resources({ resolveVariable }) {
   return build(cluster, service, stage);
 }
 
-module.exports = { build, resources, nodeScriptsBundle, agentConfigText, NODES, PGPOOLS, CLUSTER_TAG };
+/**
+ * The instance ids of every database node, the spare included when the stack has it (it becomes a
+ * standby on scale out, so its state changes matter as any node's): the ec2StateTrigger's EventBridge
+ * pattern, `instance-id: ${file(./infra/aws/nodes.js):nodeInstanceIds}`.
+ */
+function nodeInstanceIds() {
+  const refs = (nodes) => nodes.map((n) => ref(`${n.id}Instance`));
+  return { 'Fn::If': ['HasSpareNode', refs(NODES), refs(CORE_NODES)] };
+}
+
+module.exports = {
+  build,
+  resources,
+  nodeInstanceIds,
+  nodeScriptsBundle,
+  agentConfigText,
+  NODES,
+  PGPOOLS,
+  CLUSTER_TAG,
+};

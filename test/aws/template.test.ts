@@ -383,6 +383,32 @@ describe('the build-out', () => {
     const ec2 = rules.find((p) => JSON.stringify(p?.['detail-type']) === '["EC2 Instance State-change Notification"]');
     expect(JSON.stringify(ec2?.detail)).toContain('"Ref":"Node1Instance"');
   });
+  it('watches the EC2 state of every database node, the spare node too when the stack has it', () => {
+    const rule = byType(t, 'AWS::Events::Rule')
+      .map(([, r]) => r.Properties?.EventPattern as Record<string, Json> | undefined)
+      .find((p) => JSON.stringify(p?.['detail-type']) === '["EC2 Instance State-change Notification"]');
+    const ids = (rule?.detail as Record<string, Json> | undefined)?.['instance-id'];
+    // The pattern's instance ids as CloudFormation resolves them with and without the spare.
+    const resolve = (v: Json | undefined, spare: boolean): Json[] => {
+      if (Array.isArray(v)) return v.flatMap((x) => resolve(x, spare));
+      if (isObject(v) && Array.isArray(v['Fn::If'])) {
+        const [cond, a, b] = v['Fn::If'] as [string, Json, Json];
+        expect(cond).toBe('HasSpareNode');
+        return resolve(spare ? a : b, spare);
+      }
+      if (isObject(v) && v.Ref === 'AWS::NoValue') return [];
+      return v === undefined ? [] : [v];
+    };
+    const nodes = byType(t, 'AWS::EC2::Instance').filter(([, r]) =>
+      JSON.stringify(r.Properties?.Tags).includes('"pgwarden:role","Value":"node"'),
+    );
+    const refs = (list: [string, unknown][]) =>
+      list.map(([id]) => ({ Ref: id })).sort((a, b) => a.Ref.localeCompare(b.Ref));
+    const sorted = (xs: Json[]) => [...xs].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+    expect(nodes.map(([id]) => id)).toContain('Node4Instance');
+    expect(sorted(resolve(ids, true))).toEqual(refs(nodes));
+    expect(sorted(resolve(ids, false))).toEqual(refs(nodes.filter(([, r]) => !r.Condition)));
+  });
   it('schedules the probe and metrics every minute and the digest nightly', () => {
     const schedules = byType(t, 'AWS::Events::Rule')
       .map(([, r]) => r.Properties?.ScheduleExpression)
