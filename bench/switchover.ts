@@ -42,9 +42,14 @@ export async function run(argv: string[]): Promise<void> {
         const g = gaps(load.acked, t0, Date.now());
         const sw = r.execution.output?.switch;
         windows.push(g.longest);
+        // pgpool 4.3 restarts all its children at once only when the old primary is its main node
+        // (the first backend up, here backend 0); otherwise the children that exited during the
+        // failover come back a second later. The column shows which case each run was.
+        const backend = lab.readTopology().nodes.find((n) => n.name === sw?.oldPrimary)?.backendId ?? '-';
         rows.push([
           i,
           sw ? `${sw.oldPrimary} -> ${sw.newPrimary}` : r.execution.status,
+          backend,
           g.longest,
           sw?.stopMs ?? '-',
           sw?.catchUpMs ?? '-',
@@ -60,7 +65,17 @@ export async function run(argv: string[]): Promise<void> {
     console.log(`switchover bench: ${runs} runs, ${writers} writers through pgpool; ${PROFILE_NOTE}`);
     console.log(
       table(
-        ['run', 'switch', 'window ms', 'stop ms', 'catch-up ms', 'promote ms', 'workflow ms', 'client errors'],
+        [
+          'run',
+          'switch',
+          'old primary backend',
+          'window ms',
+          'stop ms',
+          'catch-up ms',
+          'promote ms',
+          'workflow ms',
+          'client errors',
+        ],
         rows,
       ),
     );

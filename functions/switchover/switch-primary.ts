@@ -1,7 +1,9 @@
 /**
  * The switch itself, the only part inside the write window, kept in one step:
  * 1. clean ("fast") shutdown of the old primary: it refuses new writes, ends its sessions, writes a
- *    shutdown checkpoint, and its WAL senders ship everything up to it before they exit;
+ *    shutdown checkpoint, and its WAL senders ship everything up to it before they exit; the step
+ *    goes on once the control file records the shutdown checkpoint (not when the postmaster has
+ *    exited: the WAL senders are still shipping, which step 2 waits for anyway);
  * 2. the target waits until it has replayed past that checkpoint (pg_controldata's "Latest
  *    checkpoint location" of the stopped node): it holds every acknowledged commit, and the old
  *    primary's WAL is a prefix of the new timeline, so the old primary can follow without rewind;
@@ -44,7 +46,13 @@ export async function step(state: SwitchoverState, deps: Deps): Promise<SwitchRe
     CATCH_UP_TIMEOUT_MS,
     async (c) => {
       const t0 = Date.now();
-      const stopped = await nodeAction(deps, old, 'stop', { MODE: 'fast' }, s.nodeCommandTimeoutMs);
+      const stopped = await nodeAction(
+        deps,
+        old,
+        'stop',
+        { MODE: 'fast', UNTIL: 'checkpoint' },
+        s.nodeCommandTimeoutMs,
+      );
       if (stopped.state !== 'shut_down' || !stopped.checkpoint_lsn)
         throw new Error(`${old.name} did not shut down cleanly (state "${stopped.state}")`);
       const lastLsn = stopped.checkpoint_lsn;

@@ -350,7 +350,10 @@ export class Lab {
         PGW_PGPOOL_DIR: d,
         PGW_PGPOOL_PORT: String(p.port),
         PGW_PCP_PORT: String(p.pcpPort),
-        PGW_PGPOOL_CHILDREN: '16',
+        // As in AWS (configure-pgpool.sh's default). During a failover pgpool 4.3 ends every child that
+        // runs a statement, and replaces them only after it; fewer children run out while clients
+        // reconnect (a switchover's write window then grows by a second).
+        PGW_PGPOOL_CHILDREN: '32',
         PGW_BACKENDS: c.nodes.map((n) => `${n.name}=127.0.0.1:${n.port}`).join(' '),
         PGW_HEALTH_CHECK_PERIOD: String(c.profile.healthCheckPeriodS),
         PGW_HEALTH_CHECK_TIMEOUT: String(c.profile.healthCheckTimeoutS),

@@ -60,7 +60,11 @@ statement_level_load_balance = off
 # Reads go to standbys (any of them, by weight); the primary serves them only when no standby is up.
 database_redirect_preference_list = '.*:standby'
 
-sr_check_period = ${PGW_SR_CHECK_PERIOD:-1}
+# The streaming-replication check (replication delay for delay_threshold, SHOW POOL_NODES) holds a lock
+# that pgpool's search for the primary waits on, a second at a time: a check that is under way when a
+# failover or failback starts (and that stalls on the node going down) adds a second to it. Every 10 s
+# makes that rare; reads move off a standby lagging by more than delay_threshold within 10 s.
+sr_check_period = ${PGW_SR_CHECK_PERIOD:-10}
 sr_check_user = 'pgpool'
 sr_check_password = ''
 sr_check_database = 'postgres'

@@ -63,6 +63,21 @@ postmaster_pid() {
 
 is_running() { postmaster_pid >/dev/null; }
 
+# The control file's cluster state and latest checkpoint into $state and $lsn. pg_controldata only
+# reads a file, so root runs it directly (no runuser on a switchover's path). Fails when the file is
+# missing or was read while being rewritten (CRC mismatch).
+read_control() {
+  state=""
+  lsn=""
+  [ -s "$PGW_PGDATA/global/pg_control" ] || return 1
+  local ctl
+  ctl=$("$PGW_PGBIN/pg_controldata" -D "$PGW_PGDATA" 2>&1) || return 1
+  ! grep -q 'CRC' <<<"$ctl" || return 1
+  state=$(sed -n 's/^Database cluster state: *//p' <<<"$ctl")
+  lsn=$(sed -n 's/^Latest checkpoint location: *//p' <<<"$ctl")
+  [ -n "$state" ]
+}
+
 is_in_recovery() { [ "$(psql_local -c 'select pg_is_in_recovery()')" = "t" ]; }
 
 # Every process whose working directory is this node's data directory: the postmaster and all

@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # pcp_attach_node on this pgpool instance. Idempotent (checks the node's status first).
 # Parameters: NODE_ID (pgpool backend id).
+# pgpool-II 4.3 replaces the children that exited during a failover (every child that ran a statement
+# then) only after the failover, which ends with a 1 s pause, and a failback queued meanwhile runs
+# first: an attach right after a failover (a switchover's old primary, a rejoin) would find few live
+# children, and its own failback would end the rest, leaving clients without a child for a second.
+# So the attach waits (up to 5 s) until every child slot pgpool lists holds a live process.
 . "$(dirname "$0")/lib.sh"
 require_param NODE_ID
 d=$PGW_PGPOOL_DIR
@@ -8,7 +13,16 @@ pcp() { as_pg env PCPPASSFILE="$d/pcppass" "${PGW_PGPOOL_BIN:-/usr/sbin}/$1" -h 
 # pcp_node_info -v is verbose; the terse form is: host port status weight status_name ...
 status=$(pcp pcp_node_info -n "$PGW_PARAM_NODE_ID" | cut -d' ' -f3)
 # status 1 = up (waiting for connection), 2 = up (connected), 3 = down
+children_alive() {
+  local pids p
+  pids=$(pcp pcp_proc_count) || return 1
+  for p in $pids; do
+    [ -d "/proc/$p" ] || return 1
+    [ "$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$p/status" 2>/dev/null)" != Z ] || return 1
+  done
+}
 if [ "$status" = 3 ]; then
+  poll_until 5 children_alive || log "not every pgpool child is alive after 5 s; attaching anyway"
   pcp pcp_attach_node -n "$PGW_PARAM_NODE_ID" >/dev/null
   changed=yes
 else

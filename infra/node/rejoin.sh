@@ -23,7 +23,8 @@ fi
 
 # A node that is still starting (e.g. `lab start` or an instance boot that triggered this rejoin)
 # finishes starting first, so that whoever started it does not see its start fail.
-if is_running; then poll_until 30 accepting_connections || true; fi
+accepting_or_stopped() { accepting_connections || ! is_running; }
+if is_running; then poll_until 30 accepting_or_stopped || true; fi
 pg_stop fast || pg_stop immediate
 # Fencing leaves processes killed and standby.signal behind; single-user crash recovery (run by
 # pg_rewind) refuses standby mode, so the signal files go until we write them again below.

@@ -1,11 +1,20 @@
 #!/usr/bin/env bash
-# Cleanly stop PostgreSQL on this node. Idempotent. Parameters: MODE (smart|fast|immediate, default fast).
-# Signals the postmaster itself and polls every 20 ms (pg_ctl -w polls every 100 ms: a switchover's
+# Cleanly stop PostgreSQL on this node. Idempotent.
+# Parameters: MODE (smart|fast|immediate, default fast); UNTIL (exit, default: the postmaster has
+# exited | checkpoint: its control file says "shut down").
+# Signals the postmaster itself and polls every 10 ms (pg_ctl -w polls every 100 ms: a switchover's
 # write window includes this stop). Reports the cluster state and the last checkpoint of the stopped
 # node (after a clean stop of a primary, its last WAL record: what a switchover's target must have
 # replayed before it is promoted).
+# UNTIL=checkpoint returns as soon as the shutdown checkpoint is in the control file: from then on the
+# server accepts nothing and writes nothing; only its WAL senders still ship the WAL up to that
+# checkpoint, which is what the switchover's target waits for anyway.
 . "$(dirname "$0")/lib.sh"
 mode=${PGW_PARAM_MODE:-fast}
+until_=${PGW_PARAM_UNTIL:-exit}
+state=""
+lsn=""
+case "$until_" in exit | checkpoint) ;; *) die "unknown UNTIL $until_ (exit|checkpoint)" ;; esac
 case "$mode" in
   smart) sig=TERM ;;
   fast) sig=INT ;;
@@ -17,13 +26,15 @@ if pid=$(postmaster_pid); then
   # Gone once it has exited: a zombie (state Z, not yet reaped by its parent, e.g. a container's init
   # that reaps lazily) has already finished its shutdown.
   gone() { ! kill -0 "$pid" 2>/dev/null || [ "$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$pid/status" 2>/dev/null)" = Z ]; }
-  poll_until 60 gone || die "PostgreSQL on $PGW_NODE did not stop within 60 s ($mode)"
+  done_() { gone || { [ "$until_" = checkpoint ] && read_control && [ "$state" = "shut down" ]; }; }
+  deadline=$((SECONDS + 60))
+  until done_; do
+    [ "$SECONDS" -lt "$deadline" ] || die "PostgreSQL on $PGW_NODE did not stop within 60 s ($mode)"
+    sleep 0.01
+  done
 fi
-state=""
-lsn=""
-if [ -s "$PGW_PGDATA/global/pg_control" ]; then
-  ctl=$(as_pg "$PGW_PGBIN/pg_controldata" -D "$PGW_PGDATA" 2>/dev/null || true)
-  state=$(sed -n 's/^Database cluster state: *//p' <<<"$ctl")
-  lsn=$(sed -n 's/^Latest checkpoint location: *//p' <<<"$ctl")
-fi
-result running=no state="${state// /_}" checkpoint_lsn="$lsn"
+# Already read when UNTIL=checkpoint returned on it.
+[ "$state" = "shut down" ] || read_control || true
+running=no
+if [ -n "${pid:-}" ] && ! gone; then running=exiting; fi
+result running=$running state="${state// /_}" checkpoint_lsn="$lsn"

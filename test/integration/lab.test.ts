@@ -137,6 +137,17 @@ describe('lab', () => {
     expect(lab.config().nodes.map((n) => lab.postmasterPid(n.name))).toEqual(pids);
   }, 60_000);
 
+  test('a node action with a bad parameter fails naming it and stops nothing', async () => {
+    const pid = lab.postmasterPid('pg3');
+    const mode = await lab.script('pg3', 'stop', { MODE: 'gentle' });
+    expect(mode.code).not.toBe(0);
+    expect(mode.stderr).toContain('unknown MODE gentle');
+    const until = await lab.script('pg3', 'stop', { UNTIL: 'later' });
+    expect(until.code).not.toBe(0);
+    expect(until.stderr).toContain('unknown UNTIL later (exit|checkpoint)');
+    expect(lab.postmasterPid('pg3')).toBe(pid);
+  }, 60_000);
+
   test('a standby a pgpool detached while it streams is re-attached automatically, without a restart, and recorded', async () => {
     const pid = lab.postmasterPid('pg2');
     const since = new Date().toISOString();
