@@ -131,7 +131,14 @@ export async function run(argv: string[]): Promise<void> {
           const la = load();
           const e = await rejoinAndWait(lab, old, method);
           const step = (n: string) => e.steps.find((x) => x.state === n);
-          const rw = step('RewindNode');
+          // The command is started (StartRewind), then polled (RewindNode, looped while it runs).
+          const polls = e.steps.filter((x) => x.state === 'StartRewind' || x.state === 'RewindNode');
+          const rw = {
+            durationMs: polls.every((x) => x.durationMs !== undefined)
+              ? polls.reduce((a, x) => a + (x.durationMs ?? 0), 0)
+              : undefined,
+            attempts: Math.max(1, ...polls.filter((x) => x.state === 'StartRewind').map((x) => x.attempts ?? 1)),
+          };
           rows.push([
             size,
             method,

@@ -34,6 +34,11 @@ export async function handle(event: unknown, deps: Deps): Promise<TriggerOutcome
   if (node.role === 'fenced' || node.role === 'removed') {
     return { action: 'ignored', reason: `${node.name} is already ${node.role}` };
   }
+  // A workflow detaches a standby it works on (scale in, rejoin, maintenance) after marking it: pgpool
+  // waits for this hook before it serves again, so answer at once and record no standby failure.
+  if (node.maintenance && node.name !== topo.primary) {
+    return { action: 'ignored', reason: `${node.name} is a standby under planned maintenance` };
+  }
   const planned = await plannedSwitch(deps, topo, node);
   if (planned) return planned;
   return startFailover(deps, {

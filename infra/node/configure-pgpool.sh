@@ -79,7 +79,9 @@ health_check_max_retries = ${PGW_HEALTH_CHECK_RETRIES:-0}
 health_check_retry_delay = 1
 connect_timeout = ${PGW_CONNECT_TIMEOUT_MS:-1000}
 
-failover_command = '${PGW_FAILOVER_COMMAND-$PGW_NODE_SCRIPTS/pgpool-failover-hook.sh %d %h %p %m %P %M %H %r %N %S}'
+# pgpool ends the session of every client that runs a statement until failover_command returns. A
+# detach a workflow asked for (pgpool-detach.sh leaves a marker) is not reported: plain sh, no hook.
+failover_command = '${PGW_FAILOVER_COMMAND-if [ -e $d/run/planned-detach-%d ]; then rm -f $d/run/planned-detach-%d; echo planned detach of backend %d, not reported >>$d/log/failover-hook.log; else $PGW_NODE_SCRIPTS/pgpool-failover-hook.sh %d %h %p %m %P %M %H %r %N %S; fi}'
 follow_primary_command = '${PGW_FOLLOW_PRIMARY_COMMAND-}'
 failover_on_backend_error = on
 failover_on_backend_shutdown = on

@@ -23,6 +23,7 @@ children_alive() {
 }
 if [ "$status" = 3 ]; then
   poll_until 5 children_alive || log "not every pgpool child is alive after 5 s; attaching anyway"
+  rm -f "$d/run/planned-detach-$PGW_PARAM_NODE_ID" # once attached, its failures are reported again
   pcp pcp_attach_node -n "$PGW_PARAM_NODE_ID" >/dev/null
   changed=yes
 else

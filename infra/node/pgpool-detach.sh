@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # pcp_detach_node on this pgpool instance. Idempotent (checks the node's status first).
 # Parameters: NODE_ID (pgpool backend id).
+# pgpool runs its failover_command for this detach and, until that returns, ends the session of every
+# client that runs a statement. A workflow detaches on purpose, so it leaves a marker that the
+# failover_command (configure-pgpool.sh) takes to return at once without reporting the event.
 . "$(dirname "$0")/lib.sh"
 require_param NODE_ID
 d=$PGW_PGPOOL_DIR
@@ -9,7 +12,15 @@ pcp() { as_pg env PCPPASSFILE="$d/pcppass" "${PGW_PGPOOL_BIN:-/usr/sbin}/$1" -h 
 status=$(pcp pcp_node_info -n "$PGW_PARAM_NODE_ID" | cut -d' ' -f3)
 # status 3 = down
 if [ "$status" != 3 ]; then
-  pcp pcp_detach_node -n "$PGW_PARAM_NODE_ID" >/dev/null
+  marker="$d/run/planned-detach-$PGW_PARAM_NODE_ID"
+  date +%s >"$marker"
+  chown_pg "$marker"
+  # A node already down in pgpool cannot be detached again, so a marker the hook did not take is
+  # harmless until the attach, which removes it.
+  pcp pcp_detach_node -n "$PGW_PARAM_NODE_ID" >/dev/null || {
+    rm -f "$marker"
+    die "pcp_detach_node of backend $PGW_PARAM_NODE_ID failed"
+  }
   changed=yes
 else
   changed=no

@@ -165,6 +165,39 @@ describe('triggers', () => {
     expect(starts).toEqual([]);
   });
 
+  test('pgpool detaching a standby a workflow marked for maintenance is ignored at once; the primary is not', async () => {
+    const { deps, starts } = fakeDeps({
+      nodes: [
+        {
+          name: 'db1',
+          host: '10.0.1.10',
+          port: 5432,
+          backendId: 0,
+          role: 'primary',
+          instanceId: 'i-aaa',
+          maintenance: true,
+        },
+        {
+          name: 'db2',
+          host: '10.0.2.10',
+          port: 5432,
+          backendId: 1,
+          role: 'standby',
+          instanceId: 'i-bbb',
+          maintenance: true,
+        },
+      ],
+    });
+    expect(await pgpool.handle({ source: 'pgpool', failedNodeId: 1 }, deps)).toEqual({
+      action: 'ignored',
+      reason: 'db2 is a standby under planned maintenance',
+    });
+    expect(starts).toEqual([]);
+    // The failover workflow decides about a primary (it suppresses failover for maintenance itself).
+    expect(await pgpool.handle({ source: 'pgpool', failedNodeId: 0 }, deps)).toMatchObject({ action: 'started' });
+    expect(starts).toHaveLength(1);
+  });
+
   describe('pgpool detaching the primary a planned switch stops', () => {
     const lease = (workflow = 'switchover') => ({
       workflow,

@@ -63,7 +63,8 @@ export class ControlPlane {
       const r = await pgpoolHook.handle(body, this.deps());
       // pgpool waits in its failover_command until the workflow has promoted (or decided not to),
       // so that its own search for the primary finds the new one at once.
-      if (url.searchParams.get('wait') && 'executionName' in r)
+      // A standby's failure needs no search for the primary: pgpool goes on at once.
+      if (url.searchParams.get('wait') && 'executionName' in r && r.suspect === this.lab.readTopology().primary)
         await this.runner.waitFor(r.executionName, 'PromoteCandidate', 60_000);
       return r;
     });
