@@ -181,6 +181,7 @@ function build(cluster, service, stage) {
   const vars = {
     ClusterName: cluster,
     VpcCidr: ref('VpcCidr'),
+    WalSegmentSizeMB: ref('WalSegmentSizeMB'),
     AgentConfigParameter: `/pgwarden/${cluster}/cloudwatch-agent`,
     PostgresSecret: ref('PostgresSecret'),
     ReplicatorSecret: ref('ReplicatorSecret'),
@@ -403,6 +404,13 @@ function build(cluster, service, stage) {
       AllowedPattern: '^(s3://[a-z0-9.-]+/.+)?$',
       Description:
         'optional s3://bucket/key of a pgpool-II 4.x aarch64 RPM (AL2023 has no pgpool-II package and the VPC has no internet route)',
+    },
+    WalSegmentSizeMB: {
+      Type: 'String',
+      Default: '4',
+      AllowedValues: ['1', '2', '4', '8', '16', '32', '64'],
+      Description:
+        'WAL segment size (initdb --wal-segsize; fixed once the cluster exists): a promotion copies and fills the last segment, so smaller is a faster failover and switchover',
     },
     SpareNodes: {
       Type: 'Number',

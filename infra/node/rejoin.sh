@@ -66,7 +66,7 @@ SQL
 # first): the node would then wait forever for WAL that is gone ("requested WAL segment ... has already
 # been removed"), as a 1 GB database rewound after its bulk load here did. Rewind cannot work then.
 rewound_wal_available() {
-  local seg n d tli lsn suffix
+  local seg n d tli lsn suffix segsize
   seg=$(sed -n 's/^START WAL LOCATION: .*(file \([0-9A-F]\{24\}\))$/\1/p' "$PGW_PGDATA/backup_label" 2>/dev/null || true)
   if [ -n "$seg" ] && [ ! -f "$PGW_PGDATA/pg_wal/$seg" ] && [ "$(source_wal_count "name = '$seg'")" != 1 ]; then
     echo "pg_rewind: WAL segment $seg, where replay must start, is gone on both nodes" >>"$PGW_LOG_DIR/rewind.log"
@@ -78,7 +78,9 @@ rewound_wal_available() {
   [ -n "$d" ] || return 0
   lsn=${d% *}
   tli=${d#* }
-  suffix=$(printf '%08X%08X' "0x${lsn%/*}" $((0x${lsn#*/} / 0x1000000)))
+  # A WAL file name is timeline, the LSN's high 32 bits, then its low 32 bits / the segment size.
+  segsize=$("$PGW_PGBIN/pg_controldata" -D "$PGW_PGDATA" 2>/dev/null | sed -n 's/^Bytes per WAL segment: *//p')
+  suffix=$(printf '%08X%08X' "0x${lsn%/*}" $((0x${lsn#*/} / ${segsize:-16777216})))
   for f in "$PGW_PGDATA"/pg_wal/????????"$suffix"; do
     [ -f "$f" ] && [ $((0x$(basename "$f" | cut -c1-8))) -gt "$tli" ] && return 0
   done

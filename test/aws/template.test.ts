@@ -251,6 +251,18 @@ describe('the build-out', () => {
     expect(userData.filter((u) => u.includes('bootstrap-primary.sh') && u.includes('primary'))).toHaveLength(3);
     expect(userData.every((u) => u.includes('bootstrap-standby.sh') && u.includes('postgresql15-server'))).toBe(true);
   });
+  it('initialises PostgreSQL with the WAL segment size of parameter WalSegmentSizeMB (4 MB by default)', () => {
+    expect(t.Parameters?.WalSegmentSizeMB).toMatchObject({ Default: '4' });
+    const nodes = byType(t, 'AWS::EC2::Instance').filter(([, r]) =>
+      JSON.stringify(r.Properties?.Tags).includes('"pgwarden:role","Value":"node"'),
+    );
+    expect(nodes.length).toBeGreaterThanOrEqual(3);
+    for (const [id, r] of nodes) {
+      const ud = JSON.stringify(r.Properties?.UserData);
+      expect({ id, env: ud.includes('PGW_WAL_SEGSIZE_MB=${WalSegmentSizeMB}') }).toEqual({ id, env: true });
+      expect({ id, ref: ud.includes('"WalSegmentSizeMB":{"Ref":"WalSegmentSizeMB"}') }).toEqual({ id, ref: true });
+    }
+  });
   it('keeps a spare node (parameter SpareNodes) that the topology lists as removed and every pgpool as a backend', () => {
     const spares = byType(t, 'AWS::EC2::Instance').filter(([, r]) => r.Condition === 'HasSpareNode');
     expect(spares.map(([id]) => id)).toEqual(['Node4Instance']);

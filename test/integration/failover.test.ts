@@ -3,6 +3,8 @@
  * write load, false alarms, duplicate sensors, pause, an injected step failure, a standby failure,
  * two pgpool instances, and the refusal to promote without proof of zero loss.
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { ALARMS, alarmName } from '../../functions/lib/alarms';
 import { executions, failoverDrill, labApi, missingWrites, startWriteLoad } from '../../infra/local/drill';
 import type { Lab } from '../../infra/local/lab';
@@ -105,6 +107,28 @@ describe('failover on a lab with two pgpool instances', () => {
     expect(after.primary).toBe(before.primary);
     expect(after.timeline).toBe(before.timeline);
     expect((await newFailovers(lab, known)).every((x) => x.output?.record?.outcome !== 'failed-over')).toBe(true);
+    // Each pgpool reports the standby when it notices it (a session's error, or its own health check):
+    // wait until every pgpool's failover_command has reported it and the reports are handled, so that
+    // the next test starts with no report of this failure still to come.
+    const id = before.nodes.find((n) => n.name === standby)!.backendId;
+    const reported = (pgpool: string) => {
+      const f = join(lab.pgpoolDir(pgpool), 'log', 'failover-hook.log');
+      const lines = existsSync(f) ? readFileSync(f, 'utf8').trim().split('\n') : [];
+      const at = lines.findLastIndex((l) => l.includes(`"failedNodeId":${id},`));
+      return at >= 0 && lines.slice(at + 1).some((l) => l.includes('trigger (exit'));
+    };
+    await waitFor(
+      'every pgpool to have reported the killed standby',
+      async () => lab.config().pgpools.every((p) => reported(p.name)),
+      30_000,
+      100,
+    );
+    await waitFor(
+      'the failure reports to be handled',
+      async () => (await newFailovers(lab, known)).every((x) => x.status !== 'RUNNING'),
+      30_000,
+      100,
+    );
   });
 
   test('malformed or irrelevant events are rejected with a reason and start nothing', async () => {

@@ -71,6 +71,11 @@ describe('lab', () => {
     const table = cli(lab, 'lab', 'status');
     expect(table.out).toMatch(/pg2\s+standby\s+25801\s+1\s+/);
     expect(table.out).toContain('endpoint (clients use this)');
+    // 4 MB WAL segments (bootstrap-primary.sh), inherited by the standbys: a faster promotion.
+    for (const n of ['pg1', 'pg2', 'pg3']) {
+      const [row] = await lab.query<{ wal_segment_size: string }>(n, 'show wal_segment_size');
+      expect({ n, size: row.wal_segment_size }).toEqual({ n, size: '4MB' });
+    }
   });
 
   test('a row written through pgpool is readable on both standbys', async () => {

@@ -38,6 +38,7 @@ PGW_SOCKET_DIR=/run/pgwarden
 PGW_HBA_CIDR=${VpcCidr}
 PGW_PGPASS=/etc/pgwarden/pgpass
 PGW_SECRETS_ENV=/etc/pgwarden/secrets.env
+PGW_WAL_SEGSIZE_MB=${WalSegmentSizeMB}
 ENV
 
 /opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s -c "ssm:${AgentConfigParameter}"
