@@ -7,8 +7,9 @@
  * state); SIGKILL of the primary (the failover workflow, started by pgpool's hook or the alarm,
  * promotes a standby); the first 1% of the table's rows updated on the new primary (what the
  * returning node must catch up on, and what the old one must not keep); then the rejoin workflow with
- * METHOD forced, waited on until it ends. Reported: the rejoin workflow's time, its RewindNode step
- * (pg_rewind or pg_basebackup, start as a standby, streaming) and WaitCaughtUp step.
+ * METHOD forced, waited on until it ends. Reported: the rejoin workflow's time, its StartRewind and
+ * RewindNode steps (pg_rewind or pg_basebackup, start as a standby, streaming; RewindNode polls the
+ * command, looping while it runs) and WaitCaughtUp step.
  * Usage: npm run bench -- rejoin [--sizes-mb 10,1024] [--dir LAB_DIR | --port-base N]
  */
 import { execFileSync } from 'node:child_process';
