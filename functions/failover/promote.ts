@@ -2,7 +2,8 @@
  * Promote the elected standby. Its synchronous quorum is set first (ANY q over the other standbys)
  * so that no commit is acknowledged on the new timeline without a standby; with no standby left to
  * follow it, the cluster runs degraded (asynchronous) and says so. Replication slots for the other
- * standbys are created before promotion, so they can stream the moment they are repointed. The topology records the new
+ * standbys are created before promotion, so they can stream the moment they are repointed, and one for
+ * the old primary, which keeps the WAL its rejoin replays after a rewind. The topology records the new
  * primary and timeline at once, so late sensors see that the failure was handled.
  */
 import { lambda } from '../lib/handler';
@@ -24,10 +25,12 @@ export async function step(state: FailoverState, deps: Deps): Promise<PromoteRes
   // Quorum over the other standbys that can follow (reachable at election); none left: degraded.
   const q = Math.min(t.syncQuorum, others.filter((n) => elect.standbys[n]?.reachable).length);
   const sync = q > 0 ? `ANY ${q} (${others.join(', ')})` : '';
+  // A slot for the old primary too: the new timeline's WAL from the fork stays until it is rewound
+  // and rejoins (bounded by max_slot_wal_keep_size), so that a rejoin can rewind instead of copying.
   const r = await deps.nodes.run(
     cand.instanceId,
     'promote',
-    { SYNC_STANDBYS: sync, SLOTS: others.join(',') },
+    { SYNC_STANDBYS: sync, SLOTS: [...others, assess.primary].join(',') },
     { timeoutMs: settings().nodeCommandTimeoutMs },
   );
   if (!r.ok) throw new Error(`promote on ${cand.name} failed: ${r.stderr.trim().split('\n').pop()}`);

@@ -68,6 +68,9 @@ describe('failover on a lab with two pgpool instances', () => {
     );
     await c.end();
     expect(w.rows[0].port).toBe(lab.node(r.newPrimary!).port);
+    // The new primary keeps a slot for the fenced old primary: its rejoin can rewind.
+    const slots = await lab.query<{ slot_name: string }>(r.newPrimary!, 'select slot_name from pg_replication_slots');
+    expect(slots.map((x) => x.slot_name)).toContain(`pgw_${r.oldPrimary}`);
   });
 
   test('a false alarm (primary healthy) changes nothing and is recorded as such', async () => {
