@@ -124,30 +124,12 @@ export class SsmNodeCommands implements NodeCommands {
     const started = this.now();
     const deadline = started + timeoutMs;
 
-    let commandId: string;
-    try {
-      const sent = await this.ssm.send(
-        new SendCommandCommand({
-          DocumentName: `${this.prefix}-${action}`,
-          InstanceIds: [target],
-          Parameters: Object.fromEntries(Object.entries(params).map(([k, v]) => [k, [v]])),
-          TimeoutSeconds: Math.max(MIN_SSM_TIMEOUT_SECONDS, Math.ceil(timeoutMs / 1000)),
-          Comment: `pgwarden ${action}`.slice(0, 100),
-          ...(this.opts.cloudWatchLogGroup
-            ? {
-                CloudWatchOutputConfig: {
-                  CloudWatchOutputEnabled: true,
-                  CloudWatchLogGroupName: this.opts.cloudWatchLogGroup,
-                },
-              }
-            : {}),
-        }),
-      );
-      if (!sent.Command?.CommandId) throw new Error('SendCommand returned no CommandId');
-      commandId = sent.Command.CommandId;
-    } catch (err) {
-      throw new NodeCommandDeliveryError(target, action, err);
-    }
+    const commandId = await this.send(target, action, {
+      document: `${this.prefix}-${action}`,
+      parameters: params,
+      deliverySeconds: Math.max(MIN_SSM_TIMEOUT_SECONDS, Math.ceil(timeoutMs / 1000)),
+      comment: `pgwarden ${action}`.slice(0, 100),
+    });
 
     // The invocation is never done (and usually not even visible) right after SendCommand: wait first.
     let interval = this.pollInitialMs;
@@ -212,18 +194,30 @@ export class SsmNodeCommands implements NodeCommands {
     const busy = earlier.find((i) => NOT_ENDED.has(i.Status ?? '') && i.CommandId);
     if (busy) throw new NodeCommandBusyError(target, action, busy.CommandId!);
 
+    const commandId = await this.send(target, action, {
+      document,
+      // The documents' own parameter (infra/aws/actions.js): how long the script may run on the node.
+      parameters: { ...params, executionTimeout: String(Math.ceil(timeoutMs / 1000)) },
+      deliverySeconds,
+      comment,
+    });
+    return { commandId, reused: false };
+  }
+
+  /** SendCommand of one document to one instance; its command id, or a delivery error. */
+  private async send(
+    target: string,
+    action: NodeAction,
+    c: { document: string; parameters: Record<string, string>; deliverySeconds: number; comment: string },
+  ): Promise<string> {
     try {
       const sent = await this.ssm.send(
         new SendCommandCommand({
-          DocumentName: document,
+          DocumentName: c.document,
           InstanceIds: [target],
-          Parameters: {
-            ...Object.fromEntries(Object.entries(params).map(([k, v]) => [k, [v]])),
-            // The documents' own parameter (infra/aws/actions.js): how long the script may run on the node.
-            executionTimeout: [String(Math.ceil(timeoutMs / 1000))],
-          },
-          TimeoutSeconds: deliverySeconds,
-          Comment: comment,
+          Parameters: Object.fromEntries(Object.entries(c.parameters).map(([k, v]) => [k, [v]])),
+          TimeoutSeconds: c.deliverySeconds,
+          Comment: c.comment,
           ...(this.opts.cloudWatchLogGroup
             ? {
                 CloudWatchOutputConfig: {
@@ -235,7 +229,7 @@ export class SsmNodeCommands implements NodeCommands {
         }),
       );
       if (!sent.Command?.CommandId) throw new Error('SendCommand returned no CommandId');
-      return { commandId: sent.Command.CommandId, reused: false };
+      return sent.Command.CommandId;
     } catch (err) {
       throw new NodeCommandDeliveryError(target, action, err);
     }
