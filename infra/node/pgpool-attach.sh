@@ -12,7 +12,6 @@ d=$PGW_PGPOOL_DIR
 pcp() { as_pg env PCPPASSFILE="$d/pcppass" "${PGW_PGPOOL_BIN:-/usr/sbin}/$1" -h "${PGW_PGPOOL_LISTEN:-127.0.0.1}" -p "$PGW_PCP_PORT" -U pgwarden -w "${@:2}"; }
 # pcp_node_info -v is verbose; the terse form is: host port status weight status_name ...
 status=$(pcp pcp_node_info -n "$PGW_PARAM_NODE_ID" | cut -d' ' -f3)
-# status 1 = up (waiting for connection), 2 = up (connected), 3 = down
 children_alive() {
   local pids p
   pids=$(pcp pcp_proc_count) || return 1
@@ -21,6 +20,7 @@ children_alive() {
     [ "$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$p/status" 2>/dev/null)" != Z ] || return 1
   done
 }
+# status 1 = up (waiting for connection), 2 = up (connected), 3 = down
 if [ "$status" = 3 ]; then
   poll_until 5 children_alive || log "not every pgpool child is alive after 5 s; attaching anyway"
   rm -f "$d/run/planned-detach-$PGW_PARAM_NODE_ID" # once attached, its failures are reported again
