@@ -29,7 +29,7 @@ export function settings() {
      * promotion to be recorded (under the pgpool-hook Lambda's timeout), and how often it looks.
      */
     hookSwitchWaitMs: num('PGWARDEN_HOOK_SWITCH_WAIT_MS', 8000),
-    hookPollMs: num('PGWARDEN_HOOK_POLL_MS', 50),
+    hookPollMs: num('PGWARDEN_HOOK_POLL_MS', 100), // Parameter Store: 10 reads/s per pgpool hook
     /** How long every pgpool gets to route to the new primary before the workflow intervenes. */
     pgpoolWaitMs: num('PGWARDEN_PGPOOL_WAIT_MS', 20000),
     verifyTimeoutMs: num('PGWARDEN_VERIFY_TIMEOUT_MS', 15000),

@@ -72,9 +72,13 @@ async function plannedSwitch(deps: Deps, topo: Topology, node: NodeSpec): Promis
   const deadline = Date.now() + s.hookSwitchWaitMs;
   for (;;) {
     await new Promise((r) => setTimeout(r, s.hookPollMs));
-    const cur = await deps.topology.get(deps.cluster);
-    if (cur.primary !== node.name && switchedFrom(cur, node, lease.execution)) return ignored(cur);
-    if (cur.lease?.execution !== lease.execution || cur.primary !== node.name) return undefined;
+    // A failed read (e.g. Parameter Store throttling two pgpools' hooks) is retried until the deadline.
+    const cur = await deps.topology.get(deps.cluster).catch((err: unknown) => {
+      deps.log(`pgpool hook: reading the topology failed, retrying: ${String(err)}`);
+      return undefined;
+    });
+    if (cur && cur.primary !== node.name && switchedFrom(cur, node, lease.execution)) return ignored(cur);
+    if (cur && (cur.lease?.execution !== lease.execution || cur.primary !== node.name)) return undefined;
     if (Date.now() >= deadline) {
       deps.log(`pgpool detached ${node.name}: no promotion recorded within ${s.hookSwitchWaitMs} ms of the switch`);
       return undefined;

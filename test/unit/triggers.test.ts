@@ -250,6 +250,20 @@ describe('triggers', () => {
       expect(starts).toEqual([]);
     });
 
+    test('a failed topology read while waiting is retried', async () => {
+      const { deps, starts } = during('switchover', 3, (t) => switched(t));
+      const get = deps.topology.get.bind(deps.topology);
+      let reads = 0;
+      deps.topology.get = async (c: string) => {
+        reads++;
+        if (reads === 2) throw new Error('ThrottlingException: Rate exceeded');
+        return get(c);
+      };
+      const r = await pgpool.handle({ source: 'pgpool', failedNodeId: 0 }, deps);
+      expect(r).toMatchObject({ action: 'ignored' });
+      expect(starts).toEqual([]);
+    });
+
     test('a switch that ends without a promotion (lease released): a failover starts', async () => {
       const { deps, starts } = during('switchover', 2, (t) => ({ ...t, lease: undefined }));
       const r = await pgpool.handle({ source: 'pgpool', failedNodeId: 0 }, deps);
