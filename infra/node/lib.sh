@@ -63,6 +63,23 @@ postmaster_pid() {
 
 is_running() { postmaster_pid >/dev/null; }
 
+# One field of the control file, e.g. control_field 'Bytes per WAL segment'.
+control_field() { "$PGW_PGBIN/pg_controldata" -D "$PGW_PGDATA" 2>/dev/null | sed -n "s/^$1: *//p"; }
+
+# The process exists and has not exited (a zombie, exited but not yet reaped, e.g. by a container's
+# init that reaps lazily, counts as gone).
+process_alive() {
+  local state
+  state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null || true)
+  [ -n "$state" ] && [ "$state" != Z ]
+}
+
+# pcp_* command (pcp_node_info, pcp_attach_node, ...) against this pgpool instance.
+pcp() {
+  as_pg env PCPPASSFILE="$PGW_PGPOOL_DIR/pcppass" "${PGW_PGPOOL_BIN:-/usr/sbin}/$1" \
+    -h "${PGW_PGPOOL_LISTEN:-127.0.0.1}" -p "$PGW_PCP_PORT" -U pgwarden -w "${@:2}"
+}
+
 # The control file's cluster state and latest checkpoint into $state and $lsn. pg_controldata only
 # reads a file, so root runs it directly (no runuser on a switchover's path). Fails when the file is
 # missing or was read while being rewritten (CRC mismatch).
@@ -152,12 +169,11 @@ no_node_pids() { [ -z "$(node_pids)" ]; }
 # lock whose process is gone or a zombie is removed; a live one is left for PostgreSQL to refuse.
 clear_stale_socket_lock() {
   [ -n "${PGW_SOCKET_DIR:-}" ] && [ -n "${PGW_PORT:-}" ] || return 0
-  local f="$PGW_SOCKET_DIR/.s.PGSQL.$PGW_PORT.lock" pid state
+  local f="$PGW_SOCKET_DIR/.s.PGSQL.$PGW_PORT.lock" pid
   [ -f "$f" ] || return 0
   pid=$(head -n 1 "$f" 2>/dev/null | tr -dc '0-9')
   [ -n "$pid" ] || return 0
-  state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$pid/status" 2>/dev/null || true)
-  if [ -z "$state" ] || [ "$state" = Z ]; then
+  if ! process_alive "$pid"; then
     log "removing the stale socket lock of exited process $pid"
     rm -f "$f"
   fi

@@ -9,16 +9,12 @@
 . "$(dirname "$0")/lib.sh"
 require_param NODE_ID
 d=$PGW_PGPOOL_DIR
-pcp() { as_pg env PCPPASSFILE="$d/pcppass" "${PGW_PGPOOL_BIN:-/usr/sbin}/$1" -h "${PGW_PGPOOL_LISTEN:-127.0.0.1}" -p "$PGW_PCP_PORT" -U pgwarden -w "${@:2}"; }
 # pcp_node_info -v is verbose; the terse form is: host port status weight status_name ...
 status=$(pcp pcp_node_info -n "$PGW_PARAM_NODE_ID" | cut -d' ' -f3)
 children_alive() {
   local pids p
   pids=$(pcp pcp_proc_count) || return 1
-  for p in $pids; do
-    [ -d "/proc/$p" ] || return 1
-    [ "$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$p/status" 2>/dev/null)" != Z ] || return 1
-  done
+  for p in $pids; do process_alive "$p" || return 1; done
 }
 # status 1 = up (waiting for connection), 2 = up (connected), 3 = down
 if [ "$status" = 3 ]; then

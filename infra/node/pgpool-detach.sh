@@ -7,13 +7,12 @@
 . "$(dirname "$0")/lib.sh"
 require_param NODE_ID
 d=$PGW_PGPOOL_DIR
-pcp() { as_pg env PCPPASSFILE="$d/pcppass" "${PGW_PGPOOL_BIN:-/usr/sbin}/$1" -h "${PGW_PGPOOL_LISTEN:-127.0.0.1}" -p "$PGW_PCP_PORT" -U pgwarden -w "${@:2}"; }
 # pcp_node_info -v is verbose; the terse form is: host port status weight status_name ...
 status=$(pcp pcp_node_info -n "$PGW_PARAM_NODE_ID" | cut -d' ' -f3)
 # status 3 = down
 if [ "$status" != 3 ]; then
   marker="$d/run/planned-detach-$PGW_PARAM_NODE_ID"
-  date +%s >"$marker"
+  : >"$marker"
   chown_pg "$marker"
   # A node already down in pgpool cannot be detached again, so a marker the hook did not take is
   # harmless until the attach, which removes it.

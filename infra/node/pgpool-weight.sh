@@ -15,7 +15,6 @@ w=${PGW_PARAM_WEIGHT:-}
 [[ "$w" =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "WEIGHT must be a non-negative number, got \"$w\""
 d=$PGW_PGPOOL_DIR
 conf=$d/pgpool.conf
-pcp() { as_pg env PCPPASSFILE="$d/pcppass" "${PGW_PGPOOL_BIN:-/usr/sbin}/$1" -h "${PGW_PGPOOL_LISTEN:-127.0.0.1}" -p "$PGW_PCP_PORT" -U pgwarden -w "${@:2}"; }
 
 previous=$(sed -n "s/^backend_weight$id *= *//p" "$conf")
 [ -n "$previous" ] || die "backend $id has no backend_weight in $conf"

@@ -79,7 +79,7 @@ rewound_wal_available() {
   lsn=${d% *}
   tli=${d#* }
   # A WAL file name is timeline, the LSN's high 32 bits, then its low 32 bits / the segment size.
-  segsize=$("$PGW_PGBIN/pg_controldata" -D "$PGW_PGDATA" 2>/dev/null | sed -n 's/^Bytes per WAL segment: *//p')
+  segsize=$(control_field 'Bytes per WAL segment')
   suffix=$(printf '%08X%08X' "0x${lsn%/*}" $((0x${lsn#*/} / ${segsize:-16777216})))
   for f in "$PGW_PGDATA"/pg_wal/????????"$suffix"; do
     [ -f "$f" ] && [ $((0x$(basename "$f" | cut -c1-8))) -gt "$tli" ] && return 0
@@ -124,11 +124,9 @@ basebackup() {
   fi
 }
 
-cluster_state() { as_pg "$PGW_PGBIN/pg_controldata" -D "$PGW_PGDATA" 2>/dev/null | sed -n 's/^Database cluster state: *//p'; }
-
 case "$method" in
   standby)
-    state=$(cluster_state)
+    state=$(control_field 'Database cluster state')
     [ "$state" = "shut down" ] || [ "$state" = "shut down in recovery" ] ||
       die "METHOD=standby needs a cleanly shut down node; $PGW_NODE is \"$state\" (use METHOD=auto)"
     used=standby

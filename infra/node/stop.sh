@@ -23,9 +23,8 @@ case "$mode" in
 esac
 if pid=$(postmaster_pid); then
   kill -s "$sig" "$pid"
-  # Gone once it has exited: a zombie (state Z, not yet reaped by its parent, e.g. a container's init
-  # that reaps lazily) has already finished its shutdown.
-  gone() { ! kill -0 "$pid" 2>/dev/null || [ "$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$pid/status" 2>/dev/null)" = Z ]; }
+  # Gone once it has exited: a zombie has already finished its shutdown.
+  gone() { ! process_alive "$pid"; }
   done_() { gone || { [ "$until_" = checkpoint ] && read_control && [ "$state" = "shut down" ]; }; }
   deadline=$((SECONDS + 60))
   until done_; do
