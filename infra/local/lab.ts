@@ -606,10 +606,23 @@ export class Lab {
   /** A frozen host: SIGSTOP every process of the node. */
   freeze(name: string): number[] {
     this.node(name);
-    const pids = this.nodeProcesses(name);
-    if (!pids.length) throw new LabError(`node ${name} is not running`);
-    for (const p of pids) process.kill(p, 'SIGSTOP');
-    return pids;
+    const postmaster = this.postmasterPid(name);
+    if (!postmaster) throw new LabError(`node ${name} is not running`);
+    // The postmaster first, so that it forks no new backend; then its children, listed again after
+    // it stopped. A backend may exit between the listing and the signal: that one is not frozen, it
+    // is gone.
+    process.kill(postmaster, 'SIGSTOP');
+    const stopped = [postmaster];
+    for (const p of this.nodeProcesses(name)) {
+      if (p === postmaster) continue;
+      try {
+        process.kill(p, 'SIGSTOP');
+        stopped.push(p);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
+      }
+    }
+    return stopped;
   }
 
   thaw(name: string): number[] {
