@@ -42,7 +42,7 @@ export async function run(argv: string[]): Promise<void> {
         const g = gaps(load.acked, t0, Date.now());
         const sw = r.execution.output?.switch;
         windows.push(g.longest);
-        // pgpool 4.3 restarts all its children at once only when the old primary is its main node
+        // pgpool (seen with 4.3) restarts all its children at once only when the old primary is its main node
         // (the first backend up, here backend 0); otherwise the children that exited during the
         // failover come back a second later. The column shows which case each run was.
         const backend = lab.readTopology().nodes.find((n) => n.name === sw?.oldPrimary)?.backendId ?? '-';

@@ -35,7 +35,7 @@ export async function inEveryPgpool(
 }
 
 /**
- * pgpool-II 4.3 may detach a node again right after its failback: a client session that began before
+ * pgpool-II may detach a node again right after its failback (seen with 4.3): a client session that began before
  * the node was restarted still holds a connection to its old process, and the first statement that
  * touches it degenerates the node (failover_on_backend_error). That session's pgpool child ends with
  * it, so attaching once more sticks; a few attempts, then a clear error.

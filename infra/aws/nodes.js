@@ -403,7 +403,7 @@ function build(cluster, service, stage) {
       Default: '',
       AllowedPattern: '^(s3://[a-z0-9.-]+/.+)?$',
       Description:
-        'optional s3://bucket/key of a pgpool-II 4.x aarch64 RPM (AL2023 has no pgpool-II package and the VPC has no internet route)',
+        'optional s3://bucket/key of a pgpool-II 4.5 or later aarch64 RPM (AL2023 has no pgpool-II package and the VPC has no internet route; older pgpool-II ends client sessions during a failover or detach, and configure-pgpool.sh refuses it)',
     },
     WalSegmentSizeMB: {
       Type: 'String',

@@ -85,10 +85,10 @@ export async function main(argv: string[]): Promise<number> {
         return await labCommand(rest);
       case 'doctor': {
         const { values } = parse(rest, { install: { type: 'boolean' } });
-        const { ensureSystemPackages, missingPackages } = require('./doctor');
+        const { ensureSystemPackages, missingRequirements } = require('./doctor');
         if (values.install) ensureSystemPackages();
-        const missing = missingPackages();
-        console.log(missing.length ? `missing: ${missing.join(', ')}` : 'all system packages present');
+        const missing = missingRequirements() as string[];
+        console.log(missing.length ? `missing: ${missing.join('; ')}` : 'all system packages present');
         return missing.length ? 1 : 0;
       }
       case 'failover':

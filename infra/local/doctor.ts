@@ -1,9 +1,11 @@
 /**
- * The lab needs PostgreSQL 15, pgpool-II and Redis from Debian. Missing packages are installed with
- * apt-get when we run as root; otherwise the error names the command to run.
+ * The lab needs PostgreSQL 15 and Redis from Debian, and pgpool-II 4.5 or later (built from Debian
+ * trixie's source package when none is installed: pgpool-build.ts). Missing packages are installed
+ * with apt-get when we run as root; otherwise the error names the command to run.
  */
 import { existsSync, writeFileSync, unlinkSync } from 'node:fs';
 import { runSync } from './proc';
+import { ensurePgpool, pgpoolProblem } from './pgpool-build';
 
 export const PGBIN = process.env.PGWARDEN_PGBIN ?? '/usr/lib/postgresql/15/bin';
 
@@ -20,7 +22,6 @@ const REQUIREMENTS: Requirement[] = [
       (b) => `${PGBIN}/${b}`,
     ),
   },
-  { pkg: 'pgpool2', files: ['/usr/sbin/pgpool', '/usr/sbin/pcp_attach_node', '/usr/sbin/pcp_detach_node'] },
   { pkg: 'redis-server', files: ['/usr/bin/redis-server'] },
   { pkg: 'curl', files: ['/usr/bin/curl'] },
   { pkg: 'iproute2', files: ['/usr/sbin/ip', '/bin/ip'] },
@@ -35,7 +36,20 @@ export function missingPackages(reqs = REQUIREMENTS): string[] {
 }
 
 export function ensureSystemPackages(extra: string[] = [], log: (m: string) => void = console.error): void {
-  const missing = [...new Set([...missingPackages(), ...extra.filter((p) => !dpkgInstalled(p))])];
+  installPackages([...missingPackages(), ...extra], log);
+  const still = missingPackages();
+  if (still.length) throw new Error(`still missing after apt-get: ${still.join(', ')}`);
+  ensurePgpool((pkgs) => installPackages(pkgs, log), log);
+}
+
+/** What `doctor` reports missing: Debian packages, and a usable pgpool-II. */
+export function missingRequirements(): string[] {
+  const problem = pgpoolProblem();
+  return [...missingPackages(), ...(problem ? [problem] : [])];
+}
+
+function installPackages(pkgs: string[], log: (m: string) => void): void {
+  const missing = [...new Set(pkgs.filter((p) => !dpkgInstalled(p)))];
   if (missing.length === 0) return;
   const cmd = `apt-get update && apt-get install -y ${missing.join(' ')}`;
   if (process.getuid?.() !== 0) {
@@ -55,8 +69,6 @@ export function ensureSystemPackages(extra: string[] = [], log: (m: string) => v
   } finally {
     if (ownPolicy) unlinkSync(policy);
   }
-  const still = missingPackages();
-  if (still.length) throw new Error(`still missing after apt-get: ${still.join(', ')}`);
 }
 
 function dpkgInstalled(pkg: string): boolean {

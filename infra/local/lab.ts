@@ -23,6 +23,7 @@ import { join, resolve } from 'node:path';
 import { Client } from 'pg';
 import type { Topology } from '../../functions/lib/topology';
 import { ensureSystemPackages, PGBIN } from './doctor';
+import { pgpoolBinDir } from './pgpool-build';
 import { isAlive, parseResult, run, runSync, waitFor, type RunResult } from './proc';
 
 export const REPO_ROOT = resolve(__dirname, '..', '..');
@@ -350,9 +351,8 @@ export class Lab {
         PGW_PGPOOL_DIR: d,
         PGW_PGPOOL_PORT: String(p.port),
         PGW_PCP_PORT: String(p.pcpPort),
-        // As in AWS (configure-pgpool.sh's default). During a failover pgpool 4.3 ends every child that
-        // runs a statement, and replaces them only after it; fewer children run out while clients
-        // reconnect (a switchover's write window then grows by a second).
+        // As in AWS (configure-pgpool.sh's default). With 16, clients reconnecting during a failover
+        // ran out of children on pgpool-II 4.3 (a switchover's write window grew by a second).
         PGW_PGPOOL_CHILDREN: '32',
         PGW_BACKENDS: c.nodes.map((n) => `${n.name}=127.0.0.1:${n.port}`).join(' '),
         PGW_HEALTH_CHECK_PERIOD: String(c.profile.healthCheckPeriodS),
@@ -363,6 +363,7 @@ export class Lab {
         ...(process.env.PGWARDEN_PGPOOL_LOG_LEVEL
           ? { PGW_PGPOOL_LOG_LEVEL: process.env.PGWARDEN_PGPOOL_LOG_LEVEL }
           : {}),
+        PGW_PGPOOL_BIN: pgpoolBinDir(),
         ...c.pgpoolEnv,
         PGW_TRIGGER_CMD:
           c.pgpoolEnv?.PGW_TRIGGER_CMD ??

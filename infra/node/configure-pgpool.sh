@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
-# Render this pgpool-II 4.3 instance's configuration: streaming-replication mode, reads load-balanced
-# to standbys, health check, PCP, scram through pool_passwd. pgpool is a router here, never a
-# second brain: its failover_command only reports to pgwarden (pgpool-failover-hook.sh), and the
+# Render this pgpool-II (4.5 or later) instance's configuration: streaming-replication mode, reads
+# load-balanced to standbys, health check, PCP, scram through pool_passwd. pgpool is a router here,
+# never a second brain: its failover_command only reports to pgwarden (pgpool-failover-hook.sh), and the
 # pgwarden workflow is the only thing that promotes. Idempotent.
 # Settings (pgpool env file): PGW_PGPOOL_DIR, PGW_PGPOOL_PORT, PGW_PCP_PORT, PGW_BACKENDS
 # ("name=host:port ..." in backend id order), PGW_TRIGGER_CMD, secrets PGW_PW_*.
 . "$(dirname "$0")/lib.sh"
 d=$PGW_PGPOOL_DIR
+# pgpool-II 4.5 or later: older releases end the session of every client that runs a statement while
+# a failover, failback or detach is processed, whatever node the session uses.
+version=$("${PGW_PGPOOL_BIN:-/usr/sbin}/pgpool" --version 2>&1 | sed -n 's/.*version \([0-9][0-9]*\)\.\([0-9][0-9]*\).*/\1 \2/p')
+[ -n "$version" ] || die "no pgpool-II in ${PGW_PGPOOL_BIN:-/usr/sbin}"
+read -r major minor <<<"$version"
+[ "$major" -gt 4 ] || { [ "$major" -eq 4 ] && [ "$minor" -ge 5 ]; } ||
+  die "pgpool-II $major.$minor is older than 4.5: it ends client sessions during a failover or detach"
 mkdir -p "$d/run" "$d/log"
 chown_pg "$d" "$d/run" "$d/log"
 chmod 700 "$d/run"
@@ -79,9 +86,9 @@ health_check_max_retries = ${PGW_HEALTH_CHECK_RETRIES:-0}
 health_check_retry_delay = 1
 connect_timeout = ${PGW_CONNECT_TIMEOUT_MS:-1000}
 
-# pgpool ends the session of every client that runs a statement until failover_command returns. A
-# detach a workflow asked for (pgpool-detach.sh leaves a marker) is not reported: plain sh, no hook.
-failover_command = '${PGW_FAILOVER_COMMAND-if [ -e $d/run/planned-detach-%d ]; then rm -f $d/run/planned-detach-%d; echo planned detach of backend %d, not reported >>$d/log/failover-hook.log; else $PGW_NODE_SCRIPTS/pgpool-failover-hook.sh %d %h %p %m %P %M %H %r %N %S; fi}'
+# pgpool only reports the event to pgwarden (a detach a workflow asked for is not reported: the hook
+# takes pgpool-detach.sh's marker and returns at once).
+failover_command = '${PGW_FAILOVER_COMMAND-$PGW_NODE_SCRIPTS/pgpool-failover-hook.sh %d %h %p %m %P %M %H %r %N %S}'
 follow_primary_command = '${PGW_FOLLOW_PRIMARY_COMMAND-}'
 failover_on_backend_error = on
 failover_on_backend_shutdown = on

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # pcp_attach_node on this pgpool instance. Idempotent (checks the node's status first).
 # Parameters: NODE_ID (pgpool backend id).
-# pgpool-II 4.3 replaces the children that exited during a failover (every child that ran a statement
+# pgpool-II (seen with 4.3) replaces the children that exited during a failover (every child that ran a statement
 # then) only after the failover, which ends with a 1 s pause, and a failback queued meanwhile runs
 # first: an attach right after a failover (a switchover's old primary, a rejoin) would find few live
 # children, and its own failback would end the rest, leaving clients without a child for a second.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set one backend's load-balancing weight in this pgpool instance (backend_weight<N> of the rendered
-# pgpool.conf) and reload it. pgpool-II 4.3 applies backend_weight on reload: every session that starts
+# pgpool.conf) and reload it. pgpool-II applies backend_weight on reload: every session that starts
 # afterwards picks its load-balance node with the new weights; a session already open keeps the node it
 # picked when it connected. WEIGHT=0: no new session reads from the node (scale in drains a standby so
 # before detaching it). Returns once pgpool reports the new weight. Idempotent. The weight holds until

@@ -3,12 +3,13 @@
  * the infra/node scripts, driven through the CLI and the Lab API a user has.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Lab } from '../../infra/local/lab';
 import { executions, labApi } from '../../infra/local/drill';
-import { waitFor } from '../../infra/local/proc';
+import { run, waitFor } from '../../infra/local/proc';
 import { freshLab } from './support/lab';
 
 const PORT_BASE = 25800;
@@ -151,6 +152,24 @@ describe('lab', () => {
     expect(until.code).not.toBe(0);
     expect(until.stderr).toContain('unknown UNTIL later (exit|checkpoint)');
     expect(lab.postmasterPid('pg3')).toBe(pid);
+  }, 60_000);
+
+  test('a pgpool-II older than 4.5 is refused by configure-pgpool.sh, and its configuration is left as it was', async () => {
+    // A stand-in for Debian 12's pgpool2 4.3.5: only its --version output matters here.
+    const bin = mkdtempSync(join(tmpdir(), 'pgw-oldpgpool-'));
+    writeFileSync(join(bin, 'pgpool'), '#!/bin/sh\necho "pgpool-II version 4.3.5 (tamahomeboshi)"\n');
+    chmodSync(join(bin, 'pgpool'), 0o755);
+    const envFile = join(bin, 'pgpool.env');
+    writeFileSync(envFile, `${readFileSync(lab.targetEnvFile('pgpool1'), 'utf8')}\nPGW_PGPOOL_BIN=${bin}\n`);
+    const conf = join(lab.pgpoolDir('pgpool1'), 'pgpool.conf');
+    const before = readFileSync(conf, 'utf8');
+    const r = await run('bash', [join(lab.scriptsDir, 'configure-pgpool.sh')], {
+      env: { PATH: process.env.PATH, PGW_NODE_ENV: envFile },
+      timeoutMs: 30_000,
+    });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('pgpool-II 4.3 is older than 4.5');
+    expect(readFileSync(conf, 'utf8')).toBe(before);
   }, 60_000);
 
   test('a standby a pgpool detached while it streams is re-attached automatically, without a restart, and recorded', async () => {

@@ -1,0 +1,62 @@
+/**
+ * Which pgpool-II the lab accepts: 4.5 or later, with the pcp commands the node scripts run.
+ * (The build itself runs in `doctor --install`, before any test; every lab test then uses it.)
+ */
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pgpoolBinDir, pgpoolProblem, pgpoolVersion, versionAtLeast } from '../../infra/local/pgpool-build';
+
+function fakeBin(
+  versionLine: string,
+  commands = ['pcp_attach_node', 'pcp_detach_node', 'pcp_node_info', 'pcp_promote_node'],
+) {
+  const dir = mkdtempSync(join(tmpdir(), 'pgw-pgpoolbin-'));
+  writeFileSync(join(dir, 'pgpool'), `#!/bin/sh\necho "${versionLine}"\n`);
+  chmodSync(join(dir, 'pgpool'), 0o755);
+  for (const c of commands) writeFileSync(join(dir, c), '');
+  return dir;
+}
+
+test('versions from 4.5 on are accepted, older ones are not', () => {
+  expect(versionAtLeast('4.5.0', [4, 5])).toBe(true);
+  expect(versionAtLeast('4.6.1', [4, 5])).toBe(true);
+  expect(versionAtLeast('5.0', [4, 5])).toBe(true);
+  expect(versionAtLeast('4.4.9', [4, 5])).toBe(false);
+  expect(versionAtLeast('4.3.5', [4, 5])).toBe(false);
+  expect(versionAtLeast('3.9', [4, 5])).toBe(false);
+});
+
+test("pgpool-II 4.3 (Debian 12's) is refused, naming why", () => {
+  const bin = fakeBin('pgpool-II version 4.3.5 (tamahomeboshi)');
+  expect(pgpoolVersion(bin)).toBe('4.3.5');
+  expect(pgpoolProblem(bin)).toBe(
+    `pgpool-II 4.3.5 in ${bin} is older than 4.5: it ends client sessions during a failover or detach`,
+  );
+});
+
+test('a pgpool-II 4.6 with its pcp commands is usable', () => {
+  expect(pgpoolProblem(fakeBin('pgpool-II version 4.6.1 (chirikoboshi)'))).toBeUndefined();
+});
+
+test('a missing pcp command or an unreadable version is reported', () => {
+  const noPcp = fakeBin('pgpool-II version 4.6.1 (chirikoboshi)', ['pcp_attach_node']);
+  expect(pgpoolProblem(noPcp)).toBe(
+    `pgpool-II is not installed in ${noPcp} (missing pcp_detach_node, pcp_node_info, pcp_promote_node)`,
+  );
+  const garbled = fakeBin('hello');
+  expect(pgpoolProblem(garbled)).toBe(`${join(garbled, 'pgpool')} --version printed no version`);
+  const empty = mkdtempSync(join(tmpdir(), 'pgw-pgpoolbin-'));
+  expect(pgpoolProblem(empty)).toMatch(/^pgpool-II is not installed in .* \(missing pgpool, pcp_attach_node/);
+});
+
+test('the lab uses PGWARDEN_PGPOOL_BIN when it is set', () => {
+  const saved = process.env.PGWARDEN_PGPOOL_BIN;
+  try {
+    process.env.PGWARDEN_PGPOOL_BIN = '/opt/pgpool-4.5/bin';
+    expect(pgpoolBinDir()).toBe('/opt/pgpool-4.5/bin');
+  } finally {
+    if (saved === undefined) delete process.env.PGWARDEN_PGPOOL_BIN;
+    else process.env.PGWARDEN_PGPOOL_BIN = saved;
+  }
+});
