@@ -1,12 +1,13 @@
 /**
- * pgpool-II for the lab. pgwarden needs pgpool-II 4.5 or later: 4.3 and 4.4 end the session of every
- * client that runs a statement while pgpool processes a detach (a scale in, a maintenance step), a
- * failover or a failback; 4.5 makes those sessions wait instead (upstream commit 4aa657e). Debian 12
- * ships 4.3.5, so the lab builds the pgpool-II that Debian 13 (trixie) ships from Debian's source
- * package: the upstream tarball, checked against a pinned SHA-256, or, once Debian has moved on to a
- * newer release, that one, checked against the checksum in trixie's signed source index. Built once per machine into a
- * prefix of its own (nothing of the system's is replaced); `PGWARDEN_PGPOOL_BIN` points the lab at
- * another pgpool-II instead (for example a packaged 4.5+).
+ * pgpool-II for the lab. pgwarden needs pgpool-II 4.5 or later: earlier releases end the session of
+ * every client that runs a statement while pgpool processes a detach (a scale in, a maintenance
+ * step), a failover or a failback; 4.5 makes those sessions wait for the end instead, polling once a
+ * second (upstream commit 4aa657e). Debian 12 ships 4.3.5, so the lab builds the pgpool-II that
+ * Debian 13 (trixie) ships, from Debian's source package: the upstream tarball, checked against a
+ * pinned SHA-256, or, once Debian has moved on to a newer release, that one, checked against the
+ * checksum in trixie's signed source index. Built once per machine into a prefix of its own (nothing
+ * of the system's is replaced); `PGWARDEN_PGPOOL_BIN` points the lab at another pgpool-II instead (for
+ * example a packaged 4.5+).
  */
 import { createHash } from 'node:crypto';
 import {
