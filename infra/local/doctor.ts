@@ -27,7 +27,7 @@ const REQUIREMENTS: Requirement[] = [
   { pkg: 'iproute2', files: ['/usr/sbin/ip', '/bin/ip'] },
 ];
 
-export function missingPackages(reqs = REQUIREMENTS): string[] {
+function missingPackages(reqs = REQUIREMENTS): string[] {
   // iproute2 may live in /usr/sbin or /bin: a requirement is met when any of its files exists for
   // multi-location tools, all of them otherwise.
   return reqs
@@ -35,8 +35,8 @@ export function missingPackages(reqs = REQUIREMENTS): string[] {
     .map((r) => r.pkg);
 }
 
-export function ensureSystemPackages(extra: string[] = [], log: (m: string) => void = console.error): void {
-  installPackages([...missingPackages(), ...extra], log);
+export function ensureSystemPackages(log: (m: string) => void = console.error): void {
+  installPackages(missingPackages(), log);
   const still = missingPackages();
   if (still.length) throw new Error(`still missing after apt-get: ${still.join(', ')}`);
   ensurePgpool((pkgs) => installPackages(pkgs, log), log);

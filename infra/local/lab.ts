@@ -434,7 +434,7 @@ export class Lab {
 
   /** Bring everything up; idempotent; returns when every component is ready. */
   async up(): Promise<void> {
-    ensureSystemPackages([], this.log);
+    ensureSystemPackages(this.log);
     const fresh = !this.exists();
     if (fresh) this.create();
     else this.checkOptionsMatch();
