@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import type { Lab } from '../../infra/local/lab';
 import { executions, labApi } from '../../infra/local/drill';
 import { run, waitFor } from '../../infra/local/proc';
-import { freshLab } from './support/lab';
+import { freshLab, testPortBase } from './support/lab';
 
-const PORT_BASE = 25800;
+const PORT_BASE = testPortBase(25800);
 const BIN = join(__dirname, '..', '..', 'bin', 'pgwarden');
 
 function cli(lab: Lab, ...args: string[]) {

@@ -3,6 +3,7 @@
  * while PostgreSQL was stopped) and streaming again, a switchover in the middle, no acknowledged
  * write lost, no node left marked for maintenance.
  */
+import { testPortBase } from './support/lab';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +11,7 @@ import { executions, labApi, missingWrites, startWriteLoad } from '../../infra/l
 import { Lab } from '../../infra/local/lab';
 import { waitFor } from '../../infra/local/proc';
 
-const lab = new Lab({ dir: mkdtempSync(join(tmpdir(), 'pgw-')), portBase: 26300, log: () => undefined });
+const lab = new Lab({ dir: mkdtempSync(join(tmpdir(), 'pgw-')), portBase: testPortBase(26300), log: () => undefined });
 
 beforeAll(async () => {
   await lab.up();

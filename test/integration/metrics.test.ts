@@ -3,6 +3,7 @@
  * pgpool-II): what the application writes, what replication looks like, and a round that survives a
  * crashed standby.
  */
+import { testPortBase } from './support/lab';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,7 +25,7 @@ const clusterValue = (data: MetricDatum[], name: string) =>
 
 describe('custom SQL metrics on a lab cluster', () => {
   const dir = mkdtempSync(join(tmpdir(), 'pgw-metrics-'));
-  const lab = new Lab({ dir, portBase: 26600, log: () => {} });
+  const lab = new Lab({ dir, portBase: testPortBase(26600), log: () => {} });
   const workflows: WorkflowStarter = {
     start: async () => {
       throw new Error('the metrics collector never starts a workflow');

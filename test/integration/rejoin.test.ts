@@ -4,6 +4,7 @@
  * node whose WAL diverged is rewound and its divergent rows are gone; when rewind is impossible
  * (its WAL is gone) a fresh basebackup is used.
  */
+import { testPortBase } from './support/lab';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +17,7 @@ import { updateTopology } from '../../functions/lib/topology-update';
 // The rewind runs longer than one poll step waits (it waits up to 5 minutes in AWS): RewindNode returns
 // "still running" and the workflow loops back to it, as a basebackup longer than a Lambda makes it do.
 process.env.PGWARDEN_COMMAND_POLL_WAIT_MS = '200';
-const lab = new Lab({ dir: mkdtempSync(join(tmpdir(), 'pgw-')), portBase: 26200, log: () => undefined });
+const lab = new Lab({ dir: mkdtempSync(join(tmpdir(), 'pgw-')), portBase: testPortBase(26200), log: () => undefined });
 
 async function checksums(): Promise<Record<string, string>> {
   const out: Record<string, string> = {};

@@ -5,6 +5,7 @@
  * and no orphaned slot, and both started by the read-load alarms
  * (as EventBridge delivers them) within the configured bounds.
  */
+import { testPortBase } from './support/lab';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +16,7 @@ import { executions, labApi } from '../../infra/local/drill';
 import { Lab } from '../../infra/local/lab';
 import { waitFor } from '../../infra/local/proc';
 
-const lab = new Lab({ dir: mkdtempSync(join(tmpdir(), 'pgw-')), portBase: 26400, log: () => undefined });
+const lab = new Lab({ dir: mkdtempSync(join(tmpdir(), 'pgw-')), portBase: testPortBase(26400), log: () => undefined });
 
 /**
  * The read load: `readers` clients through pgpool, each in a loop opening a session, running

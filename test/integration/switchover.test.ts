@@ -3,6 +3,7 @@
  * write window is measured and reported; timing goes to bench/switchover.ts), and bad requests
  * refused clearly with nothing changed.
  */
+import { testPortBase } from './support/lab';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +11,7 @@ import { gaps, labApi, missingWrites, startWriteLoad } from '../../infra/local/d
 import { Lab } from '../../infra/local/lab';
 import { waitFor } from '../../infra/local/proc';
 
-const lab = new Lab({ dir: mkdtempSync(join(tmpdir(), 'pgw-')), portBase: 27040, log: () => undefined });
+const lab = new Lab({ dir: mkdtempSync(join(tmpdir(), 'pgw-')), portBase: testPortBase(27040), log: () => undefined });
 
 type Validate = (def: unknown) => { isValid: boolean; errors: unknown[] };
 
