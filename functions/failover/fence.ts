@@ -5,6 +5,7 @@
  * instance itself is force-stopped. Idempotent.
  */
 import { lambda } from '../lib/handler';
+import { renewLease } from '../lib/lease';
 import type { Deps } from '../lib/ports';
 import { settings } from '../lib/settings';
 import { nodeByName } from '../lib/topology';
@@ -13,7 +14,9 @@ import { requireState, type FailoverState, type FenceResult } from './types';
 
 export async function step(state: FailoverState, deps: Deps): Promise<FenceResult> {
   const assess = requireState(state.assess, 'assess');
-  const t = await deps.topology.get(state.cluster);
+  // Still this execution's cluster, and still the primary it assessed (a second execution, or an
+  // operator, may have moved on meanwhile): otherwise stop before touching anything.
+  const t = await renewLease(deps, 'failover', state.executionName, { primary: assess.primary, ignorePause: true });
   const old = nodeByName(t, assess.primary);
   const s = settings();
 

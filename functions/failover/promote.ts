@@ -6,24 +6,35 @@
  * the old primary, which keeps the WAL its rejoin replays after a rewind. The topology records the new
  * primary and timeline at once, so late sensors see that the failure was handled.
  */
-import { lambda } from '../lib/handler';
+import { lambda, StepRefusal } from '../lib/handler';
+import { REFUSED, renewLease } from '../lib/lease';
 import { parseResult } from '../lib/node-result';
 import type { Deps } from '../lib/ports';
 import { settings } from '../lib/settings';
-import { nodeByName, withEvent } from '../lib/topology';
+import { nodeByName, syncRecord, withEvent } from '../lib/topology';
 import { updateTopology } from '../lib/topology-update';
 import { requireState, type FailoverState, type PromoteResult } from './types';
 
 export async function step(state: FailoverState, deps: Deps): Promise<PromoteResult> {
   const elect = requireState(state.elect, 'elect');
   const assess = requireState(state.assess, 'assess');
-  const t = await deps.topology.get(state.cluster);
+  const t = await renewLease(deps, 'failover', state.executionName, { ignorePause: true });
   const cand = nodeByName(t, requireState(elect.candidate, 'elect.candidate'));
+  // A retry after the promotion finds the candidate recorded as primary; anything else means the
+  // world changed since the election: promoting now could make a second primary.
+  if (t.primary !== assess.primary && t.primary !== cand.name)
+    throw new StepRefusal(REFUSED, `failover stopped: the primary changed to ${t.primary} since the election`);
   const others = t.nodes
     .filter((n) => n.name !== cand.name && n.name !== assess.primary && n.role === 'standby')
     .map((n) => n.name);
-  // Quorum over the other standbys that can follow (reachable at election); none left: degraded.
-  const q = Math.min(t.syncQuorum, others.filter((n) => elect.standbys[n]?.reachable).length);
+  // Quorum over the other standbys that can follow (reachable at election). None left: in strict mode
+  // commits wait for one of them to come back; otherwise the new primary runs asynchronous, which the
+  // topology records (degraded: a metric, an alarm, a line in status, and no zero-loss proof later).
+  const reachableOthers = others.filter((n) => elect.standbys[n]?.reachable).length;
+  const q =
+    settings().syncStrict && others.length
+      ? Math.min(t.syncQuorum, others.length)
+      : Math.min(t.syncQuorum, reachableOthers);
   const sync = q > 0 ? `ANY ${q} (${others.join(', ')})` : '';
   // A slot for the old primary too: the new timeline's WAL from the fork stays until it is rewound
   // and rejoins (bounded by max_slot_wal_keep_size), so that a rejoin can rewind instead of copying.
@@ -52,6 +63,9 @@ export async function step(state: FailoverState, deps: Deps): Promise<PromoteRes
       deps.now(),
     );
     for (const n of next.nodes) if (n.name === cand.name) n.role = 'primary';
+    // Every commit before the promotion is on the candidate (the election proved it); every commit
+    // after it waits for the quorum over `others`.
+    next.sync = syncRecord(cur, cand.name, sync, res.lsn, state.executionName, deps.now());
     if (next.absentSince) delete next.absentSince[cand.name];
     return next;
   });

@@ -7,6 +7,7 @@
  */
 import { showPoolNodes, type PoolNode } from '../lib/db';
 import { lambda } from '../lib/handler';
+import { renewLease } from '../lib/lease';
 import type { Deps } from '../lib/ports';
 import { settings } from '../lib/settings';
 import { nodeByName, type PgpoolSpec } from '../lib/topology';
@@ -22,7 +23,7 @@ export async function step(state: FailoverState, deps: Deps): Promise<Record<str
   const promote = requireState(state.promote, 'promote');
   const assess = requireState(state.assess, 'assess');
   const repoint = requireState(state.repoint, 'repoint');
-  const t = await deps.topology.get(state.cluster);
+  const t = await renewLease(deps, 'failover', state.executionName, { primary: promote.node, ignorePause: true });
   const primary = nodeByName(t, promote.node);
   const old = nodeByName(t, assess.primary);
   const followers = repoint.following.map((n) => nodeByName(t, n));

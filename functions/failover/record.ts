@@ -4,6 +4,8 @@
  * Used by both ends of the workflow: after a failover, and when Assess decided not to act.
  */
 import { lambda } from '../lib/handler';
+import { parseResult } from '../lib/node-result';
+import { settings } from '../lib/settings';
 import { METRIC_NAMESPACE, type Deps } from '../lib/ports';
 import { withEvent } from '../lib/topology';
 import { updateTopology } from '../lib/topology-update';
@@ -13,6 +15,8 @@ export interface RecordResult {
   outcome: string;
   summary: string;
   durationMs: number;
+  /** False alarm: the pgpools where the primary was attached again. */
+  reattached?: string[];
 }
 
 export async function step(state: FailoverState, deps: Deps): Promise<RecordResult> {
@@ -22,7 +26,17 @@ export async function step(state: FailoverState, deps: Deps): Promise<RecordResu
   const summary = failedOver
     ? `${state.assess!.primary} -> ${state.promote!.node} (timeline ${state.promote!.timeline}) in ${durationMs} ms; ${state.elect?.reason ?? ''}`
     : `no action: ${state.assess?.reason ?? 'no assessment'}`;
-  await recordOutcome(state, deps, outcome, summary, durationMs, failedOver ? 'failover' : 'failover-no-action');
+  // A healthy primary that a pgpool detached (one network error or a slow health check is enough)
+  // leaves that pgpool routing writes nowhere: attach it again wherever it is down.
+  const reattached = outcome === 'false-alarm' ? await reattachPrimary(state, deps) : undefined;
+  await recordOutcome(
+    state,
+    deps,
+    outcome,
+    reattached?.length ? `${summary}; re-attached in ${reattached.join(', ')}` : summary,
+    durationMs,
+    failedOver ? 'failover' : 'failover-no-action',
+  );
   if (failedOver || outcome === 'inconclusive') {
     await deps.notifier.notify(
       `pgwarden ${state.cluster}: ${failedOver ? 'failover completed' : `failover ${outcome}`}`,
@@ -42,7 +56,37 @@ export async function step(state: FailoverState, deps: Deps): Promise<RecordResu
       },
     );
   }
-  return { outcome, summary, durationMs };
+  return { outcome, summary, durationMs, ...(reattached ? { reattached } : {}) };
+}
+
+/**
+ * False alarm: the primary answers as a writable primary. Attach it in every pgpool that counts it
+ * down (pgpool-attach.sh does nothing where it is up). Returns the pgpools where it was attached.
+ */
+export async function reattachPrimary(state: FailoverState, deps: Deps): Promise<string[]> {
+  const t = await deps.topology.get(state.cluster);
+  const primary = t.nodes.find((n) => n.name === state.assess?.primary);
+  if (!primary || t.primary !== primary.name) return [];
+  const s = settings();
+  const done: string[] = [];
+  await Promise.all(
+    t.pgpools.map(async (p) => {
+      try {
+        const r = await deps.nodes.run(
+          p.instanceId,
+          'pgpool-attach',
+          { NODE_ID: String(primary.backendId) },
+          { timeoutMs: s.nodeCommandTimeoutMs },
+        );
+        if (!r.ok) throw new Error(r.stderr.trim().split('\n').pop() || `exit ${r.exitCode}`);
+        if (parseResult(r.stdout).changed === 'yes') done.push(p.name);
+      } catch (e) {
+        deps.log('re-attach of the primary failed', { pgpool: p.name, error: (e as Error).message });
+      }
+    }),
+  );
+  if (done.length) deps.log('false alarm: primary re-attached', { node: primary.name, pgpools: done });
+  return done.sort();
 }
 
 export async function recordOutcome(

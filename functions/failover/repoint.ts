@@ -6,6 +6,7 @@
  * Verify checks that they stream. A standby that cannot follow is left for the rejoin workflow.
  */
 import { lambda } from '../lib/handler';
+import { renewLease } from '../lib/lease';
 import type { Deps } from '../lib/ports';
 import { settings } from '../lib/settings';
 import { nodeByName } from '../lib/topology';
@@ -14,7 +15,7 @@ import { requireState, type FailoverState, type RepointResult } from './types';
 export async function step(state: FailoverState, deps: Deps): Promise<RepointResult> {
   const elect = requireState(state.elect, 'elect');
   const assess = requireState(state.assess, 'assess');
-  const t = await deps.topology.get(state.cluster);
+  const t = await renewLease(deps, 'failover', state.executionName, { ignorePause: true });
   const primary = nodeByName(t, requireState(elect.candidate, 'elect.candidate'));
   const others = t.nodes.filter(
     (n) =>

@@ -47,6 +47,8 @@ export interface ElectResult {
   lsn?: string;
   reason: string;
   standbys: Record<string, { lsn?: string; reachable: boolean; eligible: boolean; why?: string }>;
+  /** Standbys on an older timeline than the cluster's: rejoined after the failover. */
+  stale?: string[];
 }
 
 export interface RepointResult {

@@ -5,6 +5,7 @@
  */
 import { withClient } from '../lib/db';
 import { lambda } from '../lib/handler';
+import { renewLease } from '../lib/lease';
 import type { Deps } from '../lib/ports';
 import { settings } from '../lib/settings';
 import { writeThroughEveryPgpool } from '../lib/verify-write';
@@ -13,7 +14,7 @@ import { requireState, type FailoverState } from './types';
 
 export async function step(state: FailoverState, deps: Deps) {
   const promote = requireState(state.promote, 'promote');
-  const t = await deps.topology.get(state.cluster);
+  const t = await renewLease(deps, 'failover', state.executionName, { primary: promote.node, ignorePause: true });
   const s = settings();
   const creds = await deps.secrets.admin();
   const deadline = Date.now() + s.verifyTimeoutMs;

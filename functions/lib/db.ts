@@ -65,6 +65,10 @@ export interface NodeProbe {
   /** Standby: last WAL received and flushed to disk (what promotion will replay up to). */
   receiveLsn?: string;
   replayLsn?: string;
+  /**
+   * Primary: its timeline. Standby: the newest timeline it knows (its WAL receiver's, its last
+   * restartpoint's, or a timeline history file it fetched when it followed a promotion).
+   */
   timeline?: number;
   walReceiver?: { status: string; sender: string | null; lastMsgAgeMs: number | null } | null;
   latencyMs: number;
@@ -82,8 +86,10 @@ export async function probeNode(ep: Endpoint, creds: DbCredentials, timeoutMs: n
           `select pg_is_in_recovery() as rec,
                 case when pg_is_in_recovery() then null else pg_current_wal_lsn()::text end as cur,
                 pg_last_wal_receive_lsn()::text as recv, pg_last_wal_replay_lsn()::text as replay,
-                case when pg_is_in_recovery() then coalesce((select received_tli from pg_stat_wal_receiver),
-                       (select timeline_id from pg_control_checkpoint()))
+                case when pg_is_in_recovery() then greatest((select received_tli from pg_stat_wal_receiver),
+                       (select timeline_id from pg_control_checkpoint()),
+                       (select max(('x' || substr(name, 1, 8))::bit(32)::int) from pg_ls_waldir()
+                         where name ~ '^[0-9A-F]{8}[.]history$'))
                      else ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int end as tli,
                 (select json_build_object('status', status, 'sender', sender_host || ':' || sender_port,
                         'age', (extract(epoch from now() - last_msg_receipt_time) * 1000)::int)

@@ -34,6 +34,12 @@ export function settings() {
     pgpoolWaitMs: num('PGWARDEN_PGPOOL_WAIT_MS', 20000),
     verifyTimeoutMs: num('PGWARDEN_VERIFY_TIMEOUT_MS', 15000),
     leaseMs: num('PGWARDEN_LEASE_MS', 300000),
+    /**
+     * Strict synchronous mode: a failover whose other standbys are all unreachable keeps the quorum
+     * over them (commits wait until one is back) instead of running asynchronous. On by default (the
+     * AWS stack); the lab profile turns it off unless asked.
+     */
+    syncStrict: num('PGWARDEN_SYNC_STRICT', 1) > 0,
     /** Seconds a node command may take (fence, promote, follow). */
     nodeCommandTimeoutMs: num('PGWARDEN_NODE_COMMAND_TIMEOUT_MS', 60000),
     /**

@@ -57,9 +57,65 @@ export interface Topology {
    * failure after a finished one (e.g. after a false alarm or a pause) gets a new execution.
    */
   failoverEpoch?: number;
+  /**
+   * The synchronous replication actually in force on the primary (its synchronous_standby_names),
+   * written by every step that changes it, after the change. The election proves zero loss against
+   * this record, not against the configured syncQuorum: a quorum that was lowered (a standby
+   * unreachable at a failover) must not count a standby outside it as proof. Absent on clusters
+   * created before the record existed (the election then uses syncQuorum over the standbys).
+   */
+  sync?: SyncRecord;
   /** Held by the workflow acting on the cluster (one workflow per cluster per timeline). */
   lease?: Lease;
   history: TopologyEvent[];
+}
+
+export interface SyncRecord {
+  /** The primary whose synchronous_standby_names this is. */
+  primary: string;
+  /** ANY <quorum> of `standbys`; 0 = asynchronous (degraded: no commit waits for a standby). */
+  quorum: number;
+  standbys: string[];
+  /**
+   * The primary's WAL position when this setting took effect. A commit acknowledged before it was
+   * held under the previous setting, so a candidate must have received WAL up to here as well.
+   */
+  sinceLsn: string;
+  /** What the cluster is configured for (topology syncQuorum) when this is less: degraded. */
+  configured: number;
+  at: string;
+  by: string;
+}
+
+/** Parse synchronous_standby_names as pgwarden writes it: '' or 'ANY q (a, b, ...)'. */
+export function parseSyncNames(s: string): { quorum: number; standbys: string[] } {
+  const v = s.trim();
+  if (!v) return { quorum: 0, standbys: [] };
+  const m = /^ANY\s+(\d+)\s*\((.*)\)$/i.exec(v);
+  if (!m) throw new Error(`synchronous_standby_names "${s}" is not of the form ANY q (standbys)`);
+  const standbys = m[2]
+    .split(',')
+    .map((x) => x.trim().replace(/^"(.*)"$/, '$1'))
+    .filter(Boolean);
+  return { quorum: Math.min(Number(m[1]), standbys.length), standbys };
+}
+
+/** The record of `names` put in force on `primary` at `lsn` (see Topology.sync). */
+export function syncRecord(t: Topology, primary: string, names: string, lsn: string, by: string, at: Date): SyncRecord {
+  const { quorum, standbys } = parseSyncNames(names);
+  return { primary, quorum, standbys, sinceLsn: lsn, configured: t.syncQuorum, at: at.toISOString(), by };
+}
+
+/** Why the synchronous replication in force is weaker than configured, or undefined. */
+export function syncDegraded(t: Topology): string | undefined {
+  const r = t.sync;
+  if (!r || t.syncQuorum === 0) return undefined;
+  if (r.primary !== t.primary) return `no synchronous setting recorded for primary ${t.primary}`;
+  if (r.quorum < t.syncQuorum)
+    return r.quorum === 0
+      ? `asynchronous: no standby was available when ${r.by} set it (configured ANY ${t.syncQuorum})`
+      : `ANY ${r.quorum} in force, configured ANY ${t.syncQuorum}`;
+  return undefined;
 }
 
 export interface Lease {

@@ -7,6 +7,7 @@ import { probeNode, type NodeProbe } from '../lib/db';
 import { METRIC_NAMESPACE, type Deps, type MetricDatum } from '../lib/ports';
 import { settings } from '../lib/settings';
 import { updateTopology } from '../lib/topology-update';
+import { syncDegraded } from '../lib/topology';
 import { withClient } from '../lib/db';
 
 export interface ProbeRound {
@@ -48,6 +49,8 @@ export async function probeCluster(deps: Deps): Promise<ProbeRound> {
     { name: 'PrimaryWritable', value: primaryWritable ? 1 : 0, unit: 'Count', dimensions: dims },
     { name: 'StreamingStandbys', value: streaming.length, unit: 'Count', dimensions: dims },
     { name: 'Timeline', value: t.timeline, unit: 'None', dimensions: dims },
+    // 1 while the synchronous replication in force is weaker than configured (topology.sync).
+    { name: 'SyncDegraded', value: syncDegraded(t) ? 1 : 0, unit: 'Count', dimensions: dims },
     ...live.map((n) => ({
       name: 'NodeUp',
       value: probes[n.name].reachable ? 1 : 0,

@@ -8,10 +8,11 @@ import { StepRefusal } from '../lib/handler';
 import { parseResult } from '../lib/node-result';
 import type { DbCredentials, Deps, NodeAction } from '../lib/ports';
 import { settings } from '../lib/settings';
-import { withEvent, type NodeSpec, type Topology } from '../lib/topology';
+import { syncRecord, type NodeSpec, type Topology } from '../lib/topology';
 import { updateTopology } from '../lib/topology-update';
+import { REFUSED, type WorkflowKind } from '../lib/lease';
 
-export type PlannedWorkflow = 'switchover' | 'rejoin' | 'maintenance' | 'scale-out' | 'scale-in';
+export type PlannedWorkflow = Exclude<WorkflowKind, 'failover'>;
 
 export interface PlannedInput {
   cluster: string;
@@ -22,8 +23,7 @@ export interface PlannedInput {
   at: string;
 }
 
-/** Refusals are not retried (ASL Retry lists them with MaxAttempts 0) and end as "<Workflow>Refused". */
-export const REFUSED = 'Refused';
+export { REFUSED, blocker, holdLease, releaseLease as release } from '../lib/lease';
 
 export function refuse(msg: string): never {
   throw new StepRefusal(REFUSED, msg);
@@ -38,65 +38,6 @@ export function validatePlanned(input: PlannedInput, deps: Pick<Deps, 'cluster'>
     );
   if (typeof input.executionName !== 'string' || !input.executionName)
     throw new StepRefusal('InvalidInput', 'workflow input has no executionName');
-}
-
-/** Why `workflow` may not act now, or undefined. */
-export function blocker(t: Topology, execution: string, now: Date): string | undefined {
-  if (t.paused) return `automation is paused (${t.pausedReason ?? 'no reason given'})`;
-  if (t.lease && t.lease.execution !== execution && Date.parse(t.lease.expiresAt) > now.getTime())
-    return `${t.lease.workflow} ${t.lease.execution} is already acting on the cluster`;
-  return undefined;
-}
-
-/**
- * Take ('take': the trigger and the first step) or renew the cluster's lease for this execution,
- * compare-and-set on the topology. Refused when automation is paused or another workflow holds the
- * lease. Every step that changes the cluster renews it, so that a pause stops a long workflow between
- * steps.
- */
-export async function holdLease(
-  deps: Deps,
-  workflow: PlannedWorkflow,
-  execution: string,
-  mode: 'take' | 'renew' = 'renew',
-): Promise<Topology> {
-  let why: string | undefined;
-  const t = await updateTopology(deps, (cur) => {
-    const now = deps.now();
-    why = blocker(cur, execution, now);
-    // Only the first step takes the lease; a later step of an execution that was aborted (its lease
-    // released, e.g. a Map iteration still running after the Map failed) must not act.
-    if (!why && mode === 'renew' && cur.lease?.execution !== execution)
-      why = `execution ${execution} no longer holds the cluster's lease (aborted or expired)`;
-    if (why) return undefined;
-    return {
-      ...cur,
-      lease: {
-        workflow: cur.lease?.execution === execution ? cur.lease.workflow : workflow,
-        execution,
-        since: cur.lease?.execution === execution ? cur.lease.since : now.toISOString(),
-        expiresAt: new Date(now.getTime() + settings().leaseMs).toISOString(),
-      },
-    };
-  });
-  if (why) refuse(`${workflow} refused: ${why}`);
-  return t;
-}
-
-/** Record the outcome in the topology history and release the lease if this execution holds it. */
-export async function release(
-  deps: Deps,
-  execution: string,
-  kind: string,
-  detail: Record<string, unknown>,
-  change?: (t: Topology) => void,
-): Promise<Topology> {
-  return updateTopology(deps, (cur) => {
-    const next = withEvent(cur, kind, { execution, ...detail }, deps.now());
-    if (next.lease?.execution === execution) delete next.lease;
-    change?.(next);
-    return next;
-  });
 }
 
 /** Run a node action; a non-zero exit is an error naming the node and the script's last words. */
@@ -141,20 +82,36 @@ export async function sql<T = Record<string, unknown>>(
   return withClient(ep, creds, timeoutMs, async (c) => (await c.query(text, params)).rows as T[], 'postgres');
 }
 
-/** Set the primary's synchronous quorum over `standbys` (ALTER SYSTEM + reload; no restart). */
-export async function setQuorum(deps: Deps, t: Topology, standbys: string[]): Promise<string> {
+/**
+ * Set the primary's synchronous quorum over `standbys` (ALTER SYSTEM + reload; no restart), then
+ * record it in the topology as the set in force, from the primary's WAL position after the reload
+ * (what the election proves zero loss against: functions/failover/elect.ts).
+ */
+export async function setQuorum(deps: Deps, t: Topology, standbys: string[], by = 'pgwarden'): Promise<string> {
   const names = quorumOver(t, standbys);
   const creds = await deps.secrets.admin();
-  await withClient(
+  const lsn = await withClient(
     primaryOf(t),
     creds,
     settings().checkTimeoutMs,
     async (c) => {
       await c.query(`alter system set synchronous_standby_names = ${quoteLiteral(names)}`);
       await c.query('select pg_reload_conf()');
+      // The reload is asynchronous: wait until this backend sees the new value, so that every
+      // commit after the LSN below waits under it.
+      for (let i = 0; i < 200; i++) {
+        const r = await c.query('select pg_reload_conf(), current_setting($1) as v', ['synchronous_standby_names']);
+        if (r.rows[0].v === names) break;
+        await new Promise((res) => setTimeout(res, 10));
+      }
+      return (await c.query('select pg_current_wal_lsn()::text as lsn')).rows[0].lsn as string;
     },
     'postgres',
   );
+  await updateTopology(deps, (cur) => {
+    if (cur.primary !== t.primary) return undefined;
+    return { ...cur, sync: syncRecord(cur, t.primary, names, lsn, by, deps.now()) };
+  });
   return names;
 }
 

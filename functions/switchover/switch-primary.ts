@@ -20,7 +20,7 @@ import { withClient } from '../lib/db';
 import { lambda } from '../lib/handler';
 import type { Deps } from '../lib/ports';
 import { settings } from '../lib/settings';
-import { nodeByName, withEvent } from '../lib/topology';
+import { nodeByName, syncRecord, withEvent } from '../lib/topology';
 import { updateTopology } from '../lib/topology-update';
 import { holdLease, lsnAfter, nodeAction, quorumOver, quoteLiteral, slotName } from './common';
 import { need, type SwitchoverState, type SwitchResult } from './types';
@@ -74,6 +74,7 @@ export async function step(state: SwitchoverState, deps: Deps): Promise<SwitchRe
           // It restarts as a standby in the next step, within this workflow.
           if (n.name === old.name) n.role = 'standby';
         }
+        next.sync = syncRecord(cur, target.name, sync, lastLsn, state.executionName, deps.now());
         return next;
       });
       await settle(c, sync, followers);

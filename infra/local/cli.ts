@@ -296,6 +296,7 @@ export function renderStatus(s: LabStatus): string {
   }
   const out = [
     `cluster ${s.cluster} (profile ${s.profile})  automation: ${s.automation}  primary of record: ${s.topologyPrimary}, timeline ${s.timeline}`,
+    `synchronous replication: ${s.synchronous}`,
     table(rows),
     '',
   ];

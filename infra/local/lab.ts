@@ -21,7 +21,7 @@ import {
 } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Client } from 'pg';
-import type { Topology } from '../../functions/lib/topology';
+import { syncDegraded, type Topology } from '../../functions/lib/topology';
 import { ensureSystemPackages, PGBIN } from './doctor';
 import { pgpoolBinDir } from './pgpool-build';
 import { isAlive, parseResult, run, runSync, waitFor, type RunResult } from './proc';
@@ -819,6 +819,7 @@ export class Lab {
       automation: topo.paused ? `paused${topo.pausedReason ? ` (${topo.pausedReason})` : ''}` : 'active',
       topologyPrimary: topo.primary,
       timeline: topo.timeline,
+      synchronous: synchronousLine(topo),
       nodes,
       pgpools,
       endpoint: `postgresql://app:${s.PGW_PW_APP}@127.0.0.1:${c.pgpools[0].port}/app`,
@@ -1016,6 +1017,8 @@ export interface LabStatus {
   automation: string;
   topologyPrimary: string;
   timeline: number;
+  /** The synchronous replication in force, and DEGRADED with the reason when weaker than configured. */
+  synchronous: string;
   nodes: NodeStatus[];
   pgpools: PgpoolStatus[];
   endpoint: string;
@@ -1025,6 +1028,15 @@ export interface LabStatus {
 }
 
 // ---------- helpers ----------
+
+function synchronousLine(t: Topology): string {
+  const degraded = syncDegraded(t);
+  if (degraded) return `DEGRADED: ${degraded}`;
+  const r = t.sync;
+  if (!r)
+    return t.syncQuorum > 0 ? `ANY ${t.syncQuorum} configured (nothing recorded yet)` : 'asynchronous (configured)';
+  return r.quorum > 0 ? `ANY ${r.quorum} (${r.standbys.join(', ')}) in force` : 'asynchronous (configured)';
+}
 
 function writeEnv(file: string, vars: Record<string, string>): void {
   const body = Object.entries(vars)

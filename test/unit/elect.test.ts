@@ -80,7 +80,7 @@ describe('elect', () => {
       [t.nodes[2], down],
     ]);
     expect(r.candidate).toBeNull();
-    expect(r.reason).toMatch(/cannot prove.*needs 2 standbys accounted for, have 1 \(unreachable: pg3\)/);
+    expect(r.reason).toMatch(/cannot prove.*needs 2 standbys accounted for, have 1 \(not accounted: pg3\)/);
   });
 
   test('accepts an unreachable member that stopped streaming at an LSN the candidate has reached', () => {
@@ -138,5 +138,110 @@ describe('elect', () => {
         [t.nodes[2], down],
       ]),
     ).toMatchObject({ candidate: null, reason: 'no eligible standby is reachable' });
+  });
+
+  describe('against the synchronous set in force (topology.sync), not the configured quorum', () => {
+    const rec = (extra: Partial<NonNullable<Topology['sync']>> = {}): NonNullable<Topology['sync']> => ({
+      primary: 'pg1',
+      quorum: 1,
+      standbys: ['pg2', 'pg3'],
+      sinceLsn: '0/1000000',
+      configured: 1,
+      at: '2026-01-01T00:00:00.000Z',
+      by: 'test',
+      ...extra,
+    });
+
+    test('a degraded (asynchronous) primary is no proof: refused although every standby answers', () => {
+      // A failover promoted pg1 while the others were unreachable: it ran with synchronous_standby_names
+      // = '' and acknowledged commits no standby had. The configured quorum still says ANY 1.
+      const t = topo({ sync: rec({ quorum: 0, standbys: [], by: 'failover-e3' }) });
+      const r = elect(t, [
+        [t.nodes[1], up('0/3000100')],
+        [t.nodes[2], up('0/3000200')],
+      ]);
+      expect(r.candidate).toBeNull();
+      expect(r.reason).toMatch(/asynchronous.*failover-e3.*acknowledged without a standby/);
+    });
+
+    test('only members of the set in force count: a standby outside it is no proof', () => {
+      // pg2 was the only synchronous standby; pg3 streams but asynchronously (not yet in the set).
+      const t = topo({
+        nodes: [node('pg1', 0, { role: 'primary' }), node('pg2', 1), node('pg3', 2)],
+        sync: rec({ standbys: ['pg2'] }),
+      });
+      const r = elect(t, [
+        [t.nodes[1], down],
+        [t.nodes[2], up('0/3000200')],
+      ]);
+      expect(r.candidate).toBeNull();
+      expect(r.reason).toMatch(/synchronous set in force ANY 1 of 1 \(pg2\).*not accounted: pg2/);
+    });
+
+    test('a candidate that has not received WAL up to where the setting took effect is refused', () => {
+      const t = topo({ sync: rec({ sinceLsn: '0/5000000' }) });
+      const r = elect(t, [
+        [t.nodes[1], up('0/4000100')],
+        [t.nodes[2], up('0/4000200')],
+      ]);
+      expect(r.candidate).toBeNull();
+      expect(r.reason).toContain('before 0/5000000');
+    });
+
+    test('with the set in force accounted for, the proof names it', () => {
+      const t = topo({ sync: rec() });
+      const r = elect(t, [
+        [t.nodes[1], up('0/3000100')],
+        [t.nodes[2], up('0/3000200')],
+      ]);
+      expect(r.candidate).toBe('pg3');
+      expect(r.reason).toContain('synchronous set in force ANY 1 of 2 (pg2, pg3)');
+    });
+  });
+
+  describe('timelines', () => {
+    test('a standby left on an older timeline never wins on LSN, is not proof, and is reported stale', () => {
+      const t = topo({
+        timeline: 2,
+        nodes: [node('pg1', 0, { role: 'primary' }), node('pg2', 1), node('pg3', 2), node('pg4', 3)],
+        sync: {
+          primary: 'pg1',
+          quorum: 1,
+          standbys: ['pg2', 'pg4'],
+          sinceLsn: '0/3000000',
+          configured: 1,
+          at: '2026-01-01T00:00:00.000Z',
+          by: 'test',
+        },
+      });
+      const r = elect(t, [
+        [t.nodes[1], { ...up('0/5000000'), timeline: 2 }],
+        [t.nodes[2], { ...up('0/6000000'), timeline: 1 }],
+        [t.nodes[3], { ...up('0/4000000'), timeline: 2 }],
+      ]);
+      expect(r.candidate).toBe('pg2');
+      expect(r.stale).toEqual(['pg3']);
+      expect(r.standbys.pg3.why).toBe('stale: on timeline 1, the cluster is on 2');
+    });
+
+    test('a stale standby cannot stand in for a member of the synchronous set', () => {
+      const t = topo({ timeline: 2 });
+      const r = elect(t, [
+        [t.nodes[1], { ...up('0/5000000'), timeline: 2 }],
+        [t.nodes[2], { ...up('0/4000000'), timeline: 1 }],
+      ]);
+      expect(r.candidate).toBeNull();
+      expect(r.reason).toMatch(/not accounted: pg3/);
+    });
+  });
+
+  test('another node out of recovery stops the election: no second promotion', () => {
+    const t = topo();
+    const r = elect(t, [
+      [t.nodes[1], up('0/3000100')],
+      [t.nodes[2], { reachable: true, inRecovery: false, currentLsn: '0/3000300', latencyMs: 1 }],
+    ]);
+    expect(r.candidate).toBeNull();
+    expect(r.reason).toMatch(/pg3 is out of recovery/);
   });
 });

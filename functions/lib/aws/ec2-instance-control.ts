@@ -7,27 +7,63 @@ import { DescribeInstancesCommand, type EC2Client, StopInstancesCommand } from '
 import { NoCapacityError, type InstanceControl, type ProvisionedNode } from '../ports';
 import type { Topology } from '../topology';
 
-/** States in which the instance can no longer serve writes: fencing is already achieved. */
-const FENCED_STATES = new Set(['stopping', 'stopped', 'shutting-down', 'terminated']);
+/** States on the way to a fence: the stop was accepted, the instance may still run a moment. */
+const STOPPING_STATES = new Set(['stopping', 'shutting-down']);
+/** States in which the instance runs nothing any more: fencing is achieved. */
+const STOPPED_STATES = new Set(['stopped', 'terminated']);
+
+export interface ForceStopTiming {
+  /** How long forceStop waits for `stopped` before it fails (the fence step is retried). */
+  deadlineMs: number;
+  pollMs: number;
+  sleep(ms: number): Promise<void>;
+}
+
+const DEFAULT_TIMING: ForceStopTiming = {
+  // Under the fence step's 120 s task timeout; a forced stop usually completes well within it.
+  deadlineMs: 100_000,
+  pollMs: 2_000,
+  sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+};
 
 export class Ec2InstanceControl implements InstanceControl {
-  constructor(private readonly ec2: EC2Client) {}
+  private readonly timing: ForceStopTiming;
+
+  constructor(
+    private readonly ec2: EC2Client,
+    timing: Partial<ForceStopTiming> = {},
+  ) {
+    this.timing = { ...DEFAULT_TIMING, ...timing };
+  }
 
   /**
-   * Resolves once EC2 accepted the forced stop (the instance is `stopping`), not when it is `stopped`.
-   * Idempotent: an instance already stopping, stopped or terminated counts as fenced.
+   * Resolves once the instance is `stopped` (or terminated): a `stopping` instance may still be
+   * running PostgreSQL for a while, and nothing may be promoted before it is gone. Fails after the
+   * deadline, naming the state it is stuck in. Idempotent: an instance already stopping, stopped or
+   * terminated is waited for, not stopped again.
    */
   async forceStop(instanceId: string): Promise<void> {
+    let state: string | undefined;
     try {
-      await this.ec2.send(new StopInstancesCommand({ InstanceIds: [instanceId], Force: true }));
+      const out = await this.ec2.send(new StopInstancesCommand({ InstanceIds: [instanceId], Force: true }));
+      state = out.StoppingInstances?.find((i) => i.InstanceId === instanceId)?.CurrentState?.Name;
     } catch (err) {
       if (!(err instanceof Error && err.name === 'IncorrectInstanceState')) throw err;
-      // E.g. terminated, or still pending: only the former means the node is fenced.
-      const state = await this.state(instanceId);
-      if (state && FENCED_STATES.has(state)) return;
-      throw new Error(`cannot force-stop instance ${instanceId} in state ${state ?? 'unknown'}: ${err.message}`, {
-        cause: err,
-      });
+      // E.g. terminated, or still pending: only a stop under way or done leads to a fence.
+      state = await this.state(instanceId);
+      if (!state || !(STOPPING_STATES.has(state) || STOPPED_STATES.has(state)))
+        throw new Error(`cannot force-stop instance ${instanceId} in state ${state ?? 'unknown'}: ${err.message}`, {
+          cause: err,
+        });
+    }
+    const deadline = Date.now() + this.timing.deadlineMs;
+    while (!state || !STOPPED_STATES.has(state)) {
+      if (Date.now() >= deadline)
+        throw new Error(
+          `instance ${instanceId} is still ${state ?? 'in an unknown state'} ${this.timing.deadlineMs} ms after its forced stop: not fenced yet`,
+        );
+      await this.timing.sleep(this.timing.pollMs);
+      state = await this.state(instanceId);
     }
   }
 

@@ -13,6 +13,9 @@ async function main(): Promise<void> {
   process.env.PGWARDEN_PROBE_RETRY_DELAY_MS ??= '100';
   process.env.PGWARDEN_HEAL_BACKOFF_MS ??= '20000';
   process.env.PGWARDEN_HOOK_POLL_MS ??= '10'; // a local file, not Parameter Store
+  // Strict synchronous mode is AWS's default; the lab runs degraded (asynchronous) rather than
+  // waiting when a failover leaves no standby, unless PGWARDEN_SYNC_STRICT=1 at lab up.
+  process.env.PGWARDEN_SYNC_STRICT ??= '0';
   const cp = new ControlPlane(lab);
   await cp.start();
   const stop = () => {

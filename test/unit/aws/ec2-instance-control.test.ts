@@ -7,8 +7,12 @@ import type { Topology } from '../../../functions/lib/topology';
 const ec2Mock = mockClient(EC2Client);
 const INSTANCE = 'i-0123456789abcdef0';
 
-function control() {
-  return new Ec2InstanceControl(new EC2Client({ region: 'eu-west-1' }));
+function control(timing: { deadlineMs?: number } = {}) {
+  return new Ec2InstanceControl(new EC2Client({ region: 'eu-west-1' }), {
+    pollMs: 1,
+    sleep: () => Promise.resolve(),
+    ...timing,
+  });
 }
 
 function incorrectState() {
@@ -26,17 +30,49 @@ beforeEach(() => {
 });
 
 describe('Ec2InstanceControl.forceStop', () => {
-  it('force-stops the instance', async () => {
+  it('force-stops the instance and returns only once it is stopped, not while it is stopping', async () => {
     // Prepare
     ec2Mock.on(StopInstancesCommand).resolves({
       StoppingInstances: [{ InstanceId: INSTANCE, CurrentState: { Name: 'stopping', Code: 64 } }],
     });
+    ec2Mock
+      .on(DescribeInstancesCommand)
+      .resolvesOnce(described('stopping'))
+      .resolvesOnce(described('stopping'))
+      .resolves(described('stopped'));
 
     // Act
     await control().forceStop(INSTANCE);
 
     // Assess
     expect(ec2Mock).toHaveReceivedCommandWith(StopInstancesCommand, { InstanceIds: [INSTANCE], Force: true });
+    expect(ec2Mock).toHaveReceivedCommandTimes(DescribeInstancesCommand, 3);
+  });
+
+  it('fails after its deadline when the instance stays stopping (the fence step is retried)', async () => {
+    // Prepare
+    ec2Mock.on(StopInstancesCommand).resolves({
+      StoppingInstances: [{ InstanceId: INSTANCE, CurrentState: { Name: 'stopping', Code: 64 } }],
+    });
+    ec2Mock.on(DescribeInstancesCommand).resolves(described('stopping'));
+
+    // Act
+    const stop = control({ deadlineMs: 5 }).forceStop(INSTANCE);
+
+    // Assess
+    await expect(stop).rejects.toThrow(`instance ${INSTANCE} is still stopping`);
+  });
+
+  it('waits for an instance that was already stopping', async () => {
+    // Prepare
+    ec2Mock.on(StopInstancesCommand).rejects(incorrectState());
+    ec2Mock.on(DescribeInstancesCommand).resolvesOnce(described('stopping')).resolves(described('stopped'));
+
+    // Act
+    await control().forceStop(INSTANCE);
+
+    // Assess
+    expect(ec2Mock).toHaveReceivedCommandTimes(DescribeInstancesCommand, 2);
   });
 
   it('treats an already terminated instance as fenced', async () => {
