@@ -62,7 +62,17 @@ export async function step(state: FailoverState, deps: Deps): Promise<PromoteRes
       },
       deps.now(),
     );
-    for (const n of next.nodes) if (n.name === cand.name) n.role = 'primary';
+    for (const n of next.nodes) {
+      if (n.name === cand.name) {
+        n.role = 'primary';
+        delete n.stale;
+      } else if (
+        n.role === 'standby' &&
+        n.name !== assess.primary &&
+        (!elect.standbys[n.name]?.reachable || elect.stale?.includes(n.name))
+      )
+        n.stale = true;
+    }
     // Every commit before the promotion is on the candidate (the election proved it); every commit
     // after it waits for the quorum over `others`.
     next.sync = syncRecord(cur, cand.name, sync, res.lsn, state.executionName, deps.now());

@@ -4,7 +4,9 @@
  * Used by both ends of the workflow: after a failover, and when Assess decided not to act.
  */
 import { lambda } from '../lib/handler';
+import { probeNode } from '../lib/db';
 import { parseResult } from '../lib/node-result';
+import { startRejoin } from '../triggers/rejoin-start';
 import { settings } from '../lib/settings';
 import { METRIC_NAMESPACE, type Deps } from '../lib/ports';
 import { withEvent } from '../lib/topology';
@@ -15,6 +17,8 @@ export interface RecordResult {
   outcome: string;
   summary: string;
   durationMs: number;
+  /** Stale standbys whose rejoin this failover started. */
+  rejoining?: string[];
   /** False alarm: the pgpools where the primary was attached again. */
   reattached?: string[];
 }
@@ -37,6 +41,9 @@ export async function step(state: FailoverState, deps: Deps): Promise<RecordResu
     durationMs,
     failedOver ? 'failover' : 'failover-no-action',
   );
+  // Standbys the failover left behind (unreachable at the election, on an older timeline) and that
+  // answer now are rejoined at once; the others when they are seen running (EC2 running event).
+  const rejoining = failedOver ? await rejoinStale(deps) : undefined;
   if (failedOver || outcome === 'inconclusive') {
     await deps.notifier.notify(
       `pgwarden ${state.cluster}: ${failedOver ? 'failover completed' : `failover ${outcome}`}`,
@@ -56,7 +63,28 @@ export async function step(state: FailoverState, deps: Deps): Promise<RecordResu
       },
     );
   }
-  return { outcome, summary, durationMs, ...(reattached ? { reattached } : {}) };
+  return { outcome, summary, durationMs, ...(reattached ? { reattached } : {}), ...(rejoining ? { rejoining } : {}) };
+}
+
+/** Start the rejoin of the first stale node that answers (one workflow at a time holds the cluster). */
+async function rejoinStale(deps: Deps): Promise<string[]> {
+  const t = await deps.topology.get(deps.cluster);
+  const creds = await deps.secrets.admin();
+  for (const n of t.nodes.filter((x) => x.stale && x.role === 'standby')) {
+    const p = await probeNode(n, creds, settings().probeTimeoutMs);
+    if (!p.reachable) continue;
+    try {
+      const r = await startRejoin(
+        deps,
+        n.name,
+        `left on timeline ${p.timeline ?? '?'} by the failover to ${t.primary}`,
+      );
+      return [`${n.name}: ${r.executionName}`];
+    } catch (e) {
+      deps.log('rejoin of a stale standby not started', { node: n.name, error: (e as Error).message });
+    }
+  }
+  return [];
 }
 
 /**

@@ -1,7 +1,8 @@
 /** The failover workflow's state document: the trigger's input plus one result per step. */
 import type { NodeProbe } from '../lib/db';
 
-export type TriggerSource = 'pgpool' | 'alarm' | 'ec2' | 'operator';
+/** 'prober': a primary still unwritable once no workflow holds the cluster (functions/probe/rearm.ts). */
+export type TriggerSource = 'pgpool' | 'alarm' | 'ec2' | 'operator' | 'prober';
 
 export interface FailoverInput {
   cluster: string;

@@ -51,6 +51,11 @@ export function settings() {
     heal: num('PGWARDEN_HEAL', 1) > 0,
     /** After starting a re-attach of a node, how long before another attempt for the same node. */
     healBackoffMs: num('PGWARDEN_HEAL_BACKOFF_MS', 120000),
+    /**
+     * The prober starts a failover itself when the primary stays unwritable this long with no
+     * workflow holding the cluster (an alarm fires once; functions/probe/rearm.ts). 0 = off.
+     */
+    rearmAfterMs: num('PGWARDEN_REARM_AFTER_MS', 60000),
     /** Alarm-driven scaling keeps the standbys within these bounds (operators may go beyond by hand). */
     minStandbys: num('PGWARDEN_MIN_STANDBYS', 2),
     maxStandbys: num('PGWARDEN_MAX_STANDBYS', 4),

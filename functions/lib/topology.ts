@@ -17,6 +17,12 @@ export interface NodeSpec {
   noFailover?: boolean;
   /** Set while the node is under planned maintenance: automatic failover ignores it. */
   maintenance?: boolean;
+  /**
+   * Left behind by a failover (unreachable at its election, or already on an older timeline): it
+   * follows nothing current, is never elected nor counted as proof, and is rejoined (rewound onto the
+   * current timeline) as soon as it is seen running. Cleared when a rejoin attaches it again.
+   */
+  stale?: boolean;
 }
 
 export interface PgpoolSpec {

@@ -8,6 +8,7 @@ import { awsDeps } from '../lib/aws/deps';
 import { settings } from '../lib/settings';
 import { healDetachedStandbys } from './heal';
 import { probeCluster } from './probe';
+import { FailoverRearm } from './rearm';
 
 export async function handler(): Promise<{ rounds: number; lastPrimaryWritable: boolean }> {
   const deps = awsDeps();
@@ -15,10 +16,12 @@ export async function handler(): Promise<{ rounds: number; lastPrimaryWritable: 
   const until = Date.now() + 55_000;
   let rounds = 0;
   let last: boolean;
+  const rearm = settings().rearmAfterMs > 0 ? new FailoverRearm(settings().rearmAfterMs) : undefined;
   for (;;) {
     const t0 = Date.now();
     const round = await probeCluster(deps);
     last = round.primaryWritable;
+    await rearm?.check(deps, round).catch((e: Error) => deps.log('failover re-arm failed', { error: e.message }));
     if (last && settings().heal)
       await healDetachedStandbys(deps, round.streaming).catch((e: Error) =>
         deps.log('heal check failed', { error: e.message }),

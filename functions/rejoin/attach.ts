@@ -15,6 +15,7 @@ export async function step(state: { node?: string | { name: string } }, deps: De
     if (!n) return undefined;
     n.role = 'standby';
     delete n.maintenance;
+    delete n.stale;
     if (cur.absentSince) delete cur.absentSince[node.name];
     return cur;
   });

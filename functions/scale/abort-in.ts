@@ -6,6 +6,7 @@
  * detach) is left for an operator or the rejoin workflow. The failure is then notified.
  */
 import { lambda } from '../lib/handler';
+import { activeLease } from '../lib/lease';
 import type { Deps } from '../lib/ports';
 import { live, nodeAction, replicas, setQuorum } from '../switchover/common';
 import { restoreWritable } from '../switchover/abort';
@@ -14,8 +15,10 @@ import type { ScaleInInput } from './types';
 export async function step(state: ScaleInInput, deps: Deps) {
   const actions: string[] = [];
   try {
-    actions.push(...(await restoreWritable(deps)));
+    actions.push(...(await restoreWritable(deps, state.executionName)));
     const t = await deps.topology.get(deps.cluster);
+    const held = activeLease(t, deps.now());
+    if (held && held.execution !== state.executionName) return { actions };
     const node = state.precheck?.node ?? state.node;
     const streaming = (await replicas(deps, t)).filter((r) => r.state === 'streaming').map((r) => r.name);
     if (node && streaming.includes(node)) {

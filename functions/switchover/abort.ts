@@ -7,23 +7,35 @@
 import { probeNode } from '../lib/db';
 import { lambda } from '../lib/handler';
 import type { Deps } from '../lib/ports';
+import { activeLease } from '../lib/lease';
 import { settings } from '../lib/settings';
 import { updateTopology } from '../lib/topology-update';
 import { live, nodeAction, primaryOf, replicas } from './common';
 import { inEveryPgpool, routeWritesTo } from './pgpool';
 
-export async function restoreWritable(deps: Deps): Promise<string[]> {
+export async function restoreWritable(deps: Deps, execution: string): Promise<string[]> {
   const actions: string[] = [];
   const t = await deps.topology.get(deps.cluster);
+  // Pre-empted (a failover took the cluster) or expired and taken: the cluster is no longer this
+  // execution's to restore, and acting now would race the workflow that holds it.
+  const held = activeLease(t, deps.now());
+  if (held && held.execution !== execution)
+    return [`${held.workflow} ${held.execution} holds the cluster: nothing restored by ${execution}`];
   const primary = primaryOf(t);
   const creds = await deps.secrets.admin();
   const p = await probeNode(primary, creds, settings().checkTimeoutMs);
   if (!p.reachable) {
-    // Never a second primary: start the primary of record only when no other node was promoted.
+    // Never a second primary: start the primary of record only when every other node answers and
+    // none was promoted. A node that does not answer may have been promoted (a switchover's target
+    // that went away mid-promotion): unknown is not "not promoted".
     for (const n of live(t).filter((x) => x.name !== primary.name)) {
       const o = await probeNode(n, creds, settings().checkTimeoutMs);
       if (o.reachable && o.inRecovery === false)
         throw new Error(`${n.name} is writable while ${primary.name} is stopped: an operator must decide`);
+      if (!o.reachable)
+        throw new Error(
+          `${n.name} does not answer (${o.error}): it may have been promoted, so ${primary.name} is not started; an operator or the failover decides`,
+        );
     }
     await nodeAction(deps, primary, 'start', {});
     actions.push(`started ${primary.name}`);
@@ -54,7 +66,7 @@ export async function restoreWritable(deps: Deps): Promise<string[]> {
 
 export async function step(state: { executionName: string }, deps: Deps) {
   try {
-    return { actions: await restoreWritable(deps) };
+    return { actions: await restoreWritable(deps, state.executionName) };
   } catch (e) {
     // The failure is notified next either way; say what could not be restored.
     return { actions: [], error: (e as Error).message };

@@ -36,7 +36,7 @@ export async function handle(event: unknown, deps: Deps): Promise<Ec2Outcome> {
     });
   }
   if (d.state === 'running') {
-    if (node.role !== 'fenced')
+    if (node.role !== 'fenced' && !node.stale)
       return { action: 'ignored', reason: `${node.name} is running and is a ${node.role}: nothing to rejoin` };
     const { startRejoin } = await import('./rejoin-start');
     return startRejoin(deps, node.name, `instance ${d['instance-id']} is running again`);

@@ -16,6 +16,8 @@ async function main(): Promise<void> {
   // Strict synchronous mode is AWS's default; the lab runs degraded (asynchronous) rather than
   // waiting when a failover leaves no standby, unless PGWARDEN_SYNC_STRICT=1 at lab up.
   process.env.PGWARDEN_SYNC_STRICT ??= '0';
+  // A failover that found the cluster busy or paused is tried again by the prober after this long.
+  process.env.PGWARDEN_REARM_AFTER_MS ??= String(p.alarmPeriodS * 3000);
   const cp = new ControlPlane(lab);
   await cp.start();
   const stop = () => {

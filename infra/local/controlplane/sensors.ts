@@ -5,8 +5,10 @@
  */
 import { ALARMS, alarmName, type AlarmDefinition } from '../../../functions/lib/alarms';
 import type { Deps } from '../../../functions/lib/ports';
+import { settings } from '../../../functions/lib/settings';
 import { healDetachedStandbys } from '../../../functions/probe/heal';
 import { probeCluster } from '../../../functions/probe/probe';
+import { FailoverRearm } from '../../../functions/probe/rearm';
 import * as alarmTrigger from '../../../functions/triggers/alarm';
 import * as ec2Trigger from '../../../functions/triggers/ec2-state';
 import type { MetricStore } from '../adapters';
@@ -87,6 +89,7 @@ export class Monitor {
   private states = new Map<string, 'OK' | 'ALARM' | 'INSUFFICIENT_DATA'>();
   private probing = false;
   private lastHeal = 0;
+  private readonly rearm = settings().rearmAfterMs > 0 ? new FailoverRearm(settings().rearmAfterMs) : undefined;
   lastRound?: Awaited<ReturnType<typeof probeCluster>>;
 
   constructor(
@@ -113,6 +116,10 @@ export class Monitor {
     try {
       const round = await probeCluster(this.deps());
       this.lastRound = round;
+      if (this.switches.alarm && this.rearm) {
+        const r = await this.rearm.check(this.deps(), round);
+        if (r && r.action !== 'ignored') this.lab.log(`prober: failover ${r.action} (${r.executionName})`);
+      }
       // Like the probe Lambda, but every few rounds: each check asks every pgpool for its view.
       const every = this.lab.config().profile.healIntervalMs ?? 2000;
       if (round.primaryWritable && this.switches.heal && Date.now() - this.lastHeal >= every) {

@@ -1,0 +1,167 @@
+/**
+ * Safety where faults combine (issue 13), on a real lab: a primary that dies while planned work holds
+ * the cluster, a healthy primary that one pgpool detached, a failover that leaves the quorum degraded.
+ */
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import type { Client } from 'pg';
+import { executions, labApi } from '../../infra/local/drill';
+import type { Lab } from '../../infra/local/lab';
+import { pgpoolBinDir } from '../../infra/local/pgpool-build';
+import { waitFor } from '../../infra/local/proc';
+import { freshLab } from './support/lab';
+
+jest.setTimeout(240_000);
+
+let lab: Lab | undefined;
+afterEach(async () => {
+  await lab?.down({ purge: true });
+  lab = undefined;
+});
+
+/** A committed write through pgpool, or the error's message. */
+async function writeThroughPgpool(l: Lab): Promise<true | string> {
+  try {
+    const c = await l.client('pgpool1', { timeoutMs: 3000 });
+    try {
+      await c.query('create table if not exists safety_probe (id serial primary key, at timestamptz default now())');
+      await c.query('insert into safety_probe default values');
+      return true;
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+test('a primary that dies while a scale in holds the cluster is failed over: the failover pre-empts the planned work', async () => {
+  lab = freshLab(25600);
+  await lab.up();
+  const l = lab;
+  const t0 = l.readTopology();
+  // Idle sessions through pgpool that have read (some from the leaving standby): the drain waits for them.
+  const sessions: Client[] = [];
+  for (let i = 0; i < 8; i++) {
+    const c = await l.client('pgpool1');
+    await c.query('select 1');
+    sessions.push(c);
+  }
+  try {
+    const scaleIn = labApi(l, 'POST', '/v1/scale', { direction: 'in', drainSeconds: 120, reason: 'test' }).catch(
+      (e: Error) => e,
+    );
+    await waitFor('the scale in to hold the cluster', () => l.readTopology().lease?.workflow === 'scale-in', 30_000);
+    l.kill(t0.primary);
+    const t = await waitFor(
+      'a new primary',
+      () => {
+        const x = l.readTopology();
+        return x.primary !== t0.primary && !x.lease ? x : undefined;
+      },
+      90_000,
+      100,
+    );
+    expect(t.timeline).toBe(t0.timeline + 1);
+    expect(t.history.some((e) => e.kind === 'lease-preempted' && e.detail.preemptedWorkflow === 'scale-in')).toBe(true);
+    expect(await waitFor('a write through pgpool', async () => (await writeThroughPgpool(l)) === true, 30_000)).toBe(
+      true,
+    );
+    for (const c of sessions) await c.end().catch(() => undefined);
+    await scaleIn;
+    // The pre-empted scale in ended, recorded, without acting on the cluster the failover took.
+    const ex = await waitFor(
+      'the scale in to end',
+      async () => (await executions(l)).find((e) => e.workflow === 'scale-in' && e.status !== 'RUNNING'),
+      60_000,
+    );
+    expect(ex.status).toBe('FAILED');
+    const out = await l.status();
+    expect(out.nodes.filter((n) => n.role === 'primary').map((n) => n.name)).toEqual([t.primary]);
+  } finally {
+    for (const c of sessions) await c.end().catch(() => undefined);
+  }
+});
+
+test('a healthy primary that one pgpool detached is attached again by the false alarm it raises', async () => {
+  lab = freshLab(25600);
+  await lab.up();
+  const l = lab;
+  const t0 = l.readTopology();
+  const primary = l.node(t0.primary);
+  const pool = l.pgpool('pgpool1');
+  // A detach as pgpool makes it itself after one network error: not a workflow's planned detach.
+  const args = ['-h', '127.0.0.1', '-p', String(pool.pcpPort), '-U', 'pgwarden', '-w', '-n', String(primary.backendId)];
+  const env = `PCPPASSFILE=${join(l.pgpoolDir('pgpool1'), 'pcppass')}`;
+  const bin = join(pgpoolBinDir(), 'pcp_detach_node');
+  if (process.getuid?.() === 0) execFileSync('runuser', ['-u', 'postgres', '--', 'env', env, bin, ...args]);
+  else execFileSync('env', [env, bin, ...args]);
+
+  const e = await waitFor(
+    'the false alarm',
+    async () =>
+      (await executions(l)).find(
+        (x) =>
+          x.workflow === 'failover' &&
+          x.status !== 'RUNNING' &&
+          (x as { output?: { record?: { outcome?: string } } }).output?.record?.outcome === 'false-alarm',
+      ),
+    60_000,
+    100,
+  );
+  expect((e as { output?: { record?: { reattached?: string[] } } }).output?.record?.reattached).toEqual(['pgpool1']);
+  const routed = await waitFor(
+    'pgpool1 to route writes to the primary again',
+    async () =>
+      (await l.status()).pgpools
+        .find((p) => p.name === 'pgpool1')
+        ?.nodes.find((n) => n.name === t0.primary && n.status === 'up' && n.role === 'primary'),
+    30_000,
+    200,
+  );
+  expect(routed.name).toBe(t0.primary);
+  expect(await writeThroughPgpool(l)).toBe(true);
+  expect(l.readTopology()).toMatchObject({ primary: t0.primary, timeline: t0.timeline });
+});
+
+test('a failover that leaves no standby to wait for records the degraded quorum; status and the metric say so until a rejoin restores it', async () => {
+  lab = freshLab(25600);
+  await lab.up();
+  const l = lab;
+  const t0 = l.readTopology();
+  expect((await l.status()).synchronous).toMatch(/^ANY 1 /);
+  const [stopped] = t0.nodes.filter((n) => n.role === 'standby').map((n) => n.name);
+  await l.stop(stopped);
+  await waitFor('the prober to see the standby gone', () => !!l.readTopology().absentSince?.[stopped], 30_000);
+  l.kill(t0.primary);
+  await waitFor('the failover', () => l.readTopology().timeline === t0.timeline + 1 && !l.readTopology().lease, 60_000);
+  const t1 = l.readTopology();
+  expect(t1.sync).toMatchObject({ primary: t1.primary, quorum: 0, standbys: [] });
+  expect((await l.status()).synchronous).toMatch(/^DEGRADED: asynchronous/);
+  const degraded = await waitFor(
+    'SyncDegraded = 1',
+    async () => {
+      const m = await labApi<{ series: { name: string; samples: { v: number }[] }[] }>(
+        l,
+        'GET',
+        '/v1/metrics?name=SyncDegraded',
+      ).catch(() => undefined);
+      const v = m?.series?.[0]?.samples?.at(-1)?.v;
+      return v === 1 ? v : undefined;
+    },
+    30_000,
+  );
+  expect(degraded).toBe(1);
+  // The standby comes back: it is rejoined and the quorum restored, recorded as in force.
+  await l.start(stopped);
+  await waitFor(
+    'the quorum restored',
+    () => {
+      const x = l.readTopology();
+      return x.sync?.quorum === 1 && x.sync.standbys.includes(stopped) ? x : undefined;
+    },
+    120_000,
+    200,
+  );
+  expect((await l.status()).synchronous).toMatch(/^ANY 1 \(.*\) in force$/);
+});

@@ -1,0 +1,89 @@
+/**
+ * Assess when pgwarden itself is cut off (functions/failover/assess.ts): every node's address
+ * accepts TCP and never answers (a black hole on loopback, as a dropped path looks from here). No
+ * vantage point that answers confirms a failure, so nothing may be fenced.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { judge, step } from '../../functions/failover/assess';
+import { memoryDeps, topology } from './support/memory-deps';
+
+const holes: { server: Server; sockets: Socket[] }[] = [];
+
+async function blackHole(): Promise<number> {
+  const sockets: Socket[] = [];
+  const server = createServer((s) => sockets.push(s));
+  holes.push({ server, sockets });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return (server.address() as { port: number }).port;
+}
+
+const saved = { ...process.env };
+beforeAll(() => {
+  process.env.PGWARDEN_PROBE_TIMEOUT_MS = '200';
+  process.env.PGWARDEN_CONFIRM_WINDOW_MS = '800';
+  process.env.PGWARDEN_PROBE_RETRY_DELAY_MS = '50';
+});
+afterAll(async () => {
+  process.env = saved;
+  for (const h of holes) {
+    for (const s of h.sockets) s.destroy();
+    await new Promise((r) => h.server.close(r));
+  }
+});
+
+test('unreachable is unknown: with no standby or pgpool answering, the primary is not fenced', async () => {
+  const t = topology();
+  for (const n of t.nodes) n.port = await blackHole();
+  const deps = memoryDeps(t);
+  const r = await step(
+    {
+      cluster: 'c',
+      executionName: 'c-failover-tl1-pg1-e0',
+      trigger: { source: 'alarm', reason: 'test', at: new Date().toISOString() },
+    },
+    deps,
+  );
+  expect(r.decision).toBe('inconclusive');
+  expect(r.reason).toMatch(/no standby or pgpool that answers confirms its failure.*nothing fenced/);
+  expect(deps.topology.current.lease).toBeUndefined();
+});
+
+describe('judge: what the vantage points that answer say', () => {
+  const endpoint = '127.0.0.1:1';
+  const gone = { reachable: false, error: 'timeout expired', latencyMs: 200 };
+  const hears = {
+    reachable: true,
+    inRecovery: true,
+    walReceiver: { status: 'streaming', sender: endpoint, lastMsgAgeMs: 10 },
+    latencyMs: 1,
+  };
+  const deaf = { reachable: true, inRecovery: true, walReceiver: null, latencyMs: 1 };
+
+  test('a standby that answers and no longer hears the primary confirms', () => {
+    expect(judge(gone, [['pg2', deaf]], {}, endpoint)).toMatchObject({ confirmed: true, deaf: ['pg2'] });
+  });
+  test('a standby that still hears the primary outweighs everything else', () => {
+    expect(
+      judge(
+        gone,
+        [
+          ['pg2', hears],
+          ['pg3', deaf],
+        ],
+        { pgpool1: 'down' },
+        endpoint,
+      ),
+    ).toMatchObject({ confirmed: false, hearing: ['pg2'] });
+  });
+  test('nobody answering confirms nothing; a pgpool that answers and counts it down does', () => {
+    expect(judge(gone, [['pg2', gone]], {}, endpoint).confirmed).toBe(false);
+    expect(judge(gone, [['pg2', gone]], { pgpool1: 'up' }, endpoint).confirmed).toBe(false);
+    expect(judge(gone, [['pg2', gone]], { pgpool1: 'down' }, endpoint)).toMatchObject({
+      confirmed: true,
+      pgpoolsDown: ['pgpool1'],
+    });
+  });
+  test('a refused connection is the host itself answering', () => {
+    expect(judge({ ...gone, error: 'connect ECONNREFUSED 127.0.0.1:1' }, [], {}, endpoint).confirmed).toBe(true);
+  });
+});
