@@ -37,7 +37,8 @@ export async function restoreWritable(deps: Deps, execution: string): Promise<st
           `${n.name} does not answer (${o.error}): it may have been promoted, so ${primary.name} is not started; an operator or the failover decides`,
         );
     }
-    await nodeAction(deps, primary, 'start', {});
+    // Its switchover stop left standby.signal: started again as the primary it still is.
+    await nodeAction(deps, primary, 'start', { AS_PRIMARY: 'yes' });
     actions.push(`started ${primary.name}`);
   } else if (p.inRecovery) {
     throw new Error(`primary of record ${primary.name} is in recovery: an operator must decide`);

@@ -50,7 +50,7 @@ export async function step(state: SwitchoverState, deps: Deps): Promise<SwitchRe
         deps,
         old,
         'stop',
-        { MODE: 'fast', UNTIL: 'checkpoint' },
+        { MODE: 'fast', UNTIL: 'checkpoint', STANDBY_SIGNAL: 'yes' },
         s.nodeCommandTimeoutMs,
       );
       if (stopped.state !== 'shut_down' || !stopped.checkpoint_lsn)

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Cleanly stop PostgreSQL on this node. Idempotent.
 # Parameters: MODE (smart|fast|immediate, default fast); UNTIL (exit, default: the postmaster has
-# exited | checkpoint: its control file says "shut down").
+# exited | checkpoint: its control file says "shut down"); STANDBY_SIGNAL (yes: leave standby.signal
+# in the data directory first, so that whatever starts this node next, a reboot included, starts it
+# read-only: a switchover's old primary must never come back writable on the old timeline).
 # Signals the postmaster itself and polls every 10 ms (pg_ctl -w polls every 100 ms: a switchover's
 # write window includes this stop). Reports the cluster state and the last checkpoint of the stopped
 # node (after a clean stop of a primary, its last WAL record: what a switchover's target must have
@@ -21,6 +23,10 @@ case "$mode" in
   immediate) sig=QUIT ;;
   *) die "unknown MODE $mode (smart|fast|immediate)" ;;
 esac
+if [ "${PGW_PARAM_STANDBY_SIGNAL:-no}" = yes ]; then
+  [ -d "$PGW_PGDATA" ] || die "no data directory $PGW_PGDATA"
+  as_pg touch "$PGW_PGDATA/standby.signal"
+fi
 if pid=$(postmaster_pid); then
   kill -s "$sig" "$pid"
   # Gone once it has exited: a zombie has already finished its shutdown.

@@ -165,3 +165,31 @@ test('a failover that leaves no standby to wait for records the degraded quorum;
   );
   expect((await l.status()).synchronous).toMatch(/^ANY 1 \(.*\) in force$/);
 });
+
+test('a switchover that fails after its promotion leaves the old primary unable to come back writable', async () => {
+  lab = freshLab(25600);
+  await lab.up();
+  const l = lab;
+  const t0 = l.readTopology();
+  // UpdatePgpools fails more often than it is retried: the workflow ends before RejoinOldPrimary.
+  await labApi(l, 'POST', '/v1/faults', { state: 'UpdatePgpools', times: 10 });
+  const r = await labApi<{ execution: { status: string } }>(l, 'POST', '/v1/switchover', { wait: true }).catch(
+    (e: Error) => e,
+  );
+  const ex = await waitFor(
+    'the switchover to end',
+    async () => (await executions(l)).find((e) => e.workflow === 'switchover' && e.status !== 'RUNNING'),
+    60_000,
+  );
+  expect(ex.status).toBe('FAILED');
+  expect(r).toBeDefined();
+  const t1 = l.readTopology();
+  expect(t1.primary).not.toBe(t0.primary);
+  expect(l.postmasterPid(t0.primary)).toBeUndefined();
+  // Whatever starts it now (here the lab, in AWS a reboot) starts it read-only.
+  await l.start(t0.primary);
+  const [row] = await l.query<{ rec: boolean }>(t0.primary, 'select pg_is_in_recovery() as rec');
+  expect(row.rec).toBe(true);
+  const writable = (await l.status()).nodes.filter((n) => n.role === 'primary').map((n) => n.name);
+  expect(writable).toEqual([t1.primary]);
+});
