@@ -18,7 +18,6 @@ export async function step(state: FailoverState, deps: Deps) {
   const s = settings();
   const creds = await deps.secrets.admin();
   const deadline = Date.now() + s.verifyTimeoutMs;
-  const writes = await writeThroughEveryPgpool(deps, t, state.executionName, deadline);
   // The repointed standbys stream from the new primary (or the cluster is reported degraded).
   const primary = nodeByName(t, promote.node);
   const expected = state.repoint?.following ?? [];
@@ -37,11 +36,21 @@ export async function step(state: FailoverState, deps: Deps) {
   }
   const streaming = rep.map((r) => r.application_name).sort();
   const missing = expected.filter((n) => !streaming.includes(n));
+  // Strict synchronous mode with too few of the synchronous set streaming: a commit waits (by design)
+  // until one comes back, so no write can be verified now; say so instead of failing the failover.
+  const rec = t.sync?.primary === promote.node ? t.sync : undefined;
+  const members = rec ? rec.standbys.filter((n) => streaming.includes(n)) : [];
+  const waiting =
+    rec && rec.quorum > members.length
+      ? `strict synchronous mode: commits wait until ${rec.quorum} of ${rec.standbys.join(', ')} stream${members.length ? ` (streaming: ${members.join(', ')})` : ''}`
+      : undefined;
+  const writes = waiting ? {} : await writeThroughEveryPgpool(deps, t, state.executionName, deadline);
   return {
     writes,
     streaming,
     synchronous: rep.filter((r) => r.sync_state === 'quorum' || r.sync_state === 'sync').length,
     degraded: missing.length ? `not streaming from ${promote.node}: ${missing.join(', ')}` : undefined,
+    ...(waiting ? { writesWait: waiting } : {}),
   };
 }
 

@@ -193,3 +193,55 @@ test('a switchover that fails after its promotion leaves the old primary unable 
   const writable = (await l.status()).nodes.filter((n) => n.role === 'primary').map((n) => n.name);
   expect(writable).toEqual([t1.primary]);
 });
+
+test('strict synchronous mode: a failover that leaves no standby keeps commits waiting until one is back, and loses none', async () => {
+  const saved = process.env.PGWARDEN_SYNC_STRICT;
+  process.env.PGWARDEN_SYNC_STRICT = '1'; // the control plane lab up starts inherits it
+  try {
+    lab = freshLab(25600);
+    await lab.up();
+  } finally {
+    if (saved === undefined) delete process.env.PGWARDEN_SYNC_STRICT;
+    else process.env.PGWARDEN_SYNC_STRICT = saved;
+  }
+  const l = lab;
+  const t0 = l.readTopology();
+  // Created while a synchronous standby is there: after the failover even DDL waits.
+  await l.query(t0.primary, 'create table strict_probe (id int primary key)');
+  const [stopped] = t0.nodes.filter((n) => n.role === 'standby').map((n) => n.name);
+  await l.stop(stopped);
+  await waitFor('the prober to see the standby gone', () => !!l.readTopology().absentSince?.[stopped], 30_000);
+  l.kill(t0.primary);
+  const t1 = await waitFor(
+    'the failover',
+    () => {
+      const x = l.readTopology();
+      return x.timeline === t0.timeline + 1 && !x.lease ? x : undefined;
+    },
+    60_000,
+  );
+  expect(t1.sync).toMatchObject({ primary: t1.primary, quorum: 1, standbys: [stopped] });
+  expect((await l.status()).synchronous).toBe(`ANY 1 (${stopped}) in force`);
+  const c = await waitFor(
+    'a session through pgpool',
+    () => l.client('pgpool1', { timeoutMs: 60_000 }).catch(() => undefined),
+    30_000,
+  );
+  try {
+    let acked = false;
+    const commit = c.query('insert into strict_probe values (1)').then(() => {
+      acked = true;
+    });
+    // Not acknowledged while no synchronous standby is there (a bounded look, not a readiness wait).
+    await expect(
+      waitFor('an acknowledgement that must not come', () => acked || undefined, 3_000, 100),
+    ).rejects.toThrow(/timed out/);
+    await l.start(stopped);
+    await waitFor('the waiting commit to be acknowledged once the standby is back', () => acked || undefined, 120_000);
+    await commit;
+    const [row] = await l.query<{ n: number }>(t1.primary, 'select count(*)::int as n from strict_probe');
+    expect(row.n).toBe(1);
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+});
