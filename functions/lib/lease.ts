@@ -24,7 +24,10 @@ export type WorkflowKind = 'failover' | 'switchover' | 'rejoin' | 'maintenance' 
 /** Refusals are not retried (ASL Retry lists them with MaxAttempts 0) and end as "<Workflow>Refused". */
 export const REFUSED = 'Refused';
 
-/** Workflows that move the primary themselves: a failover never pre-empts them. */
+/**
+ * Workflows that move the primary themselves: a failover never pre-empts them. A maintenance is
+ * pre-empted while it works on a standby, not while its switch step holds `switching`.
+ */
 const NOT_PREEMPTIBLE: ReadonlySet<string> = new Set(['failover', 'switchover']);
 
 /** The lease in force (held and not expired), if any. */
@@ -43,7 +46,7 @@ export function blocker(t: Topology, execution: string, now: Date): string | und
 
 /** Whether a failover may take the cluster from the lease's holder. */
 export function preemptible(lease: Lease): boolean {
-  return !NOT_PREEMPTIBLE.has(lease.workflow);
+  return !NOT_PREEMPTIBLE.has(lease.workflow) && !lease.switching;
 }
 
 function leaseFor(cur: Topology, workflow: WorkflowKind, execution: string, now: Date): Lease {
@@ -53,6 +56,7 @@ function leaseFor(cur: Topology, workflow: WorkflowKind, execution: string, now:
     execution,
     since: mine ? cur.lease!.since : now.toISOString(),
     expiresAt: new Date(now.getTime() + settings().leaseMs).toISOString(),
+    ...(mine && cur.lease!.switching ? { switching: cur.lease!.switching } : {}),
   };
 }
 

@@ -129,6 +129,12 @@ export interface Lease {
   execution: string;
   since: string;
   expiresAt: string;
+  /**
+   * Set by a switchover's (or a maintenance's) switch step from just before it stops the primary
+   * until the promotion is recorded: the primary is down on purpose, and a failover must not
+   * pre-empt the workflow that is moving it.
+   */
+  switching?: { from: string; to: string; since: string };
 }
 
 // Parameter Store holds at most 8 KB per parameter (Advanced tier): keep the history short; the full record

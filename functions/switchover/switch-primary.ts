@@ -39,6 +39,13 @@ export async function step(state: SwitchoverState, deps: Deps): Promise<SwitchRe
   const creds = await deps.secrets.admin();
   const s = settings();
 
+  // Before the window opens: the primary is about to go down on purpose, and a failover must not
+  // pre-empt this workflow for it (lib/lease.ts). The promotion's record clears it.
+  await updateTopology(deps, (cur) => {
+    if (cur.lease?.execution !== state.executionName || cur.lease.switching) return undefined;
+    cur.lease.switching = { from: old.name, to: target.name, since: deps.now().toISOString() };
+    return cur;
+  });
   // Connected before the window opens: polling and promoting cost no connection set-up.
   return withClient(
     target,
@@ -75,6 +82,7 @@ export async function step(state: SwitchoverState, deps: Deps): Promise<SwitchRe
           if (n.name === old.name) n.role = 'standby';
         }
         next.sync = syncRecord(cur, target.name, sync, lastLsn, state.executionName, deps.now());
+        if (next.lease?.execution === state.executionName) delete next.lease.switching;
         return next;
       });
       await settle(c, sync, followers);

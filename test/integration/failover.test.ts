@@ -217,9 +217,22 @@ describe('failover drills, each on a fresh lab', () => {
     expect(lab.readTopology()).toMatchObject({ primary, timeline: 1 });
     expect(lab.readTopology().history.at(-1)!.detail.summary).toContain('automation is paused: patch night');
     expect((await lab.status()).nodes.filter((n) => n.role === 'primary')).toHaveLength(0);
-    // The alarm fired once, while paused. After resume nobody triggers anything: the prober sees the
-    // primary still unwritable with no workflow acting and starts the failover (functions/probe/rearm.ts).
-    known.add(e.name);
+    // Every sensor (EC2 event, alarm, pgpool's hook) reported once, while paused. After resume nobody
+    // triggers anything: the prober sees the primary still unwritable with no workflow acting and
+    // starts the failover (functions/probe/rearm.ts).
+    const sensorsSeen = await waitFor(
+      'every sensor to report while paused',
+      async () => {
+        const paused = (await newFailovers(lab, known)).filter((x) => x.output?.record?.outcome === 'paused');
+        const sources = new Set(
+          paused.map((x) => (x as { output?: { trigger?: { source?: string } } }).output?.trigger?.source),
+        );
+        return ['ec2', 'alarm', 'pgpool'].every((x) => sources.has(x)) ? paused : undefined;
+      },
+      30_000,
+      100,
+    );
+    for (const x of sensorsSeen) known.add(x.name);
     await labApi(lab, 'POST', '/v1/resume', {});
     const again = await waitExecution(
       lab,

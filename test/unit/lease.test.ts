@@ -38,6 +38,24 @@ describe('lease', () => {
     }
   });
 
+  test('a maintenance is pre-empted while it works on a standby, not while its switch moves the primary', async () => {
+    const deps = memoryDeps(topology());
+    await takeLease(deps, 'maintenance', 'exec-m');
+    const cur = deps.topology.current;
+    deps.topology.current = {
+      ...cur,
+      version: cur.version + 1,
+      lease: { ...cur.lease!, switching: { from: 'pg1', to: 'pg2', since: new Date().toISOString() } },
+    };
+    // Renewal keeps the mark; a failover for the primary the switch stopped is refused.
+    await renewLease(deps, 'maintenance', 'exec-m');
+    expect(deps.topology.current.lease?.switching).toMatchObject({ from: 'pg1', to: 'pg2' });
+    expect((await takeLease(deps, 'failover', 'exec-f', { preempt: true })).taken).toBe(false);
+    const now = deps.topology.current;
+    deps.topology.current = { ...now, version: now.version + 1, lease: { ...now.lease!, switching: undefined } };
+    expect((await takeLease(deps, 'failover', 'exec-f', { preempt: true })).taken).toBe(true);
+  });
+
   test('renewal refuses when the primary the execution acts around has changed', async () => {
     const deps = memoryDeps(topology());
     await takeLease(deps, 'failover', 'exec-f', { primary: 'pg1' });
