@@ -14,7 +14,8 @@
 import { showPoolNodes, type PoolNode } from '../lib/db';
 import type { Deps } from '../lib/ports';
 import { settings } from '../lib/settings';
-import { withEvent } from '../lib/topology';
+import { parseResult } from '../lib/node-result';
+import { withEvent, type Topology } from '../lib/topology';
 import { updateTopology } from '../lib/topology-update';
 import { blocker } from '../switchover/common';
 import { RefusedError, startPlanned } from '../triggers/planned';
@@ -28,6 +29,51 @@ export interface HealOutcome {
   reason: string;
   executionName?: string;
 }
+
+export const PRIMARY_REATTACH_EVENT = 'primary-reattach';
+
+/**
+ * The primary, writable (the caller's probe round says so), but down in some pgpool: one network
+ * error or a slow health check is enough for pgpool to detach it, and it then routes writes nowhere.
+ * The false alarm that pgpool's report raises attaches it again; when that pgpool could not reach it
+ * at the time (a partition between them), this does once the path is back: pgpool-attach.sh attaches
+ * only a backend it can reach. An attempt per pgpool every healBackoffMs at most.
+ */
+async function reattachPrimary(
+  deps: Deps,
+  t: Topology,
+  views: { pgpool: string; nodes: PoolNode[] | undefined }[],
+): Promise<HealOutcome[]> {
+  const primary = t.nodes.find((n) => n.name === t.primary);
+  if (!primary) return [];
+  const out: HealOutcome[] = [];
+  for (const v of views) {
+    if (v.nodes?.find((x) => x.id === primary.backendId)?.status !== 'down') continue;
+    const key = `${v.pgpool}:${primary.name}`;
+    const last = lastPrimaryAttempt.get(key) ?? -Infinity;
+    if (deps.now().getTime() - last < settings().healBackoffMs) continue;
+    lastPrimaryAttempt.set(key, deps.now().getTime());
+    const p = t.pgpools.find((x) => x.name === v.pgpool)!;
+    const r = await deps.nodes
+      .run(p.instanceId, 'pgpool-attach', { NODE_ID: String(primary.backendId) }, { timeoutMs: 30_000 })
+      .catch((e: Error) => ({ ok: false, stdout: '', stderr: e.message, exitCode: -1, durationMs: 0 }));
+    const res = r.ok ? parseResult(r.stdout) : {};
+    const attached = res.changed === 'yes';
+    const reason = attached
+      ? `pgpool ${v.pgpool} had detached the writable primary ${primary.name}: attached again`
+      : `pgpool ${v.pgpool} counts the writable primary ${primary.name} down: ${res.reason ?? (r.stderr.trim().split('\n').pop() || 'not attached')}`;
+    if (attached)
+      await updateTopology(deps, (cur) =>
+        withEvent(cur, PRIMARY_REATTACH_EVENT, { node: primary.name, pgpool: v.pgpool }, deps.now()),
+      );
+    deps.log(`heal: ${reason}`);
+    out.push({ node: primary.name, pgpools: [v.pgpool], action: attached ? 'started' : 'skipped', reason });
+  }
+  return out;
+}
+
+/** Per pgpool and primary, when the prober last tried to attach it (in this process). */
+const lastPrimaryAttempt = new Map<string, number>();
 
 /**
  * One check: every pgpool's view against the standbys streaming from the primary (from the probe
@@ -46,7 +92,7 @@ export async function healDetachedStandbys(deps: Deps, streaming: readonly strin
       nodes: await showPoolNodes(p, creds, s.probeTimeoutMs * 2).catch(() => undefined as PoolNode[] | undefined),
     })),
   );
-  const out: HealOutcome[] = [];
+  const out: HealOutcome[] = await reattachPrimary(deps, t, views);
   for (const n of t.nodes) {
     if (n.role !== 'standby' || n.maintenance || n.name === t.primary) continue;
     const pgpools = views.filter((v) => v.nodes?.find((x) => x.id === n.backendId)?.status === 'down');

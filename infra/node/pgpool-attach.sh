@@ -6,17 +6,28 @@
 # first: an attach right after a failover (a switchover's old primary, a rejoin) would find few live
 # children, and its own failback would end the rest, leaving clients without a child for a second.
 # So the attach waits (up to 5 s) until every child slot pgpool lists holds a live process.
+# A backend this host cannot reach (a partition between this pgpool and the node) is not attached:
+# pgpool would detach it again at its next health check, and clients of this pgpool would meet it in
+# between. The result says attached=no reason=unreachable; the prober tries again later.
 . "$(dirname "$0")/lib.sh"
 require_param NODE_ID
 d=$PGW_PGPOOL_DIR
 # pcp_node_info -v is verbose; the terse form is: host port status weight status_name ...
-status=$(pcp pcp_node_info -n "$PGW_PARAM_NODE_ID" | cut -d' ' -f3)
+info=$(pcp pcp_node_info -n "$PGW_PARAM_NODE_ID")
+read -r backend_host backend_port status _ <<<"$info"
+# As the pgpool user: the path pgpool itself takes to the backend.
+reachable() { as_pg timeout 2 bash -c "exec 3<>/dev/tcp/$backend_host/$backend_port" 2>/dev/null; }
 children_alive() {
   local pids p
   pids=$(pcp pcp_proc_count) || return 1
   for p in $pids; do process_alive "$p" || return 1; done
 }
 # status 1 = up (waiting for connection), 2 = up (connected), 3 = down
+if [ "$status" = 3 ] && ! reachable; then
+  log "backend $PGW_PARAM_NODE_ID ($backend_host:$backend_port) does not answer from this pgpool: not attached"
+  result attached=no changed=no reason=unreachable
+  exit 0
+fi
 if [ "$status" = 3 ]; then
   poll_until 5 children_alive || log "not every pgpool child is alive after 5 s; attaching anyway"
   rm -f "$d/run/planned-detach-$PGW_PARAM_NODE_ID" # once attached, its failures are reported again

@@ -83,20 +83,34 @@ test('a primary that dies while a scale in holds the cluster is failed over: the
   }
 });
 
+/** Detach a backend in pgpool1 as pgpool does itself after one network error (not a planned detach). */
+function pgpoolDetaches(l: Lab, backendId: number): void {
+  const pool = l.pgpool('pgpool1');
+  const args = ['-h', '127.0.0.1', '-p', String(pool.pcpPort), '-U', 'pgwarden', '-w', '-n', String(backendId)];
+  const env = `PCPPASSFILE=${join(l.pgpoolDir('pgpool1'), 'pcppass')}`;
+  const bin = join(pgpoolBinDir(), 'pcp_detach_node');
+  if (process.getuid?.() === 0) execFileSync('runuser', ['-u', 'postgres', '--', 'env', env, bin, ...args]);
+  else execFileSync('env', [env, bin, ...args]);
+}
+
+async function routedBy(l: Lab, pgpool: string, node: string) {
+  return waitFor(
+    `${pgpool} to route writes to ${node} again`,
+    async () =>
+      (await l.status()).pgpools
+        .find((p) => p.name === pgpool)
+        ?.nodes.find((n) => n.name === node && n.status === 'up' && n.role === 'primary'),
+    30_000,
+    200,
+  );
+}
+
 test('a healthy primary that one pgpool detached is attached again by the false alarm it raises', async () => {
   lab = freshLab(25600);
   await lab.up();
   const l = lab;
   const t0 = l.readTopology();
-  const primary = l.node(t0.primary);
-  const pool = l.pgpool('pgpool1');
-  // A detach as pgpool makes it itself after one network error: not a workflow's planned detach.
-  const args = ['-h', '127.0.0.1', '-p', String(pool.pcpPort), '-U', 'pgwarden', '-w', '-n', String(primary.backendId)];
-  const env = `PCPPASSFILE=${join(l.pgpoolDir('pgpool1'), 'pcppass')}`;
-  const bin = join(pgpoolBinDir(), 'pcp_detach_node');
-  if (process.getuid?.() === 0) execFileSync('runuser', ['-u', 'postgres', '--', 'env', env, bin, ...args]);
-  else execFileSync('env', [env, bin, ...args]);
-
+  pgpoolDetaches(l, l.node(t0.primary).backendId);
   const e = await waitFor(
     'the false alarm',
     async () =>
@@ -110,18 +124,23 @@ test('a healthy primary that one pgpool detached is attached again by the false 
     100,
   );
   expect((e as { output?: { record?: { reattached?: string[] } } }).output?.record?.reattached).toEqual(['pgpool1']);
-  const routed = await waitFor(
-    'pgpool1 to route writes to the primary again',
-    async () =>
-      (await l.status()).pgpools
-        .find((p) => p.name === 'pgpool1')
-        ?.nodes.find((n) => n.name === t0.primary && n.status === 'up' && n.role === 'primary'),
-    30_000,
-    200,
-  );
-  expect(routed.name).toBe(t0.primary);
+  expect((await routedBy(l, 'pgpool1', t0.primary)).name).toBe(t0.primary);
   expect(await writeThroughPgpool(l)).toBe(true);
   expect(l.readTopology()).toMatchObject({ primary: t0.primary, timeline: t0.timeline });
+});
+
+test('without the failover that pgpool reports to, the prober attaches the writable primary a pgpool detached', async () => {
+  lab = freshLab(25600);
+  await lab.up();
+  const l = lab;
+  const t0 = l.readTopology();
+  await labApi(l, 'POST', '/v1/sensors', { pgpool: false });
+  pgpoolDetaches(l, l.node(t0.primary).backendId);
+  expect((await routedBy(l, 'pgpool1', t0.primary)).name).toBe(t0.primary);
+  expect(l.readTopology().history.some((x) => x.kind === 'primary-reattach' && x.detail.pgpool === 'pgpool1')).toBe(
+    true,
+  );
+  expect((await executions(l)).filter((x) => x.workflow === 'failover')).toEqual([]);
 });
 
 test('a failover that leaves no standby to wait for records the degraded quorum; status and the metric say so until a rejoin restores it', async () => {
