@@ -5,9 +5,10 @@
  * second (upstream commit 4aa657e). Debian 12 ships 4.3.5, so the lab builds the pgpool-II that
  * Debian 13 (trixie) ships, from Debian's source package: the upstream tarball, checked against a
  * pinned SHA-256, or, once Debian has moved on to a newer release, that one, checked against the
- * checksum in trixie's signed source index. Built once per machine into a prefix of its own (nothing
- * of the system's is replaced); `PGWARDEN_PGPOOL_BIN` points the lab at another pgpool-II instead (for
- * example a packaged 4.5+).
+ * checksum in trixie's signed source index. The patches in pgpool-patches/ are applied (they shorten
+ * what clients wait for while pgpool processes a failover; each says why). Built once per machine
+ * into a prefix of its own, named by the patches it carries (nothing of the system's is replaced);
+ * `PGWARDEN_PGPOOL_BIN` points the lab at another pgpool-II instead (for example a packaged 4.5+).
  */
 import { createHash } from 'node:crypto';
 import {
@@ -15,6 +16,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readFileSync,
+  readdirSync,
   renameSync,
   rmSync,
   writeFileSync,
@@ -32,7 +34,24 @@ const PINNED_SHA256 = '0f8805d93bc40002c8019dc40ae03a71a3d144bd39f3dffe6fa01f7fc
 /** The oldest pgpool-II that keeps sessions through a failover or detach of a node they do not use. */
 export const MIN_PGPOOL: [number, number] = [4, 5];
 /** Debian packages the build needs (the tarball ships its generated parsers: no bison or flex). */
-export const BUILD_PACKAGES = ['gcc', 'make', 'libc6-dev', 'libpq-dev', 'libssl-dev', 'curl', 'xz-utils'];
+export const BUILD_PACKAGES = ['gcc', 'make', 'libc6-dev', 'libpq-dev', 'libssl-dev', 'curl', 'xz-utils', 'patch'];
+
+/** The patches the build applies, in order (infra/local/pgpool-patches/*.patch). */
+export const PATCH_DIR = join(__dirname, 'pgpool-patches');
+
+export function pgpoolPatches(): { name: string; text: string }[] {
+  return readdirSync(PATCH_DIR)
+    .filter((f) => f.endsWith('.patch'))
+    .sort()
+    .map((name) => ({ name, text: readFileSync(join(PATCH_DIR, name), 'utf8') }));
+}
+
+/** Names a build by the patches it carries: a change of patches builds (and installs) anew. */
+export function buildId(): string {
+  const h = createHash('sha256');
+  for (const p of pgpoolPatches()) h.update(`${p.name}\0${p.text}\0`);
+  return h.digest('hex').slice(0, 10);
+}
 
 const MIRROR = (process.env.PGWARDEN_DEBIAN_MIRROR ?? 'http://deb.debian.org/debian').replace(/\/$/, '');
 const KEYRING = '/usr/share/keyrings/debian-archive-keyring.gpg';
@@ -44,7 +63,7 @@ export function pgpoolPrefix(): string {
     process.getuid?.() === 0
       ? '/usr/local/lib/pgwarden'
       : join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'pgwarden');
-  return join(base, 'pgpool-II');
+  return join(base, `pgpool-II-pgw-${buildId()}`);
 }
 
 /** The directory holding pgpool and the pcp_* commands the lab runs. */
@@ -207,6 +226,12 @@ export function ensurePgpool(
       const untar = runSync('tar', ['-xzf', tarball, '-C', work]);
       if (untar.code !== 0) throw new Error(`tar: ${untar.stderr}`);
       const dir = join(work, `pgpool-II-${src.version}`);
+      for (const p of pgpoolPatches()) {
+        log(`pgpool-II build: applying ${p.name}`);
+        const r = runSync('patch', ['-p1', '-d', dir, '-i', join(PATCH_DIR, p.name)]);
+        if (r.code !== 0)
+          throw new Error(`patch ${p.name} does not apply to pgpool-II ${src.version}: ${(r.stdout + r.stderr).trim()}`);
+      }
       const staging = `${prefix}.partial`;
       rmSync(staging, { recursive: true, force: true });
       const steps: [string, string][] = [
