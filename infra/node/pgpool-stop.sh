@@ -1,10 +1,22 @@
 #!/usr/bin/env bash
-# Stop pgpool-II (fast shutdown). Idempotent.
+# Stop pgpool-II. Idempotent. Fast shutdown (SIGINT) first; pgpool handles no signal while it
+# processes a failover or failback (its failover_command may be waiting for a control plane that is
+# already gone), so after 10 s it gets an immediate shutdown (SIGQUIT), and after 5 s more every
+# process of its session is killed: a stop never leaves a pgpool holding the ports.
 . "$(dirname "$0")/lib.sh"
 d=$PGW_PGPOOL_DIR
-if [ -r "$d/run/pgpool.pid" ] && kill -0 "$(cat "$d/run/pgpool.pid")" 2>/dev/null; then
-  pid=$(cat "$d/run/pgpool.pid")
+stopped() { ! process_alive "$pid"; }
+if [ -r "$d/run/pgpool.pid" ] && pid=$(cat "$d/run/pgpool.pid") && kill -0 "$pid" 2>/dev/null; then
   kill -INT "$pid"
-  wait_until 30 "pgpool $PGW_NODE to stop" bash -c "! kill -0 $pid 2>/dev/null"
+  if ! poll_until 10 stopped; then
+    log "pgpool $PGW_NODE did not stop within 10 s (fast): immediate shutdown"
+    kill -QUIT "$pid" 2>/dev/null || true
+    if ! poll_until 5 stopped; then
+      log "pgpool $PGW_NODE did not stop within 5 s (immediate): killing its processes"
+      # pgpool runs as the leader of its own session (setsid): its children share its process group.
+      kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+      wait_until 5 "pgpool $PGW_NODE to exit" stopped
+    fi
+  fi
 fi
 result running=no
