@@ -1,0 +1,1 @@
+// dashboard client (filled below)
