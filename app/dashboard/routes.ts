@@ -30,7 +30,7 @@ async function getJson(url: string): Promise<unknown> {
 export function controlPlaneSource(base: string): DashboardSource {
   return {
     status: () => getJson(`${base}/v1/status`),
-    metrics: () => getJson(`${base}/v1/metrics?last=300`),
+    metrics: () => getJson(`${base}/v1/metrics`),
     executions: () => getJson(`${base}/v1/executions`),
     traces: () => getJson(`${base}/v1/traces?limit=20`),
   };
