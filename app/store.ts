@@ -69,6 +69,9 @@ export class ValueStore {
     this.pool = new Pool(cfg);
     // An idle connection that pgpool ends (a failover restarts its children) is dropped by the pool.
     this.pool.on('error', () => undefined);
+    // A checked-out connection that pgpool ends between two statements emits 'error' on the client
+    // itself; unheard, that would end the process. The statement in flight reports it instead.
+    this.pool.on('connect', (c) => c.on('error', () => undefined));
     const u = new URL(opts.connectionString);
     this.sqlBase = {
       url: `postgresql://${u.hostname}:${u.port || 5432}${u.pathname}`,
