@@ -46,6 +46,7 @@ export function mountDashboard(app: Hono<Env>, source: DashboardSource): void {
   const uplotCss = asset(join(UPLOT_DIR, 'dist', 'uPlot.min.css'));
   app.get('/', (c) => c.redirect('/dashboard'));
   app.get('/dashboard', (c) => c.html(page));
+  app.get('/favicon.ico', (c) => c.body(null, 204));
   app.get('/dashboard/client.js', (c) => c.body(client, 200, { 'content-type': 'text/javascript; charset=utf-8' }));
   app.get('/dashboard/uPlot.js', (c) => c.body(uplotJs, 200, { 'content-type': 'text/javascript; charset=utf-8' }));
   app.get('/dashboard/uPlot.css', (c) => c.body(uplotCss, 200, { 'content-type': 'text/css; charset=utf-8' }));
