@@ -14,6 +14,10 @@ export interface AppConfig {
   /** PGWARDEN_APP_DB_HOST / PGWARDEN_APP_DB_PORT (AWS: pgpool's NLB). */
   dbHost?: string;
   dbPort: number;
+  /** PGWARDEN_APP_DB_NAME, default app (AWS; the lab's URL names its database). */
+  dbName: string;
+  /** PGWARDEN_APP_DB_TLS: on|off, default off (AWS: on once pgpool serves TLS; configure-pgpool.sh has no certificate yet). */
+  dbTls: boolean;
   /** PGWARDEN_APP_DB_POOL_MAX, default 8: well under pgpool's num_init_children. */
   dbPoolMax: number;
   /** PGWARDEN_APP_DB_CONNECT_TIMEOUT_MS, default 1500. */
@@ -22,6 +26,10 @@ export interface AppConfig {
   dbQueryTimeoutMs: number;
   /** PGWARDEN_APP_REDIS_URL (redis:// or rediss://); unset means no cache. */
   redisUrl?: string;
+  /** PGWARDEN_APP_REDIS_HOST / _PORT (AWS: ElastiCache's primary endpoint, TLS) with the AUTH token in PGWARDEN_APP_REDIS_AUTH_SECRET_ARN ({"token"}). */
+  redisHost?: string;
+  redisPort: number;
+  redisAuthSecretArn?: string;
   /** PGWARDEN_APP_CACHE: on|off, default on when a Redis URL is set. */
   cacheEnabled: boolean;
   /** PGWARDEN_APP_CACHE_TTL_S, default 300. */
@@ -74,6 +82,7 @@ export function readAppConfig(env: Record<string, string | undefined> = process.
   };
   const inLambda = !!opt('AWS_LAMBDA_FUNCTION_NAME');
   const redisUrl = opt('PGWARDEN_APP_REDIS_URL');
+  const redisHost = opt('PGWARDEN_APP_REDIS_HOST');
   const xrayDaemonAddress = opt('AWS_XRAY_DAEMON_ADDRESS');
   const cfg: AppConfig = {
     host: opt('PGWARDEN_APP_HOST') ?? '127.0.0.1',
@@ -82,11 +91,16 @@ export function readAppConfig(env: Record<string, string | undefined> = process.
     dbSecretArn: opt('PGWARDEN_APP_DB_SECRET_ARN'),
     dbHost: opt('PGWARDEN_APP_DB_HOST'),
     dbPort: int('PGWARDEN_APP_DB_PORT', 9999, 1),
+    dbName: opt('PGWARDEN_APP_DB_NAME') ?? 'app',
+    dbTls: flag('PGWARDEN_APP_DB_TLS', false),
     dbPoolMax: int('PGWARDEN_APP_DB_POOL_MAX', 8, 1),
     dbConnectTimeoutMs: int('PGWARDEN_APP_DB_CONNECT_TIMEOUT_MS', 1500, 100),
     dbQueryTimeoutMs: int('PGWARDEN_APP_DB_QUERY_TIMEOUT_MS', 2000, 100),
     redisUrl,
-    cacheEnabled: flag('PGWARDEN_APP_CACHE', !!redisUrl) && !!redisUrl,
+    redisHost,
+    redisPort: int('PGWARDEN_APP_REDIS_PORT', 6379, 1),
+    redisAuthSecretArn: opt('PGWARDEN_APP_REDIS_AUTH_SECRET_ARN'),
+    cacheEnabled: flag('PGWARDEN_APP_CACHE', !!(redisUrl || redisHost)) && !!(redisUrl || redisHost),
     cacheTtlS: int('PGWARDEN_APP_CACHE_TTL_S', 300, 1),
     redisTimeoutMs: int('PGWARDEN_APP_REDIS_TIMEOUT_MS', 250, 10),
     requestTimeoutMs: int('PGWARDEN_APP_REQUEST_TIMEOUT_MS', 4500, 100),

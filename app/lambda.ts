@@ -1,39 +1,41 @@
 /**
- * The AWS entry: the same hono app as the ALB's Lambda target. The database password comes from
- * Secrets Manager (functions/lib/aws/secrets.ts), fetched once per container; Redis is ElastiCache
- * over TLS (rediss://); X-Ray traces come from Lambda's active tracing (facade segment).
+ * The AWS entry: the same hono app as the ALB's Lambda target. The database password (AppSecret)
+ * and the Redis AUTH token come from Secrets Manager, fetched once per container; PostgreSQL through
+ * pgpool's NLB (TLS when PGWARDEN_APP_DB_TLS is on) and ElastiCache over TLS. X-Ray: Lambda's active tracing (facade segment), the
+ * app's request a subsegment of it.
  */
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type { Hono } from 'hono';
 import { handle } from 'hono/aws-lambda';
-import { SecretsManagerSecrets } from '../functions/lib/aws/secrets';
-import type { Env } from './app';
+import { readSecretField } from '../functions/lib/aws/secret-json';
 import { readAppConfig, type AppConfig } from './config';
 import { wire } from './wiring';
 
-let ready: Promise<ReturnType<typeof handle>> | undefined;
+type Handler = ReturnType<typeof handle>;
+let ready: Promise<Handler> | undefined;
+const secrets = new SecretsManagerClient({});
 
 async function databaseUrl(cfg: AppConfig): Promise<string> {
   if (cfg.databaseUrl) return cfg.databaseUrl;
-  const creds = await new SecretsManagerSecrets(new SecretsManagerClient({}), cfg.dbSecretArn!).admin();
-  const u = new URL(`postgresql://${cfg.dbHost}:${cfg.dbPort}/`);
-  u.username = creds.user;
-  u.password = creds.password;
-  u.pathname = `/${creds.database}`;
-  u.searchParams.set('sslmode', 'require');
+  const u = new URL(`postgresql://${cfg.dbHost}:${cfg.dbPort}/${cfg.dbName}`);
+  u.username = await readSecretField(secrets, cfg.dbSecretArn!, 'username');
+  u.password = await readSecretField(secrets, cfg.dbSecretArn!, 'password');
+  if (cfg.dbTls) u.searchParams.set('sslmode', 'require');
   return u.toString();
 }
 
-async function build(): Promise<ReturnType<typeof handle>> {
-  const cfg = readAppConfig();
-  const app: Hono<Env> = wire(cfg, await databaseUrl(cfg)).app;
-  return handle(app);
+async function redisUrl(cfg: AppConfig): Promise<string | undefined> {
+  if (cfg.redisUrl || !cfg.redisHost) return cfg.redisUrl;
+  const token = cfg.redisAuthSecretArn ? await readSecretField(secrets, cfg.redisAuthSecretArn, 'token') : '';
+  return `rediss://${token ? `:${encodeURIComponent(token)}@` : ''}${cfg.redisHost}:${cfg.redisPort}`;
 }
 
-export const handler = async (
-  event: Parameters<ReturnType<typeof handle>>[0],
-  context: Parameters<ReturnType<typeof handle>>[1],
-) => {
+async function build(): Promise<Handler> {
+  const cfg = readAppConfig();
+  const [db, redis] = await Promise.all([databaseUrl(cfg), redisUrl(cfg)]);
+  return handle(wire(cfg, db, undefined, redis).app);
+}
+
+export const handler: Handler = async (event, context) => {
   ready ??= build().catch((e) => {
     ready = undefined;
     throw e;

@@ -15,15 +15,14 @@ export interface Wired {
   close(): Promise<void>;
 }
 
-export function wire(cfg: AppConfig, databaseUrl: string, dashboard?: DashboardSource): Wired {
+export function wire(cfg: AppConfig, databaseUrl: string, dashboard?: DashboardSource, redisUrl = cfg.redisUrl): Wired {
   const store = new ValueStore({
     connectionString: databaseUrl,
     max: cfg.dbPoolMax,
     connectTimeoutMs: cfg.dbConnectTimeoutMs,
     queryTimeoutMs: cfg.dbQueryTimeoutMs,
   });
-  const cache =
-    cfg.cacheEnabled && cfg.redisUrl ? new RedisCache(cfg.redisUrl, cfg.cacheTtlS, cfg.redisTimeoutMs) : NO_CACHE;
+  const cache = cfg.cacheEnabled && redisUrl ? new RedisCache(redisUrl, cfg.cacheTtlS, cfg.redisTimeoutMs) : NO_CACHE;
   const tracer = cfg.tracing
     ? xrayTracer({ serviceName: cfg.serviceName, daemonAddress: cfg.xrayDaemonAddress, inLambda: cfg.inLambda })
     : NO_TRACING;

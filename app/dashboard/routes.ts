@@ -36,12 +36,13 @@ export function controlPlaneSource(base: string): DashboardSource {
   };
 }
 
-const UPLOT_DIR = dirname(require.resolve('uplot/package.json'));
 const asset = (f: string) => readFileSync(f, 'utf8');
 
 export function mountDashboard(app: Hono<Env>, source: DashboardSource): void {
   const page = asset(join(__dirname, 'index.html'));
   const client = asset(join(__dirname, 'client.js'));
+  // Resolved here, not at load: the Lambda bundle imports this module but serves no dashboard.
+  const UPLOT_DIR = dirname(require.resolve('uplot/package.json'));
   const uplotJs = asset(join(UPLOT_DIR, 'dist', 'uPlot.iife.min.js'));
   const uplotCss = asset(join(UPLOT_DIR, 'dist', 'uPlot.min.css'));
   app.get('/', (c) => c.redirect('/dashboard'));
