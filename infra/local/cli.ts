@@ -37,7 +37,7 @@ operator commands (through the control plane):
 other:
   digest <files...> [--format md|json|html] [--since T] [--until T] [--prefix P]
   demo                              lab up, write load, failover drill, zero-loss check, summary
-  bench <lab|failover|digest|switchover|rejoin>
+  bench <lab|failover|digest|switchover|rejoin|app>
   doctor [--install]                check (and install) the Debian packages the lab needs
 `;
 
