@@ -27,8 +27,11 @@ export async function main(): Promise<void> {
     stopping = true;
     console.log('app: SIGTERM, finishing in-flight requests');
     const force = setTimeout(() => server.closeAllConnections(), cfg.shutdownGraceMs);
+    // A keep-alive connection whose request just finished is idle: close it now, not at its timeout.
+    const idle = setInterval(() => server.closeIdleConnections(), 50);
     server.close(() => {
       clearTimeout(force);
+      clearInterval(idle);
       w.close().then(
         () => process.exit(0),
         () => process.exit(1),

@@ -6,11 +6,12 @@ import { join } from 'node:path';
 import { collectMetrics } from '../../functions/metrics/collect';
 import type { MetricDatum, WorkflowStarter } from '../../functions/lib/ports';
 import { LabNotifier, MetricStore, labDeps } from '../../infra/local/adapters';
-import { appUrl } from '../../infra/local/app-process';
+import { appPid, appUrl } from '../../infra/local/app-process';
 import type { TraceView } from '../../infra/local/controlplane/xray-collector';
 import { labApi } from '../../infra/local/drill';
 import type { Lab } from '../../infra/local/lab';
-import { run, waitFor } from '../../infra/local/proc';
+import { isAlive, run, waitFor } from '../../infra/local/proc';
+import { readFileSync } from 'node:fs';
 import { freshLab } from './support/lab';
 
 jest.setTimeout(120_000);
@@ -199,5 +200,43 @@ describe('the app on a lab cluster', () => {
   test('healthz answers while the process lives; readyz checks the database and the cache', async () => {
     expect((await call('GET', '/healthz')).body).toEqual({ ok: true });
     expect((await call('GET', '/readyz')).body).toEqual({ ready: true, database: true, cache: true });
+  });
+
+  // Last: it ends the app process.
+  test('SIGTERM: the app stops accepting, finishes the request in flight, then exits', async () => {
+    const pid = appPid(lab)!;
+    const cp = Number(readFileSync(join(lab.controlDir, 'controlplane.pid'), 'utf8'));
+    // A request that cannot finish yet: the dashboard's status comes from the control plane, frozen.
+    process.kill(cp, 'SIGSTOP');
+    try {
+      const inFlight = fetch(`${url}/dashboard/api/status`);
+      // The app has the request once it holds a connection to the control plane's port.
+      await waitFor(
+        'the app to ask the control plane',
+        async () =>
+          (await run('ss', ['-Htnp', 'state', 'established', `dport = :${lab.config().apiPort}`])).stdout.includes(
+            `pid=${pid},`,
+          ),
+        10_000,
+      );
+      process.kill(pid, 'SIGTERM');
+      await waitFor(
+        'the app to stop accepting',
+        () =>
+          fetch(`${url}/healthz`).then(
+            () => false,
+            () => true,
+          ),
+        5000,
+      );
+      expect(isAlive(pid)).toBe(true);
+      process.kill(cp, 'SIGCONT');
+      const r = await inFlight;
+      expect(r.status).toBe(200);
+      expect(((await r.json()) as { nodes: unknown[] }).nodes).toHaveLength(3);
+      await waitFor('the app to exit', () => !isAlive(pid), 10_000);
+    } finally {
+      process.kill(cp, 'SIGCONT');
+    }
   });
 });
