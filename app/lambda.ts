@@ -7,12 +7,13 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { handle } from 'hono/aws-lambda';
 import { readSecretField } from '../functions/lib/aws/secret-json';
+import { tracedClient } from '../functions/lib/aws/tracing';
 import { readAppConfig, type AppConfig } from './config';
 import { wire } from './wiring';
 
 type Handler = ReturnType<typeof handle>;
 let ready: Promise<Handler> | undefined;
-const secrets = new SecretsManagerClient({});
+const secrets = tracedClient(new SecretsManagerClient({}));
 
 async function databaseUrl(cfg: AppConfig): Promise<string> {
   if (cfg.databaseUrl) return cfg.databaseUrl;
