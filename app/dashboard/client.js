@@ -154,7 +154,7 @@ function stepBars(steps, total) {
     .filter((s) => s.durationMs !== undefined && s.durationMs !== null)
     .map(
       (s) =>
-        `<tr class="trace-spans"><td>${esc(s.state)}${s.attempts > 1 ? ` <span class="muted">×${s.attempts}</span>` : ''}</td><td style="width:45%"><div class="bars"><div class="bar${s.error ? ' err' : ''}" style="left:${(100 * s.offsetMs) / total}%;width:${Math.max(0.8, (100 * s.durationMs) / total)}%"></div></div></td><td>${ms(s.durationMs)}</td></tr>`,
+        `<tr class="trace-spans"><td>${esc(s.state)}${s.attempts > 1 ? ` <span class="muted">×${s.attempts}</span>` : ''}</td><td class="bar-cell"><div class="bars"><div class="bar${s.error ? ' err' : ''}" style="left:${(100 * s.offsetMs) / total}%;width:${Math.max(0.8, (100 * s.durationMs) / total)}%"></div></div></td><td>${ms(s.durationMs)}</td></tr>`,
     )
     .join('');
 }
@@ -205,7 +205,7 @@ function renderTraces(list) {
           .map((s) => {
             const kind =
               s.depth === 0 ? 'root' : s.name.startsWith('redis') ? 'redis' : s.name.startsWith('postgres') ? 'pg' : '';
-            return `<tr class="trace-spans"><td style="padding-left:${6 + 12 * s.depth}px">${esc(s.name)}${s.sql ? ` <code class="muted">${esc(s.sql.slice(0, 48))}</code>` : ''}</td><td style="width:40%"><div class="bars"><div class="bar ${kind}${s.error || s.fault ? ' err' : ''}" style="left:${(100 * s.offsetMs) / total}%;width:${Math.max(0.8, (100 * (s.durationMs ?? total - s.offsetMs)) / total)}%"></div></div></td><td>${ms(s.durationMs)}</td></tr>`;
+            return `<tr class="trace-spans"><td style="padding-left:${6 + 12 * s.depth}px">${esc(s.name)}${s.sql ? ` <code class="muted">${esc(s.sql.slice(0, 48))}</code>` : ''}</td><td class="bar-cell"><div class="bars"><div class="bar ${kind}${s.error || s.fault ? ' err' : ''}" style="left:${(100 * s.offsetMs) / total}%;width:${Math.max(0.8, (100 * (s.durationMs ?? total - s.offsetMs)) / total)}%"></div></div></td><td>${ms(s.durationMs)}</td></tr>`;
           })
           .join('');
         return `<details data-testid="trace" data-id="${esc(t.id)}" ${i === 0 ? 'data-first="1"' : ''}><summary><b>${esc(t.method || '')} ${esc(path)}</b> <span class="${cls}">${esc(t.status ?? '')}</span> · ${ms(t.durationMs)} · <span class="muted">${ago(t.startedAt)} · ${esc(t.id)}</span></summary><table>${rows}</table></details>`;
