@@ -24,7 +24,14 @@ const esc = (s) =>
   );
 const ms = (v) =>
   v === null || v === undefined ? '…' : v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `${Math.round(v)} ms`;
-const bytes = (v) => (v === undefined || v === null ? '–' : v < 1024 ? `${v} B` : `${(v / 1024).toFixed(1)} kB`);
+const bytes = (v) =>
+  v === undefined || v === null
+    ? '–'
+    : v < 1024
+      ? `${v} B`
+      : v < 1048576
+        ? `${(v / 1024).toFixed(1)} kB`
+        : `${(v / 1048576).toFixed(1)} MB`;
 const ago = (iso) => {
   const s = Math.max(0, Math.round((Date.now() - new Date(iso).getTime()) / 1000));
   return s < 60 ? `${s}s ago` : s < 3600 ? `${Math.round(s / 60)}m ago` : `${Math.round(s / 3600)}h ago`;
@@ -214,6 +221,39 @@ function renderTraces(list) {
   );
 }
 
+function renderDigest(d) {
+  const t = d.totals;
+  const kv = [
+    ['statements', t.statements],
+    ['errors', t.errors],
+    ['connections', t.connections],
+    ['checkpoints', t.checkpoints],
+    ['temp files', t.temp_files],
+    ['lock waits', t.lock_waits],
+    ['deadlocks', t.deadlocks],
+    ['autovacuum', t.autovacuum],
+  ];
+  const errors = (d.top_error_messages || [])
+    .slice(0, 3)
+    .map(
+      (e) =>
+        `<tr><td>${e.count}×</td><td>${esc(e.severity)} ${esc(e.sqlstate)}</td><td>${esc(e.message).slice(0, 120)}</td></tr>`,
+    )
+    .join('');
+  const queries = (d.top_queries_by_total_time || [])
+    .slice(0, 3)
+    .map(
+      (q) =>
+        `<tr><td>${ms(q.total_ms)}</td><td>${q.count}×</td><td><code>${esc(q.query).slice(0, 120)}</code></td></tr>`,
+    )
+    .join('');
+  $('digest').innerHTML =
+    `<div class="stats" data-testid="digest">${kv.map(([k, v]) => `<div><b>${v}</b>${k}</div>`).join('')}</div>
+    <p class="muted">${d.input.entries} log entries, ${bytes(d.input.bytes)} from ${d.input.sources.length} files · generated ${ago(d.generated_at)}</p>
+    ${errors ? `<table><thead><tr><th colspan="3">top errors</th></tr></thead><tbody>${errors}</tbody></table>` : ''}
+    ${queries ? `<table><thead><tr><th colspan="3">top queries by total time</th></tr></thead><tbody>${queries}</tbody></table>` : ''}`;
+}
+
 async function refresh() {
   const problems = [];
   const part = async (name, render) => {
@@ -228,6 +268,7 @@ async function refresh() {
     part('metrics', (m) => renderCharts(m.series)),
     part('executions', (x) => renderExecutions(x.executions)),
     part('traces', (x) => renderTraces(x.traces)),
+    part('digest', renderDigest),
   ]);
   $('error').style.display = problems.length ? 'block' : 'none';
   $('error').textContent = problems.join(' · ');

@@ -18,6 +18,8 @@ export interface DashboardSource {
   executions(): Promise<unknown>;
   /** Recent traces (segments grouped by trace). */
   traces(): Promise<unknown>;
+  /** The latest log digest (functions/logdigest's report over the last 24 hours). */
+  digest(): Promise<unknown>;
 }
 
 async function getJson(url: string): Promise<unknown> {
@@ -33,6 +35,7 @@ export function controlPlaneSource(base: string): DashboardSource {
     metrics: () => getJson(`${base}/v1/metrics`),
     executions: () => getJson(`${base}/v1/executions`),
     traces: () => getJson(`${base}/v1/traces?limit=20`),
+    digest: () => getJson(`${base}/v1/digest`),
   };
 }
 
@@ -63,4 +66,5 @@ export function mountDashboard(app: Hono<Env>, source: DashboardSource): void {
   api('metrics');
   api('executions');
   api('traces');
+  api('digest');
 }

@@ -57,7 +57,7 @@ describe('the operator dashboard in headless Chromium', () => {
     await lab?.down({ purge: true });
   }, 60_000);
 
-  test('shows three nodes with their roles, pgpool view, a chart with data and the recent traces', async () => {
+  test('shows three nodes with their roles, pgpool view, a chart with data, the recent traces and the log digest', async () => {
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(`${appUrl(lab)}/dashboard`);
@@ -82,6 +82,9 @@ describe('the operator dashboard in headless Chromium', () => {
     );
     await page.waitForSelector('[data-testid=trace]', { timeout: 20_000 });
     expect(await page.textContent('#traces')).toContain('POST /api/values');
+    // The latest log digest of the nodes' PostgreSQL logs.
+    await page.waitForSelector('[data-testid=digest]', { timeout: 20_000 });
+    expect(await page.textContent('[data-testid=digest]')).toMatch(/\d+statements\d+errors[1-9]\d*connections/);
     expect(errors).toEqual([]);
     expect(await page.textContent('#error')).toBe('');
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard.png'), fullPage: true });

@@ -13,6 +13,7 @@ import { LabNotifier, labDeps, MetricStore, notificationsFile } from '../adapter
 import type { Lab } from '../lab';
 import { LocalRunner } from '../runner';
 import { EventBus, Monitor, Supervisor, type BusEvent, type SensorSwitches } from './sensors';
+import { latestDigest } from './digest-route';
 import { TraceCollector } from './xray-collector';
 
 export class HttpError extends Error {
@@ -119,6 +120,8 @@ export class ControlPlane {
       if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new HttpError(400, 'limit must be 1..500');
       return { traces: this.traces.recent(limit), received: this.traces.received };
     });
+    const digest = latestDigest(this.lab);
+    this.route('GET /v1/digest', async () => digest());
     this.route('GET /v1/traces/:id', async (_b, _url, id) => {
       const t = this.traces.get(id!);
       if (!t) throw new HttpError(404, `no trace ${id}`);
