@@ -7,6 +7,7 @@ const BENCHES: Record<string, string> = {
   digest: './digest',
   switchover: './switchover',
   rejoin: './rejoin',
+  app: './app',
 };
 
 export async function bench(argv: string[]): Promise<number> {

@@ -32,10 +32,12 @@ operator commands (through the control plane):
   scale out | scale in [NODE]       add / remove a standby
   pause [--reason TEXT] | resume    pause / resume automation for the cluster
   executions [--json]               recent workflow executions
+  traces [--json] [--limit N] [--id TRACE]
+                                    recent X-Ray traces of the app (the lab's collector), as timelines
 other:
   digest <files...> [--format md|json|html] [--since T] [--until T] [--prefix P]
   demo                              lab up, write load, failover drill, zero-loss check, summary
-  bench <lab|failover|digest|switchover|rejoin>
+  bench <lab|failover|digest|switchover|rejoin|app>
   doctor [--install]                check (and install) the Debian packages the lab needs
 `;
 
@@ -104,6 +106,8 @@ export async function main(argv: string[]): Promise<number> {
           cmd,
           rest,
         );
+      case 'traces':
+        return await (require('./traces-cli') as { main(a: string[]): Promise<number> }).main(rest);
       case 'digest': {
         const mod = require('../../functions/logdigest/cli') as { main(a: string[]): Promise<number> };
         return await mod.main(rest);

@@ -1,13 +1,16 @@
 /**
  * `npm run demo`: the main job, end to end on this machine. Lab up, the app's transaction through
- * pgpool, a failover drill under write load with its timings, the zero-loss check, the old primary
+ * its API (pgpool, Redis, X-Ray), a failover drill under write load with its timings, the zero-loss check, the old primary
  * rejoined as a standby, and a summary.
  */
 import { parseArgs } from 'node:util';
 import { renderStatus } from './cli';
 import { failoverDrill, labApi, renderDrill, type TriggerPath } from './drill';
+import { appUrl } from './app-process';
+import type { TraceView } from './controlplane/xray-collector';
 import { Lab } from './lab';
 import { waitFor } from './proc';
+import { renderTrace } from './traces-cli';
 
 export async function demo(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { trigger: { type: 'string' } }, strict: true });
@@ -21,19 +24,12 @@ export async function demo(argv: string[]): Promise<number> {
   console.log(`   ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   console.log(renderStatus(await lab.status()));
 
-  say('2/5 the app: write a value in a transaction through pgpool, read it back');
-  const c = await lab.client('pgpool', { user: 'app', database: 'app' });
-  await c.query(
-    'create table if not exists app_values (id bigserial primary key, value text not null, created_at timestamptz not null default now())',
-  );
-  await c.query('begin');
-  const ins = await c.query('insert into app_values (value) values ($1) returning id', [
-    `demo ${new Date().toISOString()}`,
-  ]);
-  await c.query('commit');
-  const back = await c.query('select value from app_values where id = $1', [ins.rows[0].id]);
-  await c.end();
-  console.log(`   wrote id ${ins.rows[0].id}, read back "${back.rows[0].value}"`);
+  say('2/5 the app: write a value in a transaction through its API (pgpool, Redis, X-Ray), read it back');
+  const tx = await appTransaction(lab);
+  console.log(`   POST /api/values -> 201, id ${tx.id} committed at ${tx.committedAt}`);
+  console.log(`   GET /api/values/${tx.id} -> "${tx.value}" (cached: ${tx.cached})`);
+  console.log(`   dashboard: ${appUrl(lab)}/dashboard`);
+  if (tx.trace) console.log(renderTrace(tx.trace).replace(/^/gm, '   '));
 
   say(`3/5 failover drill: write load through pgpool, SIGKILL of the primary (trigger: ${trigger})`);
   const drill = await failoverDrill(lab, { trigger, log: (m) => console.log(`   ${m}`) });
@@ -79,6 +75,8 @@ export async function demo(argv: string[]): Promise<number> {
     Object.values(drill.checks).every(Boolean) &&
     rejoinNote.startsWith('SUCCEEDED');
   const rows = [
+    ['app transaction', `id ${tx.id}, trace ${tx.traceId ?? '(none)'} (pgwarden traces --id ${tx.traceId})`],
+    ['dashboard', `${appUrl(lab)}/dashboard`],
     ['failover', `${drill.oldPrimary} -> ${drill.newPrimary}, timeline ${drill.timeline}`],
     ['RTO (longest write gap)', `${drill.rtoMs} ms (lab profile "${drill.profile}": 1 s health check, 0.5 s probe)`],
     [
@@ -93,4 +91,27 @@ export async function demo(argv: string[]): Promise<number> {
   for (const [k, v] of rows) console.log(`   ${k.padEnd(26)} ${v}`);
   console.log(`\n   The lab keeps running: pgwarden lab status | pgwarden lab down`);
   return ok ? 0 : 1;
+}
+
+/** The demo's transaction through the app: a write, then a read of it; the write's trace from the collector. */
+async function appTransaction(lab: Lab) {
+  const url = appUrl(lab);
+  const w = await fetch(`${url}/api/values`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ value: `demo ${new Date().toISOString()}` }),
+  });
+  const written = (await w.json()) as { id: number; value: string; committedAt: string; error?: string };
+  if (w.status !== 201) throw new Error(`the app refused the demo's write: ${w.status} ${written.error}`);
+  const traceId = /Root=([^;]+)/.exec(w.headers.get('x-amzn-trace-id') ?? '')?.[1];
+  const r = await fetch(`${url}/api/values/${written.id}`);
+  const read = (await r.json()) as { value: string; cached: boolean };
+  const trace = traceId
+    ? await waitFor(
+        'the trace of the transaction in the collector',
+        () => labApi<TraceView>(lab, 'GET', `/v1/traces/${traceId}`).catch(() => undefined),
+        5000,
+      ).catch(() => undefined)
+    : undefined;
+  return { ...written, value: read.value, cached: read.cached, traceId, trace };
 }

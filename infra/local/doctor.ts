@@ -25,6 +25,8 @@ const REQUIREMENTS: Requirement[] = [
   { pkg: 'redis-server', files: ['/usr/bin/redis-server'] },
   { pkg: 'curl', files: ['/usr/bin/curl'] },
   { pkg: 'iproute2', files: ['/usr/sbin/ip', '/bin/ip'] },
+  // The dashboard's end-to-end test drives the system's Chromium (playwright-core, no downloaded browser).
+  { pkg: 'chromium', files: ['/usr/bin/chromium'] },
 ];
 
 function missingPackages(reqs = REQUIREMENTS): string[] {

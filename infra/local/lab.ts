@@ -22,6 +22,7 @@ import {
 import { join, resolve } from 'node:path';
 import { Client } from 'pg';
 import { syncDegraded, type Topology } from '../../functions/lib/topology';
+import { appDown, appPid, appUp } from './app-process';
 import { ensureSystemPackages, PGBIN } from './doctor';
 import { pgpoolBinDir } from './pgpool-build';
 import { isAlive, parseResult, run, runSync, waitFor, type RunResult } from './proc';
@@ -473,6 +474,7 @@ export class Lab {
     }
     await this.controlPlaneUp();
     await this.waitReady();
+    await appUp(this);
     this.log(`lab ${fresh ? 'created' : 'up'}: ${this.dir}`);
   }
 
@@ -525,6 +527,7 @@ export class Lab {
       return;
     }
     const c = this.config();
+    await appDown(this);
     await this.controlPlaneDown();
     for (const pp of c.pgpools) {
       if (existsSync(join(this.pgpoolDir(pp.name), 'pgpool.env'))) await this.script(pp.name, 'pgpool-stop');
@@ -560,6 +563,8 @@ export class Lab {
       const pid = readPid(f);
       if (pid && isAlive(pid)) pids.push(pid);
     }
+    const app = appPid(this);
+    if (app) pids.push(app);
     // pgpool children share the parent's process group.
     for (const p of c.pgpools) {
       const pid = readPid(join(this.pgpoolDir(p.name), 'run', 'pgpool.pid'));
@@ -700,6 +705,18 @@ export class Lab {
   private redisDown(): void {
     const pid = readPid(join(this.redisDir, 'redis.pid'));
     if (pid && isAlive(pid)) process.kill(pid, 'SIGTERM');
+  }
+
+  /** A Redis outage (the app must degrade to the database): stop Redis and wait until it is gone. */
+  async redisStop(): Promise<void> {
+    const pid = readPid(join(this.redisDir, 'redis.pid'));
+    this.redisDown();
+    if (pid) await waitFor('redis to exit', () => !isAlive(pid), 10_000);
+  }
+
+  /** Redis back after redisStop (same port, same password). */
+  async redisStart(): Promise<void> {
+    await this.redisUp();
   }
 
   // ---------- control plane ----------

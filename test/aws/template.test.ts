@@ -533,3 +533,82 @@ describe('serverless.yml stays generated', () => {
     expect(yml).not.toMatch(/handler: functions\/failover\//);
   });
 });
+
+describe('the app (issue 11)', () => {
+  const fn = () => t.Resources.AppLambdaFunction;
+  const statements = () =>
+    ((t.Resources.AppFunctionRole.Properties?.Policies as Json[])[0] as { PolicyDocument: { Statement: Json[] } })
+      .PolicyDocument.Statement as Record<string, Json>[];
+  it('is a Lambda (app/lambda.handler) in the private subnets with its own security group and its own role', () => {
+    const p = fn().Properties!;
+    expect(p.Handler).toBe('app/lambda.handler');
+    expect(p.Role).toEqual({ 'Fn::GetAtt': ['AppFunctionRole', 'Arn'] });
+    const vpc = p.VpcConfig as Record<string, Json>;
+    expect(vpc.SecurityGroupIds).toEqual([{ Ref: 'AppSecurityGroup' }]);
+    expect(vpc.SubnetIds).toEqual([{ Ref: 'PrivateSubnetA' }, { Ref: 'PrivateSubnetB' }, { Ref: 'PrivateSubnetC' }]);
+    // No other function shares the app's role.
+    const others = byType(t, 'AWS::Lambda::Function').filter(
+      ([id, r]) => id !== 'AppLambdaFunction' && JSON.stringify(r.Properties?.Role).includes('AppFunctionRole'),
+    );
+    expect(others).toEqual([]);
+  });
+  it('reaches pgpool through its NLB and ElastiCache through its primary endpoint, credentials from Secrets Manager', () => {
+    const env = (fn().Properties!.Environment as { Variables: Record<string, Json> }).Variables;
+    expect(env.PGWARDEN_APP_DB_HOST).toEqual({ 'Fn::GetAtt': ['PgpoolNlb', 'DNSName'] });
+    expect(env.PGWARDEN_APP_DB_SECRET_ARN).toEqual({ Ref: 'AppSecret' });
+    expect(env.PGWARDEN_APP_REDIS_HOST).toEqual({ 'Fn::GetAtt': ['Redis', 'PrimaryEndPoint.Address'] });
+    expect(env.PGWARDEN_APP_REDIS_AUTH_SECRET_ARN).toEqual({ Ref: 'RedisAuthSecret' });
+    expect(JSON.stringify(env)).not.toMatch(/password|token=/i);
+    // Its security group lets it out to exactly those two, and to the VPC endpoints.
+    const egress = byType(t, 'AWS::EC2::SecurityGroupEgress')
+      .filter(([, r]) => JSON.stringify(r.Properties?.GroupId) === '{"Ref":"AppSecurityGroup"}')
+      .map(([, r]) => [r.Properties?.DestinationSecurityGroupId, r.Properties?.FromPort]);
+    expect(egress).toEqual(
+      expect.arrayContaining([
+        [{ Ref: 'PgpoolNlbSecurityGroup' }, 9999],
+        [{ Ref: 'RedisSecurityGroup' }, 6379],
+      ]),
+    );
+  });
+  it('is the ALB target: the HTTPS listener forwards to a Lambda target group holding the function, which the ALB may invoke', () => {
+    const tg = t.Resources.AppTargetGroup;
+    expect(tg.Properties).toMatchObject({
+      TargetType: 'lambda',
+      Targets: [{ Id: { 'Fn::GetAtt': ['AppLambdaFunction', 'Arn'] } }],
+      HealthCheckPath: '/healthz',
+    });
+    expect([tg.DependsOn].flat()).toEqual(['AppAlbInvokePermission']);
+    expect(JSON.stringify(t.Resources.AppHttpsListener.Properties?.DefaultActions)).toContain(
+      '{"Ref":"AppTargetGroup"}',
+    );
+    const perm = t.Resources.AppAlbInvokePermission.Properties!;
+    expect(perm.Principal).toBe('elasticloadbalancing.amazonaws.com');
+    expect(perm.FunctionName).toEqual({ 'Fn::GetAtt': ['AppLambdaFunction', 'Arn'] });
+    expect(JSON.stringify(perm.SourceArn)).toContain(`targetgroup/${tg.Properties?.Name}/*`);
+  });
+  it('has a least-privilege role: logs of its own group, VPC interfaces, X-Ray, its two secrets, KMS decrypt via Secrets Manager only', () => {
+    const actions = statements()
+      .flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]))
+      .sort();
+    expect(actions).toEqual(
+      [
+        'ec2:AssignPrivateIpAddresses',
+        'ec2:CreateNetworkInterface',
+        'ec2:DeleteNetworkInterface',
+        'ec2:DescribeNetworkInterfaces',
+        'ec2:UnassignPrivateIpAddresses',
+        'kms:Decrypt',
+        'logs:CreateLogStream',
+        'logs:PutLogEvents',
+        'secretsmanager:GetSecretValue',
+        'xray:PutTelemetryRecords',
+        'xray:PutTraceSegments',
+      ].sort(),
+    );
+    const bySid = Object.fromEntries(statements().map((s) => [s.Sid as string, s]));
+    expect(bySid.AppSecrets.Resource).toEqual([{ Ref: 'AppSecret' }, { Ref: 'RedisAuthSecret' }]);
+    expect(JSON.stringify(bySid.OwnLogGroup.Resource)).toMatch(/log-group:\/aws\/lambda\/pgwarden-[a-z]+-app:\*/);
+    expect(bySid.DecryptSecretsOnly.Condition).toBeDefined();
+    expect(statements().every((s) => s.Effect === 'Allow' && !JSON.stringify(s.Action).includes('*'))).toBe(true);
+  });
+});

@@ -60,6 +60,7 @@ export function packageStack(): Packaged {
       'package.json',
       'tsconfig.json',
       'functions',
+      'app',
       'statemachines',
       'infra/aws',
       'infra/node',

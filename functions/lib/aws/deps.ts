@@ -20,6 +20,7 @@ import { SfnWorkflowStarter } from './sfn-workflow-starter';
 import { SnsNotifier } from './sns-notifier';
 import { SsmNodeCommands } from './ssm-node-commands';
 import { SsmTopologyStore } from './ssm-topology-store';
+import { tracedClient } from './tracing';
 
 interface Clients {
   ssm?: SSMClient;
@@ -44,12 +45,12 @@ export function awsDeps(env?: PgwardenEnv): Deps {
 
 function build(env: PgwardenEnv): Deps {
   const region = () => ({ region: env.region });
-  const ssm = () => (clients.ssm ??= new SSMClient(region()));
-  const sfn = () => (clients.sfn ??= new SFNClient(region()));
-  const cloudwatch = () => (clients.cloudwatch ??= new CloudWatchClient(region()));
-  const sns = () => (clients.sns ??= new SNSClient(region()));
-  const secretsManager = () => (clients.secrets ??= new SecretsManagerClient(region()));
-  const ec2 = () => (clients.ec2 ??= new EC2Client(region()));
+  const ssm = () => (clients.ssm ??= tracedClient(new SSMClient(region())));
+  const sfn = () => (clients.sfn ??= tracedClient(new SFNClient(region())));
+  const cloudwatch = () => (clients.cloudwatch ??= tracedClient(new CloudWatchClient(region())));
+  const sns = () => (clients.sns ??= tracedClient(new SNSClient(region())));
+  const secretsManager = () => (clients.secrets ??= tracedClient(new SecretsManagerClient(region())));
+  const ec2 = () => (clients.ec2 ??= tracedClient(new EC2Client(region())));
 
   const log = jsonLog(env);
   const memo: Partial<Omit<Deps, 'now' | 'log'>> = {};

@@ -13,6 +13,8 @@ import { LabNotifier, labDeps, MetricStore, notificationsFile } from '../adapter
 import type { Lab } from '../lab';
 import { LocalRunner } from '../runner';
 import { EventBus, Monitor, Supervisor, type BusEvent, type SensorSwitches } from './sensors';
+import { latestDigest } from './digest-route';
+import { TraceCollector } from './xray-collector';
 
 export class HttpError extends Error {
   constructor(
@@ -29,6 +31,7 @@ export class ControlPlane {
   private server?: Server;
   private readonly routes = new Map<string, Route>();
   readonly metrics = new MetricStore();
+  readonly traces = new TraceCollector();
   readonly notifier: LabNotifier;
   readonly runner: LocalRunner;
   readonly switches: SensorSwitches = { pgpool: true, alarm: true, ec2: true, heal: settings().heal };
@@ -112,6 +115,18 @@ export class ControlPlane {
       const out = [...this.metrics.series.values()].filter((s) => !name || s.name === name);
       return { series: out.map((s) => ({ ...s, samples: s.samples.slice(-600) })) };
     });
+    this.route('GET /v1/traces', async (_b, url) => {
+      const limit = Number(url.searchParams.get('limit') ?? 20);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new HttpError(400, 'limit must be 1..500');
+      return { traces: this.traces.recent(limit), received: this.traces.received };
+    });
+    const digest = latestDigest(this.lab);
+    this.route('GET /v1/digest', async () => digest());
+    this.route('GET /v1/traces/:id', async (_b, _url, id) => {
+      const t = this.traces.get(id!);
+      if (!t) throw new HttpError(404, `no trace ${id}`);
+      return t;
+    });
   }
 
   private async operator(body: unknown) {
@@ -135,6 +150,7 @@ export class ControlPlane {
       this.server!.once('error', reject);
       this.server!.listen(port, '127.0.0.1', () => resolve());
     });
+    await this.traces.start(this.lab.config().xrayPort);
     this.runner.warm(['failover', 'switchover', 'rejoin', 'maintenance']);
     this.monitor.start();
     this.supervisor.start();
@@ -144,6 +160,7 @@ export class ControlPlane {
   async stop(): Promise<void> {
     this.monitor.stop();
     this.supervisor.stop();
+    await this.traces.stop();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
 
