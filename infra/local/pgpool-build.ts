@@ -230,7 +230,9 @@ export function ensurePgpool(
         log(`pgpool-II build: applying ${p.name}`);
         const r = runSync('patch', ['-p1', '-d', dir, '-i', join(PATCH_DIR, p.name)]);
         if (r.code !== 0)
-          throw new Error(`patch ${p.name} does not apply to pgpool-II ${src.version}: ${(r.stdout + r.stderr).trim()}`);
+          throw new Error(
+            `patch ${p.name} does not apply to pgpool-II ${src.version}: ${(r.stdout + r.stderr).trim()}`,
+          );
       }
       const staging = `${prefix}.partial`;
       rmSync(staging, { recursive: true, force: true });
