@@ -5,6 +5,7 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { datum, type MetricSpec } from '../lib/metric-spec';
 import { METRIC_NAMESPACE, type MetricDatum, type MetricsSink, type Notifier } from '../lib/ports';
 import { Digest } from './digest';
 import { DEFAULT_PREFIX, type LogFormat } from './entry';
@@ -156,28 +157,40 @@ export function makeHandler(deps: DigestDeps, config: DigestConfig) {
   };
 }
 
+const digestSpec = (name: string, unit: MetricDatum['unit']): MetricSpec => ({ name, unit, dimensions: ['Cluster'] });
+/** What the nightly digest publishes, one value per night and cluster. */
+export const DIGEST_METRICS = {
+  DigestStatements: digestSpec('DigestStatements', 'Count'),
+  DigestStatementTime: digestSpec('DigestStatementTime', 'Milliseconds'),
+  DigestErrors: digestSpec('DigestErrors', 'Count'),
+  DigestFatals: digestSpec('DigestFatals', 'Count'),
+  DigestDeadlocks: digestSpec('DigestDeadlocks', 'Count'),
+  DigestLockWaits: digestSpec('DigestLockWaits', 'Count'),
+  DigestTempBytes: digestSpec('DigestTempBytes', 'Bytes'),
+  DigestCheckpoints: digestSpec('DigestCheckpoints', 'Count'),
+  DigestCheckpointWarnings: digestSpec('DigestCheckpointWarnings', 'Count'),
+  DigestConnections: digestSpec('DigestConnections', 'Count'),
+  DigestSlowestStatement: digestSpec('DigestSlowestStatement', 'Milliseconds'),
+  DigestSkippedLines: digestSpec('DigestSkippedLines', 'Count'),
+} satisfies Record<string, MetricSpec>;
+
 export function digestMetrics(r: DigestReport, cluster: string, at: Date): MetricDatum[] {
   const t = r.totals;
-  const d = (name: string, value: number, unit: MetricDatum['unit']): MetricDatum => ({
-    name,
-    value,
-    unit,
-    dimensions: { Cluster: cluster },
-    timestamp: at,
-  });
+  const m = DIGEST_METRICS;
+  const d = (spec: MetricSpec, value: number) => datum(spec, value, { Cluster: cluster }, at);
   return [
-    d('DigestStatements', t.statements, 'Count'),
-    d('DigestStatementTime', t.duration_ms, 'Milliseconds'),
-    d('DigestErrors', t.errors, 'Count'),
-    d('DigestFatals', t.errors_by_severity.FATAL + t.errors_by_severity.PANIC, 'Count'),
-    d('DigestDeadlocks', t.deadlocks, 'Count'),
-    d('DigestLockWaits', t.lock_waits, 'Count'),
-    d('DigestTempBytes', t.temp_bytes, 'Bytes'),
-    d('DigestCheckpoints', t.checkpoints, 'Count'),
-    d('DigestCheckpointWarnings', r.checkpoints.warnings, 'Count'),
-    d('DigestConnections', t.connections, 'Count'),
-    d('DigestSlowestStatement', r.slowest[0]?.duration_ms ?? 0, 'Milliseconds'),
-    d('DigestSkippedLines', r.input.skipped_lines, 'Count'),
+    d(m.DigestStatements, t.statements),
+    d(m.DigestStatementTime, t.duration_ms),
+    d(m.DigestErrors, t.errors),
+    d(m.DigestFatals, t.errors_by_severity.FATAL + t.errors_by_severity.PANIC),
+    d(m.DigestDeadlocks, t.deadlocks),
+    d(m.DigestLockWaits, t.lock_waits),
+    d(m.DigestTempBytes, t.temp_bytes),
+    d(m.DigestCheckpoints, t.checkpoints),
+    d(m.DigestCheckpointWarnings, r.checkpoints.warnings),
+    d(m.DigestConnections, t.connections),
+    d(m.DigestSlowestStatement, r.slowest[0]?.duration_ms ?? 0),
+    d(m.DigestSkippedLines, r.input.skipped_lines),
   ];
 }
 
