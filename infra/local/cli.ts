@@ -32,6 +32,7 @@ operator commands (through the control plane):
   scale out | scale in [NODE]       add / remove a standby
   pause [--reason TEXT] | resume    pause / resume automation for the cluster
   executions [--json]               recent workflow executions
+  metrics [--json]                  current value of every metric, per node
 other:
   digest <files...> [--format md|json|html] [--since T] [--until T] [--prefix P]
   demo                              lab up, write load, failover drill, zero-loss check, summary
@@ -104,6 +105,10 @@ export async function main(argv: string[]): Promise<number> {
           cmd,
           rest,
         );
+      case 'metrics': {
+        const { values } = parse(rest, { json: { type: 'boolean' } });
+        return await (require('./cli-metrics') as typeof import('./cli-metrics')).metricsCommand(!!values.json);
+      }
       case 'digest': {
         const mod = require('../../functions/logdigest/cli') as { main(a: string[]): Promise<number> };
         return await mod.main(rest);

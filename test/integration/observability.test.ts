@@ -4,12 +4,59 @@
  * standby, a stopped standby's slot retains more and more WAL, and a broken definition is isolated.
  */
 import { freshLab } from './support/lab';
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { definitionSeries } from '../../functions/metrics/catalog';
+import { prometheusName, snakeCase } from '../../functions/metrics/current';
 import { collectMetrics, resetCounters, STATEMENT_TIMEOUT_MS } from '../../functions/metrics/collect';
 import { loadDefinitions } from '../../functions/metrics/definitions';
 import type { Deps, MetricDatum, WorkflowStarter } from '../../functions/lib/ports';
 import { LabNotifier, MetricStore, labDeps } from '../../infra/local/adapters';
 import { waitFor } from '../../infra/local/proc';
+
+/**
+ * A strict reading of the Prometheus text format (0.0.4): HELP and TYPE before a family's samples,
+ * metric and label names of the allowed alphabet, quoted and escaped label values, numeric values.
+ */
+function parsePrometheus(
+  text: string,
+): Map<string, { type: string; samples: { labels: Record<string, string>; value: number }[] }> {
+  const families = new Map<string, { type: string; samples: { labels: Record<string, string>; value: number }[] }>();
+  const name = '[a-zA-Z_:][a-zA-Z0-9_:]*';
+  const lines = text.split('\n');
+  expect(lines[lines.length - 1]).toBe(''); // ends with a newline
+  for (const [i, line] of lines.slice(0, -1).entries()) {
+    const where = `line ${i + 1}: ${line}`;
+    let m: RegExpMatchArray | null;
+    if ((m = line.match(new RegExp(`^# HELP (${name}) (.*)$`)))) {
+      if (families.has(m[1])) throw new Error(`${where}: HELP twice`);
+      families.set(m[1], { type: '', samples: [] });
+    } else if ((m = line.match(new RegExp(`^# TYPE (${name}) (gauge|counter|histogram|summary|untyped)$`)))) {
+      const f = families.get(m[1]);
+      if (!f || f.type) throw new Error(`${where}: TYPE without HELP or twice`);
+      f.type = m[2];
+    } else if ((m = line.match(new RegExp(`^(${name})(?:\\{(.*)\\})? (\\S+)$`)))) {
+      const f = families.get(m[1]);
+      if (!f?.type) throw new Error(`${where}: sample before its TYPE`);
+      const labels: Record<string, string> = {};
+      const body = m[2] ?? '';
+      const re = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n]|\\["\\n])*)"(,|$)/gy;
+      let pos = 0;
+      let l: RegExpExecArray | null;
+      while (pos < body.length && (l = re.exec(body))) {
+        if (l[1] in labels) throw new Error(`${where}: label ${l[1]} twice`);
+        labels[l[1]] = l[2];
+        pos = re.lastIndex;
+      }
+      if (pos !== body.length) throw new Error(`${where}: malformed labels`);
+      const value = Number(m[3]);
+      if (Number.isNaN(value) && m[3] !== 'NaN') throw new Error(`${where}: value is not a number`);
+      f.samples.push({ labels, value });
+    } else if (line !== '') throw new Error(`${where}: not in the text format`);
+  }
+  return families;
+}
 
 const values = (data: MetricDatum[], name: string, dims: Record<string, string> = {}) =>
   data
@@ -158,6 +205,61 @@ describe('observability metrics on a lab cluster', () => {
       msg: 'metrics: query failed',
       fields: { error: expect.stringMatching(/statement timeout/) },
     });
+  });
+
+  it('serves every metric on /metrics in the Prometheus text format, with cluster and node labels', async () => {
+    const cluster = lab.config().cluster;
+    const defs = loadDefinitions();
+    // The control plane runs the metrics round every few seconds; rates need two rounds.
+    const families = await waitFor(
+      'every declared metric on /metrics',
+      async () => {
+        const r = await fetch(`${lab.apiUrl}/metrics`);
+        expect(r.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+        const f = parsePrometheus(await r.text());
+        return defs.every((d) => f.has(prometheusName(d.name))) && f.has('pgwarden_primary_writable') ? f : undefined;
+      },
+      30_000,
+      250,
+    );
+    for (const d of defs) {
+      const f = families.get(prometheusName(d.name))!;
+      expect([d.name, f.type]).toEqual([d.name, 'gauge']);
+      expect(f.samples.length).toBeGreaterThan(0);
+      for (const s of f.samples) expect([d.name, s.labels.cluster]).toEqual([d.name, cluster]);
+      // Per-node metrics carry the node and their own dimensions as labels.
+      const dims = definitionSeries(d)[0]
+        .dimensions.filter((k) => k !== 'Cluster')
+        .map(snakeCase);
+      for (const s of f.samples)
+        expect([d.name, Object.keys(s.labels).sort()]).toEqual([d.name, ['cluster', ...dims].sort()]);
+    }
+    const writable = families.get('pgwarden_primary_writable')!.samples;
+    expect(writable).toEqual([{ labels: { cluster }, value: 1 }]);
+    const nodes = families
+      .get('pgwarden_node_up')!
+      .samples.map((s) => s.labels.node)
+      .sort();
+    expect(nodes).toEqual(['pg1', 'pg2', 'pg3']);
+  });
+
+  it('prints the current value of every metric per node: pgwarden metrics --json and the table', async () => {
+    const run = (args: string[]) =>
+      promisify(execFile)('node', [join(__dirname, '..', '..', 'bin', 'pgwarden'), 'metrics', ...args], {
+        env: { ...process.env, PGWARDEN_LAB_DIR: lab.dir },
+      });
+    const { stdout } = await run(['--json']);
+    const j = JSON.parse(stdout) as { cluster: string; nodes: Record<string, { name: string; value: number }[]> };
+    expect(j.cluster).toBe(lab.config().cluster);
+    expect(Object.keys(j.nodes)).toEqual(['cluster', 'pg1', 'pg2', 'pg3']);
+    const names = (node: string) => new Set(j.nodes[node].map((m) => m.name));
+    // Every node reports each per-node metric that is one row per node (slots exist only where a standby streams from).
+    for (const d of loadDefinitions().filter((x) => x.on === 'all' && !x.dimensions))
+      for (const n of ['pg1', 'pg2', 'pg3']) expect([n, d.name, names(n).has(d.name)]).toEqual([n, d.name, true]);
+    expect(names('cluster').has('PrimaryWritable')).toBe(true);
+    const table = (await run([])).stdout.split('\n');
+    expect(table[0]).toMatch(/^NODE\s+METRIC\s+DIMENSIONS\s+VALUE\s+UNIT$/);
+    expect(table.filter((l) => /^pg1\s+ReplicationSlotActive\s+Slot=pgw_pg2\s+1\s+Count$/.test(l))).toHaveLength(1);
   });
 
   it('shows the slot of a stopped standby retaining more and more WAL', async () => {
