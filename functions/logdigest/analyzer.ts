@@ -6,7 +6,7 @@
 import { BoundedCounter, NameCounter } from './counter';
 import type { LogEntry } from './entry';
 import { detach, normalizeQuery, StatementType } from './normalize';
-import { DigestReport, FORMAT_VERSION, QueryStats, Severity, SlowStatement } from './report';
+import { DigestReport, FORMAT_VERSION, QueryStats, Severity, SlowStatement, TIMELINE_SERIES } from './report';
 import { QuantileSketch } from './sketch';
 
 export interface AnalyzerOptions {
@@ -49,6 +49,18 @@ const MAX_TEXT = 4000;
 const MAX_PLAN = 16000;
 const MAX_PROCS = 20000;
 const MAX_EVENTS = 200;
+// Timeline series, by index into a minute's counters (the order of TIMELINE_SERIES).
+const T_STATEMENTS = 0;
+const T_ERRORS = 1;
+const T_CONNECTIONS = 2;
+const T_CHECKPOINTS = 3;
+const T_TEMP_FILES = 4;
+const T_LOCK_WAITS = 5;
+const T_AUTOVACUUM = 6;
+const T_AUTOANALYZE = 7;
+const MINUTE = 60_000;
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
 
 /** Truncated and detached from the read chunk it was sliced from (retained strings must not pin chunks). */
 const clip = (s: string, n: number) => detach(s.length > n ? s.slice(0, n) + ' ...' : s);
@@ -191,6 +203,12 @@ export class Analyzer {
   private readonly eventKinds = new NameCounter(100);
   private events: DigestReport['replication']['events'] = [];
 
+  // timeline: counters per minute (epoch minute -> one counter per series), those without a time apart
+  private readonly minutes = new Map<number, Uint32Array>();
+  private readonly untimed = new Uint32Array(TIMELINE_SERIES.length);
+  private lastMinute = NaN;
+  private lastCounters: Uint32Array = this.untimed;
+
   constructor(opts: AnalyzerOptions = {}) {
     this.since = opts.since ? opts.since.getTime() : -Infinity;
     this.until = opts.until ? opts.until.getTime() : Infinity;
@@ -218,6 +236,25 @@ export class Analyzer {
     const sev = e.severity;
     if (sev === 'LOG') this.log(e);
     else if (sev === 'ERROR' || sev === 'FATAL' || sev === 'PANIC' || sev === 'WARNING') this.error(e);
+  }
+
+  /** One more of series `i` in the minute of `ts`. */
+  private tick(ts: number, i: number): void {
+    if (!Number.isFinite(ts)) {
+      this.untimed[i]++;
+      return;
+    }
+    const m = Math.floor(ts / MINUTE);
+    if (m !== this.lastMinute) {
+      let c = this.minutes.get(m);
+      if (!c) {
+        c = new Uint32Array(TIMELINE_SERIES.length);
+        this.minutes.set(m, c);
+      }
+      this.lastMinute = m;
+      this.lastCounters = c;
+    }
+    this.lastCounters[i]++;
   }
 
   // ---------------------------------------------------------------- LOG lines
@@ -248,14 +285,14 @@ export class Analyzer {
           this.received++;
           return;
         }
-        if (m.startsWith('checkpoint ')) return this.checkpoint(m, 'checkpoint');
+        if (m.startsWith('checkpoint ')) return this.checkpoint(e, m, 'checkpoint');
         if (m.startsWith('checkpoints are occurring too frequently')) {
           this.cp.warnings++;
           return;
         }
         break;
       case 114: // r
-        if (m.startsWith('restartpoint ')) return this.checkpoint(m, 'restartpoint');
+        if (m.startsWith('restartpoint ')) return this.checkpoint(e, m, 'restartpoint');
         if (m.startsWith('replication connection authorized: ')) return this.connection(e, m, true);
         if (m.startsWith('received replication command: ')) {
           this.replicationCommands++;
@@ -263,7 +300,7 @@ export class Analyzer {
         }
         break;
       case 97: // a
-        if (m.startsWith('automatic ')) return this.autovacuum(m);
+        if (m.startsWith('automatic ')) return this.autovacuum(e, m);
         break;
       case 116: // t
         if (m.startsWith('temporary file: ')) return this.tempFile(e, m);
@@ -295,6 +332,7 @@ export class Analyzer {
   private statement(e: LogEntry, text: string, durationMs: number | undefined): void {
     const { query, type } = normalizeQuery(text);
     this.statements++;
+    this.tick(e.ts, T_STATEMENTS);
     this.byType[type]++;
     const agg = this.queries.get(query);
     if (agg.count === 0) {
@@ -403,6 +441,7 @@ export class Analyzer {
   private error(e: LogEntry): void {
     this.bySeverity[e.severity as Severity]++;
     if (!ERROR_SEVERITIES.has(e.severity)) return;
+    this.tick(e.ts, T_ERRORS);
     const code = e.sqlstate || 'unknown';
     const s = this.bySqlstate.get(code);
     s.count++;
@@ -442,6 +481,7 @@ export class Analyzer {
     const ms = Number(r[3]);
     if (r[1] === 'still waiting for') {
       this.lockWaits++;
+      this.tick(e.ts, T_LOCK_WAITS);
       this.lockModes.add(r[2]);
       if (e.statement) this.lockQueries.add(normalizeQuery(e.statement).query);
     } else if (r[1] === 'acquired') {
@@ -453,7 +493,7 @@ export class Analyzer {
 
   // ---------------------------------------------------------------- checkpoints
 
-  private checkpoint(m: string, kind: 'checkpoint' | 'restartpoint'): void {
+  private checkpoint(e: LogEntry, m: string, kind: 'checkpoint' | 'restartpoint'): void {
     if (m.startsWith(kind + ' starting: ')) {
       const flags = m.slice(kind.length + 11);
       const reason = /shutdown/.test(flags)
@@ -474,6 +514,7 @@ export class Analyzer {
       return;
     }
     this.cp.count++;
+    this.tick(e.ts, T_CHECKPOINTS);
     const w = /wrote (\d+) buffers/.exec(m);
     if (w) this.cp.buffers += Number(w[1]);
     const f = /(\d+) WAL file\(s\) added, (\d+) removed, (\d+) recycled/.exec(m);
@@ -488,18 +529,20 @@ export class Analyzer {
 
   // ---------------------------------------------------------------- autovacuum
 
-  private autovacuum(m: string): void {
+  private autovacuum(e: LogEntry, m: string): void {
     const r = /^automatic (?:aggressive )?(vacuum|analyze)(?: to prevent wraparound)? of table "([^"]*)"/.exec(m);
     if (!r) return;
     const t = this.tables.get(r[2]);
     t.count++;
     if (r[1] === 'vacuum') {
       this.vacuums++;
+      this.tick(e.ts, T_AUTOVACUUM);
       t.vacuum++;
       const tu = /tuples: (\d+) removed/.exec(m);
       if (tu) this.tuplesRemoved += Number(tu[1]);
     } else {
       this.analyzes++;
+      this.tick(e.ts, T_AUTOANALYZE);
       t.analyze++;
     }
   }
@@ -510,6 +553,7 @@ export class Analyzer {
     const r = /, size (\d+)$/.exec(m);
     const bytes = r ? Number(r[1]) : 0;
     this.tempFiles++;
+    this.tick(e.ts, T_TEMP_FILES);
     this.tempBytes += bytes;
     if (bytes > this.tempMax) this.tempMax = bytes;
     if (e.statement) {
@@ -523,6 +567,7 @@ export class Analyzer {
 
   private connection(e: LogEntry, m: string, replication: boolean): void {
     this.connections++;
+    this.tick(e.ts, T_CONNECTIONS);
     if (replication) this.replicationConnections++;
     const user = /\buser=(\S*)/.exec(m)?.[1] ?? e.user;
     const db = /\bdatabase=(\S*)/.exec(m)?.[1] ?? (replication ? '[replication]' : e.db);
@@ -747,7 +792,47 @@ export class Analyzer {
         by_kind: this.eventKinds.top(100),
         events: this.events,
       },
+      timeline: this.timeline(),
       notes,
+    };
+  }
+
+  /**
+   * The counters per minute when the log spans less than 2 hours, per hour up to 31 days, per day
+   * beyond; every bucket from the first entry's to the last one's, empty ones included (UTC).
+   */
+  private timeline(): DigestReport['timeline'] {
+    const keys = [...this.minutes.keys()];
+    const series = [...TIMELINE_SERIES];
+    const untimed = Object.fromEntries(series.map((s, i) => [s, this.untimed[i]])) as Record<
+      (typeof TIMELINE_SERIES)[number],
+      number
+    >;
+    if (!keys.length) return { bucket: 'hour', bucket_seconds: 3600, series, points: [], untimed };
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const k of keys) {
+      if (k < lo) lo = k;
+      if (k > hi) hi = k;
+    }
+    const span = (hi - lo) * MINUTE;
+    const size = span < 2 * HOUR ? MINUTE : span <= 31 * DAY ? HOUR : DAY;
+    const first = Math.floor((lo * MINUTE) / size);
+    const last = Math.floor((hi * MINUTE) / size);
+    const sums = Array.from({ length: last - first + 1 }, () => new Array<number>(series.length).fill(0));
+    for (const [k, c] of this.minutes) {
+      const row = sums[Math.floor((k * MINUTE) / size) - first];
+      for (let i = 0; i < c.length; i++) row[i] += c[i];
+    }
+    return {
+      bucket: size === MINUTE ? 'minute' : size === HOUR ? 'hour' : 'day',
+      bucket_seconds: size / 1000,
+      series,
+      points: sums.map((row, j) => ({
+        start: iso((first + j) * size),
+        ...(Object.fromEntries(series.map((s, i) => [s, row[i]])) as Record<(typeof TIMELINE_SERIES)[number], number>),
+      })),
+      untimed,
     };
   }
 }
