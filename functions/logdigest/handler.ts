@@ -7,6 +7,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { datum, type MetricSpec } from '../lib/metric-spec';
 import { METRIC_NAMESPACE, type MetricDatum, type MetricsSink, type Notifier } from '../lib/ports';
+import { anonymizeReport } from './anonymize';
 import { Digest } from './digest';
 import { DEFAULT_PREFIX, type LogFormat } from './entry';
 import type { DigestReport } from './report';
@@ -41,6 +42,10 @@ export interface DigestConfig {
   /** lab: read these log files instead of CloudWatch Logs, write reports here */
   logDir?: string;
   reportDir?: string;
+  /** Replace literals in the reports and the summary (DIGEST_ANONYMIZE, default on; 0 turns it off). */
+  anonymize: boolean;
+  /** IANA zone of log_timezone, to read its abbreviations (DIGEST_LOG_TIMEZONE). */
+  logTimezone?: string;
 }
 
 /** All configuration, from the environment, in one place. */
@@ -53,6 +58,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): DigestConfig {
   const logFormat = (env.DIGEST_LOG_FORMAT ?? 'jsonlog') as LogFormat;
   if (logFormat !== 'jsonlog' && logFormat !== 'stderr')
     throw new Error(`DIGEST_LOG_FORMAT must be jsonlog or stderr, not '${logFormat}'`);
+  const anonymize = env.DIGEST_ANONYMIZE ?? '1';
+  if (anonymize !== '0' && anonymize !== '1') throw new Error(`DIGEST_ANONYMIZE must be 0 or 1, not '${anonymize}'`);
   return {
     cluster,
     windowHours,
@@ -64,6 +71,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): DigestConfig {
     topicArn: env.DIGEST_TOPIC_ARN || undefined,
     logDir: env.DIGEST_LOG_DIR || undefined,
     reportDir: env.DIGEST_REPORT_DIR || undefined,
+    anonymize: anonymize === '1',
+    logTimezone: env.DIGEST_LOG_TIMEZONE || undefined,
   };
 }
 
@@ -100,13 +109,21 @@ export function makeHandler(deps: DigestDeps, config: DigestConfig) {
         `invalid digest window: ${event.since ?? since.toISOString()} .. ${event.until ?? until.toISOString()}`,
       );
     }
-    const digest = new Digest({ since, until, prefix: config.prefix, now: deps.now });
+    const digest = new Digest({
+      since,
+      until,
+      prefix: config.prefix,
+      now: deps.now,
+      logTimezone: config.logTimezone,
+    });
     let streams = 0;
     for await (const s of deps.source.streams(since, until)) {
       streams++;
       await digest.addLines(s.name, s.lines, s.format);
     }
-    const report = digest.report();
+    const full = digest.report();
+    // What leaves the Lambda (S3, SNS) carries no literal of the logs unless DIGEST_ANONYMIZE=0.
+    const report = config.anonymize ? anonymizeReport(full) : full;
     const stamp = until
       .toISOString()
       .replace(/[:]/g, '-')
