@@ -15,6 +15,7 @@ import {
   dashboardReads,
   publishedMetrics,
 } from '../../functions/metrics/catalog';
+import { METRIC_NAMESPACE } from '../../functions/lib/ports';
 import alarmDefs from '../../infra/aws/alarms.json';
 const { build, alarmLogicalId } = require('../../infra/aws/alarms.js') as {
   build(cluster: string, defs?: unknown): { Resources: Record<string, { Properties: Record<string, unknown> }> };
@@ -107,6 +108,10 @@ describe('every alarm and chart reads a metric that is published as it reads it'
     expect(fast.map((a) => a.metric)).toEqual(['PrimaryWritable']);
     const pw = publishedMetrics().filter((p) => p.name === 'PrimaryWritable');
     expect(pw).toEqual([expect.objectContaining({ highResolution: true, source: 'functions/probe/probe.ts' })]);
+  });
+
+  it('publishes in the namespace the alarms and dashboard read', () => {
+    expect(METRIC_NAMESPACE).toBe(alarmDefs.namespace);
   });
 
   it('publishes each series in one unit only', () => {
