@@ -37,8 +37,11 @@ interface Pending {
 
 interface ProcState {
   pending?: Pending;
-  /** The last timed statement, so that an auto_explain plan logged after it can join it. */
-  lastTimed?: SlowStatement;
+  /**
+   * The last timed statement, so that an auto_explain plan logged after it can join it: its text, and
+   * its entry in the slowest list when it made it there (built only then: most statements never do).
+   */
+  lastTimed?: { text: string; slow?: SlowStatement; planned: boolean };
   /** A plan logged before its statement's duration line. */
   plan?: { text: string; queryText: string };
 }
@@ -116,7 +119,7 @@ export class Analyzer {
     STATEMENT_TYPES.map((t) => [t, 0]),
   ) as Record<StatementType, number>;
   private readonly queries: BoundedCounter<QueryAgg>;
-  private readonly procs = new Map<string, ProcState>();
+  private readonly procs = new Map<number, ProcState>();
   private slowest: SlowStatement[] = [];
   private plans = 0;
   private plansUnmatched = 0;
@@ -314,8 +317,27 @@ export class Analyzer {
 
   // ---------------------------------------------------------------- statements
 
+  // Per-process state is keyed by a number (source index and pid): no string built per entry.
+  private readonly sourceIds = new Map<string, number>();
+  private lastSource = '';
+  private lastSourceId = 0;
+
+  private procKey(e: LogEntry): number {
+    if (e.source !== this.lastSource) {
+      let id = this.sourceIds.get(e.source);
+      if (id === undefined) {
+        id = this.sourceIds.size;
+        this.sourceIds.set(e.source, id);
+      }
+      this.lastSource = e.source;
+      this.lastSourceId = id;
+    }
+    // pids fit in 22 bits on Linux (pid_max <= 4194304)
+    return this.lastSourceId * 4194304 + e.pid;
+  }
+
   private proc(e: LogEntry): ProcState {
-    const key = e.source + ':' + e.pid;
+    const key = this.procKey(e);
     let st = this.procs.get(key);
     if (!st) {
       if (this.procs.size >= MAX_PROCS) {
@@ -363,25 +385,32 @@ export class Analyzer {
     agg.timed++;
     agg.total += ms;
     agg.sketch.add(ms);
-    const slow: SlowStatement = {
-      time: iso(e.ts),
-      duration_ms: ms,
-      query: clip(text, MAX_TEXT),
-      database: e.db,
-      user: e.user,
-      application: e.app,
-      client: e.client,
-      pid: e.pid,
-      source: e.source,
-    };
-    if (parameters) slow.parameters = clip(parameters, 1000);
+    let plan: string | undefined;
     if (st.plan && samePlanQuery(st.plan.queryText, text)) {
-      slow.plan = st.plan.text;
+      plan = st.plan.text;
       st.plan = undefined;
     }
-    st.lastTimed = slow;
     const list = this.slowest;
-    if (list.length < this.top || ms > list[list.length - 1].duration_ms) {
+    const qualifies = list.length < this.top || ms > list[list.length - 1].duration_ms;
+    // Kept for a plan logged after its statement: a copy (a slice would pin the read chunk), and only
+    // once the log has shown plans (auto_explain logs its plan before the duration line as a rule).
+    st.lastTimed = this.plans > 0 ? { text: clip(text, MAX_TEXT), planned: plan !== undefined } : undefined;
+    if (qualifies) {
+      const slow: SlowStatement = {
+        time: iso(e.ts),
+        duration_ms: ms,
+        query: clip(text, MAX_TEXT),
+        database: e.db,
+        user: e.user,
+        application: e.app,
+        client: e.client,
+        pid: e.pid,
+        source: e.source,
+      };
+      if (parameters) slow.parameters = clip(parameters, 1000);
+      if (plan !== undefined) slow.plan = plan;
+      st.lastTimed ??= { text: slow.query, planned: plan !== undefined };
+      st.lastTimed.slow = slow;
       let i = list.length;
       while (i > 0 && list[i - 1].duration_ms < ms) i--;
       list.splice(i, 0, slow);
@@ -394,8 +423,8 @@ export class Analyzer {
     if (msEnd < 0) return;
     const ms = Number(m.slice(10, msEnd));
     if (!Number.isFinite(ms)) return;
-    const rest = m.slice(msEnd + 3);
-    if (rest.length === 0) {
+    const r = msEnd + 3; // where the rest of the message starts (compared in place: no slice per line)
+    if (r === m.length) {
       // the statement was logged earlier by log_statement: pair with it
       const st = this.proc(e);
       const p = st.pending;
@@ -407,13 +436,13 @@ export class Analyzer {
       this.timed(p.agg, p.text, p.e, ms, st, p.parameters);
       return;
     }
-    if (rest.startsWith('  statement: ')) return this.statement(e, rest.slice(13), ms);
-    if (rest.startsWith('  plan:')) return this.plan(e, rest.slice(7));
-    if (rest.startsWith('  execute ')) {
-      const colon = rest.indexOf(': ');
-      if (colon > 0) return this.statement(e, rest.slice(colon + 2), ms);
+    if (m.startsWith('  statement: ', r)) return this.statement(e, m.slice(r + 13), ms);
+    if (m.startsWith('  plan:', r)) return this.plan(e, m.slice(r + 7));
+    if (m.startsWith('  execute ', r)) {
+      const colon = m.indexOf(': ', r);
+      if (colon > 0) return this.statement(e, m.slice(colon + 2), ms);
     }
-    if (rest.startsWith('  parse ') || rest.startsWith('  bind ')) {
+    if (m.startsWith('  parse ', r) || m.startsWith('  bind ', r)) {
       this.protocolDurations++;
       return;
     }
@@ -428,8 +457,9 @@ export class Analyzer {
     const queryText = qt ? qt[1] : '';
     const st = this.proc(e);
     const last = st.lastTimed;
-    if (last && !last.plan && samePlanQuery(queryText, last.query)) {
-      last.plan = clip(text, MAX_PLAN);
+    if (last && !last.planned && samePlanQuery(queryText, last.text)) {
+      last.planned = true;
+      if (last.slow) last.slow.plan = clip(text, MAX_PLAN);
       return;
     }
     if (st.plan) this.plansUnmatched++;
@@ -464,7 +494,7 @@ export class Analyzer {
     }
     // a statement that failed after log_statement logged it never gets a duration line
     if (e.severity === 'ERROR') {
-      const st = this.procs.get(e.source + ':' + e.pid);
+      const st = this.procs.get(this.procKey(e));
       if (st) st.pending = undefined;
     } else if (e.severity === 'FATAL' || e.severity === 'PANIC') this.event(e);
   }
@@ -599,7 +629,7 @@ export class Analyzer {
     const c = this.concurrencyOf(e.source);
     c.cur--;
     if (c.cur < c.min) c.min = c.cur;
-    this.procs.delete(e.source + ':' + e.pid);
+    this.procs.delete(this.procKey(e));
   }
 
   private concurrencyOf(source: string) {

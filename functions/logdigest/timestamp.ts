@@ -40,7 +40,7 @@ const ZONES: Record<string, number> = {
 
 export const unknownZones = new Set<string>();
 
-let cacheSecond = '';
+let cacheSecond = '\0';
 let cacheZone = '';
 let cacheBase = NaN;
 
@@ -108,8 +108,13 @@ export function parsePgTimestamp(s: string): number {
     }
     zoneStart = end;
   }
-  const zone = zoneStart === s.length ? '' : s.slice(zoneStart + 1);
-  if (zone !== cacheZone || !s.startsWith(cacheSecond)) {
+  // Same second and zone as the previous line (the common case): compared in place, nothing sliced.
+  const sameZone =
+    zoneStart === s.length
+      ? cacheZone === ''
+      : s.length - zoneStart - 1 === cacheZone.length && s.endsWith(cacheZone) && cacheZone !== '';
+  if (!sameZone || !s.startsWith(cacheSecond)) {
+    const zone = zoneStart === s.length ? '' : s.slice(zoneStart + 1);
     const y = Number(s.slice(0, 4));
     const mo = Number(s.slice(5, 7));
     const d = Number(s.slice(8, 10));
