@@ -54,7 +54,12 @@ export async function withInvocationLog<O>(
   try {
     l.info('step started');
     const out = await run();
-    l.info('step finished', { durationMs: Date.now() - t0 });
+    // A trigger starts the execution it names in its result: its last line joins that execution's logs.
+    const started = (out as { executionName?: unknown } | undefined)?.executionName;
+    l.info('step finished', {
+      durationMs: Date.now() - t0,
+      ...(typeof started === 'string' && !keys.execution ? { execution: started } : {}),
+    });
     return out;
   } catch (err) {
     l.error('step failed', { durationMs: Date.now() - t0, error: err as Error });

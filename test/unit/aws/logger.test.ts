@@ -73,6 +73,17 @@ describe('lambda() logs through Powertools Logger', () => {
     for (const l of lines) expect(l).not.toHaveProperty('execution');
   });
 
+  it('puts the execution a trigger started on its "step finished" line', async () => {
+    const trigger = lambda(async () => ({ action: 'started', executionName: 'prod-tl4-pg1-7' }));
+
+    await trigger({ source: 'aws.ec2' } as never, context('pgwarden-prod-ec2State', 'r5'));
+
+    expect(lines.map((l) => [l.message, l.execution])).toEqual([
+      ['step started', undefined],
+      ['step finished', 'prod-tl4-pg1-7'],
+    ]);
+  });
+
   it('logs a failed step with the error, then rethrows it', async () => {
     const handler = lambda(async () => {
       throw new Error('promote failed: timeline did not change');
