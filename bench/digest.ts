@@ -1,13 +1,15 @@
 /**
- * Bench: our log digest vs pgBadger (-j 1, JSON output) on the same stderr log of >= 200 MB written by
- * real PostgreSQL 15 (pgbench with log_min_duration_statement = 0, plus errors, slow statements with
- * auto_explain plans, temp files, checkpoints, autovacuum, connections).
+ * Bench: `bin/pgwarden digest` (what a user runs: the bundled CLI, start-up included) against
+ * pgBadger -j 1 (JSON output), in the same run on the same files, for a small and a large stderr log
+ * written by real PostgreSQL 15 (pgbench with log_min_duration_statement = 0, plus errors, slow
+ * statements with auto_explain plans, temp files, checkpoints, autovacuum, connections).
  *
- *   npm run bench -- digest [--size-mb 200] [--log <file>...] [--regenerate]
+ *   npm run bench -- digest [--size-mb 18] [--copies 2] [--log <file>...] [--regenerate] [--port N]
  *
- * The generated log is kept in bench/results/digest-log/ and reused; results go to
- * bench/results/digest-<time>.json. Both tools run as child processes measured by /usr/bin/time
- * (wall time and peak RSS); our digest also reports its own digest-only time.
+ * A log of at least --size-mb is generated once into bench/results/digest-log/ and reused (pgbench
+ * writes ~45 MB a round); the small log is its first --size-mb, the large one all of it --copies times. Prints MB/s, the ratio to pgBadger and peak RSS for both;
+ * results go to bench/results/digest-<time>.json. Goal: >= 30x pgBadger -j 1, peak RSS < 150 MB.
+ * Needs Debian's pgbadger (apt-get install pgbadger).
  */
 import { execFile, spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
@@ -25,6 +27,8 @@ const PG_BIN = '/usr/lib/postgresql/15/bin';
 
 interface Measured {
   wall_s: number;
+  /** user + system CPU seconds: the fairer figure on a machine shared with other work */
+  cpu_s?: number;
   peak_rss_mb: number;
   digest_s?: number;
   mb_per_s: number;
@@ -53,9 +57,9 @@ async function existingLog(kind: '.log' | '.json'): Promise<string[]> {
 }
 
 /** Runs pgbench rounds against a scratch PG15 until its stderr log reaches `targetBytes`. */
-async function generateLog(targetBytes: number): Promise<void> {
+export async function generateLog(targetBytes: number, port: number): Promise<void> {
   const pg = await ScratchPg.start({
-    port: 25800 + (process.pid % 100),
+    port,
     extraConf: [
       // the canonical pgBadger setting: every statement with its duration, no log_statement
       "log_statement = 'none'",
@@ -105,31 +109,35 @@ async function generateLog(targetBytes: number): Promise<void> {
 }
 
 /** Runs a command under /usr/bin/time: wall seconds and peak RSS. */
-function timed(cmd: string, args: string[]): Promise<{ wall_s: number; peak_rss_mb: number; stderr: string }> {
+function timed(
+  cmd: string,
+  args: string[],
+): Promise<{ wall_s: number; cpu_s: number; peak_rss_mb: number; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const p = spawn('/usr/bin/time', ['-f', 'TIME %e %M', cmd, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const p = spawn('/usr/bin/time', ['-f', 'TIME %e %M %U %S', cmd, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     p.stderr.on('data', (c: Buffer) => (err += c.toString()));
     p.on('error', reject);
     p.on('close', (code) => {
-      const m = /TIME ([\d.]+) (\d+)/.exec(err);
+      const m = /TIME ([\d.]+) (\d+) ([\d.]+) ([\d.]+)/.exec(err);
       if (code !== 0 || !m) return reject(new Error(`${cmd} failed (${code}): ${err.slice(-2000)}`));
-      resolve({ wall_s: Number(m[1]), peak_rss_mb: Number(m[2]) / 1024, stderr: err });
+      resolve({
+        wall_s: Number(m[1]),
+        cpu_s: Number(m[3]) + Number(m[4]),
+        peak_rss_mb: Number(m[2]) / 1024,
+        stderr: err,
+      });
     });
   });
 }
 
+/** `bin/pgwarden digest` as a user runs it, under /usr/bin/time. */
 async function runOurs(files: string[], bytes: number, out: string): Promise<{ m: Measured; report: DigestReport }> {
-  const t = await timed(process.execPath, ['--require', 'tsx/cjs', __filename, '--child', out, ...files]);
-  const child = JSON.parse(await fs.readFile(out + '.timing', 'utf8')) as { digest_s: number };
+  const bin = path.resolve(__dirname, '..', 'bin', 'pgwarden');
+  const t = await timed(process.execPath, [bin, 'digest', ...files, '--format', 'json', '--output', out]);
   const report = JSON.parse(await fs.readFile(out, 'utf8')) as DigestReport;
   return {
-    m: {
-      wall_s: t.wall_s,
-      peak_rss_mb: t.peak_rss_mb,
-      digest_s: child.digest_s,
-      mb_per_s: bytes / 1e6 / child.digest_s,
-    },
+    m: { wall_s: t.wall_s, cpu_s: t.cpu_s, peak_rss_mb: t.peak_rss_mb, mb_per_s: bytes / 1e6 / t.wall_s },
     report,
   };
 }
@@ -153,7 +161,7 @@ async function runPgBadger(
     ...files,
   ]);
   return {
-    m: { wall_s: t.wall_s, peak_rss_mb: t.peak_rss_mb, mb_per_s: bytes / 1e6 / t.wall_s },
+    m: { wall_s: t.wall_s, cpu_s: t.cpu_s, peak_rss_mb: t.peak_rss_mb, mb_per_s: bytes / 1e6 / t.wall_s },
     report: JSON.parse(await fs.readFile(out, 'utf8')),
   };
 }
@@ -249,7 +257,11 @@ function compare(ours: DigestReport, pgb: PgBadgerJson) {
 /* eslint-enable @typescript-eslint/no-explicit-any */
 
 export async function run(argv: string[]): Promise<void> {
-  const targetBytes = Number(argValue(argv, '--size-mb') ?? 200) * 1e6;
+  const targetBytes = Number(argValue(argv, '--size-mb') ?? 18) * 1e6;
+  const copies = Number(argValue(argv, '--copies') ?? 2);
+  const port = Number(argValue(argv, '--port') ?? 25800 + (process.pid % 100));
+  if (!(await fs.stat('/usr/bin/pgbadger').catch(() => undefined)))
+    throw new Error('pgbadger is not installed: apt-get install pgbadger');
   let files: string[] = [];
   for (let i = 0; i < argv.length; i++) if (argv[i] === '--log') files.push(argv[++i]);
   if (files.length === 0) {
@@ -258,55 +270,75 @@ export async function run(argv: string[]): Promise<void> {
       process.stdout.write(
         `generating a ${(targetBytes / 1e6).toFixed(0)} MB log with real PostgreSQL 15 (pgbench)...\n`,
       );
-      await generateLog(targetBytes);
+      await generateLog(targetBytes, port);
       files = await existingLog('.log');
     }
   }
-  const bytes = await sizeOf(files);
   await fs.mkdir(RESULTS, { recursive: true });
+  // The small log: the first --size-mb of the generated one, cut at a line end; the large one: the
+  // whole generated log `copies` times over.
+  const whole = Buffer.concat(await Promise.all(files.map((f) => fs.readFile(f))));
+  const cut = whole.indexOf(10, Math.min(targetBytes, whole.length - 1));
+  const small = path.join(RESULTS, `digest-small-${(targetBytes / 1e6).toFixed(0)}mb.log`);
+  await fs.writeFile(small, whole.subarray(0, cut < 0 ? whole.length : cut + 1));
+  const large = path.join(RESULTS, `digest-large-x${copies}.log`);
+  await fs.writeFile(large, '');
+  for (let c = 0; c < copies; c++) await fs.appendFile(large, whole);
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  process.stdout.write(`digesting ${(bytes / 1e6).toFixed(1)} MB (${files.length} file(s)) with pgwarden digest...\n`);
-  const ours = await runOurs(files, bytes, path.join(RESULTS, `digest-ours-${stamp}.json`));
-  const jsonFiles = argv.includes('--log') ? [] : await existingLog('.json');
-  let oursJsonlog: Measured | undefined;
-  if (jsonFiles.length > 0) {
-    const jb = await sizeOf(jsonFiles);
-    oursJsonlog = (await runOurs(jsonFiles, jb, path.join(RESULTS, `digest-ours-jsonlog-${stamp}.json`))).m;
+  const runs = [];
+  for (const [name, input] of [
+    ['small', [small]],
+    ['large', [large]],
+  ] as const) {
+    const bytes = await sizeOf([...input]);
+    process.stdout.write(`${name}: ${(bytes / 1e6).toFixed(1)} MB, pgwarden digest then pgbadger -j 1...\n`);
+    const ours = await runOurs([...input], bytes, path.join(RESULTS, `digest-ours-${name}-${stamp}.json`));
+    const pgb = await runPgBadger([...input], bytes, path.join(RESULTS, `digest-pgbadger-${name}-${stamp}.json`));
+    runs.push({
+      name,
+      files: input,
+      bytes,
+      lines: ours.report.input.lines,
+      ours,
+      pgb,
+      ratio: pgb.m.wall_s / ours.m.wall_s,
+      cpuRatio: (pgb.m.cpu_s ?? 0) / (ours.m.cpu_s ?? 1),
+    });
   }
-  process.stdout.write('digesting the same log with pgbadger -j 1 (JSON output)...\n');
-  const pgb = await runPgBadger(files, bytes, path.join(RESULTS, `digest-pgbadger-${stamp}.json`));
-  const figures = compare(ours.report, pgb.report);
+  const figures = compare(runs[0].ours.report, runs[0].pgb.report);
   const result = {
     bench: 'digest',
     at: new Date().toISOString(),
-    input: { files, bytes, format: 'stderr', lines: ours.report.input.lines },
-    ours: ours.m,
-    ours_jsonlog: oursJsonlog,
-    pgbadger: pgb.m,
-    speedup: ours.m.mb_per_s / pgb.m.mb_per_s,
+    runs: runs.map((r) => ({
+      log: r.name,
+      files: r.files,
+      bytes: r.bytes,
+      lines: r.lines,
+      pgwarden: r.ours.m,
+      pgbadger: r.pgb.m,
+      ratio: r.ratio,
+      cpu_ratio: r.cpuRatio,
+    })),
     figures,
     notes: [
-      'MB = 10^6 bytes. Our throughput is over the digest itself (child process; wall time also includes Node/tsx start-up); pgBadger throughput is over its wall time.',
+      'MB = 10^6 bytes. Both tools are timed as a user runs them (wall time of the whole process, start-up included), one after the other on the same files.',
       'Peak RSS is the maximum resident set size of each process (/usr/bin/time %M).',
     ],
   };
   const file = path.join(RESULTS, `digest-${stamp}.json`);
   await fs.writeFile(file, JSON.stringify(result, null, 2));
-  const line = (name: string, m: Measured) =>
-    `| ${name} | ${m.mb_per_s.toFixed(1)} | ${(m.digest_s ?? m.wall_s).toFixed(2)} | ${m.wall_s.toFixed(2)} | ${m.peak_rss_mb.toFixed(0)} |`;
   const out = [
     '',
-    `input: ${(bytes / 1e6).toFixed(1)} MB stderr log, ${ours.report.input.lines} lines, written by PostgreSQL 15`,
+    'stderr logs written by PostgreSQL 15; wall time of each process, start-up included',
     '',
-    '| tool | MB/s | digest s | wall s | peak RSS MB |',
-    '| --- | --- | --- | --- | --- |',
-    line('pgwarden digest (stderr)', ours.m),
-    ...(oursJsonlog ? [line('pgwarden digest (jsonlog of the same run)', oursJsonlog)] : []),
-    line('pgbadger -j 1', pgb.m),
+    '| log | MB | pgwarden s (CPU s) | pgwarden MB/s | pgwarden peak RSS MB | pgBadger -j 1 s (CPU s) | pgBadger MB/s | pgBadger peak RSS MB | ratio (CPU ratio) |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...runs.map(
+      (r) =>
+        `| ${r.name} | ${(r.bytes / 1e6).toFixed(1)} | ${r.ours.m.wall_s.toFixed(2)} (${r.ours.m.cpu_s?.toFixed(2)}) | ${r.ours.m.mb_per_s.toFixed(1)} | ${r.ours.m.peak_rss_mb.toFixed(0)} | ${r.pgb.m.wall_s.toFixed(2)} (${r.pgb.m.cpu_s?.toFixed(2)}) | ${r.pgb.m.mb_per_s.toFixed(1)} | ${r.pgb.m.peak_rss_mb.toFixed(0)} | ${r.ratio.toFixed(1)}x (${r.cpuRatio.toFixed(1)}x) |`,
+    ),
     '',
-    `speed-up: ${result.speedup.toFixed(1)}x`,
-    '',
-    '| figure | pgwarden | pgBadger | agree | note |',
+    '| figure (small log) | pgwarden | pgBadger | agree | note |',
     '| --- | --- | --- | --- | --- |',
     ...figures.map((f) => `| ${f.figure} | ${f.ours} | ${f.pgbadger} | ${f.agree ? 'yes' : 'no'} | ${f.note ?? ''} |`),
     '',

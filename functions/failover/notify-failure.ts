@@ -5,7 +5,8 @@
  */
 import { causeOf, lambda } from '../lib/handler';
 import { METRIC_NAMESPACE, type Deps } from '../lib/ports';
-import { recordOutcome } from './record';
+import { datum } from '../lib/metric-spec';
+import { FAILOVER_METRICS, recordOutcome } from './record';
 import type { FailoverState } from './types';
 
 export async function step(state: FailoverState, deps: Deps) {
@@ -15,12 +16,7 @@ export async function step(state: FailoverState, deps: Deps) {
   const durationMs = Math.max(0, deps.now().getTime() - Date.parse(state.trigger?.at ?? deps.now().toISOString()));
   await recordOutcome(state, deps, outcome, cause, durationMs, refused ? 'failover-refused' : 'failover-failed');
   await deps.metrics.put(METRIC_NAMESPACE, [
-    {
-      name: refused ? 'FailoverRefused' : 'FailoverFailed',
-      value: 1,
-      unit: 'Count',
-      dimensions: { Cluster: state.cluster },
-    },
+    datum(refused ? FAILOVER_METRICS.FailoverRefused : FAILOVER_METRICS.FailoverFailed, 1, { Cluster: state.cluster }),
   ]);
   await deps.notifier.notify(
     `pgwarden ${state.cluster}: ${refused ? 'FAILOVER REFUSED - no safe candidate' : 'FAILOVER FAILED'}`,

@@ -5,6 +5,7 @@
  */
 import { lambda } from '../lib/handler';
 import { probeNode } from '../lib/db';
+import { datum, type MetricSpec } from '../lib/metric-spec';
 import { parseResult } from '../lib/node-result';
 import { startRejoin } from '../triggers/rejoin-start';
 import { settings } from '../lib/settings';
@@ -12,6 +13,14 @@ import { METRIC_NAMESPACE, type Deps } from '../lib/ports';
 import { withEvent } from '../lib/topology';
 import { updateTopology } from '../lib/topology-update';
 import type { FailoverState } from './types';
+
+export const FAILOVER_METRICS = {
+  FailoverWorkflowRuns: { name: 'FailoverWorkflowRuns', unit: 'Count', dimensions: ['Cluster', 'Outcome'] },
+  FailoverCount: { name: 'FailoverCount', unit: 'Count', dimensions: ['Cluster'] },
+  FailoverDuration: { name: 'FailoverDuration', unit: 'Milliseconds', dimensions: ['Cluster'] },
+  FailoverRefused: { name: 'FailoverRefused', unit: 'Count', dimensions: ['Cluster'] },
+  FailoverFailed: { name: 'FailoverFailed', unit: 'Count', dimensions: ['Cluster'] },
+} satisfies Record<string, MetricSpec>;
 
 export interface RecordResult {
   outcome: string;
@@ -138,12 +147,9 @@ export async function recordOutcome(
   });
   const dims = { Cluster: state.cluster };
   await deps.metrics.put(METRIC_NAMESPACE, [
-    { name: 'FailoverWorkflowRuns', value: 1, unit: 'Count', dimensions: { ...dims, Outcome: outcome } },
+    datum(FAILOVER_METRICS.FailoverWorkflowRuns, 1, { ...dims, Outcome: outcome }),
     ...(outcome === 'failed-over'
-      ? [
-          { name: 'FailoverCount', value: 1, unit: 'Count' as const, dimensions: dims },
-          { name: 'FailoverDuration', value: durationMs, unit: 'Milliseconds' as const, dimensions: dims },
-        ]
+      ? [datum(FAILOVER_METRICS.FailoverCount, 1, dims), datum(FAILOVER_METRICS.FailoverDuration, durationMs, dims)]
       : []),
   ]);
   deps.log(`failover outcome: ${outcome}`, { execution: state.executionName, summary });

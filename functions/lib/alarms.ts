@@ -9,6 +9,8 @@ export interface AlarmDefinition {
   name: string;
   description: string;
   metric: string;
+  /** The unit the metric is published in (the CloudWatch alarm reads only data of that unit). */
+  unit: string;
   dimensions?: Record<string, string>;
   statistic: 'Minimum' | 'Maximum' | 'Average' | 'Sum' | string;
   comparison:

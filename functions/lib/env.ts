@@ -42,8 +42,6 @@ export interface PgwardenEnv {
   readonly notifyTopicArn: string;
   /** PGWARDEN_STATE_MACHINE_ARNS: JSON object, workflow name -> state machine ARN */
   readonly stateMachineArns: Partial<Record<WorkflowName, string>>;
-  /** PGWARDEN_METRIC_NAMESPACE, default 'pgwarden' */
-  readonly metricNamespace: string;
   /** PGWARDEN_SSM_DOCUMENT_PREFIX, default 'pgwarden' */
   readonly ssmDocumentPrefix: string;
   /** PGWARDEN_SSM_OUTPUT_LOG_GROUP, optional: node command output also goes to this log group */
@@ -77,9 +75,6 @@ export function readEnv(source: Record<string, string | undefined> = process.env
     },
     get stateMachineArns() {
       return parseStateMachineArns(required('PGWARDEN_STATE_MACHINE_ARNS'));
-    },
-    get metricNamespace() {
-      return optional('PGWARDEN_METRIC_NAMESPACE') ?? 'pgwarden';
     },
     get ssmDocumentPrefix() {
       return optional('PGWARDEN_SSM_DOCUMENT_PREFIX') ?? 'pgwarden';

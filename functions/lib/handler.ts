@@ -3,18 +3,26 @@
  * handler with the default AWS wiring, created lazily on first use; the lab calls the step directly
  * with its own wiring.
  */
+import type { LambdaContext } from './aws/logger';
 import type { Deps } from './ports';
 
 export type Step<I, O> = (input: I, deps: Deps) => Promise<O>;
 
-export function lambda<I, O>(step: Step<I, O>): (event: I) => Promise<O> {
+/**
+ * Each invocation logs through Powertools Logger (functions/lib/aws/logger.ts): "step started" and
+ * "step finished"/"step failed", and every deps.log line, with cluster, execution, step, cold_start
+ * and the X-Ray trace id.
+ */
+export function lambda<I, O>(step: Step<I, O>): (event: I, context?: LambdaContext) => Promise<O> {
   let deps: Deps | undefined;
-  return async (event: I) => {
+  return async (event: I, context?: LambdaContext) => {
+    const { withInvocationLog } = await import('./aws/logger');
     if (!deps) {
       const { awsDeps } = await import('./aws/deps');
       deps = awsDeps();
     }
-    return step(event, deps);
+    const d = deps;
+    return withInvocationLog(event, context, () => step(event, d));
   };
 }
 

@@ -125,9 +125,11 @@ export type WorkflowName = 'failover' | 'switchover' | 'rejoin' | 'maintenance' 
 export interface MetricDatum {
   name: string;
   value: number;
-  unit: 'Count' | 'Milliseconds' | 'Seconds' | 'Bytes' | 'None' | 'Percent' | 'Count/Second';
+  unit: 'Count' | 'Milliseconds' | 'Seconds' | 'Bytes' | 'None' | 'Percent' | 'Count/Second' | 'Bytes/Second';
   dimensions?: Record<string, string>;
   timestamp?: Date;
+  /** 1: a high-resolution metric (CloudWatch StorageResolution 1), needed by alarms with periods under 60 s. */
+  storageResolution?: 1 | 60;
 }
 
 export interface MetricsSink {

@@ -6,7 +6,7 @@
 import { BoundedCounter, NameCounter } from './counter';
 import type { LogEntry } from './entry';
 import { detach, normalizeQuery, StatementType } from './normalize';
-import { DigestReport, FORMAT_VERSION, QueryStats, Severity, SlowStatement } from './report';
+import { DigestReport, FORMAT_VERSION, QueryStats, Severity, SlowStatement, TIMELINE_SERIES } from './report';
 import { QuantileSketch } from './sketch';
 
 export interface AnalyzerOptions {
@@ -37,8 +37,11 @@ interface Pending {
 
 interface ProcState {
   pending?: Pending;
-  /** The last timed statement, so that an auto_explain plan logged after it can join it. */
-  lastTimed?: SlowStatement;
+  /**
+   * The last timed statement, so that an auto_explain plan logged after it can join it: its text, and
+   * its entry in the slowest list when it made it there (built only then: most statements never do).
+   */
+  lastTimed?: { text: string; slow?: SlowStatement; planned: boolean };
   /** A plan logged before its statement's duration line. */
   plan?: { text: string; queryText: string };
 }
@@ -49,6 +52,18 @@ const MAX_TEXT = 4000;
 const MAX_PLAN = 16000;
 const MAX_PROCS = 20000;
 const MAX_EVENTS = 200;
+// Timeline series, by index into a minute's counters (the order of TIMELINE_SERIES).
+const T_STATEMENTS = 0;
+const T_ERRORS = 1;
+const T_CONNECTIONS = 2;
+const T_CHECKPOINTS = 3;
+const T_TEMP_FILES = 4;
+const T_LOCK_WAITS = 5;
+const T_AUTOVACUUM = 6;
+const T_AUTOANALYZE = 7;
+const MINUTE = 60_000;
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
 
 /** Truncated and detached from the read chunk it was sliced from (retained strings must not pin chunks). */
 const clip = (s: string, n: number) => detach(s.length > n ? s.slice(0, n) + ' ...' : s);
@@ -104,7 +119,7 @@ export class Analyzer {
     STATEMENT_TYPES.map((t) => [t, 0]),
   ) as Record<StatementType, number>;
   private readonly queries: BoundedCounter<QueryAgg>;
-  private readonly procs = new Map<string, ProcState>();
+  private readonly procs = new Map<number, ProcState>();
   private slowest: SlowStatement[] = [];
   private plans = 0;
   private plansUnmatched = 0;
@@ -191,6 +206,12 @@ export class Analyzer {
   private readonly eventKinds = new NameCounter(100);
   private events: DigestReport['replication']['events'] = [];
 
+  // timeline: counters per minute (epoch minute -> one counter per series), those without a time apart
+  private readonly minutes = new Map<number, Uint32Array>();
+  private readonly untimed = new Uint32Array(TIMELINE_SERIES.length);
+  private lastMinute = NaN;
+  private lastCounters: Uint32Array = this.untimed;
+
   constructor(opts: AnalyzerOptions = {}) {
     this.since = opts.since ? opts.since.getTime() : -Infinity;
     this.until = opts.until ? opts.until.getTime() : Infinity;
@@ -218,6 +239,25 @@ export class Analyzer {
     const sev = e.severity;
     if (sev === 'LOG') this.log(e);
     else if (sev === 'ERROR' || sev === 'FATAL' || sev === 'PANIC' || sev === 'WARNING') this.error(e);
+  }
+
+  /** One more of series `i` in the minute of `ts`. */
+  private tick(ts: number, i: number): void {
+    if (!Number.isFinite(ts)) {
+      this.untimed[i]++;
+      return;
+    }
+    const m = Math.floor(ts / MINUTE);
+    if (m !== this.lastMinute) {
+      let c = this.minutes.get(m);
+      if (!c) {
+        c = new Uint32Array(TIMELINE_SERIES.length);
+        this.minutes.set(m, c);
+      }
+      this.lastMinute = m;
+      this.lastCounters = c;
+    }
+    this.lastCounters[i]++;
   }
 
   // ---------------------------------------------------------------- LOG lines
@@ -248,14 +288,14 @@ export class Analyzer {
           this.received++;
           return;
         }
-        if (m.startsWith('checkpoint ')) return this.checkpoint(m, 'checkpoint');
+        if (m.startsWith('checkpoint ')) return this.checkpoint(e, m, 'checkpoint');
         if (m.startsWith('checkpoints are occurring too frequently')) {
           this.cp.warnings++;
           return;
         }
         break;
       case 114: // r
-        if (m.startsWith('restartpoint ')) return this.checkpoint(m, 'restartpoint');
+        if (m.startsWith('restartpoint ')) return this.checkpoint(e, m, 'restartpoint');
         if (m.startsWith('replication connection authorized: ')) return this.connection(e, m, true);
         if (m.startsWith('received replication command: ')) {
           this.replicationCommands++;
@@ -263,7 +303,7 @@ export class Analyzer {
         }
         break;
       case 97: // a
-        if (m.startsWith('automatic ')) return this.autovacuum(m);
+        if (m.startsWith('automatic ')) return this.autovacuum(e, m);
         break;
       case 116: // t
         if (m.startsWith('temporary file: ')) return this.tempFile(e, m);
@@ -277,8 +317,27 @@ export class Analyzer {
 
   // ---------------------------------------------------------------- statements
 
+  // Per-process state is keyed by a number (source index and pid): no string built per entry.
+  private readonly sourceIds = new Map<string, number>();
+  private lastSource = '';
+  private lastSourceId = 0;
+
+  private procKey(e: LogEntry): number {
+    if (e.source !== this.lastSource) {
+      let id = this.sourceIds.get(e.source);
+      if (id === undefined) {
+        id = this.sourceIds.size;
+        this.sourceIds.set(e.source, id);
+      }
+      this.lastSource = e.source;
+      this.lastSourceId = id;
+    }
+    // pids fit in 22 bits on Linux (pid_max <= 4194304)
+    return this.lastSourceId * 4194304 + e.pid;
+  }
+
   private proc(e: LogEntry): ProcState {
-    const key = e.source + ':' + e.pid;
+    const key = this.procKey(e);
     let st = this.procs.get(key);
     if (!st) {
       if (this.procs.size >= MAX_PROCS) {
@@ -295,6 +354,7 @@ export class Analyzer {
   private statement(e: LogEntry, text: string, durationMs: number | undefined): void {
     const { query, type } = normalizeQuery(text);
     this.statements++;
+    this.tick(e.ts, T_STATEMENTS);
     this.byType[type]++;
     const agg = this.queries.get(query);
     if (agg.count === 0) {
@@ -325,25 +385,32 @@ export class Analyzer {
     agg.timed++;
     agg.total += ms;
     agg.sketch.add(ms);
-    const slow: SlowStatement = {
-      time: iso(e.ts),
-      duration_ms: ms,
-      query: clip(text, MAX_TEXT),
-      database: e.db,
-      user: e.user,
-      application: e.app,
-      client: e.client,
-      pid: e.pid,
-      source: e.source,
-    };
-    if (parameters) slow.parameters = clip(parameters, 1000);
+    let plan: string | undefined;
     if (st.plan && samePlanQuery(st.plan.queryText, text)) {
-      slow.plan = st.plan.text;
+      plan = st.plan.text;
       st.plan = undefined;
     }
-    st.lastTimed = slow;
     const list = this.slowest;
-    if (list.length < this.top || ms > list[list.length - 1].duration_ms) {
+    const qualifies = list.length < this.top || ms > list[list.length - 1].duration_ms;
+    // Kept for a plan logged after its statement: a copy (a slice would pin the read chunk), and only
+    // once the log has shown plans (auto_explain logs its plan before the duration line as a rule).
+    st.lastTimed = this.plans > 0 ? { text: clip(text, MAX_TEXT), planned: plan !== undefined } : undefined;
+    if (qualifies) {
+      const slow: SlowStatement = {
+        time: iso(e.ts),
+        duration_ms: ms,
+        query: clip(text, MAX_TEXT),
+        database: e.db,
+        user: e.user,
+        application: e.app,
+        client: e.client,
+        pid: e.pid,
+        source: e.source,
+      };
+      if (parameters) slow.parameters = clip(parameters, 1000);
+      if (plan !== undefined) slow.plan = plan;
+      st.lastTimed ??= { text: slow.query, planned: plan !== undefined };
+      st.lastTimed.slow = slow;
       let i = list.length;
       while (i > 0 && list[i - 1].duration_ms < ms) i--;
       list.splice(i, 0, slow);
@@ -356,8 +423,8 @@ export class Analyzer {
     if (msEnd < 0) return;
     const ms = Number(m.slice(10, msEnd));
     if (!Number.isFinite(ms)) return;
-    const rest = m.slice(msEnd + 3);
-    if (rest.length === 0) {
+    const r = msEnd + 3; // where the rest of the message starts (compared in place: no slice per line)
+    if (r === m.length) {
       // the statement was logged earlier by log_statement: pair with it
       const st = this.proc(e);
       const p = st.pending;
@@ -369,13 +436,13 @@ export class Analyzer {
       this.timed(p.agg, p.text, p.e, ms, st, p.parameters);
       return;
     }
-    if (rest.startsWith('  statement: ')) return this.statement(e, rest.slice(13), ms);
-    if (rest.startsWith('  plan:')) return this.plan(e, rest.slice(7));
-    if (rest.startsWith('  execute ')) {
-      const colon = rest.indexOf(': ');
-      if (colon > 0) return this.statement(e, rest.slice(colon + 2), ms);
+    if (m.startsWith('  statement: ', r)) return this.statement(e, m.slice(r + 13), ms);
+    if (m.startsWith('  plan:', r)) return this.plan(e, m.slice(r + 7));
+    if (m.startsWith('  execute ', r)) {
+      const colon = m.indexOf(': ', r);
+      if (colon > 0) return this.statement(e, m.slice(colon + 2), ms);
     }
-    if (rest.startsWith('  parse ') || rest.startsWith('  bind ')) {
+    if (m.startsWith('  parse ', r) || m.startsWith('  bind ', r)) {
       this.protocolDurations++;
       return;
     }
@@ -390,8 +457,9 @@ export class Analyzer {
     const queryText = qt ? qt[1] : '';
     const st = this.proc(e);
     const last = st.lastTimed;
-    if (last && !last.plan && samePlanQuery(queryText, last.query)) {
-      last.plan = clip(text, MAX_PLAN);
+    if (last && !last.planned && samePlanQuery(queryText, last.text)) {
+      last.planned = true;
+      if (last.slow) last.slow.plan = clip(text, MAX_PLAN);
       return;
     }
     if (st.plan) this.plansUnmatched++;
@@ -403,6 +471,7 @@ export class Analyzer {
   private error(e: LogEntry): void {
     this.bySeverity[e.severity as Severity]++;
     if (!ERROR_SEVERITIES.has(e.severity)) return;
+    this.tick(e.ts, T_ERRORS);
     const code = e.sqlstate || 'unknown';
     const s = this.bySqlstate.get(code);
     s.count++;
@@ -425,7 +494,7 @@ export class Analyzer {
     }
     // a statement that failed after log_statement logged it never gets a duration line
     if (e.severity === 'ERROR') {
-      const st = this.procs.get(e.source + ':' + e.pid);
+      const st = this.procs.get(this.procKey(e));
       if (st) st.pending = undefined;
     } else if (e.severity === 'FATAL' || e.severity === 'PANIC') this.event(e);
   }
@@ -442,6 +511,7 @@ export class Analyzer {
     const ms = Number(r[3]);
     if (r[1] === 'still waiting for') {
       this.lockWaits++;
+      this.tick(e.ts, T_LOCK_WAITS);
       this.lockModes.add(r[2]);
       if (e.statement) this.lockQueries.add(normalizeQuery(e.statement).query);
     } else if (r[1] === 'acquired') {
@@ -453,7 +523,7 @@ export class Analyzer {
 
   // ---------------------------------------------------------------- checkpoints
 
-  private checkpoint(m: string, kind: 'checkpoint' | 'restartpoint'): void {
+  private checkpoint(e: LogEntry, m: string, kind: 'checkpoint' | 'restartpoint'): void {
     if (m.startsWith(kind + ' starting: ')) {
       const flags = m.slice(kind.length + 11);
       const reason = /shutdown/.test(flags)
@@ -474,6 +544,7 @@ export class Analyzer {
       return;
     }
     this.cp.count++;
+    this.tick(e.ts, T_CHECKPOINTS);
     const w = /wrote (\d+) buffers/.exec(m);
     if (w) this.cp.buffers += Number(w[1]);
     const f = /(\d+) WAL file\(s\) added, (\d+) removed, (\d+) recycled/.exec(m);
@@ -488,18 +559,20 @@ export class Analyzer {
 
   // ---------------------------------------------------------------- autovacuum
 
-  private autovacuum(m: string): void {
+  private autovacuum(e: LogEntry, m: string): void {
     const r = /^automatic (?:aggressive )?(vacuum|analyze)(?: to prevent wraparound)? of table "([^"]*)"/.exec(m);
     if (!r) return;
     const t = this.tables.get(r[2]);
     t.count++;
     if (r[1] === 'vacuum') {
       this.vacuums++;
+      this.tick(e.ts, T_AUTOVACUUM);
       t.vacuum++;
       const tu = /tuples: (\d+) removed/.exec(m);
       if (tu) this.tuplesRemoved += Number(tu[1]);
     } else {
       this.analyzes++;
+      this.tick(e.ts, T_AUTOANALYZE);
       t.analyze++;
     }
   }
@@ -510,6 +583,7 @@ export class Analyzer {
     const r = /, size (\d+)$/.exec(m);
     const bytes = r ? Number(r[1]) : 0;
     this.tempFiles++;
+    this.tick(e.ts, T_TEMP_FILES);
     this.tempBytes += bytes;
     if (bytes > this.tempMax) this.tempMax = bytes;
     if (e.statement) {
@@ -523,6 +597,7 @@ export class Analyzer {
 
   private connection(e: LogEntry, m: string, replication: boolean): void {
     this.connections++;
+    this.tick(e.ts, T_CONNECTIONS);
     if (replication) this.replicationConnections++;
     const user = /\buser=(\S*)/.exec(m)?.[1] ?? e.user;
     const db = /\bdatabase=(\S*)/.exec(m)?.[1] ?? (replication ? '[replication]' : e.db);
@@ -554,7 +629,7 @@ export class Analyzer {
     const c = this.concurrencyOf(e.source);
     c.cur--;
     if (c.cur < c.min) c.min = c.cur;
-    this.procs.delete(e.source + ':' + e.pid);
+    this.procs.delete(this.procKey(e));
   }
 
   private concurrencyOf(source: string) {
@@ -747,7 +822,47 @@ export class Analyzer {
         by_kind: this.eventKinds.top(100),
         events: this.events,
       },
+      timeline: this.timeline(),
       notes,
+    };
+  }
+
+  /**
+   * The counters per minute when the log spans less than 2 hours, per hour up to 31 days, per day
+   * beyond; every bucket from the first entry's to the last one's, empty ones included (UTC).
+   */
+  private timeline(): DigestReport['timeline'] {
+    const keys = [...this.minutes.keys()];
+    const series = [...TIMELINE_SERIES];
+    const untimed = Object.fromEntries(series.map((s, i) => [s, this.untimed[i]])) as Record<
+      (typeof TIMELINE_SERIES)[number],
+      number
+    >;
+    if (!keys.length) return { bucket: 'hour', bucket_seconds: 3600, series, points: [], untimed };
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const k of keys) {
+      if (k < lo) lo = k;
+      if (k > hi) hi = k;
+    }
+    const span = (hi - lo) * MINUTE;
+    const size = span < 2 * HOUR ? MINUTE : span <= 31 * DAY ? HOUR : DAY;
+    const first = Math.floor((lo * MINUTE) / size);
+    const last = Math.floor((hi * MINUTE) / size);
+    const sums = Array.from({ length: last - first + 1 }, () => new Array<number>(series.length).fill(0));
+    for (const [k, c] of this.minutes) {
+      const row = sums[Math.floor((k * MINUTE) / size) - first];
+      for (let i = 0; i < c.length; i++) row[i] += c[i];
+    }
+    return {
+      bucket: size === MINUTE ? 'minute' : size === HOUR ? 'hour' : 'day',
+      bucket_seconds: size / 1000,
+      series,
+      points: sums.map((row, j) => ({
+        start: iso((first + j) * size),
+        ...(Object.fromEntries(series.map((s, i) => [s, row[i]])) as Record<(typeof TIMELINE_SERIES)[number], number>),
+      })),
+      untimed,
     };
   }
 }

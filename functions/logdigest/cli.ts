@@ -3,6 +3,7 @@
  *                            [--input-format stderr|jsonlog] [--top N]
  */
 import { promises as fs } from 'node:fs';
+import { anonymizeReport } from './anonymize';
 import { digestFiles } from './digest';
 import { DEFAULT_PREFIX, LogFormat } from './entry';
 import { compilePrefix } from './prefix';
@@ -10,8 +11,9 @@ import { OutputFormat, render } from './render';
 
 export const USAGE = `usage: pgwarden digest <log files...> [options]
 
-Reads PostgreSQL stderr logs (any log_line_prefix, multi-line statements included) and jsonlog
-files (detected by content; .gz accepted) and reports what matters in an incident.
+Reads PostgreSQL stderr logs (any log_line_prefix, multi-line statements included), jsonlog and
+csvlog files (detected by content; .gz accepted; "-" is the standard input) and reports what
+matters in an incident, with a timeline per minute or hour.
 
 options:
   --since <time>          ignore entries before <time>: ISO 8601 ("2024-05-01T00:00:00Z";
@@ -20,7 +22,10 @@ options:
   --format md|json|html   output format (default md); json is the stable format
   --prefix <prefix>       log_line_prefix of stderr logs, as in postgresql.conf
                           (default '${DEFAULT_PREFIX}')
-  --input-format <f>      stderr or jsonlog, instead of detecting it per file
+  --input-format <f>      stderr, jsonlog or csvlog, instead of detecting it per file
+  --log-timezone <zone>   log_timezone as an IANA name (Asia/Kolkata, Europe/Dublin): reads the
+                          log's zone abbreviations in it (IST, CST... mean two zones)
+  --anonymize             replace literals in queries, plans, parameters and messages with ?
   --top <n>               length of the top lists (default 20)
   --output <file>         write the report there instead of stdout
   -h, --help              this help
@@ -37,6 +42,8 @@ export interface CliArgs {
   inputFormat?: LogFormat;
   top: number;
   output?: string;
+  anonymize: boolean;
+  logTimezone?: string;
   help: boolean;
 }
 
@@ -58,7 +65,7 @@ export function parseTime(v: string, now: Date): Date {
 }
 
 export function parseArgs(argv: string[], now = new Date()): CliArgs {
-  const a: CliArgs = { files: [], format: 'md', prefix: DEFAULT_PREFIX, top: 20, help: false };
+  const a: CliArgs = { files: [], format: 'md', prefix: DEFAULT_PREFIX, top: 20, anonymize: false, help: false };
   const value = (i: number, flag: string) => {
     const v = argv[i + 1];
     if (v === undefined) throw new UsageError(`${flag} needs a value`);
@@ -106,9 +113,22 @@ export function parseArgs(argv: string[], now = new Date()): CliArgs {
         break;
       case '--input-format': {
         const f = take();
-        if (f !== 'stderr' && f !== 'jsonlog')
-          throw new UsageError(`--input-format must be stderr or jsonlog, not '${f}'`);
+        if (f !== 'stderr' && f !== 'jsonlog' && f !== 'csvlog')
+          throw new UsageError(`--input-format must be stderr, jsonlog or csvlog, not '${f}'`);
         a.inputFormat = f;
+        break;
+      }
+      case '--anonymize':
+        a.anonymize = true;
+        break;
+      case '--log-timezone': {
+        const z = take();
+        try {
+          new Intl.DateTimeFormat('en-US', { timeZone: z });
+        } catch {
+          throw new UsageError(`--log-timezone: unknown time zone '${z}' (use an IANA name like Europe/Dublin)`);
+        }
+        a.logTimezone = z;
         break;
       }
       case '--top': {
@@ -127,7 +147,8 @@ export function parseArgs(argv: string[], now = new Date()): CliArgs {
     }
   }
   if (a.since && a.until && a.since >= a.until) throw new UsageError('--since must be before --until');
-  if (!a.help && a.files.length === 0) throw new UsageError('no log files given');
+  if (!a.help && a.files.length === 0) throw new UsageError('no log files given ("-" reads the standard input)');
+  if (a.files.filter((f) => f === '-').length > 1) throw new UsageError('"-" (standard input) can be given once');
   return a;
 }
 
@@ -148,6 +169,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   for (const f of args.files) {
+    if (f === '-') continue;
     try {
       const st = await fs.stat(f);
       if (!st.isFile()) throw new Error('not a file');
@@ -165,8 +187,9 @@ export async function main(argv: string[]): Promise<number> {
       prefix: args.prefix,
       inputFormat: args.inputFormat,
       top: args.top,
+      logTimezone: args.logTimezone,
     });
-    out = render(report, args.format);
+    out = render(args.anonymize ? anonymizeReport(report) : report, args.format);
   } catch (e) {
     process.stderr.write(`pgwarden digest: ${(e as Error).message}\n`);
     return 1;

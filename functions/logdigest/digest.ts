@@ -4,15 +4,17 @@
  * are decompressed on the fly.
  */
 import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
 import { Analyzer, AnalyzerOptions } from './analyzer';
 import { DEFAULT_PREFIX, LineSink, LogEntry, LogFormat } from './entry';
+import { CsvLogParser } from './csvlog';
 import { JsonLogParser } from './jsonlog';
 import { compilePrefix, CompiledPrefix } from './prefix';
 import type { DigestReport } from './report';
 import { StderrParser } from './stderr';
-import { unknownZones } from './timestamp';
+import { setLogTimezone, unknownZones } from './timestamp';
 
 export interface DigestOptions extends AnalyzerOptions {
   /** log_line_prefix of stderr logs, as in postgresql.conf. Default: the one infra/node configures. */
@@ -20,13 +22,15 @@ export interface DigestOptions extends AnalyzerOptions {
   /** Force the input format; default: detected per source from its first line ('{' means jsonlog). */
   inputFormat?: LogFormat;
   now?: () => Date;
+  /** log_timezone as an IANA name: settles ambiguous zone abbreviations (IST, CST...). */
+  logTimezone?: string;
 }
 
 interface SourceRecord {
   name: string;
   format: LogFormat;
   bytes: number;
-  parser: StderrParser | JsonLogParser;
+  parser: StderrParser | JsonLogParser | CsvLogParser;
 }
 
 export class Digest {
@@ -36,13 +40,19 @@ export class Digest {
 
   constructor(private readonly opts: DigestOptions = {}) {
     this.analyzer = new Analyzer(opts);
+    setLogTimezone(opts.logTimezone);
     this.prefix = compilePrefix(opts.prefix ?? DEFAULT_PREFIX);
   }
 
   /** A sink for the lines of one source, in order. */
   source(name: string, format: LogFormat): LineSink & { addBytes(n: number): void } {
     const emit = (e: LogEntry) => this.analyzer.add(e);
-    const parser = format === 'jsonlog' ? new JsonLogParser(name, emit) : new StderrParser(this.prefix, name, emit);
+    const parser =
+      format === 'jsonlog'
+        ? new JsonLogParser(name, emit)
+        : format === 'csvlog'
+          ? new CsvLogParser(name, emit)
+          : new StderrParser(this.prefix, name, emit);
     const rec: SourceRecord = { name, format, bytes: 0, parser };
     this.sources.push(rec);
     return {
@@ -65,14 +75,19 @@ export class Digest {
     sink?.end();
   }
 
-  /** One file, streamed. */
+  /** One file, streamed; "-" is the standard input. */
   async addFile(path: string): Promise<void> {
-    const raw = createReadStream(path, { highWaterMark: 1 << 18 });
+    if (path === '-') return this.addStream('(stdin)', process.stdin, false);
+    return this.addStream(path, createReadStream(path, { highWaterMark: 1 << 18 }), path.endsWith('.gz'));
+  }
+
+  /** A byte stream of log lines (a file, the standard input), gzip-compressed or not. */
+  async addStream(path: string, raw: Readable, gzip: boolean): Promise<void> {
     let bytes = 0;
     raw.on('data', (c: Buffer | string) => {
       bytes += c.length;
     });
-    const stream = path.endsWith('.gz') ? raw.pipe(createGunzip()) : raw;
+    const stream = gzip ? raw.pipe(createGunzip()) : raw;
     const decoder = new StringDecoder('utf8');
     let rest = '';
     let sink: ReturnType<Digest['source']> | undefined;
@@ -127,8 +142,10 @@ export class Digest {
   }
 }
 
+/** jsonlog starts with "{", csvlog with a timestamp and a comma ("2024-05-01 12:00:00.123 UTC,"). */
 export function detectFormat(firstLine: string): LogFormat {
-  return firstLine.trimStart().startsWith('{') ? 'jsonlog' : 'stderr';
+  if (firstLine.trimStart().startsWith('{')) return 'jsonlog';
+  return /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d+)?( [A-Za-z0-9+:-]+)?,/.test(firstLine) ? 'csvlog' : 'stderr';
 }
 
 export async function digestFiles(files: string[], opts: DigestOptions = {}): Promise<DigestReport> {

@@ -21,7 +21,7 @@ export interface LogEntry {
   source: string;
 }
 
-export type LogFormat = 'stderr' | 'jsonlog';
+export type LogFormat = 'stderr' | 'jsonlog' | 'csvlog';
 
 /** Receives physical lines of one source in order; end() flushes the last entry. */
 export interface LineSink {

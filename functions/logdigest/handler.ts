@@ -5,7 +5,9 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { datum, type MetricSpec } from '../lib/metric-spec';
 import { METRIC_NAMESPACE, type MetricDatum, type MetricsSink, type Notifier } from '../lib/ports';
+import { anonymizeReport } from './anonymize';
 import { Digest } from './digest';
 import { DEFAULT_PREFIX, type LogFormat } from './entry';
 import type { DigestReport } from './report';
@@ -40,6 +42,10 @@ export interface DigestConfig {
   /** lab: read these log files instead of CloudWatch Logs, write reports here */
   logDir?: string;
   reportDir?: string;
+  /** Replace literals in the reports and the summary (DIGEST_ANONYMIZE, default on; 0 turns it off). */
+  anonymize: boolean;
+  /** IANA zone of log_timezone, to read its abbreviations (DIGEST_LOG_TIMEZONE). */
+  logTimezone?: string;
 }
 
 /** All configuration, from the environment, in one place. */
@@ -52,6 +58,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): DigestConfig {
   const logFormat = (env.DIGEST_LOG_FORMAT ?? 'jsonlog') as LogFormat;
   if (logFormat !== 'jsonlog' && logFormat !== 'stderr')
     throw new Error(`DIGEST_LOG_FORMAT must be jsonlog or stderr, not '${logFormat}'`);
+  const anonymize = env.DIGEST_ANONYMIZE ?? '1';
+  if (anonymize !== '0' && anonymize !== '1') throw new Error(`DIGEST_ANONYMIZE must be 0 or 1, not '${anonymize}'`);
   return {
     cluster,
     windowHours,
@@ -63,6 +71,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): DigestConfig {
     topicArn: env.DIGEST_TOPIC_ARN || undefined,
     logDir: env.DIGEST_LOG_DIR || undefined,
     reportDir: env.DIGEST_REPORT_DIR || undefined,
+    anonymize: anonymize === '1',
+    logTimezone: env.DIGEST_LOG_TIMEZONE || undefined,
   };
 }
 
@@ -99,13 +109,21 @@ export function makeHandler(deps: DigestDeps, config: DigestConfig) {
         `invalid digest window: ${event.since ?? since.toISOString()} .. ${event.until ?? until.toISOString()}`,
       );
     }
-    const digest = new Digest({ since, until, prefix: config.prefix, now: deps.now });
+    const digest = new Digest({
+      since,
+      until,
+      prefix: config.prefix,
+      now: deps.now,
+      logTimezone: config.logTimezone,
+    });
     let streams = 0;
     for await (const s of deps.source.streams(since, until)) {
       streams++;
       await digest.addLines(s.name, s.lines, s.format);
     }
-    const report = digest.report();
+    const full = digest.report();
+    // What leaves the Lambda (S3, SNS) carries no literal of the logs unless DIGEST_ANONYMIZE=0.
+    const report = config.anonymize ? anonymizeReport(full) : full;
     const stamp = until
       .toISOString()
       .replace(/[:]/g, '-')
@@ -156,28 +174,40 @@ export function makeHandler(deps: DigestDeps, config: DigestConfig) {
   };
 }
 
+const digestSpec = (name: string, unit: MetricDatum['unit']): MetricSpec => ({ name, unit, dimensions: ['Cluster'] });
+/** What the nightly digest publishes, one value per night and cluster. */
+export const DIGEST_METRICS = {
+  DigestStatements: digestSpec('DigestStatements', 'Count'),
+  DigestStatementTime: digestSpec('DigestStatementTime', 'Milliseconds'),
+  DigestErrors: digestSpec('DigestErrors', 'Count'),
+  DigestFatals: digestSpec('DigestFatals', 'Count'),
+  DigestDeadlocks: digestSpec('DigestDeadlocks', 'Count'),
+  DigestLockWaits: digestSpec('DigestLockWaits', 'Count'),
+  DigestTempBytes: digestSpec('DigestTempBytes', 'Bytes'),
+  DigestCheckpoints: digestSpec('DigestCheckpoints', 'Count'),
+  DigestCheckpointWarnings: digestSpec('DigestCheckpointWarnings', 'Count'),
+  DigestConnections: digestSpec('DigestConnections', 'Count'),
+  DigestSlowestStatement: digestSpec('DigestSlowestStatement', 'Milliseconds'),
+  DigestSkippedLines: digestSpec('DigestSkippedLines', 'Count'),
+} satisfies Record<string, MetricSpec>;
+
 export function digestMetrics(r: DigestReport, cluster: string, at: Date): MetricDatum[] {
   const t = r.totals;
-  const d = (name: string, value: number, unit: MetricDatum['unit']): MetricDatum => ({
-    name,
-    value,
-    unit,
-    dimensions: { Cluster: cluster },
-    timestamp: at,
-  });
+  const m = DIGEST_METRICS;
+  const d = (spec: MetricSpec, value: number) => datum(spec, value, { Cluster: cluster }, at);
   return [
-    d('DigestStatements', t.statements, 'Count'),
-    d('DigestStatementTime', t.duration_ms, 'Milliseconds'),
-    d('DigestErrors', t.errors, 'Count'),
-    d('DigestFatals', t.errors_by_severity.FATAL + t.errors_by_severity.PANIC, 'Count'),
-    d('DigestDeadlocks', t.deadlocks, 'Count'),
-    d('DigestLockWaits', t.lock_waits, 'Count'),
-    d('DigestTempBytes', t.temp_bytes, 'Bytes'),
-    d('DigestCheckpoints', t.checkpoints, 'Count'),
-    d('DigestCheckpointWarnings', r.checkpoints.warnings, 'Count'),
-    d('DigestConnections', t.connections, 'Count'),
-    d('DigestSlowestStatement', r.slowest[0]?.duration_ms ?? 0, 'Milliseconds'),
-    d('DigestSkippedLines', r.input.skipped_lines, 'Count'),
+    d(m.DigestStatements, t.statements),
+    d(m.DigestStatementTime, t.duration_ms),
+    d(m.DigestErrors, t.errors),
+    d(m.DigestFatals, t.errors_by_severity.FATAL + t.errors_by_severity.PANIC),
+    d(m.DigestDeadlocks, t.deadlocks),
+    d(m.DigestLockWaits, t.lock_waits),
+    d(m.DigestTempBytes, t.temp_bytes),
+    d(m.DigestCheckpoints, t.checkpoints),
+    d(m.DigestCheckpointWarnings, r.checkpoints.warnings),
+    d(m.DigestConnections, t.connections),
+    d(m.DigestSlowestStatement, r.slowest[0]?.duration_ms ?? 0),
+    d(m.DigestSkippedLines, r.input.skipped_lines),
   ];
 }
 

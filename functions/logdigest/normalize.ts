@@ -45,30 +45,166 @@ const TYPE_OF: Record<string, StatementType> = {
   prepare: 'tcl',
 };
 
-const isWordStart = (c: number) => (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || c >= 128;
-const isWordChar = (c: number) => isWordStart(c) || (c >= 48 && c <= 57) || c === 36;
+// Character classes by table (the scan's hot path): 1 word start, 2 word char only (digit, $), 4 space.
+const CLASS = new Uint8Array(128);
+for (let c = 0; c < 128; c++) {
+  if ((c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95) CLASS[c] = 1 | 2;
+  else if ((c >= 48 && c <= 57) || c === 36) CLASS[c] = 2;
+  else if (c === 32 || c === 9 || c === 10 || c === 13 || c === 12) CLASS[c] = 4;
+}
+const isWordStart = (c: number) => (c < 128 ? (CLASS[c] & 1) !== 0 : c === c /* not NaN */);
+const isWordChar = (c: number) => (c < 128 ? (CLASS[c] & 2) !== 0 : c === c);
 const isDigit = (c: number) => c >= 48 && c <= 57;
-const isSpace = (c: number) => c === 32 || c === 9 || c === 10 || c === 13 || c === 12;
+const isSpace = (c: number) => c < 128 && CLASS[c] === 4;
 
 const OPERATOR_CODES = new Uint8Array(128);
 for (const ch of '<>=!~@#%^&|`*/+-?') OPERATOR_CODES[ch.charCodeAt(0)] = 1;
 const isOperator = (c: number) => c < 128 && OPERATOR_CODES[c] === 1;
 
-/** Recent raw texts: prepared statements and repeated queries are normalized once. */
-const cache = new Map<string, Normalized>();
-const CACHE_MAX = 4096;
+/**
+ * Texts normalized before, by the hash of their token stream with literals masked (shapeHash): a
+ * statement that differs from an earlier one only in its literals, whitespace or keyword case is not
+ * normalized again. Two 32-bit hashes make a 53-bit key (as pg_stat_statements' 64-bit queryid, not
+ * verified: a collision among a few thousand shapes has a probability under 1e-9).
+ */
+const cache = new Map<number, Normalized>();
+const CACHE_MAX = 20000;
 
 export function normalizeQuery(sql: string): Normalized {
-  // only texts with $n parameters repeat verbatim often enough to be worth hashing
-  if (sql.indexOf('$') < 0) return normalizeUncached(sql);
-  let r = cache.get(sql);
+  const key = shapeHash(sql);
+  let r = cache.get(key);
   if (r === undefined) {
     r = normalizeUncached(sql);
     if (cache.size >= CACHE_MAX) cache.clear();
-    if (sql.length <= 2000) cache.set(sql, r);
+    cache.set(key, r);
   }
   return r;
 }
+
+let h1 = 0;
+let h2 = 0;
+const mix = (c: number) => {
+  h1 = Math.imul(h1 ^ c, 16777619); // FNV-1a
+  h2 = (Math.imul(h2, 31) + c) | 0; // and a polynomial hash, independent of it
+};
+/** A token boundary, then the token's kind (so that "ab" and "a b", "?" and '?' differ). */
+const TOKEN = 0x110000;
+const LITERAL = 0x110001;
+
+/**
+ * The hash of what normalizeUncached would emit, without building it: the same scan (keep the two in
+ * step; test/unit/logdigest/normalize.test.ts checks them against each other), literals as one
+ * marker, unquoted words lower-cased, everything else as written.
+ */
+export function shapeHash(sql: string): number {
+  const n = sql.length;
+  h1 = 0x811c9dc5;
+  h2 = 0x9747b28c;
+  let i = 0;
+  while (i < n) {
+    const c = sql.charCodeAt(i);
+    if (isSpace(c)) {
+      i++;
+    } else if (c === 45 /* - */ && sql.charCodeAt(i + 1) === 45) {
+      while (i < n && sql.charCodeAt(i) !== 10) i++;
+    } else if (c === 47 /* / */ && sql.charCodeAt(i + 1) === 42) {
+      const end = sql.indexOf('*/', i + 2);
+      i = end < 0 ? n : end + 2;
+    } else if (
+      c === 39 /* ' */ ||
+      (sql.charCodeAt(i + 1) === 39 && isLiteralPrefix(c) && !isWordChar(sql.charCodeAt(i - 1)))
+    ) {
+      const backslash = c === 69 || c === 101;
+      i += c === 39 ? 1 : 2;
+      while (i < n) {
+        const d = sql.charCodeAt(i);
+        if (backslash && d === 92) i += 2;
+        else if (d === 39) {
+          if (sql.charCodeAt(i + 1) === 39) i += 2;
+          else {
+            i++;
+            break;
+          }
+        } else i++;
+      }
+      mix(LITERAL);
+    } else if (c === 36 /* $ */ && isDigit(sql.charCodeAt(i + 1))) {
+      i++;
+      while (i < n && isDigit(sql.charCodeAt(i))) i++;
+      mix(LITERAL);
+    } else if (c === 36) {
+      const close = sql.indexOf('$', i + 1);
+      const tag = close < 0 ? '' : sql.slice(i, close + 1);
+      if (!/^\$[A-Za-z_][A-Za-z_0-9]*\$$|^\$\$$/.test(tag)) {
+        mix(TOKEN);
+        mix(36);
+        i++;
+      } else {
+        const end = sql.indexOf(tag, close + 1);
+        i = end < 0 ? n : end + tag.length;
+        mix(LITERAL);
+      }
+    } else if (c === 34 /* " */) {
+      let j = i + 1;
+      while (j < n) {
+        if (sql.charCodeAt(j) === 34) {
+          if (sql.charCodeAt(j + 1) === 34) j += 2;
+          else break;
+        } else j++;
+      }
+      mix(TOKEN);
+      for (let k = i; k <= j && k < n; k++) mix(sql.charCodeAt(k));
+      i = j + 1;
+    } else if (isDigit(c) || (c === 46 && isDigit(sql.charCodeAt(i + 1)))) {
+      i++;
+      while (i < n) {
+        const d = sql.charCodeAt(i);
+        if (isDigit(d) || d === 46) i++;
+        else if ((d === 101 || d === 69) && isExponentNext(sql.charCodeAt(i + 1))) i += 2;
+        else break;
+      }
+      mix(LITERAL);
+    } else if (isWordStart(c)) {
+      mix(TOKEN);
+      let j = i;
+      while (j < n) {
+        const d = sql.charCodeAt(j);
+        if (!isWordChar(d)) break;
+        // ASCII upper case as lower case; other letters as written (toLowerCase maps them in the output,
+        // so two spellings only make two cache entries)
+        mix(d >= 65 && d <= 90 ? d + 32 : d);
+        j++;
+      }
+      i = j;
+    } else if (c === 58 /* : */ && sql.charCodeAt(i + 1) === 58) {
+      mix(TOKEN);
+      mix(58);
+      mix(58);
+      i += 2;
+    } else if (isOperator(c)) {
+      // one token per operator run, cut as normalizeUncached cuts it
+      let j = i + 1;
+      while (j < n) {
+        const d = sql.charCodeAt(j);
+        if (!isOperator(d) || ((d === 43 || d === 45) && isDigit(sql.charCodeAt(j + 1)))) break;
+        j++;
+      }
+      mix(TOKEN);
+      for (let k = i; k < j; k++) mix(sql.charCodeAt(k));
+      i = j;
+    } else {
+      // ( ) , ; [ ] . and any other character: one token each
+      mix(TOKEN);
+      mix(c);
+      i++;
+    }
+  }
+  return (h1 >>> 0) * 2097152 + ((h2 >>> 0) & 0x1fffff);
+}
+
+const isLiteralPrefix = (c: number) =>
+  c === 101 || c === 69 || c === 98 || c === 66 || c === 120 || c === 88 || c === 110 || c === 78;
+const isExponentNext = (c: number) => isDigit(c) || c === 43 || c === 45;
 
 /** Mutable state of one normalization (module level: no closures per call). */
 let out = '';
@@ -98,7 +234,8 @@ function collapseLists(): void {
   }
 }
 
-function normalizeUncached(sql: string): Normalized {
+/** The normalization itself, without the cache (normalizeQuery is what callers use). */
+export function normalizeUncached(sql: string): Normalized {
   const n = sql.length;
   out = '';
   glueNext = true;

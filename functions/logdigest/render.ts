@@ -67,6 +67,16 @@ function sections(r: DigestReport): { heading: string; tables: Table[] }[] {
       ],
     },
     {
+      heading: `Timeline (per ${r.timeline.bucket}, UTC)`,
+      tables: [
+        {
+          title: '',
+          head: ['start', ...r.timeline.series.map((x) => x.replace('_', ' '))],
+          rows: r.timeline.points.map((p) => [p.start, ...r.timeline.series.map((x) => p[x])]),
+        },
+      ],
+    },
+    {
       heading: 'Queries',
       tables: [
         { title: 'Top queries by total time', head: QUERY_HEAD, rows: queryRows(r.top_queries_by_total_time) },
@@ -242,10 +252,34 @@ const esc = (s: Cell) =>
     (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c,
   );
 
+/** One small bar chart per timeline series (inline SVG: the report stays one self-contained file). */
+function timelineCharts(r: DigestReport): string {
+  const pts = r.timeline.points;
+  if (!pts.length) return '';
+  const W = 560;
+  const H = 80;
+  const bw = W / pts.length;
+  const charts = r.timeline.series.map((name) => {
+    const vs = pts.map((p) => p[name]);
+    const max = Math.max(1, ...vs);
+    const total = vs.reduce((a, b) => a + b, 0);
+    const bars = vs
+      .map((v, i) =>
+        v === 0
+          ? ''
+          : `<rect x="${(i * bw).toFixed(2)}" y="${(H - (v / max) * H).toFixed(2)}" width="${Math.max(bw - 1, 0.5).toFixed(2)}" height="${((v / max) * H).toFixed(2)}"><title>${esc(pts[i].start)}: ${v}</title></rect>`,
+      )
+      .join('');
+    return `<figure class="chart"><figcaption>${esc(name.replace('_', ' '))}: ${total} (max ${max} per ${esc(r.timeline.bucket)})</figcaption><svg viewBox="0 0 ${W} ${H + 14}" width="${W}" height="${H + 14}" role="img" aria-label="${esc(name)} per ${esc(r.timeline.bucket)}"><g fill="#3572b0">${bars}</g><line x1="0" y1="${H}" x2="${W}" y2="${H}" stroke="#999"/><text x="0" y="${H + 12}" font-size="10">${esc(pts[0].start)}</text><text x="${W}" y="${H + 12}" font-size="10" text-anchor="end">${esc(pts[pts.length - 1].start)}</text></svg></figure>`;
+  });
+  return `<div class="charts">${charts.join('')}</div>`;
+}
+
 export function renderHtml(r: DigestReport): string {
   const body: string[] = [];
   for (const s of sections(r)) {
     body.push(`<h2>${esc(s.heading)}</h2>`);
+    if (s.heading.startsWith('Timeline')) body.push(timelineCharts(r));
     for (const t of s.tables) {
       if (t.title) body.push(`<h3>${esc(t.title)}</h3>`);
       if (t.rows.length === 0) {
@@ -269,7 +303,7 @@ export function renderHtml(r: DigestReport): string {
   body.push('<h2>Notes</h2>', '<ul>', ...r.notes.map((n) => `<li>${esc(n)}</li>`), '</ul>');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>PostgreSQL log digest</title>
-<style>body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse;margin-bottom:1em}td,th{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top;max-width:60em;overflow-wrap:anywhere}th{background:#eee}pre{background:#f6f6f6;padding:1em;overflow:auto}</style>
+<style>body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse;margin-bottom:1em}td,th{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top;max-width:60em;overflow-wrap:anywhere}th{background:#eee}pre{background:#f6f6f6;padding:1em;overflow:auto}.charts{display:flex;flex-wrap:wrap;gap:1em}.chart{margin:0}figcaption{font-size:90%}</style>
 </head><body>
 <h1>PostgreSQL log digest</h1>
 <p>Generated ${esc(r.generated_at)}.</p>

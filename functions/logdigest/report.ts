@@ -2,7 +2,20 @@
 import type { LogFormat } from './entry';
 import type { StatementType } from './normalize';
 
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
+
+/** What the timeline counts per bucket; each series sums (with `untimed`) to the total of the same name. */
+export const TIMELINE_SERIES = [
+  'statements',
+  'errors',
+  'connections',
+  'checkpoints',
+  'temp_files',
+  'lock_waits',
+  'autovacuum',
+  'autoanalyze',
+] as const;
+export type TimelineSeries = (typeof TIMELINE_SERIES)[number];
 
 export type Severity = 'WARNING' | 'ERROR' | 'FATAL' | 'PANIC';
 
@@ -141,6 +154,15 @@ export interface DigestReport {
     replication_commands: number;
     by_kind: Counted[];
     events: { time: string; kind: string; source: string; message: string }[];
+  };
+  /** Counts per minute (log under 2 hours), hour (up to 31 days) or day, UTC; format_version 2. */
+  timeline: {
+    bucket: 'minute' | 'hour' | 'day';
+    bucket_seconds: number;
+    series: TimelineSeries[];
+    points: ({ start: string } & Record<TimelineSeries, number>)[];
+    /** Counted entries without a readable time (in no bucket). */
+    untimed: Record<TimelineSeries, number>;
   };
   notes: string[];
 }

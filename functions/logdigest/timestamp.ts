@@ -40,6 +40,48 @@ const ZONES: Record<string, number> = {
 
 export const unknownZones = new Set<string>();
 
+let cacheSecond = '\0';
+let cacheZone = '';
+let cacheBase = NaN;
+
+/** log_timezone as an IANA name (--log-timezone): every abbreviation is read in that zone. */
+let logZone: Intl.DateTimeFormat | undefined;
+
+/**
+ * Read zone abbreviations in `zone` (an IANA name such as Europe/Dublin), which settles those that
+ * mean two zones (IST: India or Ireland; CST: US Central or China); undefined goes back to the table.
+ * Throws RangeError for an unknown zone.
+ */
+export function setLogTimezone(zone: string | undefined): void {
+  logZone = zone
+    ? new Intl.DateTimeFormat('en-US', {
+        timeZone: zone,
+        hourCycle: 'h23',
+        year: 'numeric',
+        month: 'numeric',
+        day: 'numeric',
+        hour: 'numeric',
+        minute: 'numeric',
+        second: 'numeric',
+      })
+    : undefined;
+  // forget the cached second: no log line starts with NUL, so the next one is computed anew
+  cacheSecond = '\0';
+}
+
+/** Offset (minutes) of logZone at the instant `utcMs`. */
+function offsetAt(fmt: Intl.DateTimeFormat, utcMs: number): number {
+  const p: Record<string, number> = {};
+  for (const x of fmt.formatToParts(new Date(utcMs))) if (x.type !== 'literal') p[x.type] = Number(x.value);
+  return (Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second) - Math.floor(utcMs / 1000) * 1000) / 60000;
+}
+
+/** UTC ms of a local wall-clock time (given as if UTC) in logZone. */
+function fromLocal(fmt: Intl.DateTimeFormat, localAsUtc: number): number {
+  const guess = localAsUtc - offsetAt(fmt, localAsUtc) * 60000;
+  return localAsUtc - offsetAt(fmt, guess) * 60000;
+}
+
 function zoneOffsetMinutes(zone: string): number {
   if (zone === '') return 0;
   const known = ZONES[zone];
@@ -49,10 +91,6 @@ function zoneOffsetMinutes(zone: string): number {
   if (unknownZones.size < 20) unknownZones.add(zone);
   return 0;
 }
-
-let cacheSecond = '';
-let cacheZone = '';
-let cacheBase = NaN;
 
 /** Epoch ms, or NaN. Caches the whole-second part: consecutive lines share it. */
 export function parsePgTimestamp(s: string): number {
@@ -70,15 +108,25 @@ export function parsePgTimestamp(s: string): number {
     }
     zoneStart = end;
   }
-  const zone = zoneStart === s.length ? '' : s.slice(zoneStart + 1);
-  if (zone !== cacheZone || !s.startsWith(cacheSecond)) {
+  // Same second and zone as the previous line (the common case): compared in place, nothing sliced.
+  const sameZone =
+    zoneStart === s.length
+      ? cacheZone === ''
+      : s.length - zoneStart - 1 === cacheZone.length && s.endsWith(cacheZone) && cacheZone !== '';
+  if (!sameZone || !s.startsWith(cacheSecond)) {
+    const zone = zoneStart === s.length ? '' : s.slice(zoneStart + 1);
     const y = Number(s.slice(0, 4));
     const mo = Number(s.slice(5, 7));
     const d = Number(s.slice(8, 10));
     const h = Number(s.slice(11, 13));
     const mi = Number(s.slice(14, 16));
     const se = Number(s.slice(17, 19));
-    const base = Date.UTC(y, mo - 1, d, h, mi, se) - zoneOffsetMinutes(zone) * 60000;
+    const local = Date.UTC(y, mo - 1, d, h, mi, se);
+    // With --log-timezone, an abbreviation is read in that zone; numeric offsets stay as written.
+    const base =
+      logZone && zone !== '' && !/^[+-]\d/.test(zone) && zone !== 'UTC' && zone !== 'GMT'
+        ? fromLocal(logZone, local)
+        : local - zoneOffsetMinutes(zone) * 60000;
     cacheSecond = s.slice(0, 19);
     cacheZone = zone;
     cacheBase = base;

@@ -12,10 +12,23 @@ import { showPoolNodes, withClient, type Endpoint } from '../lib/db';
 import { METRIC_NAMESPACE, type DbCredentials, type Deps, type MetricDatum } from '../lib/ports';
 import type { NodeSpec, PgpoolSpec, Topology } from '../lib/topology';
 import { CounterMemory, counterDelta, counterRate } from './counters';
-import { loadDefinitions, type MetricDefinition } from './definitions';
+import { partitionDefinitions, type MetricDefinition, type RejectedDefinition } from './definitions';
+import { datum, type MetricSpec } from '../lib/metric-spec';
 
-/** Connect and statement deadline; the Lambda has 60 s for the round. */
+/** Connect and client-side query deadline; the Lambda has 60 s for the round. */
 export const QUERY_TIMEOUT_MS = 5000;
+/**
+ * Server-side deadline of each metric query, below the client's: PostgreSQL cancels a slow query
+ * ("canceling statement due to statement timeout") and the connection stays usable for the next one.
+ */
+export const STATEMENT_TIMEOUT_MS = 3000;
+
+/** Published by the collector itself, beside the definitions' metrics. */
+export const COLLECT_METRICS = {
+  PgpoolNodesDown: { name: 'PgpoolNodesDown', unit: 'Count', dimensions: ['Cluster'] },
+  PgpoolNodesDownPerPgpool: { name: 'PgpoolNodesDown', unit: 'Count', dimensions: ['Cluster', 'Pgpool'] },
+  MetricQueryErrors: { name: 'MetricQueryErrors', unit: 'Count', dimensions: ['Cluster'] },
+} satisfies Record<string, MetricSpec>;
 
 // Previous counter samples, kept while the Lambda container stays warm.
 const counters = new CounterMemory();
@@ -35,13 +48,21 @@ interface Round {
   at: Date;
 }
 
-export async function collectMetrics(deps: Deps, defs = loadDefinitions()): Promise<MetricDatum[]> {
+/**
+ * `definitions`: the raw declarations (default: definitions.json) or already validated ones. Invalid
+ * declarations are skipped, logged with their problems and counted in MetricQueryErrors.
+ */
+export async function collectMetrics(deps: Deps, definitions: unknown = undefined): Promise<MetricDatum[]> {
+  const { valid: defs, rejected } = Array.isArray(definitions)
+    ? { valid: definitions as MetricDefinition[], rejected: [] as RejectedDefinition[] }
+    : partitionDefinitions(definitions ?? undefined);
+  for (const r of rejected) deps.log('metrics: invalid definition skipped', { metric: r.name, problems: r.problems });
   const t = await deps.topology.get(deps.cluster);
   const round: Round = {
     deps,
     creds: await deps.secrets.admin(),
     data: [],
-    errors: 0,
+    errors: rejected.length,
     values: new Map(),
     at: deps.now(),
   };
@@ -56,13 +77,7 @@ export async function collectMetrics(deps: Deps, defs = loadDefinitions()): Prom
     if (d.max && vs?.length)
       round.data.push({ name: d.name, value: Math.max(...vs), unit: d.unit, dimensions: cluster, timestamp: round.at });
   }
-  round.data.push({
-    name: 'MetricQueryErrors',
-    value: round.errors,
-    unit: 'Count',
-    dimensions: cluster,
-    timestamp: round.at,
-  });
+  round.data.push(datum(COLLECT_METRICS.MetricQueryErrors, round.errors, cluster, round.at));
   await deps.metrics.put(METRIC_NAMESPACE, round.data);
   return round.data;
 }
@@ -85,6 +100,7 @@ async function collectNode(round: Round, node: NodeSpec, topologyPrimary: boolea
         creds,
         QUERY_TIMEOUT_MS,
         async (c) => {
+          await c.query(`set statement_timeout = ${STATEMENT_TIMEOUT_MS}`);
           if (inRecovery === undefined)
             inRecovery = (await c.query('select pg_is_in_recovery() as r')).rows[0].r === true;
           for (const d of mine()) await runQuery(round, node, d, (sql) => c.query(sql) as Promise<Rows | Rows[]>);
@@ -168,9 +184,10 @@ async function collectPgpool(round: Round, t: Topology, p: PgpoolSpec): Promise<
     const backends = await showPoolNodes(p as Endpoint, creds, QUERY_TIMEOUT_MS);
     const down = backends.filter((b) => b.status === 'down' && serving.has(b.id));
     // The Cluster-only series is what the alarm reads (Maximum over the pgpools); the other names the pgpool.
-    const series: Record<string, string>[] = [{ Cluster: deps.cluster }, { Cluster: deps.cluster, Pgpool: p.name }];
-    for (const dimensions of series)
-      round.data.push({ name: 'PgpoolNodesDown', value: down.length, unit: 'Count', dimensions, timestamp: round.at });
+    round.data.push(
+      datum(COLLECT_METRICS.PgpoolNodesDown, down.length, { Cluster: deps.cluster }, round.at),
+      datum(COLLECT_METRICS.PgpoolNodesDownPerPgpool, down.length, { Cluster: deps.cluster, Pgpool: p.name }, round.at),
+    );
     if (down.length)
       deps.log('metrics: pgpool sees serving nodes down', { pgpool: p.name, backends: down.map((b) => b.id) });
   } catch (e) {

@@ -34,6 +34,7 @@ export const UNITS: readonly MetricUnit[] = [
   'None',
   'Percent',
   'Count/Second',
+  'Bytes/Second',
 ];
 export const PLACEMENTS: readonly Placement[] = ['primary', 'standby', 'all'];
 export const KINDS: readonly MetricKind[] = ['gauge', 'rate', 'delta', 'latency'];
@@ -49,16 +50,40 @@ export class DefinitionError extends Error {
 
 /** The definitions, validated; throws DefinitionError naming every problem. */
 export function loadDefinitions(raw: unknown = declared): MetricDefinition[] {
+  const { valid, rejected } = partitionDefinitions(raw);
+  if (rejected.length)
+    throw new DefinitionError(`invalid metric definitions: ${rejected.map((r) => r.problems.join('; ')).join('; ')}`);
+  return valid;
+}
+
+export interface RejectedDefinition {
+  /** The definition's name, or #index when it has none. */
+  name: string;
+  problems: string[];
+}
+
+/**
+ * The valid definitions and, apart, the invalid ones with their problems: the collector publishes the
+ * valid ones and reports the others, so one user's broken entry does not silence every metric.
+ */
+export function partitionDefinitions(raw: unknown = declared): {
+  valid: MetricDefinition[];
+  rejected: RejectedDefinition[];
+} {
   const list = (raw as { metrics?: unknown })?.metrics;
   if (!Array.isArray(list)) throw new DefinitionError('metric definitions: expected { "metrics": [...] }');
-  const problems = list.flatMap((d, i) => validate(d, i));
+  const valid: MetricDefinition[] = [];
+  const rejected: RejectedDefinition[] = [];
   const seen = new Set<string>();
-  for (const d of list as MetricDefinition[]) {
-    if (seen.has(d?.name)) problems.push(`${d.name}: defined twice`);
+  list.forEach((d, i) => {
+    const problems = validate(d, i);
+    const name = typeof d?.name === 'string' ? d.name : `#${i}`;
+    if (typeof d?.name === 'string' && seen.has(d.name)) problems.push(`${d.name}: defined twice`);
     seen.add(d?.name);
-  }
-  if (problems.length) throw new DefinitionError(`invalid metric definitions: ${problems.join('; ')}`);
-  return list as MetricDefinition[];
+    if (problems.length) rejected.push({ name, problems });
+    else valid.push(d as MetricDefinition);
+  });
+  return { valid, rejected };
 }
 
 function validate(d: unknown, i: number): string[] {

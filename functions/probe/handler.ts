@@ -5,12 +5,20 @@
  * re-attaches a standby a pgpool detached although it streams (heal.ts; PGWARDEN_HEAL=0 turns it off).
  */
 import { awsDeps } from '../lib/aws/deps';
+import { withInvocationLog, type LambdaContext } from '../lib/aws/logger';
 import { settings } from '../lib/settings';
 import { healDetachedStandbys } from './heal';
 import { probeCluster } from './probe';
 import { FailoverRearm } from './rearm';
 
-export async function handler(): Promise<{ rounds: number; lastPrimaryWritable: boolean }> {
+export async function handler(
+  event?: unknown,
+  context?: LambdaContext,
+): Promise<{ rounds: number; lastPrimaryWritable: boolean }> {
+  return withInvocationLog(event, context, () => probeForAMinute());
+}
+
+async function probeForAMinute(): Promise<{ rounds: number; lastPrimaryWritable: boolean }> {
   const deps = awsDeps();
   const every = Number(process.env.PGWARDEN_PROBE_EVERY_S ?? 10) * 1000;
   const until = Date.now() + 55_000;

@@ -5,10 +5,30 @@
  */
 import { probeNode, type NodeProbe } from '../lib/db';
 import { METRIC_NAMESPACE, type Deps, type MetricDatum } from '../lib/ports';
+import { datum, type MetricSpec } from '../lib/metric-spec';
 import { settings } from '../lib/settings';
 import { updateTopology } from '../lib/topology-update';
 import { syncDegraded } from '../lib/topology';
 import { withClient } from '../lib/db';
+
+// The prober runs every 10 s within each invocation: its metrics are high resolution, which the
+// primary-unwritable alarm (10 s period) needs.
+const probeMetric = (name: string, unit: MetricSpec['unit'], dimensions = ['Cluster']): MetricSpec => ({
+  name,
+  unit,
+  dimensions,
+  highResolution: true,
+});
+export const PROBE_METRICS = {
+  PrimaryWritable: probeMetric('PrimaryWritable', 'Count'),
+  StreamingStandbys: probeMetric('StreamingStandbys', 'Count'),
+  Timeline: probeMetric('Timeline', 'None'),
+  SyncDegraded: probeMetric('SyncDegraded', 'Count'),
+  NodeUp: probeMetric('NodeUp', 'Count', ['Cluster', 'Node']),
+  ReplicationLagBytes: probeMetric('ReplicationLagBytes', 'Bytes', ['Cluster', 'Node']),
+  ReplicationLagBytesMax: probeMetric('ReplicationLagBytesMax', 'Bytes'),
+  PrimaryProbeLatency: probeMetric('PrimaryProbeLatency', 'Milliseconds'),
+} satisfies Record<string, MetricSpec>;
 
 export interface ProbeRound {
   at: string;
@@ -45,34 +65,19 @@ export async function probeCluster(deps: Deps): Promise<ProbeRound> {
     ).catch(() => []);
   }
   const dims = { Cluster: deps.cluster };
+  const m = PROBE_METRICS;
   const data: MetricDatum[] = [
-    { name: 'PrimaryWritable', value: primaryWritable ? 1 : 0, unit: 'Count', dimensions: dims },
-    { name: 'StreamingStandbys', value: streaming.length, unit: 'Count', dimensions: dims },
-    { name: 'Timeline', value: t.timeline, unit: 'None', dimensions: dims },
+    datum(m.PrimaryWritable, primaryWritable ? 1 : 0, dims),
+    datum(m.StreamingStandbys, streaming.length, dims),
+    datum(m.Timeline, t.timeline, dims),
     // 1 while the synchronous replication in force is weaker than configured (topology.sync).
-    { name: 'SyncDegraded', value: syncDegraded(t) ? 1 : 0, unit: 'Count', dimensions: dims },
-    ...live.map((n) => ({
-      name: 'NodeUp',
-      value: probes[n.name].reachable ? 1 : 0,
-      unit: 'Count' as const,
-      dimensions: { ...dims, Node: n.name },
-    })),
-    ...streaming.map((r) => ({
-      name: 'ReplicationLagBytes',
-      value: r.lag,
-      unit: 'Bytes' as const,
-      dimensions: { ...dims, Node: r.name },
-    })),
+    datum(m.SyncDegraded, syncDegraded(t) ? 1 : 0, dims),
+    ...live.map((n) => datum(m.NodeUp, probes[n.name].reachable ? 1 : 0, { ...dims, Node: n.name })),
+    ...streaming.map((r) => datum(m.ReplicationLagBytes, r.lag, { ...dims, Node: r.name })),
   ];
   if (primaryWritable) {
-    data.push({
-      name: 'ReplicationLagBytesMax',
-      value: Math.max(0, ...streaming.map((r) => r.lag)),
-      unit: 'Bytes',
-      dimensions: dims,
-    });
-    if (p.latencyMs !== undefined)
-      data.push({ name: 'PrimaryProbeLatency', value: p.latencyMs, unit: 'Milliseconds', dimensions: dims });
+    data.push(datum(m.ReplicationLagBytesMax, Math.max(0, ...streaming.map((r) => r.lag)), dims));
+    if (p.latencyMs !== undefined) data.push(datum(m.PrimaryProbeLatency, p.latencyMs, dims));
   }
   await deps.metrics.put(METRIC_NAMESPACE, data);
 

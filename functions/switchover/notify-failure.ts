@@ -6,7 +6,9 @@
  */
 import { lambda } from '../lib/handler';
 import { METRIC_NAMESPACE, type Deps } from '../lib/ports';
+import { datum } from '../lib/metric-spec';
 import { causeOf, REFUSED, release, type PlannedInput } from './common';
+import { WORKFLOW_METRICS } from './record';
 
 export async function step(
   state: PlannedInput & { error?: { Error: string; Cause: string }; abort?: unknown },
@@ -19,12 +21,7 @@ export async function step(
     : `${state.error?.Error ?? 'Error'}: ${causeOf(state.error?.Cause)}`;
   await release(deps, state.executionName, `${state.workflow}-${outcome}`, { outcome, cause });
   await deps.metrics.put(METRIC_NAMESPACE, [
-    {
-      name: 'WorkflowRuns',
-      value: 1,
-      unit: 'Count',
-      dimensions: { Cluster: state.cluster, Workflow: state.workflow, Outcome: outcome },
-    },
+    datum(WORKFLOW_METRICS.WorkflowRuns, 1, { Cluster: state.cluster, Workflow: state.workflow, Outcome: outcome }),
   ]);
   await deps.notifier.notify(`pgwarden ${state.cluster}: ${state.workflow} ${refused ? 'refused' : 'FAILED'}`, {
     cluster: state.cluster,

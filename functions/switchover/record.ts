@@ -3,8 +3,15 @@
  * event in the topology history, metrics, a notification, and the cluster's lease released.
  */
 import { lambda } from '../lib/handler';
+import { datum, type MetricSpec } from '../lib/metric-spec';
 import { METRIC_NAMESPACE, type Deps } from '../lib/ports';
 import { release, type PlannedInput } from './common';
+
+/** Planned workflows (switchover, rejoin, maintenance, scale out/in) publish these; see notify-failure.ts too. */
+export const WORKFLOW_METRICS = {
+  WorkflowRuns: { name: 'WorkflowRuns', unit: 'Count', dimensions: ['Cluster', 'Workflow', 'Outcome'] },
+  WorkflowDuration: { name: 'WorkflowDuration', unit: 'Milliseconds', dimensions: ['Cluster', 'Workflow'] },
+} satisfies Record<string, MetricSpec>;
 
 export interface RecordResult {
   outcome: 'succeeded';
@@ -18,8 +25,8 @@ export async function step(state: PlannedInput & Record<string, unknown>, deps: 
   await release(deps, state.executionName, state.workflow, { outcome: 'succeeded', summary });
   const dims = { Cluster: state.cluster, Workflow: state.workflow };
   await deps.metrics.put(METRIC_NAMESPACE, [
-    { name: 'WorkflowRuns', value: 1, unit: 'Count', dimensions: { ...dims, Outcome: 'succeeded' } },
-    { name: 'WorkflowDuration', value: durationMs, unit: 'Milliseconds', dimensions: dims },
+    datum(WORKFLOW_METRICS.WorkflowRuns, 1, { ...dims, Outcome: 'succeeded' }),
+    datum(WORKFLOW_METRICS.WorkflowDuration, durationMs, dims),
   ]);
   await deps.notifier.notify(`pgwarden ${state.cluster}: ${state.workflow} completed`, {
     cluster: state.cluster,

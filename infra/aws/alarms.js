@@ -20,6 +20,7 @@ function build(cluster, defs = definitions()) {
         AlarmDescription: a.starts ? `${a.description} (starts: ${a.starts})` : a.description,
         Namespace: defs.namespace,
         MetricName: a.metric,
+        Unit: a.unit,
         Dimensions: Object.entries(a.dimensions || {}).map(([Name, v]) => ({
           Name,
           Value: v.replace('{cluster}', cluster),
@@ -53,18 +54,40 @@ function dashboardBody(cluster, defs) {
     height: 3,
     properties: { title: 'Alarms', alarms: defs.alarms.map((a) => `ALARM_ARN_${alarmLogicalId(a.name)}`) },
   });
+  // Cluster-wide series (what the alarms read) by name; per-node series through SEARCH, so a standby
+  // added by scale out appears without a redeploy. Every name here is checked against what the code
+  // publishes (test/unit/metric-rule.test.ts).
   const metric = (name, stat) => [defs.namespace, name, 'Cluster', cluster, { stat }];
+  let ids = 0;
+  const search = (name, dims, stat) => [
+    {
+      expression: `SEARCH('{${[defs.namespace, 'Cluster', ...dims].join(',')}} MetricName="${name}" Cluster="${cluster}"', '${stat}', 60)`,
+      id: `e${++ids}`,
+    },
+  ];
   const panels = [
-    ['Primary writable', [metric('PrimaryWritable', 'Minimum')]],
+    ['Primary writable, nodes up', [metric('PrimaryWritable', 'Minimum'), search('NodeUp', ['Node'], 'Minimum')]],
     ['Write probe latency (ms)', [metric('WriteProbeLatency', 'p99'), metric('WriteProbeLatency', 'Average')]],
     [
-      'Replication lag (s / bytes)',
-      [metric('ReplicationLagSeconds', 'Maximum'), metric('ReplicationLagBytes', 'Maximum')],
+      'Replication lag per standby (bytes)',
+      [search('ReplicationLagBytes', ['Node'], 'Maximum'), metric('ReplicationLagBytesMax', 'Maximum')],
+    ],
+    [
+      'Replication lag per standby (s)',
+      [search('ReplicationLagSeconds', ['Node'], 'Maximum'), metric('ReplicationLagSeconds', 'Maximum')],
     ],
     ['Standbys streaming / synchronous', [metric('StreamingStandbys', 'Minimum'), metric('SyncStandbys', 'Minimum')]],
     [
       'Transactions (commits, rollbacks /s)',
       [metric('CommitsPerSecond', 'Average'), metric('RollbacksPerSecond', 'Average')],
+    ],
+    ['Connections used per node (% of max_connections)', [search('ConnectionsUsedPercent', ['Node'], 'Maximum')]],
+    ['Replication slots: retained WAL (bytes)', [search('ReplicationSlotRetainedBytes', ['Node', 'Slot'], 'Maximum')]],
+    ['Oldest transaction ID age per database', [search('OldestXidAge', ['Database'], 'Maximum')]],
+    ['WAL written (bytes/s)', [metric('WalBytesPerSecond', 'Average')]],
+    [
+      'Checkpoints per node (timed, requested)',
+      [search('CheckpointsTimed', ['Node'], 'Sum'), search('CheckpointsRequested', ['Node'], 'Sum')],
     ],
     ['Failovers and duration (ms)', [metric('FailoverCount', 'Sum'), metric('FailoverDuration', 'Maximum')]],
   ];
@@ -76,6 +99,24 @@ function dashboardBody(cluster, defs) {
       width: 8,
       height: 6,
       properties: { title, metrics, region: 'AWS_REGION', period: 60, view: 'timeSeries', stacked: false },
+    }),
+  );
+  // One graph per alarm: CloudWatch draws the alarm's own metric and threshold.
+  const top = 3 + Math.ceil(panels.length / 3) * 6;
+  defs.alarms.forEach((a, i) =>
+    widgets.push({
+      type: 'metric',
+      x: (i % 4) * 6,
+      y: top + Math.floor(i / 4) * 5,
+      width: 6,
+      height: 5,
+      properties: {
+        title: `Alarm: ${a.name}`,
+        annotations: { alarms: [`ALARM_ARN_${alarmLogicalId(a.name)}`] },
+        region: 'AWS_REGION',
+        view: 'timeSeries',
+        stacked: false,
+      },
     }),
   );
   // Alarm ARNs and the region are spliced in with Fn::Sub (the body is one JSON string).

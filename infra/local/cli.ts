@@ -34,6 +34,7 @@ operator commands (through the control plane):
   executions [--json]               recent workflow executions
   traces [--json] [--limit N] [--id TRACE]
                                     recent X-Ray traces of the app (the lab's collector), as timelines
+  metrics [--json]                  current value of every metric, per node
 other:
   digest <files...> [--format md|json|html] [--since T] [--until T] [--prefix P]
   demo                              lab up, write load, failover drill, zero-loss check, summary
@@ -108,6 +109,10 @@ export async function main(argv: string[]): Promise<number> {
         );
       case 'traces':
         return await (require('./traces-cli') as { main(a: string[]): Promise<number> }).main(rest);
+      case 'metrics': {
+        const { values } = parse(rest, { json: { type: 'boolean' } });
+        return await (require('./cli-metrics') as typeof import('./cli-metrics')).metricsCommand(!!values.json);
+      }
       case 'digest': {
         const mod = require('../../functions/logdigest/cli') as { main(a: string[]): Promise<number> };
         return await mod.main(rest);

@@ -45,6 +45,8 @@ export interface LabProfile {
   pgpoolConnectTimeoutMs: number;
   /** How often the prober checks for a streaming standby a pgpool detached (heal). */
   healIntervalMs?: number;
+  /** How often the control plane runs the custom SQL metrics (0: never); default 5000. */
+  metricsIntervalMs?: number;
 }
 
 export const LAB_PROFILE: LabProfile = {

@@ -4,6 +4,10 @@ import type { MetricDatum, MetricsSink } from '../ports';
 
 /** PutMetricData accepts at most 1000 datums per call. */
 export const MAX_DATUMS_PER_CALL = 1000;
+/** ...and a request of at most 1 MB; stay well below it, counting each datum's JSON size. */
+export const MAX_BYTES_PER_CALL = 800_000;
+/** ...and at most 30 dimensions per datum. */
+export const MAX_DIMENSIONS = 30;
 
 export class CloudWatchMetrics implements MetricsSink {
   constructor(
@@ -12,21 +16,39 @@ export class CloudWatchMetrics implements MetricsSink {
   ) {}
 
   async put(namespace: string, data: MetricDatum[]): Promise<void> {
-    // CloudWatch rejects the whole call for one NaN or Infinity: drop those and say so.
-    const finite = data.filter((d) => Number.isFinite(d.value));
-    if (finite.length < data.length) {
-      const dropped = data.filter((d) => !Number.isFinite(d.value)).map((d) => d.name);
-      this.opts.log?.('dropped non-finite metric values', { namespace, dropped });
+    // CloudWatch rejects the whole call for one NaN or Infinity, or one datum with too many
+    // dimensions: drop those and say so.
+    const ok = (d: MetricDatum) => Number.isFinite(d.value) && Object.keys(d.dimensions ?? {}).length <= MAX_DIMENSIONS;
+    const good = data.filter(ok);
+    if (good.length < data.length) {
+      const dropped = data.filter((d) => !ok(d)).map((d) => d.name);
+      this.opts.log?.('dropped metric values CloudWatch would reject (not finite, or over 30 dimensions)', {
+        namespace,
+        dropped,
+      });
     }
-    for (let i = 0; i < finite.length; i += MAX_DATUMS_PER_CALL) {
-      await this.cloudwatch.send(
-        new PutMetricDataCommand({
-          Namespace: namespace,
-          MetricData: finite.slice(i, i + MAX_DATUMS_PER_CALL).map(toCloudWatch),
-        }),
-      );
-    }
+    for (const batch of batches(good.map(toCloudWatch)))
+      await this.cloudwatch.send(new PutMetricDataCommand({ Namespace: namespace, MetricData: batch }));
   }
+}
+
+/** Consecutive batches within both limits of one call, in order. */
+function batches(data: CwDatum[]): CwDatum[][] {
+  const out: CwDatum[][] = [];
+  let cur: CwDatum[] = [];
+  let bytes = 0;
+  for (const d of data) {
+    const size = JSON.stringify(d).length;
+    if (cur.length && (cur.length >= MAX_DATUMS_PER_CALL || bytes + size > MAX_BYTES_PER_CALL)) {
+      out.push(cur);
+      cur = [];
+      bytes = 0;
+    }
+    cur.push(d);
+    bytes += size;
+  }
+  if (cur.length) out.push(cur);
+  return out;
 }
 
 function toCloudWatch(d: MetricDatum): CwDatum {
@@ -38,5 +60,6 @@ function toCloudWatch(d: MetricDatum): CwDatum {
       ? { Dimensions: Object.entries(d.dimensions).map(([Name, Value]) => ({ Name, Value })) }
       : {}),
     ...(d.timestamp ? { Timestamp: d.timestamp } : {}),
+    ...(d.storageResolution ? { StorageResolution: d.storageResolution } : {}),
   };
 }

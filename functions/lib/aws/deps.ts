@@ -14,6 +14,7 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import { type PgwardenEnv, readEnv } from '../env';
 import type { Deps } from '../ports';
 import { CloudWatchMetrics } from './cloudwatch-metrics';
+import { powertoolsLog } from './logger';
 import { Ec2InstanceControl } from './ec2-instance-control';
 import { SecretsManagerSecrets } from './secrets';
 import { SfnWorkflowStarter } from './sfn-workflow-starter';
@@ -52,7 +53,8 @@ function build(env: PgwardenEnv): Deps {
   const secretsManager = () => (clients.secrets ??= tracedClient(new SecretsManagerClient(region())));
   const ec2 = () => (clients.ec2 ??= tracedClient(new EC2Client(region())));
 
-  const log = jsonLog(env);
+  // Powertools Logger: the same JSON lines with the invocation's keys (cluster, execution, step, trace id).
+  const log = powertoolsLog();
   const memo: Partial<Omit<Deps, 'now' | 'log'>> = {};
 
   return {

@@ -27,6 +27,14 @@ export class HttpError extends Error {
 
 type Route = (body: unknown, url: URL, id?: string) => Promise<unknown>;
 
+/** A route's answer sent as it is (not as JSON), e.g. the Prometheus text format. */
+export class RawBody {
+  constructor(
+    readonly contentType: string,
+    readonly body: string,
+  ) {}
+}
+
 export class ControlPlane {
   private server?: Server;
   private readonly routes = new Map<string, Route>();
@@ -108,6 +116,8 @@ export class ControlPlane {
     });
     // Switchover, rejoin, maintenance and scaling: their routes live beside their workflows.
     (require('./workflow-routes') as { register(cp: ControlPlane): void }).register(this);
+    // The metrics round, the current values and the Prometheus endpoint.
+    (require('./observability') as { register(cp: ControlPlane): void }).register(this);
     this.route('GET /v1/notifications', async () => ({ notifications: this.notifier.sent }));
     this.route('GET /v1/events', async () => ({ events: this.bus.log }));
     this.route('GET /v1/metrics', async (_b, url) => {
@@ -189,7 +199,11 @@ export class ControlPlane {
           throw new HttpError(400, 'request body is not valid JSON');
         }
       }
-      send(200, await route(body, url, id));
+      const out = await route(body, url, id);
+      if (out instanceof RawBody) {
+        res.writeHead(200, { 'content-type': out.contentType });
+        res.end(out.body);
+      } else send(200, out);
     } catch (e) {
       const status = e instanceof HttpError ? e.status : e instanceof InvalidEventError ? 400 : 500;
       if (status === 500) this.lab.log(`API error ${req.method} ${url.pathname}: ${(e as Error).stack}`);

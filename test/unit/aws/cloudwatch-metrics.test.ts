@@ -64,6 +64,70 @@ describe('CloudWatchMetrics', () => {
     expect(calls.flat().map((d) => d.MetricName)).toEqual(data.map((d) => d.name));
   });
 
+  it('sends StorageResolution 1 for high-resolution metrics and nothing for standard ones', async () => {
+    // Prepare
+    const data: MetricDatum[] = [
+      { name: 'PrimaryWritable', value: 1, unit: 'Count', dimensions: { Cluster: 'prod' }, storageResolution: 1 },
+      { name: 'CommitsPerSecond', value: 5, unit: 'Count/Second', dimensions: { Cluster: 'prod' } },
+    ];
+
+    // Act
+    await sink().put('pgwarden', data);
+
+    // Assess
+    const [sent] = cwMock.commandCalls(PutMetricDataCommand).map((c) => c.args[0].input.MetricData ?? []);
+    expect(sent[0]).toEqual({
+      MetricName: 'PrimaryWritable',
+      Value: 1,
+      Unit: 'Count',
+      Dimensions: [{ Name: 'Cluster', Value: 'prod' }],
+      StorageResolution: 1,
+    });
+    expect(sent[1]).not.toHaveProperty('StorageResolution');
+  });
+
+  it('splits large datums into calls under the 1 MB request limit, in order', async () => {
+    // Prepare: 1000 datums of 30 long dimensions each, about 8 MB in all.
+    const dims = Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`D${i}`, 'x'.repeat(250)]));
+    const data: MetricDatum[] = Array.from({ length: 1000 }, (_, i) => ({
+      name: `m${i}`,
+      value: i,
+      unit: 'Count',
+      dimensions: dims,
+    }));
+
+    // Act
+    await sink().put('pgwarden', data);
+
+    // Assess
+    const calls = cwMock.commandCalls(PutMetricDataCommand).map((c) => c.args[0].input);
+    expect(calls.length).toBeGreaterThan(8);
+    for (const input of calls) {
+      expect(input.Namespace).toBe('pgwarden');
+      expect(input.MetricData!.length).toBeLessThanOrEqual(1000);
+      expect(JSON.stringify(input).length).toBeLessThan(1_000_000);
+    }
+    expect(calls.flatMap((c) => c.MetricData!.map((d) => d.MetricName))).toEqual(data.map((d) => d.name));
+  });
+
+  it('drops a datum with more than 30 dimensions, which CloudWatch would reject with the whole batch', async () => {
+    // Prepare
+    const log = jest.fn();
+    const dims = Object.fromEntries(Array.from({ length: 31 }, (_, i) => [`D${i}`, 'v']));
+
+    // Act
+    await sink(log).put('pgwarden', [
+      { name: 'TooWide', value: 1, unit: 'Count', dimensions: dims },
+      { name: 'Fine', value: 1, unit: 'Count' },
+    ]);
+
+    // Assess
+    expect(cwMock).toHaveReceivedCommandWith(PutMetricDataCommand, {
+      MetricData: [{ MetricName: 'Fine', Value: 1, Unit: 'Count' }],
+    });
+    expect(log).toHaveBeenCalledWith(expect.any(String), { namespace: 'pgwarden', dropped: ['TooWide'] });
+  });
+
   it('makes no call for an empty batch', async () => {
     // Prepare / Act
     await sink().put('pgwarden', []);
@@ -87,7 +151,7 @@ describe('CloudWatchMetrics', () => {
     expect(cwMock).toHaveReceivedCommandWith(PutMetricDataCommand, {
       MetricData: [{ MetricName: 'Timeline', Value: 3, Unit: 'None' }],
     });
-    expect(log).toHaveBeenCalledWith('dropped non-finite metric values', {
+    expect(log).toHaveBeenCalledWith(expect.stringMatching(/^dropped metric values CloudWatch would reject/), {
       namespace: 'pgwarden',
       dropped: ['BufferHitRatio'],
     });

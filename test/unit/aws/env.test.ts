@@ -11,7 +11,6 @@ describe('readEnv', () => {
       PGWARDEN_DB_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:pg',
       PGWARDEN_NOTIFY_TOPIC_ARN: 'arn:aws:sns:eu-west-1:123456789012:pgwarden',
       PGWARDEN_STATE_MACHINE_ARNS: JSON.stringify({ failover: FAILOVER_ARN }),
-      PGWARDEN_METRIC_NAMESPACE: 'acme/pg',
       PGWARDEN_SSM_DOCUMENT_PREFIX: 'acme',
       PGWARDEN_SSM_OUTPUT_LOG_GROUP: '/acme/node-commands',
       AWS_REGION: 'eu-west-1',
@@ -27,7 +26,6 @@ describe('readEnv', () => {
       dbSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:pg',
       notifyTopicArn: 'arn:aws:sns:eu-west-1:123456789012:pgwarden',
       stateMachineArns: { failover: FAILOVER_ARN },
-      metricNamespace: 'acme/pg',
       ssmDocumentPrefix: 'acme',
       ssmOutputLogGroup: '/acme/node-commands',
       region: 'eu-west-1',
@@ -40,7 +38,6 @@ describe('readEnv', () => {
 
     // Act / Assess
     expect(env.topologyParameter).toBe(DEFAULT_TOPOLOGY_PARAMETER);
-    expect(env.metricNamespace).toBe('pgwarden');
     expect(env.ssmDocumentPrefix).toBe('pgwarden');
     expect(env.ssmOutputLogGroup).toBeUndefined();
   });

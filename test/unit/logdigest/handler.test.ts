@@ -39,6 +39,8 @@ describe('readConfig', () => {
       topicArn: 'arn',
       logDir: undefined,
       reportDir: undefined,
+      anonymize: true,
+      logTimezone: undefined,
     });
     expect(readConfig({ PGWARDEN_CLUSTER: 'c1', DIGEST_LOG_FORMAT: 'stderr' }).logGroup).toBe(
       '/pgwarden/c1/postgresql',
@@ -86,6 +88,34 @@ describe('digest handler', () => {
       unit: 'Count',
       dimensions: { Cluster: 'c1' },
     });
+  });
+
+  it('anonymizes what leaves the Lambda (S3 reports, SNS summary) by default; DIGEST_ANONYMIZE=0 keeps literals', async () => {
+    const secret =
+      "2026-11-26 01:30:00.000 UTC [7] 00000 alice@shop app=web client=10.0.0.7 LOG:  duration: 5.000 ms  statement: select * from users where email = 'zebra-secret@example.com'";
+    const source: LogSource = {
+      async *streams() {
+        yield {
+          name: 'i-1',
+          format: 'stderr',
+          lines: (async function* () {
+            yield secret;
+          })(),
+        };
+      },
+    };
+    const run = async (env: Record<string, string>) => {
+      const f = fakeDeps(source);
+      await makeHandler(f.deps, readConfig({ PGWARDEN_CLUSTER: 'c1', ...env }))({});
+      return [...f.puts.map((x) => x.body), JSON.stringify(f.notes)].join('\n');
+    };
+    const out = await run({});
+    expect(out).toMatch(/select \* from users where email = \?/);
+    expect(out).not.toMatch(/zebra-secret/);
+    expect(await run({ DIGEST_ANONYMIZE: '0' })).toMatch(/zebra-secret@example.com/);
+    expect(() => readConfig({ PGWARDEN_CLUSTER: 'c1', DIGEST_ANONYMIZE: 'yes' })).toThrow(
+      /DIGEST_ANONYMIZE must be 0 or 1/,
+    );
   });
 
   it('re-runs an explicit window and refuses an empty one', async () => {

@@ -1,4 +1,4 @@
-import { normalizeQuery } from '../../../functions/logdigest/normalize';
+import { normalizeQuery, normalizeUncached, shapeHash } from '../../../functions/logdigest/normalize';
 
 describe('normalizeQuery', () => {
   it.each([
@@ -38,5 +38,95 @@ describe('normalizeQuery', () => {
     const q = normalizeQuery('select ' + Array.from({ length: 5000 }, (_, i) => `c${i}`).join(', ')).query;
     expect(q.length).toBeLessThan(2100);
     expect(q.endsWith(' ...')).toBe(true);
+  });
+});
+
+describe('normalizeQuery cache (shape hash)', () => {
+  // Fragments that stress every branch of the scan: case, quoting, operators split or not, casts,
+  // literals of each kind, comments, parameters, dollar quotes, lists.
+  const FRAGMENTS = [
+    'select',
+    'SELECT',
+    'Select',
+    'from',
+    't',
+    'T1',
+    't1',
+    '"Foo"',
+    '"foo"',
+    '"a""b"',
+    'é',
+    'É',
+    '>=',
+    '>',
+    '=',
+    '<>',
+    '-',
+    '+',
+    '-1',
+    '+2',
+    '*',
+    '/',
+    '||',
+    '::',
+    ':',
+    'int',
+    '(',
+    ')',
+    ',',
+    ';',
+    '[',
+    ']',
+    '.',
+    '1',
+    '1.5',
+    '.5',
+    '1e5',
+    "'x'",
+    "'it''s'",
+    "E'a\\'b'",
+    "B'01'",
+    "X'ff'",
+    "N'n'",
+    '$1',
+    '$2',
+    '$$body$$',
+    '$tag$x$tag$',
+    '$',
+    '-- comment\n',
+    '/* c */',
+    'in (1, 2, 3)',
+    'in (4)',
+    'values (1, 2), (3, 4)',
+    'e',
+    "e'x'",
+  ];
+  const SEPS = ['', ' ', '  ', '\n', '\t'];
+
+  it('returns for every text what normalizing it afresh returns (20,000 random texts, one cache)', () => {
+    let seed = 42;
+    const rnd = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    const wrong: string[] = [];
+    for (let k = 0; k < 20000; k++) {
+      let sql = '';
+      for (let t = 0, len = 1 + rnd(12); t < len; t++) sql += FRAGMENTS[rnd(FRAGMENTS.length)] + SEPS[rnd(SEPS.length)];
+      const cached = normalizeQuery(sql);
+      const fresh = normalizeUncached(sql);
+      if (cached.query !== fresh.query || cached.type !== fresh.type) wrong.push(JSON.stringify(sql));
+    }
+    expect(wrong.slice(0, 5)).toEqual([]);
+  });
+
+  it('gives texts that differ only in literals, spacing or keyword case one shape, and others another', () => {
+    expect(shapeHash("SELECT * FROM t WHERE a = 'x' AND b = 1")).toBe(
+      shapeHash("select *  from t where a='yy' and b=22"),
+    );
+    expect(shapeHash('select "Foo" from t')).not.toBe(shapeHash('select "foo" from t'));
+    expect(shapeHash('select a>=b')).not.toBe(shapeHash('select a> =b'));
+    expect(shapeHash('select a::int')).not.toBe(shapeHash('select a: :int'));
+    expect(shapeHash('select ab')).not.toBe(shapeHash('select a b'));
   });
 });
