@@ -27,6 +27,8 @@ const REQUIREMENTS: Requirement[] = [
   { pkg: 'iproute2', files: ['/usr/sbin/ip', '/bin/ip'] },
   // The dashboard's end-to-end test drives the system's Chromium (playwright-core, no downloaded browser).
   { pkg: 'chromium', files: ['/usr/bin/chromium'] },
+  // The digest bench's reference (npm run bench -- digest compares against pgBadger -j 1).
+  { pkg: 'pgbadger', files: ['/usr/bin/pgbadger'] },
 ];
 
 function missingPackages(reqs = REQUIREMENTS): string[] {
