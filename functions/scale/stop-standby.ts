@@ -9,7 +9,7 @@ import { nodeByName, withEvent } from '../lib/topology';
 import { updateTopology } from '../lib/topology-update';
 import { probeNode } from '../lib/db';
 import { settings } from '../lib/settings';
-import { holdLease, live, nodeAction, primaryOf, sql } from '../switchover/common';
+import { holdLease, live, nodeAction, primaryOf, slotName, sql } from '../switchover/common';
 import type { ScaleInInput } from './types';
 
 export async function step(state: ScaleInInput, deps: Deps) {
@@ -29,7 +29,7 @@ export async function step(state: ScaleInInput, deps: Deps) {
     primary,
     creds,
     'select count(*)::int as n from pg_replication_slots where slot_name = $1',
-    [`pgw_${node.name.replace(/[^a-zA-Z0-9_]/g, '_')}`],
+    [slotName(node.name)],
   );
   if (left[0].n !== 0) throw new Error(`the slot of ${node.name} is still on ${primary.name}`);
   await updateTopology(deps, (cur) => {
