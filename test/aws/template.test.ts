@@ -231,8 +231,14 @@ describe('security rules', () => {
 
 describe('the build-out', () => {
   const azOf = (subnet: string) => JSON.stringify(t.Resources[subnet]?.Properties?.AvailabilityZone);
+  /** An instance's launch template data (every instance takes its settings from its own template). */
+  const launch = (id: string) => {
+    const spec = t.Resources[id].Properties?.LaunchTemplate as { LaunchTemplateId: { Ref: string } };
+    return t.Resources[spec.LaunchTemplateId.Ref].Properties?.LaunchTemplateData as Record<string, Json>;
+  };
+  const userDataOf = (id: string) => JSON.stringify(launch(id).UserData);
   const subnetOf = (id: string) => {
-    const nic = (t.Resources[id].Properties?.NetworkInterfaces as Json[])[0] as Record<string, Json>;
+    const nic = (launch(id).NetworkInterfaces as Json[])[0] as Record<string, Json>;
     return (nic.SubnetId as { Ref: string }).Ref;
   };
   it('spans 3 AZs with a private and a public subnet in each', () => {
@@ -246,8 +252,11 @@ describe('the build-out', () => {
     );
     expect(nodes).toHaveLength(3);
     expect(new Set(nodes.map(([id]) => azOf(subnetOf(id)))).size).toBe(3);
-    expect(JSON.stringify(t.Parameters?.NodeImageId)).toContain('al2023-ami-kernel-default-arm64');
-    const userData = nodes.map(([, r]) => JSON.stringify(r.Properties?.UserData));
+    // A pinned image id, never the public "latest" parameter: an image changes only on purpose.
+    expect(t.Parameters?.NodeImageId).toMatchObject({ Type: 'AWS::EC2::Image::Id' });
+    expect(t.Parameters?.NodeImageId).not.toHaveProperty('Default');
+    expect(JSON.stringify(t)).not.toContain('ami-amazon-linux-latest');
+    const userData = nodes.map(([id]) => userDataOf(id));
     expect(userData.filter((u) => u.includes('bootstrap-primary.sh') && u.includes('primary'))).toHaveLength(3);
     expect(userData.every((u) => u.includes('bootstrap-standby.sh') && u.includes('postgresql15-server'))).toBe(true);
   });
@@ -257,8 +266,8 @@ describe('the build-out', () => {
       JSON.stringify(r.Properties?.Tags).includes('"pgwarden:role","Value":"node"'),
     );
     expect(nodes.length).toBeGreaterThanOrEqual(3);
-    for (const [id, r] of nodes) {
-      const ud = JSON.stringify(r.Properties?.UserData);
+    for (const [id] of nodes) {
+      const ud = userDataOf(id);
       expect({ id, env: ud.includes('PGW_WAL_SEGSIZE_MB=${WalSegmentSizeMB}') }).toEqual({ id, env: true });
       expect({ id, ref: ud.includes('"WalSegmentSizeMB":{"Ref":"WalSegmentSizeMB"}') }).toEqual({ id, ref: true });
     }
@@ -266,12 +275,12 @@ describe('the build-out', () => {
   it('keeps a spare node (parameter SpareNodes) that the topology lists as removed and every pgpool as a backend', () => {
     const spares = byType(t, 'AWS::EC2::Instance').filter(([, r]) => r.Condition === 'HasSpareNode');
     expect(spares.map(([id]) => id)).toEqual(['Node4Instance']);
-    const ud = JSON.stringify(spares[0][1].Properties?.UserData);
+    const ud = userDataOf(spares[0][0]);
     expect(ud).toContain('postgresql15-server');
     expect(ud).toContain('is a spare node');
     expect(t.Conditions?.HasSpareNode).toEqual({ 'Fn::Equals': [{ Ref: 'SpareNodes' }, '1'] });
     // {"Fn::Join": ["", ["{...\"nodes\":[", {"Fn::If": [...]}, ...]]}
-    const topo = JSON.parse(JSON.stringify(t.Resources.TopologyParameter.Properties?.Value));
+    const topo = JSON.parse(JSON.stringify(t.Resources.TopologySeed.Properties?.Document));
     const [cond, withSpare, without] = topo['Fn::Join'][1][1]['Fn::If'] as [string, Json, Json];
     expect(cond).toBe('HasSpareNode');
     // The string pieces of the value, joined: the document's text around the instances' attributes.
@@ -286,8 +295,8 @@ describe('the build-out', () => {
     expect(text(withSpare)).toContain('{"name":"pg4","host":"');
     expect(text(withSpare)).toContain('"backendId":3,"role":"removed"');
     expect(JSON.stringify(without)).not.toContain('Node4Instance');
-    for (const [, p] of byType(t, 'AWS::EC2::Instance').filter(([id]) => id.startsWith('Pgpool')))
-      expect(JSON.stringify(p.Properties?.UserData)).toContain('"Fn::If":["HasSpareNode"');
+    for (const [id] of byType(t, 'AWS::EC2::Instance').filter(([id]) => id.startsWith('Pgpool')))
+      expect(userDataOf(id)).toContain('"Fn::If":["HasSpareNode"');
   });
   it('refers to a conditional resource only under its condition', () => {
     // CloudFormation rejects a Ref/GetAtt/DependsOn of a resource whose condition may be false, unless
@@ -358,16 +367,16 @@ describe('the build-out', () => {
       'pgpool-reload',
       'pgpool-weight',
     ]) {
-      expect(docs).toContain(`pgwarden-${a}`);
+      expect(docs).toContain(`pgwarden-main-${a}`);
     }
-    const follow = byType(t, 'AWS::SSM::Document').find(([, r]) => r.Properties?.Name === 'pgwarden-follow')![1];
+    const follow = byType(t, 'AWS::SSM::Document').find(([, r]) => r.Properties?.Name === 'pgwarden-main-follow')![1];
     const text = JSON.stringify(follow.Properties?.Content);
     expect(text).toContain("export PGW_PARAM_PRIMARY_HOST='{{ PRIMARY_HOST }}'");
     expect(text).toContain('/opt/pgwarden/node/follow.sh');
   });
   it('ships infra/node to the instances inside an SSM document under its 64 KB limit', () => {
     const doc = byType(t, 'AWS::SSM::Document').find(
-      ([, r]) => r.Properties?.Name === 'pgwarden-install-node-scripts',
+      ([, r]) => r.Properties?.Name === 'pgwarden-main-install-node-scripts',
     )![1];
     expect(JSON.stringify(doc.Properties?.Content).length).toBeLessThan(60_000);
   });

@@ -6,6 +6,7 @@
  * touches, and importing this module makes no AWS call.
  */
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
@@ -19,10 +20,11 @@ import { SecretsManagerSecrets } from './secrets';
 import { SfnWorkflowStarter } from './sfn-workflow-starter';
 import { SnsNotifier } from './sns-notifier';
 import { SsmNodeCommands } from './ssm-node-commands';
-import { SsmTopologyStore } from './ssm-topology-store';
+import { DynamoDbTopologyStore } from './dynamodb-topology-store';
 
 interface Clients {
   ssm?: SSMClient;
+  dynamodb?: DynamoDBClient;
   sfn?: SFNClient;
   cloudwatch?: CloudWatchClient;
   sns?: SNSClient;
@@ -45,6 +47,7 @@ export function awsDeps(env?: PgwardenEnv): Deps {
 function build(env: PgwardenEnv): Deps {
   const region = () => ({ region: env.region });
   const ssm = () => (clients.ssm ??= new SSMClient(region()));
+  const dynamodb = () => (clients.dynamodb ??= new DynamoDBClient(region()));
   const sfn = () => (clients.sfn ??= new SFNClient(region()));
   const cloudwatch = () => (clients.cloudwatch ??= new CloudWatchClient(region()));
   const sns = () => (clients.sns ??= new SNSClient(region()));
@@ -59,7 +62,7 @@ function build(env: PgwardenEnv): Deps {
       return (memo.cluster ??= env.cluster);
     },
     get topology() {
-      return (memo.topology ??= new SsmTopologyStore(ssm(), { parameterTemplate: env.topologyParameter, log }));
+      return (memo.topology ??= new DynamoDbTopologyStore(dynamodb(), { table: env.topologyTable, log }));
     },
     get nodes() {
       return (memo.nodes ??= new SsmNodeCommands(ssm(), {

@@ -13,4 +13,21 @@ imds() {
 }
 secret_field() { aws secretsmanager get-secret-value --secret-id "$1" --query SecretString --output text | jq -r ".$2"; }
 
+# A bootstrap never fails in silence: on any error the operators get a notification, and an instance
+# with a CreationPolicy (pgpool) signals FAILURE so that the deploy fails and rolls back, naming it.
+bootstrap_done() {
+  local rc=$? status=SUCCESS reason
+  if [ "$rc" -ne 0 ]; then
+    status=FAILURE
+    reason="pgwarden ${ClusterName}: bootstrap of ${InstanceName} failed (exit $rc): $(tail -n 3 /var/log/pgwarden-bootstrap.log | tr '\n' ' ' | cut -c1-600)"
+    aws sns publish --topic-arn "${NotifyTopic}" --subject "pgwarden ${ClusterName}: ${InstanceName} bootstrap failed" \
+      --message "$reason (full log: /var/log/pgwarden-bootstrap.log)" || true
+  fi
+  if [ -n "${SignalResource}" ]; then
+    aws cloudformation signal-resource --stack-name "${AWS::StackName}" --logical-resource-id "${SignalResource}" \
+      --unique-id "$(imds instance-id)" --status "$status" || true
+  fi
+}
+trap bootstrap_done EXIT
+
 dnf install -y unzip jq amazon-cloudwatch-agent

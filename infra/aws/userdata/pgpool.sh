@@ -1,11 +1,20 @@
-# pgpool-II is not in the Amazon Linux 2023 repositories and the VPC has no internet route: install it
-# from an RPM the operator staged in S3 (parameter PgpoolPackageS3Uri), else from a configured repo.
-if [ -n "${PgpoolPackageS3Uri}" ]; then
-  aws s3 cp "${PgpoolPackageS3Uri}" /tmp/pgpool.rpm
-  dnf install -y /tmp/pgpool.rpm postgresql15
-else
-  dnf install -y pgpool-II postgresql15
+# pgpool-II is not in the Amazon Linux 2023 repositories and the VPC has no internet route: it comes
+# from the RPM the operator built and staged in S3 (docs/aws.md, "Building the pgpool-II package").
+if [ -z "${PgpoolPackageS3Uri}" ]; then
+  echo "pgwarden: no pgpool-II package: deploy with --param=pgpoolPackageS3Uri=s3://<bucket>/<key>.rpm (docs/aws.md)" >&2
+  exit 1
 fi
+aws s3 cp "${PgpoolPackageS3Uri}" /tmp/pgpool.rpm
+dnf install -y /tmp/pgpool.rpm postgresql15
+# configure-pgpool.sh refuses a pgpool-II older than 4.5 too; say it here, where the package came in.
+version=$(pgpool --version 2>&1 | grep -oE '[0-9]+\.[0-9]+\.[0-9]+' | head -n1)
+case "$version" in
+  4.[5-9].* | [5-9].*) echo "pgwarden: pgpool-II $version installed" ;;
+  *)
+    echo "pgwarden: ${PgpoolPackageS3Uri} installed pgpool-II '$version'; 4.5 or later is needed" >&2
+    exit 1
+    ;;
+esac
 
 install_node_scripts
 

@@ -1,4 +1,4 @@
-import { DEFAULT_TOPOLOGY_PARAMETER, EnvError, readEnv } from '../../../functions/lib/env';
+import { EnvError, readEnv } from '../../../functions/lib/env';
 
 const FAILOVER_ARN = 'arn:aws:states:eu-west-1:123456789012:stateMachine:pgwarden-failover';
 
@@ -7,7 +7,7 @@ describe('readEnv', () => {
     // Prepare
     const env = readEnv({
       PGWARDEN_CLUSTER: 'prod',
-      PGWARDEN_TOPOLOGY_PARAMETER: '/acme/{cluster}/topology',
+      PGWARDEN_TOPOLOGY_TABLE: 'acme-topology',
       PGWARDEN_DB_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:pg',
       PGWARDEN_NOTIFY_TOPIC_ARN: 'arn:aws:sns:eu-west-1:123456789012:pgwarden',
       PGWARDEN_STATE_MACHINE_ARNS: JSON.stringify({ failover: FAILOVER_ARN }),
@@ -23,7 +23,7 @@ describe('readEnv', () => {
     // Assess
     expect(read).toEqual({
       cluster: 'prod',
-      topologyParameter: '/acme/{cluster}/topology',
+      topologyTable: 'acme-topology',
       dbSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:pg',
       notifyTopicArn: 'arn:aws:sns:eu-west-1:123456789012:pgwarden',
       stateMachineArns: { failover: FAILOVER_ARN },
@@ -36,12 +36,12 @@ describe('readEnv', () => {
 
   it('applies defaults', () => {
     // Prepare
-    const env = readEnv({});
+    const env = readEnv({ PGWARDEN_CLUSTER: 'prod' });
 
-    // Act / Assess
-    expect(env.topologyParameter).toBe(DEFAULT_TOPOLOGY_PARAMETER);
+    // Act / Assess: the names infra/aws/naming.js gives the cluster's table and documents
+    expect(env.topologyTable).toBe('pgwarden-prod-topology');
     expect(env.metricNamespace).toBe('pgwarden');
-    expect(env.ssmDocumentPrefix).toBe('pgwarden');
+    expect(env.ssmDocumentPrefix).toBe('pgwarden-prod');
     expect(env.ssmOutputLogGroup).toBeUndefined();
   });
 
