@@ -185,21 +185,15 @@ function build(cluster, stage) {
         Resource: [arn('lambda', `function:${functionName(cluster, stage, 'pgpoolHook')}`)],
       },
       {
-        'Fn::If': [
-          'HasPgpoolPackage',
-          {
-            Sid: 'StagedPgpoolPackage',
-            Effect: 'Allow',
-            Action: ['s3:GetObject'],
-            Resource: {
-              'Fn::Sub': [
-                'arn:${AWS::Partition}:s3:::${Path}',
-                { Path: { 'Fn::Select': [1, { 'Fn::Split': ['s3://', ref('PgpoolPackageS3Uri')] }] } },
-              ],
-            },
-          },
-          ref('AWS::NoValue'),
-        ],
+        Sid: 'StagedPgpoolPackage',
+        Effect: 'Allow',
+        Action: ['s3:GetObject'],
+        Resource: {
+          'Fn::Sub': [
+            'arn:${AWS::Partition}:s3:::${Path}',
+            { Path: { 'Fn::Select': [1, { 'Fn::Split': ['s3://', ref('PgpoolPackageS3Uri')] }] } },
+          ],
+        },
       },
     ]),
   );
@@ -473,10 +467,12 @@ function build(cluster, stage) {
     DataVolumeSizeGiB: { Type: 'Number', Default: 100, MinValue: 10 },
     PgpoolPackageS3Uri: {
       Type: 'String',
-      Default: '',
-      AllowedPattern: '^(s3://[a-z0-9.-]+/.+)?$',
+      // Required: without it the pgpool instances cannot install pgpool; CloudFormation refuses the deploy
+      // at once, naming this parameter, instead of after a 30-minute bootstrap timeout.
+      AllowedPattern: '^s3://[a-z0-9.-]+/.+$',
+      ConstraintDescription: 'an s3://bucket/key of a pgpool-II 4.5+ aarch64 RPM (docs/aws.md: building it)',
       Description:
-        's3://bucket/key of a pgpool-II 4.5 or later aarch64 RPM (docs/aws.md: building it). AL2023 has no pgpool-II package and the VPC has no internet route: without it the pgpool instances fail their bootstrap and the stack rolls back',
+        's3://bucket/key of a pgpool-II 4.5 or later aarch64 RPM (docs/aws.md: building it): AL2023 has no pgpool-II package and the VPC has no internet route',
     },
     WalSegmentSizeMB: {
       Type: 'String',
@@ -494,7 +490,6 @@ function build(cluster, stage) {
     },
   };
   const Conditions = {
-    HasPgpoolPackage: { 'Fn::Not': [{ 'Fn::Equals': [ref('PgpoolPackageS3Uri'), ''] }] },
     HasSpareNode: { 'Fn::Equals': [ref('SpareNodes'), '1'] },
   };
   const Outputs = {

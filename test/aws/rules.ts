@@ -300,7 +300,9 @@ export const REQUIRED_ENDPOINTS = [
   'states',
   'sns',
   'secretsmanager',
+  'cloudformation',
   's3',
+  'dynamodb',
 ];
 /** No NAT: no NAT gateway, private route tables without a default route; every needed VPC endpoint present. */
 export const endpointsNotNat: Rule = (t) => {
@@ -319,7 +321,7 @@ export const endpointsNotNat: Rule = (t) => {
     return [m?.[1], r.Properties?.VpcEndpointType] as const;
   });
   for (const s of REQUIRED_ENDPOINTS) {
-    const want = s === 's3' ? 'Gateway' : 'Interface';
+    const want = s === 's3' || s === 'dynamodb' ? 'Gateway' : 'Interface';
     if (!services.some(([n, type]) => n === s && type === want)) errs.push(`missing ${want} endpoint for ${s}`);
   }
   return errs;

@@ -5,8 +5,20 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { dependencyCycles, referenceErrors, specErrors } from './spec';
-import { SECURITY_RULES, type Rule } from './rules';
-import { type Json, type Packaged, type Template, ROOT, byType, isObject, packageStack } from './template';
+import { parametersWithoutDeployPath, serverlessConfig, globalNamesWithoutCluster } from './deploy';
+import { derivedActions, rolesMatchCode } from './iam';
+import { REQUIRED_ENDPOINTS, SECURITY_RULES, type Rule } from './rules';
+import { dependencyAnalysis, statefulNotReplacedByParameters, statefulResources, statefulRetained } from './stateful';
+import {
+  type Json,
+  type Packaged,
+  type Resource,
+  type Template,
+  ROOT,
+  byType,
+  isObject,
+  packageStack,
+} from './template';
 import { taskTimeoutErrors } from './timeouts';
 
 const aslValidator = require('asl-validator') as (d: unknown) => { isValid: boolean; errors: unknown[] };
@@ -540,5 +552,309 @@ describe('serverless.yml stays generated', () => {
   it('names no workflow step by hand', () => {
     const yml = fs.readFileSync(path.join(ROOT, 'serverless.yml'), 'utf8');
     expect(yml).not.toMatch(/handler: functions\/failover\//);
+  });
+});
+
+describe('a deploy keeps the data', () => {
+  it('knows the stateful resources: instances, data volumes, secrets, keys, the topology table, the digest bucket', () => {
+    const ids = statefulResources(t);
+    for (const n of [1, 2, 3, 4])
+      expect(ids).toEqual(expect.arrayContaining([`Node${n}Instance`, `Node${n}DataVolume`]));
+    expect(ids).toEqual(
+      expect.arrayContaining([
+        'Pgpool1Instance',
+        'Pgpool2Instance',
+        'PostgresSecret',
+        'RedisAuthSecret',
+        'DataKey',
+        'SecretsKey',
+        'TopologyTable',
+        'DigestBucket',
+      ]),
+    );
+    expect(ids).not.toContain('ServerlessDeploymentBucket');
+  });
+  it('follows parameters into the stack: the image reaches the launch templates, the size the volumes, in place', () => {
+    const a = dependencyAnalysis(t);
+    const prop = (id: string, p: string) => a.properties(id).find((x) => x.property === p);
+    expect(prop('Node1LaunchTemplate', 'LaunchTemplateData')).toMatchObject({ updateType: 'Mutable' });
+    expect(prop('Node1LaunchTemplate', 'LaunchTemplateData')?.parameters).toEqual(
+      expect.arrayContaining(['NodeImageId', 'NodeInstanceType', 'WalSegmentSizeMB', 'VpcCidr']),
+    );
+    expect(prop('Pgpool1LaunchTemplate', 'LaunchTemplateData')?.parameters).toContain('PgpoolPackageS3Uri');
+    expect(prop('Node1DataVolume', 'Size')).toEqual({
+      property: 'Size',
+      updateType: 'Mutable',
+      parameters: ['DataVolumeSizeGiB'],
+    });
+    // The instance pins version 1 of its own template: nothing a parameter changes reaches it.
+    expect(prop('Node1Instance', 'LaunchTemplate')).toEqual({
+      property: 'LaunchTemplate',
+      updateType: 'Immutable',
+      parameters: [],
+    });
+    // The subnets do move with VpcCidr: had the instance named its subnet itself, it would be replaced.
+    expect([...a.replacedBy('PrivateSubnetA')]).toEqual(['VpcCidr']);
+  });
+  it('no change of a stack parameter or of the image replaces a stateful resource', () => {
+    expect(statefulNotReplacedByParameters(t)).toEqual([]);
+  });
+  it('every stateful resource is retained on deletion and on replacement', () => {
+    expect(statefulRetained(t)).toEqual([]);
+  });
+
+  const lt = (data: Json): Resource => ({ Type: 'AWS::EC2::LaunchTemplate', Properties: { LaunchTemplateData: data } });
+  const P = { NodeImageId: { Type: 'AWS::EC2::Image::Id' }, VpcCidr: { Type: 'String' }, Prefix: { Type: 'String' } };
+  const kept = { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' };
+  it.each([
+    [
+      'an instance that takes its image from a parameter',
+      { I: { Type: 'AWS::EC2::Instance', ...kept, Properties: { ImageId: { Ref: 'NodeImageId' } } } },
+      'I.ImageId (Immutable',
+    ],
+    [
+      'an instance that follows LatestVersionNumber of a template holding the image (GetAtt)',
+      {
+        Lt: lt({ ImageId: { Ref: 'NodeImageId' } }),
+        I: {
+          Type: 'AWS::EC2::Instance',
+          ...kept,
+          Properties: {
+            LaunchTemplate: {
+              LaunchTemplateId: { Ref: 'Lt' },
+              Version: { 'Fn::GetAtt': ['Lt', 'LatestVersionNumber'] },
+            },
+          },
+        },
+      },
+      'I.LaunchTemplate (Immutable: a change replaces I) changes with parameter NodeImageId',
+    ],
+    [
+      'an instance in a subnet carved from a parameter (Ref -> Fn::Select/Fn::Cidr)',
+      {
+        S: {
+          Type: 'AWS::EC2::Subnet',
+          Properties: { VpcId: 'vpc-1', CidrBlock: { 'Fn::Select': [0, { 'Fn::Cidr': [{ Ref: 'VpcCidr' }, 6, 12] }] } },
+        },
+        I: { Type: 'AWS::EC2::Instance', ...kept, Properties: { SubnetId: { Ref: 'S' } } },
+      },
+      'I.SubnetId (Immutable: a change replaces I) changes with parameter VpcCidr',
+    ],
+    [
+      'a secret named through Fn::Sub',
+      { S: { Type: 'AWS::SecretsManager::Secret', ...kept, Properties: { Name: { 'Fn::Sub': '${Prefix}/db' } } } },
+      'S.Name (Immutable',
+    ],
+    [
+      'a table named through Fn::If on a condition over a parameter',
+      {
+        T: {
+          Type: 'AWS::DynamoDB::Table',
+          ...kept,
+          Properties: { KeySchema: [], TableName: { 'Fn::If': ['IsProd', 'a', 'b'] } },
+        },
+      },
+      'T.TableName (Immutable: a change replaces T) changes with parameter Prefix',
+    ],
+    [
+      'a bucket named through Fn::FindInMap keyed by a parameter',
+      {
+        B: {
+          Type: 'AWS::S3::Bucket',
+          ...kept,
+          Properties: { BucketName: { 'Fn::FindInMap': ['Names', { Ref: 'Prefix' }, 'bucket'] } },
+        },
+      },
+      'B.BucketName (Immutable',
+    ],
+  ])('fails on %s', (_name, resources, message) => {
+    const broken = {
+      Parameters: P,
+      Conditions: { IsProd: { 'Fn::Equals': [{ Ref: 'Prefix' }, 'prod'] } },
+      Resources: resources as Record<string, Resource>,
+    } as Template;
+    expect(statefulNotReplacedByParameters(broken)).toEqual([expect.stringContaining(message)]);
+  });
+  it('fails on a stateful resource that is deleted with the stack or on replacement', () => {
+    const broken: Template = {
+      Resources: {
+        K: { Type: 'AWS::KMS::Key', Properties: {} },
+        V: { Type: 'AWS::EC2::Volume', DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Delete', Properties: {} },
+        B: { Type: 'AWS::S3::Bucket', DeletionPolicy: 'Snapshot', UpdateReplacePolicy: 'Retain' },
+      },
+    };
+    expect(statefulRetained(broken)).toEqual([
+      expect.stringContaining('B: DeletionPolicy is "Snapshot"'),
+      expect.stringContaining('K: DeletionPolicy is "(unset: Delete)"'),
+      expect.stringContaining('K: UpdateReplacePolicy'),
+      expect.stringContaining('V: UpdateReplacePolicy is "Delete"'),
+    ]);
+  });
+  it("keeps the data on a volume of its own per node, attached to it, in its subnet's AZ", () => {
+    for (const n of [1, 2, 3, 4]) {
+      const att = t.Resources[`Node${n}DataVolumeAttachment`].Properties;
+      expect(att).toEqual({
+        Device: '/dev/sdf',
+        InstanceId: { Ref: `Node${n}Instance` },
+        VolumeId: { Ref: `Node${n}DataVolume` },
+      });
+      const vol = t.Resources[`Node${n}DataVolume`].Properties!;
+      const subnet = (
+        t.Resources[`Node${n}LaunchTemplate`].Properties!.LaunchTemplateData as {
+          NetworkInterfaces: { SubnetId: { Ref: string } }[];
+        }
+      ).NetworkInterfaces[0].SubnetId.Ref;
+      expect(vol.AvailabilityZone).toEqual(t.Resources[subnet].Properties?.AvailabilityZone);
+      // The root volume in the launch template is the only one deleted with the instance.
+      const bdms = (
+        t.Resources[`Node${n}LaunchTemplate`].Properties!.LaunchTemplateData as { BlockDeviceMappings: Json[] }
+      ).BlockDeviceMappings;
+      expect(bdms).toHaveLength(1);
+    }
+  });
+  it('writes the topology once: a custom resource seeds the table, no deploy property holds the live document', () => {
+    expect(byType(t, 'AWS::SSM::Parameter').map(([, r]) => r.Properties?.Name)).not.toContain(
+      '/pgwarden/main/topology',
+    );
+    const table = t.Resources.TopologyTable;
+    expect(table.Properties).toMatchObject({
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: { 'Fn::GetAtt': ['DataKey', 'Arn'] } },
+      KeySchema: [{ AttributeName: 'cluster', KeyType: 'HASH' }],
+    });
+    expect(t.Resources.TopologySeed).toMatchObject({
+      Type: 'Custom::TopologySeed',
+      Properties: { ServiceToken: { 'Fn::GetAtt': ['TopologySeedLambdaFunction', 'Arn'] } },
+    });
+    expect(t.Resources.TopologySeedLambdaFunction.Properties?.Handler).toBe('functions/topology/seed.handler');
+  });
+});
+
+describe('deploy-time parameters and bootstrap', () => {
+  it('every stack parameter has a deploy-time path (serverless.yml params + stackParameters)', () => {
+    expect(parametersWithoutDeployPath(t, serverlessConfig())).toEqual([]);
+  });
+  it('fails on a parameter serverless.yml does not pass, one passed as a constant, and one without a default', () => {
+    const broken: Template = {
+      Parameters: { A: { Type: 'String' }, B: { Type: 'String' }, C: { Type: 'String' } },
+      Resources: {},
+    };
+    const sls = {
+      params: { default: { b: 'x' } },
+      provider: {
+        stackParameters: [
+          { ParameterKey: 'B', ParameterValue: 'fixed' },
+          { ParameterKey: 'C', ParameterValue: '${param:c}' },
+          { ParameterKey: 'D', ParameterValue: '${param:b}' },
+        ],
+      },
+    };
+    expect(parametersWithoutDeployPath(broken, sls)).toEqual([
+      expect.stringContaining('Parameter A: not in provider.stackParameters'),
+      expect.stringContaining('Parameter B: passed as "fixed"'),
+      expect.stringContaining('Parameter C: params.default has no c'),
+      expect.stringContaining('passes D, which the template does not declare'),
+    ]);
+  });
+  it('requires the pgpool-II package and the pinned image at deploy time (no default CloudFormation could fall back to)', () => {
+    expect(t.Parameters?.PgpoolPackageS3Uri).toMatchObject({ AllowedPattern: '^s3://[a-z0-9.-]+/.+$' });
+    expect(t.Parameters?.PgpoolPackageS3Uri).not.toHaveProperty('Default');
+    expect(t.Parameters?.NodeImageId).not.toHaveProperty('Default');
+  });
+  it('makes a pgpool instance complete only when its bootstrap signals success, and a failed bootstrap say so', () => {
+    for (const p of ['Pgpool1', 'Pgpool2']) {
+      expect(t.Resources[`${p}Instance`].CreationPolicy).toEqual({ ResourceSignal: { Count: 1, Timeout: 'PT30M' } });
+      const ud = JSON.stringify(
+        (t.Resources[`${p}LaunchTemplate`].Properties?.LaunchTemplateData as Record<string, Json>).UserData,
+      );
+      expect(ud).toContain('trap bootstrap_done EXIT');
+      expect(ud).toContain('aws cloudformation signal-resource');
+      expect(ud).toContain(`"SignalResource":"${p}Instance"`);
+      expect(ud).toContain('no pgpool-II package');
+      expect(ud).toContain('4.5 or later is needed');
+    }
+    // CloudFormation, SNS and the role's rights to reach them from a private subnet.
+    expect(REQUIRED_ENDPOINTS).toContain('cloudformation');
+    const pgpoolRole = JSON.stringify(t.Resources.PgpoolRole.Properties?.Policies);
+    expect(pgpoolRole).toContain('cloudformation:SignalResource');
+    expect(pgpoolRole).toContain('sns:Publish');
+  });
+});
+
+describe('least privilege: one role per Lambda, granting what its code calls', () => {
+  it('derives a table from the code that is not trivially empty or uniform', () => {
+    expect(derivedActions('functions/logdigest/handler.handler')).toEqual([
+      'cloudwatch:PutMetricData',
+      'logs:DescribeLogStreams',
+      'logs:FilterLogEvents',
+      's3:PutObject',
+      'sns:Publish',
+    ]);
+    expect(derivedActions('functions/triggers/pgpool-hook.handler')).toEqual([
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'states:StartExecution',
+    ]);
+    expect(derivedActions('functions/failover/fence.handler')).toEqual(
+      expect.arrayContaining(['ssm:SendCommand', 'ec2:StopInstances']),
+    );
+    expect(derivedActions('functions/metrics/handler.handler')).not.toContain('ssm:SendCommand');
+  });
+  it('every Lambda has its own role granting exactly the SDK commands its handler reaches', () => {
+    expect(rolesMatchCode(t)).toEqual([]);
+  });
+  it('fails on a role that grants more than the code calls, less, or serves two Lambdas', () => {
+    const role = (actions: string[]): Resource => ({
+      Type: 'AWS::IAM::Role',
+      Properties: {
+        AssumeRolePolicyDocument: {},
+        Policies: [
+          { PolicyName: 'p', PolicyDocument: { Statement: [{ Effect: 'Allow', Action: actions, Resource: '*' }] } },
+        ],
+      },
+    });
+    const fn = (handler: string, r: string): Resource => ({
+      Type: 'AWS::Lambda::Function',
+      Properties: { Handler: handler, Role: { 'Fn::GetAtt': [r, 'Arn'] } },
+    });
+    const broken: Template = {
+      Resources: {
+        HookRole: role(['dynamodb:GetItem', 'dynamodb:PutItem', 'states:StartExecution', 'ssm:SendCommand']),
+        Hook: fn('functions/triggers/pgpool-hook.handler', 'HookRole'),
+        DigestRole: role(['logs:FilterLogEvents', 's3:PutObject', 'sns:Publish', 'cloudwatch:PutMetricData']),
+        Digest: fn('functions/logdigest/handler.handler', 'DigestRole'),
+        Metrics: fn('functions/metrics/handler.handler', 'DigestRole'),
+      },
+    };
+    const errs = rolesMatchCode(broken);
+    expect(errs).toEqual(
+      expect.arrayContaining([
+        expect.stringContaining('DigestRole serves 2 Lambdas'),
+        expect.stringContaining('Hook (functions/triggers/pgpool-hook.handler): role grants ssm:SendCommand'),
+        expect.stringContaining('Digest (functions/logdigest/handler.handler): code calls logs:DescribeLogStreams'),
+      ]),
+    );
+  });
+});
+
+describe('account-global names', () => {
+  it('every fixed name of an account-global resource names the cluster, and so does the stack', () => {
+    expect(globalNamesWithoutCluster(t, 'main')).toEqual([]);
+    expect(serverlessConfig().provider?.stackName).toContain('${self:custom.cluster}');
+  });
+  it('fails on a node action document, a function and a log group named without the cluster', () => {
+    const broken: Template = {
+      Resources: {
+        D: { Type: 'AWS::SSM::Document', Properties: { Name: 'pgwarden-promote', Content: {} } },
+        F: { Type: 'AWS::Lambda::Function', Properties: { FunctionName: 'pgwarden-dev-probe' } },
+        L: { Type: 'AWS::Logs::LogGroup', Properties: { LogGroupName: '/pgwarden/mainline/postgresql' } },
+        Ok: { Type: 'AWS::SNS::Topic', Properties: { TopicName: 'pgwarden-main-notify' } },
+      },
+    };
+    expect(globalNamesWithoutCluster(broken, 'main')).toEqual([
+      expect.stringContaining('D.Name = pgwarden-promote'),
+      expect.stringContaining('F.FunctionName = pgwarden-dev-probe'),
+      expect.stringContaining('L.LogGroupName = /pgwarden/mainline/postgresql'),
+    ]);
   });
 });
