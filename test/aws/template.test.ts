@@ -781,6 +781,19 @@ describe('deploy-time parameters and bootstrap', () => {
   });
 });
 
+describe('the pgpool-II package recipe', () => {
+  it('builds the tarball the lab builds, checked against the same SHA-256', () => {
+    const lab = fs.readFileSync(path.join(ROOT, 'infra/local/pgpool-build.ts'), 'utf8');
+    const rpm = fs.readFileSync(path.join(ROOT, 'infra/aws/pgpool-rpm/build-al2023.sh'), 'utf8');
+    const labSha = /PINNED_SHA256 = '([0-9a-f]{64})'/.exec(lab)?.[1];
+    const labVersion = /PGPOOL_VERSION = '([\d.]+)'/.exec(lab)?.[1];
+    expect(labSha).toBeDefined();
+    expect(rpm).toContain(`SHA256=${labSha}`);
+    expect(rpm).toContain(`VERSION=${labVersion}`);
+    expect(rpm).toContain('./configure --prefix=/usr --libdir=/usr/lib64 --sysconfdir=/etc/pgpool-II --with-openssl');
+  });
+});
+
 describe('least privilege: one role per Lambda, granting what its code calls', () => {
   it('derives a table from the code that is not trivially empty or uniform', () => {
     expect(derivedActions('functions/logdigest/handler.handler')).toEqual([
