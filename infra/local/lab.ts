@@ -24,12 +24,15 @@ import { Client } from 'pg';
 import type { Topology } from '../../functions/lib/topology';
 import { ensureSystemPackages, PGBIN } from './doctor';
 import { pgpoolBinDir } from './pgpool-build';
+import { ensureApiToken, readApiToken } from './controlplane/guard';
+import { ensurePrivateDir, uidOf } from './private-dir';
 import { isAlive, parseResult, run, runSync, waitFor, type RunResult } from './proc';
 
 export const REPO_ROOT = resolve(__dirname, '..', '..');
 const NODE_SCRIPTS_SRC = join(REPO_ROOT, 'infra', 'node');
 export const DEFAULT_PORT_BASE = 25432;
 const STANDARD_PORTS = [5432, 6379, 9999, 8080, 9898];
+const ROOT_LAB_PARENT = '/var/lib/pgwarden';
 
 /** Lab timings, shorter than AWS's (printed beside every figure). */
 export interface LabProfile {
@@ -106,12 +109,26 @@ export class LabError extends Error {
   }
 }
 
+/**
+ * A redis-cli call: the password travels in REDISCLI_AUTH (redis-cli reads it from the environment),
+ * never on the command line, which any local user sees in ps.
+ */
+export function redisCli(
+  port: number,
+  password: string,
+  command: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): { args: string[]; env: NodeJS.ProcessEnv } {
+  return { args: ['-h', '127.0.0.1', '-p', String(port), ...command], env: { ...env, REDISCLI_AUTH: password } };
+}
+
 export function defaultLabDir(): string {
   if (process.env.PGWARDEN_LAB_DIR) return resolve(process.env.PGWARDEN_LAB_DIR);
   // As root, the nodes run as the postgres OS user, which must reach the lab's folder: a clone under
-  // a private home directory gets its lab under /var/tmp instead of ./.lab.
+  // a private home directory gets its lab under /var/lib/pgwarden (root's, not a world-writable
+  // folder where another user could have created it first) instead of ./.lab.
   if (process.getuid?.() === 0 && runSync('runuser', ['-u', 'postgres', '--', 'test', '-x', REPO_ROOT]).code !== 0) {
-    return join('/var/tmp', `pgwarden-lab-${createHash('sha1').update(REPO_ROOT).digest('hex').slice(0, 8)}`);
+    return join(ROOT_LAB_PARENT, `lab-${createHash('sha1').update(REPO_ROOT).digest('hex').slice(0, 8)}`);
   }
   return join(REPO_ROOT, '.lab');
 }
@@ -187,8 +204,8 @@ export class Lab {
       pgpoolEnv: this.opts.pgpoolEnv,
       createdAt: new Date().toISOString(),
     };
-    mkdirSync(this.dir, { recursive: true });
-    mkdirSync(join(this.dir, 'control'), { recursive: true });
+    this.ensurePrivateLabDir(cfg.osUser);
+    mkdirSync(join(this.dir, 'control'), { recursive: true, mode: 0o700 });
     writeFileSync(this.configFile, JSON.stringify(cfg, null, 2));
     const secrets: Secrets = {};
     for (const k of ['POSTGRES', 'REPLICATOR', 'PGWARDEN', 'PGPOOL', 'APP', 'PCP', 'REDIS']) {
@@ -209,6 +226,15 @@ export class Lab {
     this.cfg = cfg;
     this.writeInitialTopology();
     return cfg;
+  }
+
+  /** The lab folder is ours (or the database OS user's, after chownTree) and nobody else can write in it. */
+  private ensurePrivateLabDir(osUser: string | null): void {
+    const owners = [process.getuid?.() ?? 0];
+    const db = osUser ? uidOf(osUser) : undefined;
+    if (db !== undefined) owners.push(db);
+    if (this.dir.startsWith(`${ROOT_LAB_PARENT}/`)) ensurePrivateDir(ROOT_LAB_PARENT, [0], 0o755);
+    ensurePrivateDir(this.dir, owners);
   }
 
   get secretsFile(): string {
@@ -367,9 +393,17 @@ export class Lab {
         ...c.pgpoolEnv,
         PGW_TRIGGER_CMD:
           c.pgpoolEnv?.PGW_TRIGGER_CMD ??
-          `curl -sS -m 30 -X POST -H 'content-type: application/json' --data-binary @- http://127.0.0.1:${c.apiPort}/v1/triggers/pgpool?wait=1`,
+          // The URL (it holds the API token) comes from a file, not the command line that ps shows.
+          `curl -sS -m 30 -X POST -H 'content-type: application/json' --data-binary @- -K '${this.hookCurlConfig()}'`,
       });
     }
+  }
+
+  /** curl's config for pgpool's failover hook: the API URL with the token, mode 0600. */
+  private hookCurlConfig(): string {
+    const file = join(this.controlDir, 'pgpool-hook.curl');
+    writeFileSync(file, `url = "${this.apiUrl}/v1/triggers/pgpool?wait=1"\n`, { mode: 0o600 });
+    return file;
   }
 
   /** Install the node scripts where the database OS user can read them (EC2: /opt/pgwarden/node). */
@@ -439,6 +473,8 @@ export class Lab {
     if (fresh) this.create();
     else this.checkOptionsMatch();
     const c = this.config();
+    this.ensurePrivateLabDir(c.osUser);
+    ensureApiToken(this.controlDir);
     this.installScripts();
     this.writeEnvFiles();
     this.chownTree();
@@ -687,13 +723,8 @@ export class Lab {
 
   async redisPing(): Promise<boolean> {
     const c = this.config();
-    const r = await run(
-      'redis-cli',
-      ['-h', '127.0.0.1', '-p', String(c.redisPort), '--no-auth-warning', '-a', this.secrets().PGW_PW_REDIS, 'PING'],
-      {
-        timeoutMs: 3000,
-      },
-    ).catch(() => undefined);
+    const call = redisCli(c.redisPort, this.secrets().PGW_PW_REDIS, ['PING']);
+    const r = await run('redis-cli', call.args, { timeoutMs: 3000, env: call.env }).catch(() => undefined);
     return !!r && r.stdout.trim() === 'PONG';
   }
 
@@ -704,8 +735,9 @@ export class Lab {
 
   // ---------- control plane ----------
 
+  /** The control plane's URL with the lab's API token (infra/local/controlplane/guard.ts). */
   get apiUrl(): string {
-    return `http://127.0.0.1:${this.config().apiPort}`;
+    return `http://127.0.0.1:${this.config().apiPort}/${readApiToken(this.controlDir)}`;
   }
 
   async apiHealthy(): Promise<boolean> {
@@ -824,7 +856,8 @@ export class Lab {
       endpoint: `postgresql://app:${s.PGW_PW_APP}@127.0.0.1:${c.pgpools[0].port}/app`,
       services: {
         redis: `redis://:${s.PGW_PW_REDIS}@127.0.0.1:${c.redisPort}`,
-        controlPlane: this.apiUrl,
+        // Without the token: the status is printed and logged.
+        controlPlane: `http://127.0.0.1:${c.apiPort}`,
         xray: `udp://127.0.0.1:${c.xrayPort}`,
         app: `http://127.0.0.1:${c.appPort}`,
       },
