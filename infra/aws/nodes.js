@@ -175,7 +175,8 @@ function build(cluster, stage) {
         Sid: 'ReadPgpoolSecrets',
         Effect: 'Allow',
         Action: ['secretsmanager:GetSecretValue'],
-        Resource: [ref('PgpoolSecret'), ref('DbSecret'), ref('AppSecret'), ref('PostgresSecret')],
+        // Not the postgres superuser's: pgpool never logs in as postgres. PCP has a password of its own.
+        Resource: [ref('PgpoolSecret'), ref('DbSecret'), ref('AppSecret'), ref('PcpSecret')],
       },
       // pgpool's failover_command: `aws lambda invoke` of the pgpool hook (the fast path).
       {
@@ -205,6 +206,7 @@ function build(cluster, stage) {
     InstallDocument: installDocumentName(cluster),
     NotifyTopic: ref('NotifyTopic'),
     PostgresSecret: ref('PostgresSecret'),
+    PcpSecret: ref('PcpSecret'),
     ReplicatorSecret: ref('ReplicatorSecret'),
     DbSecret: ref('DbSecret'),
     PgpoolSecret: ref('PgpoolSecret'),

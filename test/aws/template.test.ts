@@ -7,7 +7,7 @@ import path from 'node:path';
 import { dependencyCycles, referenceErrors, specErrors } from './spec';
 import { parametersWithoutDeployPath, serverlessConfig, globalNamesWithoutCluster } from './deploy';
 import { derivedActions, rolesMatchCode } from './iam';
-import { REQUIRED_ENDPOINTS, SECURITY_RULES, type Rule } from './rules';
+import { REQUIRED_ENDPOINTS, SECURITY_RULES, identityStatements, type Rule } from './rules';
 import { dependencyAnalysis, statefulNotReplacedByParameters, statefulResources, statefulRetained } from './stateful';
 import {
   type Json,
@@ -778,6 +778,26 @@ describe('deploy-time parameters and bootstrap', () => {
     const pgpoolRole = JSON.stringify(t.Resources.PgpoolRole.Properties?.Policies);
     expect(pgpoolRole).toContain('cloudformation:SignalResource');
     expect(pgpoolRole).toContain('sns:Publish');
+  });
+});
+
+describe('secrets on the pgpool hosts', () => {
+  it("PCP has a secret of its own; the postgres superuser's secret is neither readable by nor fetched on a pgpool host", () => {
+    expect(t.Resources.PcpSecret).toMatchObject({ Type: 'AWS::SecretsManager::Secret', DeletionPolicy: 'Retain' });
+    const readable = JSON.stringify(
+      identityStatements({ Resources: { PgpoolRole: t.Resources.PgpoolRole } })
+        .filter(({ s }) => JSON.stringify(s.Action).includes('secretsmanager:GetSecretValue'))
+        .map(({ s }) => s.Resource),
+    );
+    expect(readable).toContain('"Ref":"PcpSecret"');
+    expect(readable).not.toContain('PostgresSecret');
+    for (const p of ['Pgpool1', 'Pgpool2']) {
+      const ud = JSON.stringify(
+        (t.Resources[`${p}LaunchTemplate`].Properties?.LaunchTemplateData as Record<string, Json>).UserData,
+      );
+      expect(ud).toContain('PGW_PW_PCP=$(secret_field ${PcpSecret} password)');
+      expect(ud).not.toContain('PostgresSecret');
+    }
   });
 });
 
