@@ -2,8 +2,21 @@
  * Talking to PostgreSQL nodes and pgpool from a workflow step. Lambdas in the VPC and the lab's
  * control plane use the same code: only the credentials' source differs (Secrets port).
  */
+import { readFileSync } from 'node:fs';
 import { Client } from 'pg';
+import { readEnv } from './env';
 import type { DbCredentials } from './ports';
+
+let tlsCache: { file: string; ca: string } | undefined;
+/**
+ * TLS options of every connection: with PGWARDEN_DB_CA_FILE set, TLS that verifies the server's
+ * certificate (chain to that CA, and the host name or IP we connect to); without it, none.
+ */
+export function dbTls(file = readEnv().dbCaFile): { ca: string; rejectUnauthorized: true } | undefined {
+  if (!file) return undefined;
+  if (tlsCache?.file !== file) tlsCache = { file, ca: readFileSync(file, 'utf8') };
+  return { ca: tlsCache.ca, rejectUnauthorized: true };
+}
 
 export interface Endpoint {
   host: string;
@@ -45,6 +58,7 @@ export async function connectClient(
     query_timeout: timeoutMs,
     statement_timeout: timeoutMs,
     application_name: 'pgwarden',
+    ssl: dbTls(),
   });
   c.on('error', () => undefined);
   try {

@@ -50,6 +50,8 @@ export interface PgwardenEnv {
   readonly ssmDocumentPrefix: string;
   /** PGWARDEN_SSM_OUTPUT_LOG_GROUP, optional: node command output also goes to this log group */
   readonly ssmOutputLogGroup: string | undefined;
+  /** PGWARDEN_DB_CA_FILE, optional: connections to PostgreSQL and pgpool use TLS verified against this CA */
+  readonly dbCaFile: string | undefined;
   /** AWS_REGION (set by Lambda) */
   readonly region: string;
 }
@@ -88,6 +90,9 @@ export function readEnv(source: Record<string, string | undefined> = process.env
     },
     get ssmOutputLogGroup() {
       return optional('PGWARDEN_SSM_OUTPUT_LOG_GROUP');
+    },
+    get dbCaFile() {
+      return optional('PGWARDEN_DB_CA_FILE');
     },
     get region() {
       return required('AWS_REGION');

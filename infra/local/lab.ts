@@ -88,6 +88,8 @@ export interface LabConfig {
   profile: LabProfile;
   /** Extra settings for every pgpool's env file (e.g. the bench's native-failover baseline). */
   pgpoolEnv?: Record<string, string>;
+  /** TLS on every TCP connection to PostgreSQL and pgpool, verified against the lab's own CA. */
+  tls?: boolean;
   createdAt: string;
 }
 
@@ -97,6 +99,8 @@ export interface LabOptions {
   standbys?: number;
   pgpools?: number;
   pgpoolEnv?: Record<string, string>;
+  /** TLS everywhere (LabConfig.tls); also PGWARDEN_LAB_TLS=1. Fixed when the lab is created. */
+  tls?: boolean;
   log?: (msg: string) => void;
 }
 
@@ -202,6 +206,7 @@ export class Lab {
       appPort: p.appPort,
       profile: LAB_PROFILE,
       pgpoolEnv: this.opts.pgpoolEnv,
+      tls: this.opts.tls ?? process.env.PGWARDEN_LAB_TLS === '1',
       createdAt: new Date().toISOString(),
     };
     this.ensurePrivateLabDir(cfg.osUser);
@@ -223,6 +228,7 @@ export class Lab {
       `*:*:*:replicator:${secrets.PGW_PW_REPLICATOR}\n*:*:*:pgwarden:${secrets.PGW_PW_PGWARDEN}\n`,
       { mode: 0o600 },
     );
+    if (cfg.tls) makeCertificates(this.tlsDir);
     this.cfg = cfg;
     this.writeInitialTopology();
     return cfg;
@@ -235,6 +241,15 @@ export class Lab {
     if (db !== undefined) owners.push(db);
     if (this.dir.startsWith(`${ROOT_LAB_PARENT}/`)) ensurePrivateDir(ROOT_LAB_PARENT, [0], 0o755);
     ensurePrivateDir(this.dir, owners);
+  }
+
+  /** The lab's private CA and the certificate every node and pgpool serves (127.0.0.1). */
+  get tlsDir(): string {
+    return join(this.dir, 'tls');
+  }
+  /** The CA file clients verify the servers with, when the lab runs with TLS. */
+  get caFile(): string | undefined {
+    return this.config().tls ? join(this.tlsDir, 'ca.crt') : undefined;
   }
 
   get secretsFile(): string {
@@ -355,6 +370,13 @@ export class Lab {
       PGW_SECRETS_ENV: this.secretsFile,
       PGW_PGPASS: join(this.dir, 'pgpass'),
       PGW_NODE_SCRIPTS: this.scriptsDir,
+      ...(c.tls
+        ? {
+            PGW_SSL_CERT: join(this.tlsDir, 'server.crt'),
+            PGW_SSL_KEY: join(this.tlsDir, 'server.key'),
+            PGW_SSL_CA: join(this.tlsDir, 'ca.crt'),
+          }
+        : {}),
     };
     for (const n of c.nodes) {
       const d = this.nodeDir(n.name);
@@ -761,7 +783,12 @@ export class Lab {
       cwd: REPO_ROOT,
       detached: true,
       stdio: ['ignore', out, out],
-      env: { ...process.env, PGWARDEN_LAB_DIR: this.dir },
+      env: {
+        ...process.env,
+        PGWARDEN_LAB_DIR: this.dir,
+        // The workflow steps' connections (functions/lib/db.ts) verify the servers with the lab's CA.
+        ...(this.caFile ? { PGWARDEN_DB_CA_FILE: this.caFile } : {}),
+      },
     });
     child.unref();
     writeFileSync(pidFile, String(child.pid));
@@ -786,7 +813,13 @@ export class Lab {
       target === 'pgpool'
         ? c.pgpools[0].port
         : (this.config().pgpools.find((p) => p.name === target)?.port ?? this.node(target).port);
-    return `postgresql://${user}:${pw}@127.0.0.1:${port}/${database}`;
+    return `postgresql://${user}:${pw}@127.0.0.1:${port}/${database}${this.sslQuery()}`;
+  }
+
+  /** `?sslmode=verify-full&sslrootcert=<ca>` when the lab runs with TLS (libpq and node-postgres read it). */
+  private sslQuery(): string {
+    const ca = this.caFile;
+    return ca ? `?sslmode=verify-full&sslrootcert=${encodeURIComponent(ca)}` : '';
   }
 
   async client(target: string, opts: { user?: string; database?: string; timeoutMs?: number } = {}): Promise<Client> {
@@ -853,7 +886,7 @@ export class Lab {
       timeline: topo.timeline,
       nodes,
       pgpools,
-      endpoint: `postgresql://app:${s.PGW_PW_APP}@127.0.0.1:${c.pgpools[0].port}/app`,
+      endpoint: `postgresql://app:${s.PGW_PW_APP}@127.0.0.1:${c.pgpools[0].port}/app${this.sslQuery()}`,
       services: {
         redis: `redis://:${s.PGW_PW_REDIS}@127.0.0.1:${c.redisPort}`,
         // Without the token: the status is printed and logged.
@@ -1058,6 +1091,53 @@ export interface LabStatus {
 }
 
 // ---------- helpers ----------
+
+/**
+ * A private CA and one server certificate for 127.0.0.1 and localhost, signed by it (openssl). Keys
+ * are mode 0600; chownTree gives them to the database OS user. AWS generates the same at bootstrap.
+ */
+function makeCertificates(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const ssl = (args: string[]) => {
+    const r = runSync('openssl', args);
+    if (r.code !== 0) throw new LabError(`openssl ${args[0]} failed: ${r.stderr.trim()}`);
+  };
+  const f = (n: string) => join(dir, n);
+  ssl(
+    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '3650', '-subj', '/CN=pgwarden lab CA'].concat([
+      '-keyout',
+      f('ca.key'),
+      '-out',
+      f('ca.crt'),
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+    ]),
+  );
+  ssl([
+    'req',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-subj',
+    '/CN=127.0.0.1',
+    '-keyout',
+    f('server.key'),
+    '-out',
+    f('server.csr'),
+  ]);
+  writeFileSync(f('server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
+  ssl(
+    ['x509', '-req', '-in', f('server.csr'), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial'].concat([
+      '-days',
+      '3650',
+      '-out',
+      f('server.crt'),
+      '-extfile',
+      f('server.ext'),
+    ]),
+  );
+  for (const k of ['ca.key', 'server.key']) chmodSync(f(k), 0o600);
+}
 
 function writeEnv(file: string, vars: Record<string, string>): void {
   const body = Object.entries(vars)

@@ -5,13 +5,11 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { freshLab, testPortBase } from './support/lab';
+import { freshLab } from './support/lab';
 import { run } from '../../infra/local/proc';
 
-const PORT_BASE = testPortBase(27300);
-
 describe('lab control plane access', () => {
-  const lab = freshLab(PORT_BASE);
+  const lab = freshLab(27300);
   let plain: string;
 
   beforeAll(async () => {

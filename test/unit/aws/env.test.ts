@@ -14,6 +14,7 @@ describe('readEnv', () => {
       PGWARDEN_METRIC_NAMESPACE: 'acme/pg',
       PGWARDEN_SSM_DOCUMENT_PREFIX: 'acme',
       PGWARDEN_SSM_OUTPUT_LOG_GROUP: '/acme/node-commands',
+      PGWARDEN_DB_CA_FILE: '/etc/pgwarden/ca.crt',
       AWS_REGION: 'eu-west-1',
     });
 
@@ -30,6 +31,7 @@ describe('readEnv', () => {
       metricNamespace: 'acme/pg',
       ssmDocumentPrefix: 'acme',
       ssmOutputLogGroup: '/acme/node-commands',
+      dbCaFile: '/etc/pgwarden/ca.crt',
       region: 'eu-west-1',
     });
   });
