@@ -1093,50 +1093,18 @@ export interface LabStatus {
 // ---------- helpers ----------
 
 /**
- * A private CA and one server certificate for 127.0.0.1 and localhost, signed by it (openssl). Keys
- * are mode 0600; chownTree gives them to the database OS user. AWS generates the same at bootstrap.
+ * The lab's private CA and one server certificate for 127.0.0.1 and localhost, made by the script the
+ * EC2 instances run (infra/node/tls-certs.sh). chownTree gives them to the database OS user.
  */
 function makeCertificates(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const ssl = (args: string[]) => {
-    const r = runSync('openssl', args);
-    if (r.code !== 0) throw new LabError(`openssl ${args[0]} failed: ${r.stderr.trim()}`);
-  };
-  const f = (n: string) => join(dir, n);
-  ssl(
-    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '3650', '-subj', '/CN=pgwarden lab CA'].concat([
-      '-keyout',
-      f('ca.key'),
-      '-out',
-      f('ca.crt'),
-      '-addext',
-      'basicConstraints=critical,CA:TRUE',
-    ]),
-  );
-  ssl([
-    'req',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-subj',
-    '/CN=127.0.0.1',
-    '-keyout',
-    f('server.key'),
-    '-out',
-    f('server.csr'),
-  ]);
-  writeFileSync(f('server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
-  ssl(
-    ['x509', '-req', '-in', f('server.csr'), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial'].concat([
-      '-days',
-      '3650',
-      '-out',
-      f('server.crt'),
-      '-extfile',
-      f('server.ext'),
-    ]),
-  );
-  for (const k of ['ca.key', 'server.key']) chmodSync(f(k), 0o600);
+  const script = join(NODE_SCRIPTS_SRC, 'tls-certs.sh');
+  for (const args of [
+    ['ca', dir],
+    ['server', dir, 'IP:127.0.0.1,DNS:localhost'],
+  ]) {
+    const r = runSync('bash', [script, ...args]);
+    if (r.code !== 0) throw new LabError(`tls-certs.sh ${args[0]} failed: ${r.stderr.trim()}`);
+  }
 }
 
 function writeEnv(file: string, vars: Record<string, string>): void {
