@@ -58,7 +58,8 @@ export async function connectClient(
     query_timeout: timeoutMs,
     statement_timeout: timeoutMs,
     application_name: 'pgwarden',
-    ssl: dbTls(),
+    // The cluster's CA from the credentials (AWS: Secrets Manager), else the lab's CA file, else none.
+    ssl: creds.ca ? { ca: creds.ca, rejectUnauthorized: true } : dbTls(),
   });
   c.on('error', () => undefined);
   try {

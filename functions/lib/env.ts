@@ -52,6 +52,8 @@ export interface PgwardenEnv {
   readonly ssmOutputLogGroup: string | undefined;
   /** PGWARDEN_DB_CA_FILE, optional: connections to PostgreSQL and pgpool use TLS verified against this CA */
   readonly dbCaFile: string | undefined;
+  /** PGWARDEN_DB_CA_SECRET_ARN, optional: the secret {"cert"} of the cluster CA (AWS) */
+  readonly dbCaSecretArn: string | undefined;
   /** AWS_REGION (set by Lambda) */
   readonly region: string;
 }
@@ -93,6 +95,9 @@ export function readEnv(source: Record<string, string | undefined> = process.env
     },
     get dbCaFile() {
       return optional('PGWARDEN_DB_CA_FILE');
+    },
+    get dbCaSecretArn() {
+      return optional('PGWARDEN_DB_CA_SECRET_ARN');
     },
     get region() {
       return required('AWS_REGION');

@@ -101,7 +101,8 @@ const ADAPTER_STATEMENTS = {
       Sid: 'DatabaseCredentials',
       Effect: 'Allow',
       Action: ['secretsmanager:GetSecretValue'],
-      Resource: [{ Ref: 'DbSecret' }],
+      // The automation role's password and the cluster CA's certificate (never its key).
+      Resource: [{ Ref: 'DbSecret' }, { Ref: 'TlsCaCertSecret' }],
     },
     { Sid: 'DecryptSecrets', Effect: 'Allow', Action: ['kms:Decrypt'], Resource: [getAtt('SecretsKey', 'Arn')] },
   ],

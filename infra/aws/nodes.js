@@ -168,6 +168,14 @@ function build(cluster, stage) {
     instanceRole('Node', `pgwarden ${cluster}: PostgreSQL nodes`, [
       ...common,
       { Sid: 'ReadDatabaseSecrets', Effect: 'Allow', Action: ['secretsmanager:GetSecretValue'], Resource: secretArns },
+      // The first primary creates the cluster CA (userdata/common.sh, tls_setup); the others read it.
+      {
+        Sid: 'ClusterCa',
+        Effect: 'Allow',
+        Action: ['secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue'],
+        Resource: [ref('TlsCaSecret'), ref('TlsCaCertSecret')],
+      },
+      { Sid: 'EncryptCa', Effect: 'Allow', Action: ['kms:GenerateDataKey'], Resource: [getAtt('SecretsKey', 'Arn')] },
     ]),
     instanceRole('Pgpool', `pgwarden ${cluster}: pgpool-II instances`, [
       ...common,
@@ -176,7 +184,7 @@ function build(cluster, stage) {
         Effect: 'Allow',
         Action: ['secretsmanager:GetSecretValue'],
         // Not the postgres superuser's: pgpool never logs in as postgres. PCP has a password of its own.
-        Resource: [ref('PgpoolSecret'), ref('DbSecret'), ref('AppSecret'), ref('PcpSecret')],
+        Resource: [ref('PgpoolSecret'), ref('DbSecret'), ref('AppSecret'), ref('PcpSecret'), ref('TlsCaSecret')],
       },
       // pgpool's failover_command: `aws lambda invoke` of the pgpool hook (the fast path).
       {
@@ -207,6 +215,8 @@ function build(cluster, stage) {
     NotifyTopic: ref('NotifyTopic'),
     PostgresSecret: ref('PostgresSecret'),
     PcpSecret: ref('PcpSecret'),
+    TlsCaSecret: ref('TlsCaSecret'),
+    TlsCaCertSecret: ref('TlsCaCertSecret'),
     ReplicatorSecret: ref('ReplicatorSecret'),
     DbSecret: ref('DbSecret'),
     PgpoolSecret: ref('PgpoolSecret'),
@@ -297,6 +307,7 @@ function build(cluster, stage) {
         Backends: backends,
         PgpoolHookFunction: functionName(cluster, stage, 'pgpoolHook'),
         PgpoolPackageS3Uri: ref('PgpoolPackageS3Uri'),
+        PgpoolNlbDns: getAtt('PgpoolNlb', 'DNSName'),
       }),
     });
     R[`${p.id}Instance`] = instance(`${p.id}Instance`, p.name, `${p.id}LaunchTemplate`, 'pgpool', {

@@ -801,6 +801,35 @@ describe('secrets on the pgpool hosts', () => {
   });
 });
 
+describe('TLS in AWS', () => {
+  const userDataOf = (lt: string) =>
+    JSON.stringify((t.Resources[lt].Properties?.LaunchTemplateData as Record<string, Json>).UserData);
+  it('every node and pgpool sets up its certificate from the cluster CA and serves TLS only', () => {
+    for (const lt of ['Node1LaunchTemplate', 'Node2LaunchTemplate', 'Pgpool1LaunchTemplate']) {
+      const ud = userDataOf(lt);
+      expect(ud).toContain('tls_setup ');
+      for (const v of [
+        'PGW_SSL_CERT=/etc/pgwarden/tls/server.crt',
+        'PGW_SSL_KEY=',
+        'PGW_SSL_CA=/etc/pgwarden/tls/ca.crt',
+      ])
+        expect({ lt, has: ud.includes(v) }).toEqual({ lt, has: true });
+    }
+    // pgpool's certificate names the NLB, which clients connect to by name.
+    expect(userDataOf('Pgpool1LaunchTemplate')).toContain('"PgpoolNlbDns":{"Fn::GetAtt":["PgpoolNlb","DNSName"]}');
+  });
+  it("the Lambdas verify with the CA certificate's secret, and no Lambda may read the CA key", () => {
+    const fns = byType(t, 'AWS::Lambda::Function');
+    expect(fns.length).toBeGreaterThan(40);
+    for (const [id, f] of fns) {
+      const vars = (f.Properties?.Environment as { Variables: Record<string, Json> }).Variables;
+      expect({ id, ca: vars.PGWARDEN_DB_CA_SECRET_ARN }).toEqual({ id, ca: { Ref: 'TlsCaCertSecret' } });
+    }
+    const lambdaRoles = fns.map(([, f]) => ((f.Properties?.Role as Record<string, Json>)['Fn::GetAtt'] as string[])[0]);
+    for (const role of lambdaRoles) expect(JSON.stringify(t.Resources[role].Properties)).not.toContain('"TlsCaSecret"');
+  });
+});
+
 describe('the pgpool-II package recipe', () => {
   it('builds the tarball the lab builds, checked against the same SHA-256', () => {
     const lab = fs.readFileSync(path.join(ROOT, 'infra/local/pgpool-build.ts'), 'utf8');

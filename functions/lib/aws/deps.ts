@@ -83,7 +83,9 @@ function build(env: PgwardenEnv): Deps {
       return (memo.notifier ??= new SnsNotifier(sns(), env.notifyTopicArn));
     },
     get secrets() {
-      return (memo.secrets ??= new SecretsManagerSecrets(secretsManager(), env.dbSecretArn));
+      return (memo.secrets ??= new SecretsManagerSecrets(secretsManager(), env.dbSecretArn, {
+        caSecretId: env.dbCaSecretArn,
+      }));
     },
     now: () => new Date(),
     log,

@@ -31,6 +31,7 @@ chown postgres /etc/pgwarden/pgpass
 umask 022
 
 ip=$(imds local-ipv4)
+tls_setup "${BootstrapRole}" "IP:$ip"
 cat >/etc/pgwarden/node.env <<ENV
 PGW_CLUSTER=${ClusterName}
 PGW_NODE=${InstanceName}
@@ -45,6 +46,10 @@ PGW_HBA_CIDR=${VpcCidr}
 PGW_PGPASS=/etc/pgwarden/pgpass
 PGW_SECRETS_ENV=/etc/pgwarden/secrets.env
 PGW_WAL_SEGSIZE_MB=${WalSegmentSizeMB}
+# TLS only (pg_hba hostssl), verified by every client (infra/node/lib.sh)
+PGW_SSL_CERT=/etc/pgwarden/tls/server.crt
+PGW_SSL_KEY=/etc/pgwarden/tls/server.key
+PGW_SSL_CA=/etc/pgwarden/tls/ca.crt
 ENV
 
 /opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s -c "ssm:${AgentConfigParameter}"

@@ -6,6 +6,8 @@ if [ -z "${PgpoolPackageS3Uri}" ]; then
 fi
 aws s3 cp "${PgpoolPackageS3Uri}" /tmp/pgpool.rpm
 dnf install -y /tmp/pgpool.rpm postgresql15
+# pgpool runs as the postgres OS user, as on the nodes (the client package does not create it).
+id postgres >/dev/null 2>&1 || useradd --system --home-dir /var/lib/pgwarden --shell /sbin/nologin postgres
 # configure-pgpool.sh refuses a pgpool-II older than 4.5 too; say it here, where the package came in.
 version=$(pgpool --version 2>&1 | grep -oE '[0-9]+\.[0-9]+\.[0-9]+' | head -n1)
 case "$version" in
@@ -29,6 +31,8 @@ SECRETS
 umask 022
 
 ip=$(imds local-ipv4)
+# Clients reach pgpool by its address (the probe) or through the NLB's name (the endpoint).
+tls_setup pgpool "IP:$ip,DNS:${PgpoolNlbDns}"
 cat >/etc/pgwarden/node.env <<ENV
 PGW_CLUSTER=${ClusterName}
 PGW_NODE=${InstanceName}
@@ -45,6 +49,10 @@ PGW_SECRETS_ENV=/etc/pgwarden/secrets.env
 # The hook returns once the workflow has started; promotion through SSM takes seconds in AWS, so
 # pgpool keeps searching for the promoted primary (once a second) instead of giving up.
 PGW_SEARCH_PRIMARY_TIMEOUT=0
+# TLS to clients (pool_hba hostssl) and to the backends (infra/node/configure-pgpool.sh)
+PGW_SSL_CERT=/etc/pgwarden/tls/server.crt
+PGW_SSL_KEY=/etc/pgwarden/tls/server.key
+PGW_SSL_CA=/etc/pgwarden/tls/ca.crt
 ENV
 
 /opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s -c "ssm:${AgentConfigParameter}"
