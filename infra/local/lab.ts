@@ -450,7 +450,7 @@ export class Lab {
     const r = runSync('runuser', ['-u', u, '--', 'test', '-r', join(this.scriptsDir, 'lib.sh')]);
     if (r.code !== 0) {
       throw new LabError(
-        `the ${u} OS user cannot reach ${this.dir}: choose a lab folder it can traverse, e.g. PGWARDEN_LAB_DIR=/var/tmp/pgwarden-lab`,
+        `the ${u} OS user cannot reach ${this.dir}: choose a lab folder it can traverse, e.g. PGWARDEN_LAB_DIR=/var/lib/pgwarden/lab`,
       );
     }
   }
