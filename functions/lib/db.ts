@@ -2,21 +2,8 @@
  * Talking to PostgreSQL nodes and pgpool from a workflow step. Lambdas in the VPC and the lab's
  * control plane use the same code: only the credentials' source differs (Secrets port).
  */
-import { readFileSync } from 'node:fs';
 import { Client } from 'pg';
-import { readEnv } from './env';
 import type { DbCredentials } from './ports';
-
-let tlsCache: { file: string; ca: string } | undefined;
-/**
- * TLS options of every connection: with PGWARDEN_DB_CA_FILE set, TLS that verifies the server's
- * certificate (chain to that CA, and the host name or IP we connect to); without it, none.
- */
-export function dbTls(file = readEnv().dbCaFile): { ca: string; rejectUnauthorized: true } | undefined {
-  if (!file) return undefined;
-  if (tlsCache?.file !== file) tlsCache = { file, ca: readFileSync(file, 'utf8') };
-  return { ca: tlsCache.ca, rejectUnauthorized: true };
-}
 
 export interface Endpoint {
   host: string;
@@ -58,8 +45,9 @@ export async function connectClient(
     query_timeout: timeoutMs,
     statement_timeout: timeoutMs,
     application_name: 'pgwarden',
-    // The cluster's CA from the credentials (AWS: Secrets Manager), else the lab's CA file, else none.
-    ssl: creds.ca ? { ca: creds.ca, rejectUnauthorized: true } : dbTls(),
+    // With the cluster's CA (AWS: Secrets Manager; a lab with TLS: its CA file), TLS that verifies the
+    // server's certificate chain and the address we connect to; without it, none.
+    ssl: creds.ca ? { ca: creds.ca, rejectUnauthorized: true } : undefined,
   });
   c.on('error', () => undefined);
   try {

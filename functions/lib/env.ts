@@ -50,8 +50,6 @@ export interface PgwardenEnv {
   readonly ssmDocumentPrefix: string;
   /** PGWARDEN_SSM_OUTPUT_LOG_GROUP, optional: node command output also goes to this log group */
   readonly ssmOutputLogGroup: string | undefined;
-  /** PGWARDEN_DB_CA_FILE, optional: connections to PostgreSQL and pgpool use TLS verified against this CA */
-  readonly dbCaFile: string | undefined;
   /** PGWARDEN_DB_CA_SECRET_ARN, optional: the secret {"cert"} of the cluster CA (AWS) */
   readonly dbCaSecretArn: string | undefined;
   /** AWS_REGION (set by Lambda) */
@@ -92,9 +90,6 @@ export function readEnv(source: Record<string, string | undefined> = process.env
     },
     get ssmOutputLogGroup() {
       return optional('PGWARDEN_SSM_OUTPUT_LOG_GROUP');
-    },
-    get dbCaFile() {
-      return optional('PGWARDEN_DB_CA_FILE');
     },
     get dbCaSecretArn() {
       return optional('PGWARDEN_DB_CA_SECRET_ARN');

@@ -99,7 +99,7 @@ export interface LabOptions {
   standbys?: number;
   pgpools?: number;
   pgpoolEnv?: Record<string, string>;
-  /** TLS everywhere (LabConfig.tls); also PGWARDEN_LAB_TLS=1. Fixed when the lab is created. */
+  /** TLS everywhere (LabConfig.tls): the default; PGWARDEN_LAB_TLS=0 turns it off. Fixed when the lab is created. */
   tls?: boolean;
   log?: (msg: string) => void;
 }
@@ -206,7 +206,7 @@ export class Lab {
       appPort: p.appPort,
       profile: LAB_PROFILE,
       pgpoolEnv: this.opts.pgpoolEnv,
-      tls: this.opts.tls ?? process.env.PGWARDEN_LAB_TLS === '1',
+      tls: this.opts.tls ?? process.env.PGWARDEN_LAB_TLS !== '0',
       createdAt: new Date().toISOString(),
     };
     this.ensurePrivateLabDir(cfg.osUser);
@@ -786,8 +786,6 @@ export class Lab {
       env: {
         ...process.env,
         PGWARDEN_LAB_DIR: this.dir,
-        // The workflow steps' connections (functions/lib/db.ts) verify the servers with the lab's CA.
-        ...(this.caFile ? { PGWARDEN_DB_CA_FILE: this.caFile } : {}),
       },
     });
     child.unref();

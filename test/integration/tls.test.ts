@@ -1,6 +1,7 @@
 /**
- * A lab with TLS everywhere (LabOptions.tls): PostgreSQL and pgpool accept TLS only, replication and
- * pgpool's backend connections use it, and clients verify the servers against the lab's own CA.
+ * A lab with TLS everywhere (the default; LabOptions.tls): PostgreSQL and pgpool accept TLS only,
+ * replication and pgpool's backend connections use it, and clients verify the servers against the
+ * lab's own CA.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

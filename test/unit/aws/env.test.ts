@@ -14,7 +14,7 @@ describe('readEnv', () => {
       PGWARDEN_METRIC_NAMESPACE: 'acme/pg',
       PGWARDEN_SSM_DOCUMENT_PREFIX: 'acme',
       PGWARDEN_SSM_OUTPUT_LOG_GROUP: '/acme/node-commands',
-      PGWARDEN_DB_CA_FILE: '/etc/pgwarden/ca.crt',
+      PGWARDEN_DB_CA_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:ca',
       AWS_REGION: 'eu-west-1',
     });
 
@@ -31,7 +31,7 @@ describe('readEnv', () => {
       metricNamespace: 'acme/pg',
       ssmDocumentPrefix: 'acme',
       ssmOutputLogGroup: '/acme/node-commands',
-      dbCaFile: '/etc/pgwarden/ca.crt',
+      dbCaSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:ca',
       region: 'eu-west-1',
     });
   });
