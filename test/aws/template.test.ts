@@ -862,6 +862,22 @@ describe('least privilege: one role per Lambda, granting what its code calls', (
     );
     expect(derivedActions('functions/metrics/handler.handler')).not.toContain('ssm:SendCommand');
   });
+  it("each role may write its own Lambda's log group and no other", () => {
+    for (const [id, f] of byType(t, 'AWS::Lambda::Function')) {
+      const role = ((f.Properties?.Role as Record<string, Json>)['Fn::GetAtt'] as string[])[0];
+      const logs = identityStatements({ Resources: { [role]: t.Resources[role] } }).find(({ s }) =>
+        JSON.stringify(s.Action).includes('logs:PutLogEvents'),
+      );
+      expect({ id, resource: JSON.stringify(logs?.s.Resource) }).toEqual({
+        id,
+        resource: JSON.stringify([
+          {
+            'Fn::Sub': `arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:/aws/lambda/${String(f.Properties?.FunctionName)}:*`,
+          },
+        ]),
+      });
+    }
+  });
   it('every Lambda has its own role granting exactly the SDK commands its handler reaches', () => {
     expect(rolesMatchCode(t)).toEqual([]);
   });
