@@ -45,6 +45,9 @@ export async function connectClient(
     query_timeout: timeoutMs,
     statement_timeout: timeoutMs,
     application_name: 'pgwarden',
+    // With the cluster's CA (AWS: Secrets Manager; a lab with TLS: its CA file), TLS that verifies the
+    // server's certificate chain and the address we connect to; without it, none.
+    ssl: creds.ca ? { ca: creds.ca, rejectUnauthorized: true } : undefined,
   });
   c.on('error', () => undefined);
   try {

@@ -7,7 +7,9 @@
  */
 import type { WorkflowName } from './ports';
 
-export const DEFAULT_TOPOLOGY_PARAMETER = '/pgwarden/{cluster}/topology';
+/** The stack's names for a cluster (infra/aws/naming.js): every account-global name carries the cluster. */
+export const defaultTopologyTable = (cluster: string) => `pgwarden-${cluster}-topology`;
+export const defaultDocumentPrefix = (cluster: string) => `pgwarden-${cluster}`;
 
 export const WORKFLOWS = [
   'failover',
@@ -34,18 +36,20 @@ export class EnvError extends Error {
 export interface PgwardenEnv {
   /** PGWARDEN_CLUSTER */
   readonly cluster: string;
-  /** PGWARDEN_TOPOLOGY_PARAMETER: parameter name, `{cluster}` replaced; default /pgwarden/{cluster}/topology */
-  readonly topologyParameter: string;
+  /** PGWARDEN_TOPOLOGY_TABLE: the DynamoDB table of the topology; default pgwarden-<cluster>-topology */
+  readonly topologyTable: string;
   /** PGWARDEN_DB_SECRET_ARN */
   readonly dbSecretArn: string;
   /** PGWARDEN_NOTIFY_TOPIC_ARN */
   readonly notifyTopicArn: string;
   /** PGWARDEN_STATE_MACHINE_ARNS: JSON object, workflow name -> state machine ARN */
   readonly stateMachineArns: Partial<Record<WorkflowName, string>>;
-  /** PGWARDEN_SSM_DOCUMENT_PREFIX, default 'pgwarden' */
+  /** PGWARDEN_SSM_DOCUMENT_PREFIX, default pgwarden-<cluster> */
   readonly ssmDocumentPrefix: string;
   /** PGWARDEN_SSM_OUTPUT_LOG_GROUP, optional: node command output also goes to this log group */
   readonly ssmOutputLogGroup: string | undefined;
+  /** PGWARDEN_DB_CA_SECRET_ARN, optional: the secret {"cert"} of the cluster CA (AWS) */
+  readonly dbCaSecretArn: string | undefined;
   /** AWS_REGION (set by Lambda) */
   readonly region: string;
 }
@@ -64,8 +68,8 @@ export function readEnv(source: Record<string, string | undefined> = process.env
     get cluster() {
       return required('PGWARDEN_CLUSTER');
     },
-    get topologyParameter() {
-      return optional('PGWARDEN_TOPOLOGY_PARAMETER') ?? DEFAULT_TOPOLOGY_PARAMETER;
+    get topologyTable() {
+      return optional('PGWARDEN_TOPOLOGY_TABLE') ?? defaultTopologyTable(required('PGWARDEN_CLUSTER'));
     },
     get dbSecretArn() {
       return required('PGWARDEN_DB_SECRET_ARN');
@@ -77,10 +81,13 @@ export function readEnv(source: Record<string, string | undefined> = process.env
       return parseStateMachineArns(required('PGWARDEN_STATE_MACHINE_ARNS'));
     },
     get ssmDocumentPrefix() {
-      return optional('PGWARDEN_SSM_DOCUMENT_PREFIX') ?? 'pgwarden';
+      return optional('PGWARDEN_SSM_DOCUMENT_PREFIX') ?? defaultDocumentPrefix(required('PGWARDEN_CLUSTER'));
     },
     get ssmOutputLogGroup() {
       return optional('PGWARDEN_SSM_OUTPUT_LOG_GROUP');
+    },
+    get dbCaSecretArn() {
+      return optional('PGWARDEN_DB_CA_SECRET_ARN');
     },
     get region() {
       return required('AWS_REGION');

@@ -144,6 +144,8 @@ export interface DbCredentials {
   user: string;
   password: string;
   database: string;
+  /** PEM of the CA the servers' certificates chain to: connections use TLS and verify them. */
+  ca?: string;
 }
 
 export interface Secrets {

@@ -7,7 +7,7 @@
  */
 const fs = require('node:fs');
 const path = require('node:path');
-const { NODE_ACTIONS, NODE_SCRIPTS_DIR, pascal } = require('./naming');
+const { NODE_ACTIONS, NODE_SCRIPTS_DIR, pascal, documentName } = require('./naming');
 
 // Values are interpolated into a single-quoted shell assignment: no quote, backslash or newline.
 const SAFE_VALUE = "^[^'\\\\\\r\\n]*$";
@@ -38,9 +38,8 @@ function scriptParameters(action, dir = NODE_SCRIPTS_DIR) {
 }
 
 const documentLogicalId = (action) => `${pascal(action)}NodeActionDocument`;
-const documentName = (action) => `pgwarden-${action}`;
 
-function document(action, dir = NODE_SCRIPTS_DIR) {
+function document(cluster, action, dir = NODE_SCRIPTS_DIR) {
   const params = scriptParameters(action, dir);
   const parameters = {
     ...Object.fromEntries(
@@ -54,7 +53,7 @@ function document(action, dir = NODE_SCRIPTS_DIR) {
   return {
     Type: 'AWS::SSM::Document',
     Properties: {
-      Name: documentName(action),
+      Name: documentName(cluster, action),
       DocumentType: 'Command',
       DocumentFormat: 'JSON',
       UpdateMethod: 'NewVersion',
@@ -82,19 +81,21 @@ function document(action, dir = NODE_SCRIPTS_DIR) {
   };
 }
 
-function build(actions = NODE_ACTIONS, dir = NODE_SCRIPTS_DIR) {
-  return { Resources: Object.fromEntries(actions.map((a) => [documentLogicalId(a), document(a, dir)])) };
+function build(cluster, actions = NODE_ACTIONS, dir = NODE_SCRIPTS_DIR) {
+  return { Resources: Object.fromEntries(actions.map((a) => [documentLogicalId(a), document(cluster, a, dir)])) };
 }
 
-async function resources() {
-  return build();
+async function resources({ resolveVariable }) {
+  return build(await resolveVariable('self:custom.cluster'));
 }
 
-/** arn:...:document/pgwarden-<action> for every action, plus the script installer. */
-async function documentArns() {
-  return [...NODE_ACTIONS.map(documentName), 'pgwarden-install-node-scripts'].map((name) => ({
-    'Fn::Sub': `arn:\${AWS::Partition}:ssm:\${AWS::Region}:\${AWS::AccountId}:document/${name}`,
-  }));
+/** arn:...:document/pgwarden-<cluster>-<action> for the given actions (default: every one). */
+function documentArns(cluster, actions = NODE_ACTIONS) {
+  return actions
+    .map((a) => documentName(cluster, a))
+    .map((name) => ({
+      'Fn::Sub': `arn:\${AWS::Partition}:ssm:\${AWS::Region}:\${AWS::AccountId}:document/${name}`,
+    }));
 }
 
 module.exports = {

@@ -3,7 +3,7 @@
  * The workflow-step Lambdas, generated from the Task resources of statemachines/*.asl.json, so that a
  * new step in an ASL file needs no serverless.yml edit. Used as `${file(./infra/aws/functions.js):workflowSteps}`.
  */
-const { workflows, stepFunction } = require('./naming');
+const { workflows, stepFunction, functionName } = require('./naming');
 
 /** One entry per distinct `${<Area><Step>FunctionArn}` over every workflow. */
 function stepFunctions(wfs = workflows()) {
@@ -20,11 +20,16 @@ function stepFunctions(wfs = workflows()) {
   return [...byKey.values()].sort((a, b) => a.key.localeCompare(b.key));
 }
 
-async function workflowSteps() {
+async function workflowSteps({ resolveVariable }) {
+  const [cluster, stage] = await Promise.all([resolveVariable('self:custom.cluster'), resolveVariable('sls:stage')]);
+  // Required here, not at the top: iam.js reads stepFunctions() from this file.
+  const { roleLogicalId } = require('./iam');
   const out = {};
   for (const fn of stepFunctions()) {
     out[fn.key] = {
       handler: fn.handler,
+      name: functionName(cluster, stage, fn.key),
+      role: roleLogicalId(fn.key),
       description: `pgwarden workflow step (${fn.workflows.join(', ')})`,
       // A step may wait for an SSM command on a node (promote, follow, rejoin): up to the Lambda maximum; the ASL sets each Task's own TimeoutSeconds.
       timeout: 900,

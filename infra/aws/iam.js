@@ -1,24 +1,48 @@
 'use strict';
 /**
- * The Lambdas' role (provider.iam.role.statements): least privilege, every resource named. ARNs of the
- * cluster's own resources are built from their fixed names, not Ref'd, so that no Lambda depends on
- * the instances or state machines that depend on it.
- * Used as `${file(./infra/aws/iam.js):lambdaStatements}`.
+ * One IAM role per Lambda, each granting only what its handler's code can call: the adapters its
+ * import graph reaches (handler-ports.js) decide which of the statements below it gets. A handler that
+ * never touches `deps.nodes` cannot send a node action, a digest cannot stop an instance.
+ *
+ * ARNs of the cluster's own resources are built from their fixed names, not Ref'd, so that no role
+ * depends on the instances or state machines that depend on the Lambdas.
+ * Used as `${file(./infra/aws/iam.js):roles}` (resources) and by functions.js (`role:` of each step).
  */
-const { workflows } = require('./naming');
+const fs = require('node:fs');
+const path = require('node:path');
+const yaml = require('js-yaml');
+const { ROOT, workflows, functionLogicalId, functionName, topologyTableName, namePrefix } = require('./naming');
 const { documentArns } = require('./actions');
-const { CLUSTER_TAG } = require('./nodes');
+const { handlerReach } = require('./handler-ports');
 
+const CLUSTER_TAG = 'pgwarden:cluster';
 const arn = (service, resource) => ({
   'Fn::Sub': `arn:\${AWS::Partition}:${service}:\${AWS::Region}:\${AWS::AccountId}:${resource}`,
 });
+const getAtt = (id, attr) => ({ 'Fn::GetAtt': [id, attr] });
 
-async function lambdaStatements({ resolveVariable }) {
-  const cluster = await resolveVariable('self:custom.cluster');
-  const wfs = workflows();
-  const tagged = { StringEquals: { [`aws:ResourceTag/${CLUSTER_TAG}`]: cluster } };
-  const statements = [
-    { Sid: 'RunNodeActionDocuments', Effect: 'Allow', Action: ['ssm:SendCommand'], Resource: await documentArns() },
+/** The role of a function key: failoverAssess -> FailoverAssessLambdaRole. */
+const roleLogicalId = (key) => functionLogicalId(key).replace(/LambdaFunction$/, 'LambdaRole');
+
+/** Per adapter file: the statements its SDK commands need (test/aws derives the commands independently). */
+const ADAPTER_STATEMENTS = {
+  'functions/lib/aws/dynamodb-topology-store.ts': ({ cluster }) => [
+    {
+      Sid: 'Topology',
+      Effect: 'Allow',
+      Action: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+      Resource: [arn('dynamodb', `table/${topologyTableName(cluster)}`)],
+    },
+    {
+      Sid: 'TopologyEncryption',
+      Effect: 'Allow',
+      Action: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:DescribeKey'],
+      Resource: [getAtt('DataKey', 'Arn')],
+      Condition: { StringEquals: { 'kms:ViaService': { 'Fn::Sub': 'dynamodb.${AWS::Region}.amazonaws.com' } } },
+    },
+  ],
+  'functions/lib/aws/ssm-node-commands.ts': ({ cluster }) => [
+    { Sid: 'RunNodeActionDocuments', Effect: 'Allow', Action: ['ssm:SendCommand'], Resource: documentArns(cluster) },
     // SendCommand authorizes the document and each target instance: only the cluster's members.
     {
       Sid: 'RunNodeActionsOnClusterMembers',
@@ -34,31 +58,27 @@ async function lambdaStatements({ resolveVariable }) {
       Action: ['ssm:GetCommandInvocation', 'ssm:ListCommandInvocations', 'ssm:CancelCommand'],
       Resource: '*',
     },
+  ],
+  'functions/lib/aws/ec2-instance-control.ts': ({ cluster }) => [
+    { Sid: 'DescribeInstances', Effect: 'Allow', Action: ['ec2:DescribeInstances'], Resource: '*' },
+    // Fencing by instance stop: only the cluster's members.
     {
-      Sid: 'Topology',
+      Sid: 'FenceClusterInstances',
       Effect: 'Allow',
-      Action: ['ssm:GetParameter', 'ssm:PutParameter', 'ssm:GetParameterHistory'],
-      Resource: [arn('ssm', `parameter/pgwarden/${cluster}/topology`)],
+      Action: ['ec2:StopInstances'],
+      Resource: [arn('ec2', 'instance/*')],
+      Condition: { StringEquals: { [`aws:ResourceTag/${CLUSTER_TAG}`]: cluster } },
     },
+  ],
+  'functions/lib/aws/sfn-workflow-starter.ts': ({ cluster }) => [
     {
-      Sid: 'DatabaseCredentials',
+      Sid: 'StartWorkflows',
       Effect: 'Allow',
-      Action: ['secretsmanager:GetSecretValue'],
-      Resource: [{ Ref: 'DbSecret' }],
+      Action: ['states:StartExecution'],
+      Resource: workflows().map((w) => arn('states', `stateMachine:${namePrefix(cluster)}-${w.name}`)),
     },
-    {
-      Sid: 'DecryptSecrets',
-      Effect: 'Allow',
-      Action: ['kms:Decrypt'],
-      Resource: [{ 'Fn::GetAtt': ['SecretsKey', 'Arn'] }],
-    },
-    {
-      Sid: 'EncryptWithDataKey',
-      Effect: 'Allow',
-      Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
-      Resource: [{ 'Fn::GetAtt': ['DataKey', 'Arn'] }],
-    },
-    { Sid: 'Notify', Effect: 'Allow', Action: ['sns:Publish'], Resource: [{ Ref: 'NotifyTopic' }] },
+  ],
+  'functions/lib/aws/cloudwatch-metrics.ts': () => [
     {
       Sid: 'PublishMetrics',
       Effect: 'Allow',
@@ -66,50 +86,132 @@ async function lambdaStatements({ resolveVariable }) {
       Resource: '*',
       Condition: { StringEquals: { 'cloudwatch:namespace': 'pgwarden' } },
     },
-    { Sid: 'DescribeInstances', Effect: 'Allow', Action: ['ec2:DescribeInstances', 'ec2:DescribeTags'], Resource: '*' },
-    // Fencing by instance stop: only the cluster's members.
+  ],
+  'functions/lib/aws/sns-notifier.ts': () => [
+    { Sid: 'Notify', Effect: 'Allow', Action: ['sns:Publish'], Resource: [{ Ref: 'NotifyTopic' }] },
     {
-      Sid: 'FenceClusterInstances',
+      Sid: 'NotifyEncrypted',
       Effect: 'Allow',
-      Action: ['ec2:StopInstances', 'ec2:StartInstances'],
-      Resource: [arn('ec2', 'instance/*')],
-      Condition: tagged,
+      Action: ['kms:GenerateDataKey', 'kms:Decrypt'],
+      Resource: [getAtt('DataKey', 'Arn')],
     },
+  ],
+  'functions/lib/aws/secrets.ts': () => [
+    {
+      Sid: 'DatabaseCredentials',
+      Effect: 'Allow',
+      Action: ['secretsmanager:GetSecretValue'],
+      // The automation role's password and the cluster CA's certificate (never its key).
+      Resource: [{ Ref: 'DbSecret' }, { Ref: 'TlsCaCertSecret' }],
+    },
+    { Sid: 'DecryptSecrets', Effect: 'Allow', Action: ['kms:Decrypt'], Resource: [getAtt('SecretsKey', 'Arn')] },
+  ],
+  'functions/logdigest/aws.ts': ({ cluster }) => [
     {
       Sid: 'ReadPostgresLogs',
       Effect: 'Allow',
-      Action: ['logs:FilterLogEvents', 'logs:StartQuery', 'logs:GetLogEvents', 'logs:DescribeLogStreams'],
+      Action: ['logs:DescribeLogStreams', 'logs:FilterLogEvents'],
       Resource: [
         arn('logs', `log-group:/pgwarden/${cluster}/postgresql`),
         arn('logs', `log-group:/pgwarden/${cluster}/postgresql:*`),
         arn('logs', `log-group:/pgwarden/${cluster}/postgresql-json`),
         arn('logs', `log-group:/pgwarden/${cluster}/postgresql-json:*`),
-        arn('logs', `log-group:/pgwarden/${cluster}/node-commands:*`),
       ],
     },
-    { Sid: 'LogsInsightsResults', Effect: 'Allow', Action: ['logs:GetQueryResults', 'logs:StopQuery'], Resource: '*' },
     {
       Sid: 'WriteDigests',
       Effect: 'Allow',
-      Action: ['s3:PutObject', 's3:GetObject'],
+      Action: ['s3:PutObject'],
       Resource: [{ 'Fn::Sub': '${DigestBucket.Arn}/*' }],
     },
+    {
+      Sid: 'WriteDigestsEncrypted',
+      Effect: 'Allow',
+      Action: ['kms:GenerateDataKey'],
+      Resource: [getAtt('DataKey', 'Arn')],
+    },
+  ],
+};
+
+/** What every Lambda needs: its own log group, its network interfaces in the VPC, X-Ray. */
+function baseline(logGroupName) {
+  return [
+    {
+      Sid: 'OwnLogs',
+      Effect: 'Allow',
+      Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+      Resource: [arn('logs', `log-group:${logGroupName}:*`)],
+    },
+    // No resource-level permissions exist for these (IAM service authorization reference).
+    {
+      Sid: 'VpcNetworkInterfaces',
+      Effect: 'Allow',
+      Action: [
+        'ec2:CreateNetworkInterface',
+        'ec2:DescribeNetworkInterfaces',
+        'ec2:DeleteNetworkInterface',
+        'ec2:AssignPrivateIpAddresses',
+        'ec2:UnassignPrivateIpAddresses',
+      ],
+      Resource: '*',
+    },
+    { Sid: 'Tracing', Effect: 'Allow', Action: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], Resource: '*' },
   ];
-  if (wfs.length) {
-    statements.push({
-      Sid: 'StartWorkflows',
-      Effect: 'Allow',
-      Action: ['states:StartExecution'],
-      Resource: wfs.map((w) => arn('states', `stateMachine:pgwarden-${cluster}-${w.name}`)),
-    });
-    statements.push({
-      Sid: 'WatchWorkflows',
-      Effect: 'Allow',
-      Action: ['states:DescribeExecution'],
-      Resource: wfs.map((w) => arn('states', `execution:pgwarden-${cluster}-${w.name}:*`)),
-    });
-  }
-  return statements;
 }
 
-module.exports = { lambdaStatements };
+/** Every function of serverless.yml: the generated workflow steps and the ones written there. */
+function allFunctions() {
+  const { stepFunctions } = require('./functions');
+  const doc = yaml.load(fs.readFileSync(path.join(ROOT, 'serverless.yml'), 'utf8'));
+  const fixed = [];
+  for (const entry of [doc.functions].flat()) {
+    if (entry && typeof entry === 'object')
+      for (const [key, f] of Object.entries(entry))
+        // A function with a role written by hand beside its own resources (the app: infra/aws/app.yml,
+        // its own least-privilege role, checked by the template test) is not derived here.
+        if (!f.role || f.role === roleLogicalId(key)) fixed.push({ key, handler: f.handler });
+  }
+  return [...stepFunctions().map((f) => ({ key: f.key, handler: f.handler })), ...fixed];
+}
+
+/** The statements of one function's role, and what its code reaches (for the role's description). */
+function functionStatements(cluster, stage, fn) {
+  const reach = handlerReach(fn.handler);
+  const statements = baseline(`/aws/lambda/${functionName(cluster, stage, fn.key)}`);
+  for (const adapter of reach.adapters) {
+    const make = ADAPTER_STATEMENTS[adapter];
+    if (!make) throw new Error(`${adapter} sends AWS SDK commands but infra/aws/iam.js grants nothing for it`);
+    statements.push(...make({ cluster }));
+  }
+  return { statements, reach };
+}
+
+function buildRoles(cluster, stage, fns = allFunctions()) {
+  const Resources = {};
+  for (const fn of fns) {
+    const { statements, reach } = functionStatements(cluster, stage, fn);
+    Resources[roleLogicalId(fn.key)] = {
+      Type: 'AWS::IAM::Role',
+      Properties: {
+        Description:
+          `pgwarden ${cluster}: Lambda ${fn.key} (${reach.adapters.map((a) => path.basename(a, '.ts')).join(', ') || 'no AWS calls'})`.slice(
+            0,
+            1000,
+          ),
+        AssumeRolePolicyDocument: {
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+        },
+        Policies: [{ PolicyName: 'pgwarden', PolicyDocument: { Version: '2012-10-17', Statement: statements } }],
+      },
+    };
+  }
+  return { Resources };
+}
+
+async function roles({ resolveVariable }) {
+  const [cluster, stage] = await Promise.all([resolveVariable('self:custom.cluster'), resolveVariable('sls:stage')]);
+  return buildRoles(cluster, stage);
+}
+
+module.exports = { roles, buildRoles, roleLogicalId, allFunctions, ADAPTER_STATEMENTS, baseline };

@@ -110,6 +110,18 @@ function describe(pascalName, areaDir, step) {
   };
 }
 
+/**
+ * Names of account-global resources (one namespace per account and region): every one carries the
+ * cluster, so that two clusters can share an account and region (test/aws: account-global names).
+ */
+const namePrefix = (cluster) => `pgwarden-${cluster}`;
+/** SSM document of a node action: the prefix is PGWARDEN_SSM_DOCUMENT_PREFIX. */
+const documentName = (cluster, action) => `${namePrefix(cluster)}-${action}`;
+const installDocumentName = (cluster) => documentName(cluster, 'install-node-scripts');
+/** Lambda function names (also their log groups): cluster and stage. */
+const functionName = (cluster, stage, key) => `${namePrefix(cluster)}-${stage}-${key}`;
+const topologyTableName = (cluster) => `${namePrefix(cluster)}-topology`;
+
 /** Serverless v3's normalizeName: the logical id prefix of a function key. */
 const functionLogicalId = (key) =>
   `${key[0].toUpperCase()}${key.slice(1).replace(/-/g, 'Dash').replace(/_/g, 'Underscore')}LambdaFunction`;
@@ -125,4 +137,9 @@ module.exports = {
   workflows,
   stepFunction,
   functionLogicalId,
+  namePrefix,
+  documentName,
+  installDocumentName,
+  functionName,
+  topologyTableName,
 };

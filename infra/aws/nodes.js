@@ -13,7 +13,7 @@ const path = require('node:path');
 const crypto = require('node:crypto');
 const zlib = require('node:zlib');
 const { sub } = require('./sub');
-const { NODE_SCRIPTS_DIR } = require('./naming');
+const { NODE_SCRIPTS_DIR, functionName, installDocumentName, topologyTableName } = require('./naming');
 
 const AZS = ['A', 'B', 'C'];
 const CORE_NODES = AZS.map((az, i) => ({ id: `Node${i + 1}`, name: `pg${i + 1}`, az, primary: i === 0 }));
@@ -60,28 +60,7 @@ function instanceRole(id, description, statements) {
   };
 }
 
-function launchTemplate(cluster, profile, instanceType, blockDevices) {
-  return {
-    Type: 'AWS::EC2::LaunchTemplate',
-    Properties: {
-      LaunchTemplateData: {
-        ImageId: ref('NodeImageId'),
-        InstanceType: ref(instanceType),
-        IamInstanceProfile: { Arn: getAtt(profile, 'Arn') },
-        // IMDSv2 only; hop limit 1 keeps containers on the host from reaching the instance's role.
-        MetadataOptions: { HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 1 },
-        Monitoring: { Enabled: true },
-        EbsOptimized: true,
-        BlockDeviceMappings: blockDevices,
-        TagSpecifications: ['volume', 'network-interface'].map((ResourceType) => ({
-          ResourceType,
-          Tags: [{ Key: CLUSTER_TAG, Value: cluster }],
-        })),
-      },
-    },
-  };
-}
-
+/** The root volume (disposable: the data has its own volume). */
 const ebs = (DeviceName, VolumeSize) => ({
   DeviceName,
   Ebs: {
@@ -93,7 +72,49 @@ const ebs = (DeviceName, VolumeSize) => ({
   },
 });
 
-function build(cluster, service, stage) {
+/**
+ * One launch template per instance, holding every property a stack parameter or the image may change
+ * (image, type, profile, network interface, user data). The instance pins version 1 of it: a deploy
+ * with a new image or type only adds a version here and replaces nothing (test/aws: stateful
+ * resources). docs/aws.md: how a new image reaches the nodes, one at a time.
+ */
+function launchTemplate(cluster, { profile, instanceType, subnet, securityGroup, userData: ud }) {
+  return {
+    Type: 'AWS::EC2::LaunchTemplate',
+    Properties: {
+      LaunchTemplateData: {
+        ImageId: ref('NodeImageId'),
+        InstanceType: ref(instanceType),
+        IamInstanceProfile: { Arn: getAtt(profile, 'Arn') },
+        // IMDSv2 only; hop limit 1 keeps containers on the host from reaching the instance's role.
+        MetadataOptions: { HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 1 },
+        Monitoring: { Enabled: true },
+        EbsOptimized: true,
+        // The root volume only: it is disposable (the data lives on its own volume, DataVolume).
+        BlockDeviceMappings: [ebs('/dev/xvda', 20)],
+        NetworkInterfaces: [
+          {
+            DeviceIndex: 0,
+            SubnetId: ref(subnet),
+            Groups: [ref(securityGroup)],
+            AssociatePublicIpAddress: false,
+            DeleteOnTermination: true,
+          },
+        ],
+        UserData: ud,
+        TagSpecifications: ['volume', 'network-interface'].map((ResourceType) => ({
+          ResourceType,
+          Tags: [{ Key: CLUSTER_TAG, Value: cluster }],
+        })),
+      },
+    },
+  };
+}
+
+/** Kept on stack deletion and on any replacement: the cluster's data and what decrypts it. */
+const RETAIN = { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' };
+
+function build(cluster, stage) {
   const R = {};
   const secretArns = ['PostgresSecret', 'ReplicatorSecret', 'DbSecret', 'PgpoolSecret', 'AppSecret'].map(ref);
   const common = [
@@ -107,7 +128,7 @@ function build(cluster, service, stage) {
       Sid: 'ReadNodeScripts',
       Effect: 'Allow',
       Action: ['ssm:GetDocument'],
-      Resource: [arn('ssm', 'document/pgwarden-install-node-scripts')],
+      Resource: [arn('ssm', `document/${installDocumentName(cluster)}`)],
     },
     { Sid: 'DecryptSecrets', Effect: 'Allow', Action: ['kms:Decrypt'], Resource: [getAtt('SecretsKey', 'Arn')] },
     {
@@ -129,12 +150,32 @@ function build(cluster, service, stage) {
       Action: ['kms:GenerateDataKey', 'kms:Decrypt'],
       Resource: [getAtt('DataKey', 'Arn')],
     },
+    // A bootstrap that fails says so (common.sh): to the operators, and to CloudFormation for pgpool.
+    { Sid: 'NotifyBootstrapFailure', Effect: 'Allow', Action: ['sns:Publish'], Resource: [ref('NotifyTopic')] },
+    {
+      Sid: 'SignalBootstrap',
+      Effect: 'Allow',
+      Action: ['cloudformation:SignalResource'],
+      Resource: [
+        {
+          'Fn::Sub': 'arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS::AccountId}:stack/${AWS::StackName}/*',
+        },
+      ],
+    },
   ];
   Object.assign(
     R,
     instanceRole('Node', `pgwarden ${cluster}: PostgreSQL nodes`, [
       ...common,
       { Sid: 'ReadDatabaseSecrets', Effect: 'Allow', Action: ['secretsmanager:GetSecretValue'], Resource: secretArns },
+      // The first primary creates the cluster CA (userdata/common.sh, tls_setup); the others read it.
+      {
+        Sid: 'ClusterCa',
+        Effect: 'Allow',
+        Action: ['secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue'],
+        Resource: [ref('TlsCaSecret'), ref('TlsCaCertSecret')],
+      },
+      { Sid: 'EncryptCa', Effect: 'Allow', Action: ['kms:GenerateDataKey'], Resource: [getAtt('SecretsKey', 'Arn')] },
     ]),
     instanceRole('Pgpool', `pgwarden ${cluster}: pgpool-II instances`, [
       ...common,
@@ -142,62 +183,56 @@ function build(cluster, service, stage) {
         Sid: 'ReadPgpoolSecrets',
         Effect: 'Allow',
         Action: ['secretsmanager:GetSecretValue'],
-        Resource: [ref('PgpoolSecret'), ref('DbSecret'), ref('AppSecret'), ref('PostgresSecret')],
+        // Not the postgres superuser's: pgpool never logs in as postgres. PCP has a password of its own.
+        Resource: [ref('PgpoolSecret'), ref('DbSecret'), ref('AppSecret'), ref('PcpSecret'), ref('TlsCaSecret')],
       },
       // pgpool's failover_command: `aws lambda invoke` of the pgpool hook (the fast path).
       {
         Sid: 'InvokeFailoverHook',
         Effect: 'Allow',
         Action: ['lambda:InvokeFunction'],
-        Resource: [arn('lambda', `function:${service}-${stage}-pgpoolHook`)],
+        Resource: [arn('lambda', `function:${functionName(cluster, stage, 'pgpoolHook')}`)],
       },
       {
-        'Fn::If': [
-          'HasPgpoolPackage',
-          {
-            Sid: 'StagedPgpoolPackage',
-            Effect: 'Allow',
-            Action: ['s3:GetObject'],
-            Resource: {
-              'Fn::Sub': [
-                'arn:${AWS::Partition}:s3:::${Path}',
-                { Path: { 'Fn::Select': [1, { 'Fn::Split': ['s3://', ref('PgpoolPackageS3Uri')] }] } },
-              ],
-            },
-          },
-          ref('AWS::NoValue'),
-        ],
+        Sid: 'StagedPgpoolPackage',
+        Effect: 'Allow',
+        Action: ['s3:GetObject'],
+        Resource: {
+          'Fn::Sub': [
+            'arn:${AWS::Partition}:s3:::${Path}',
+            { Path: { 'Fn::Select': [1, { 'Fn::Split': ['s3://', ref('PgpoolPackageS3Uri')] }] } },
+          ],
+        },
       },
     ]),
   );
-  R.NodeLaunchTemplate = launchTemplate(cluster, 'NodeInstanceProfile', 'NodeInstanceType', [
-    ebs('/dev/xvda', 20),
-    ebs('/dev/sdf', ref('DataVolumeSizeGiB')),
-  ]);
-  R.PgpoolLaunchTemplate = launchTemplate(cluster, 'PgpoolInstanceProfile', 'PgpoolInstanceType', [
-    ebs('/dev/xvda', 20),
-  ]);
-
   const vars = {
     ClusterName: cluster,
     VpcCidr: ref('VpcCidr'),
     WalSegmentSizeMB: ref('WalSegmentSizeMB'),
     AgentConfigParameter: `/pgwarden/${cluster}/cloudwatch-agent`,
+    InstallDocument: installDocumentName(cluster),
+    NotifyTopic: ref('NotifyTopic'),
     PostgresSecret: ref('PostgresSecret'),
+    PcpSecret: ref('PcpSecret'),
+    TlsCaSecret: ref('TlsCaSecret'),
+    TlsCaCertSecret: ref('TlsCaCertSecret'),
     ReplicatorSecret: ref('ReplicatorSecret'),
     DbSecret: ref('DbSecret'),
     PgpoolSecret: ref('PgpoolSecret'),
     AppSecret: ref('AppSecret'),
   };
-  const instance = (id, name, az, lt, sg, ud, role) => ({
+  const AZ_INDEX = { A: 0, B: 1, C: 2 };
+  // The subnet's own expression (not a GetAtt of it): a volume must not depend on the subnet's CIDR.
+  const azOf = (az) => ({ 'Fn::Select': [AZ_INDEX[az], { 'Fn::GetAZs': '' }] });
+  const instance = (id, name, lt, role, extra = {}) => ({
     Type: 'AWS::EC2::Instance',
     DependsOn: ['InstallNodeScriptsDocument', 'AgentConfigParameter'],
+    ...RETAIN,
+    ...extra,
     Properties: {
-      LaunchTemplate: { LaunchTemplateId: ref(lt), Version: getAtt(lt, 'LatestVersionNumber') },
-      NetworkInterfaces: [
-        { DeviceIndex: '0', SubnetId: ref(`PrivateSubnet${az}`), GroupSet: [ref(sg)], AssociatePublicIpAddress: false },
-      ],
-      UserData: ud,
+      // Version 1, never LatestVersionNumber: a new version (image, type, user data) replaces nothing.
+      LaunchTemplate: { LaunchTemplateId: ref(lt), Version: '1' },
       Tags: [
         { Key: 'Name', Value: `pgwarden-${cluster}-${name}` },
         { Key: CLUSTER_TAG, Value: cluster },
@@ -207,23 +242,48 @@ function build(cluster, service, stage) {
     },
   });
   for (const n of NODES) {
-    R[`${n.id}Instance`] = instance(
-      n.id + 'Instance',
-      n.name,
-      n.az,
-      'NodeLaunchTemplate',
-      'NodeSecurityGroup',
-      userData(['common.sh', 'install-node-scripts.sh', 'node.sh'], {
-        ...vars,
-        InstanceName: n.name,
-        BootstrapRole: n.primary ? 'primary' : n.spare ? 'spare' : 'standby',
-        // The first primary bootstraps itself: it has no upstream.
-        PrimaryHost: n.primary ? 'none' : getAtt(`${NODES[0].id}Instance`, 'PrivateIp'),
+    const cond = n.spare ? { Condition: 'HasSpareNode' } : {};
+    R[`${n.id}DataVolume`] = {
+      Type: 'AWS::EC2::Volume',
+      ...RETAIN,
+      ...cond,
+      Properties: {
+        AvailabilityZone: azOf(n.az),
+        Size: ref('DataVolumeSizeGiB'),
+        VolumeType: 'gp3',
+        Encrypted: true,
+        KmsKeyId: getAtt('DataKey', 'Arn'),
+        Tags: [
+          { Key: 'Name', Value: `pgwarden-${cluster}-${n.name}-data` },
+          { Key: CLUSTER_TAG, Value: cluster },
+        ],
+      },
+    };
+    R[`${n.id}LaunchTemplate`] = {
+      ...launchTemplate(cluster, {
+        profile: 'NodeInstanceProfile',
+        instanceType: 'NodeInstanceType',
+        subnet: `PrivateSubnet${n.az}`,
+        securityGroup: 'NodeSecurityGroup',
+        userData: userData(['common.sh', 'install-node-scripts.sh', 'node.sh'], {
+          ...vars,
+          InstanceName: n.name,
+          SignalResource: '',
+          DataVolumeId: ref(`${n.id}DataVolume`),
+          BootstrapRole: n.primary ? 'primary' : n.spare ? 'spare' : 'standby',
+          // The first primary bootstraps itself: it has no upstream.
+          PrimaryHost: n.primary ? 'none' : getAtt(`${NODES[0].id}Instance`, 'PrivateIp'),
+        }),
       }),
-      'node',
-    );
+      ...cond,
+    };
+    R[`${n.id}Instance`] = { ...instance(`${n.id}Instance`, n.name, `${n.id}LaunchTemplate`, 'node'), ...cond };
+    R[`${n.id}DataVolumeAttachment`] = {
+      Type: 'AWS::EC2::VolumeAttachment',
+      ...cond,
+      Properties: { Device: '/dev/sdf', InstanceId: ref(`${n.id}Instance`), VolumeId: ref(`${n.id}DataVolume`) },
+    };
   }
-  R[`${SPARE.id}Instance`].Condition = 'HasSpareNode';
   // With the spare or without it: the same list, one element longer (Fn::If over the whole value).
   const withSpare = (f) => ({ 'Fn::If': ['HasSpareNode', f(NODES), f(CORE_NODES)] });
   // configure-pgpool.sh: "name=host:port ..." in backend id order.
@@ -234,21 +294,25 @@ function build(cluster, service, stage) {
     ],
   }));
   for (const p of PGPOOLS) {
-    R[`${p.id}Instance`] = instance(
-      p.id + 'Instance',
-      p.name,
-      p.az,
-      'PgpoolLaunchTemplate',
-      'PgpoolSecurityGroup',
-      userData(['common.sh', 'install-node-scripts.sh', 'pgpool.sh'], {
+    R[`${p.id}LaunchTemplate`] = launchTemplate(cluster, {
+      profile: 'PgpoolInstanceProfile',
+      instanceType: 'PgpoolInstanceType',
+      subnet: `PrivateSubnet${p.az}`,
+      securityGroup: 'PgpoolSecurityGroup',
+      userData: userData(['common.sh', 'install-node-scripts.sh', 'pgpool.sh'], {
         ...vars,
         InstanceName: p.name,
+        // The instance is complete only when its bootstrap says so: pgpool installed, configured, running.
+        SignalResource: `${p.id}Instance`,
         Backends: backends,
-        PgpoolHookFunction: `${service}-${stage}-pgpoolHook`,
+        PgpoolHookFunction: functionName(cluster, stage, 'pgpoolHook'),
         PgpoolPackageS3Uri: ref('PgpoolPackageS3Uri'),
+        PgpoolNlbDns: getAtt('PgpoolNlb', 'DNSName'),
       }),
-      'pgpool',
-    );
+    });
+    R[`${p.id}Instance`] = instance(`${p.id}Instance`, p.name, `${p.id}LaunchTemplate`, 'pgpool', {
+      CreationPolicy: { ResourceSignal: { Count: 1, Timeout: 'PT30M' } },
+    });
   }
 
   R.PgpoolNlb = {
@@ -289,8 +353,10 @@ function build(cluster, service, stage) {
     },
   };
 
-  // The topology document's first version; the workflows own it from then on (compare-and-set on
-  // `version`). CloudFormation rewrites it only when the instances themselves change.
+  // The topology: one DynamoDB item per cluster, written only with a condition on its version
+  // (functions/lib/aws/dynamodb-topology-store.ts). CloudFormation creates the table; the first
+  // document is written once by the topologySeed custom resource (an insert that fails if the item
+  // exists), and from then on pgwarden owns it: no deploy rewrites it.
   const nodeJson = (n, i) => ({
     'Fn::Join': [
       '',
@@ -315,14 +381,26 @@ function build(cluster, service, stage) {
       ],
     ],
   }));
-  R.TopologyParameter = {
-    Type: 'AWS::SSM::Parameter',
+  R.TopologyTable = {
+    Type: 'AWS::DynamoDB::Table',
+    ...RETAIN,
     Properties: {
-      Name: `/pgwarden/${cluster}/topology`,
-      Description: `pgwarden ${cluster}: topology document (PGWARDEN_TOPOLOGY_PARAMETER)`,
-      Type: 'String',
-      Tier: 'Advanced',
-      Value: {
+      TableName: topologyTableName(cluster),
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [{ AttributeName: 'cluster', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'cluster', KeyType: 'HASH' }],
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: getAtt('DataKey', 'Arn') },
+      DeletionProtectionEnabled: true,
+      Tags: [{ Key: CLUSTER_TAG, Value: cluster }],
+    },
+  };
+  R.TopologySeed = {
+    Type: 'Custom::TopologySeed',
+    Properties: {
+      ServiceToken: getAtt('TopologySeedLambdaFunction', 'Arn'),
+      TableName: ref('TopologyTable'),
+      Document: {
         'Fn::Join': [
           '',
           [
@@ -351,7 +429,7 @@ function build(cluster, service, stage) {
   R.InstallNodeScriptsDocument = {
     Type: 'AWS::SSM::Document',
     Properties: {
-      Name: 'pgwarden-install-node-scripts',
+      Name: installDocumentName(cluster),
       DocumentType: 'Command',
       DocumentFormat: 'JSON',
       UpdateMethod: 'NewVersion',
@@ -380,10 +458,12 @@ function build(cluster, service, stage) {
   };
 
   const Parameters = {
+    // No default and no "latest" alias: the image changes only when an operator changes it
+    // (docs/aws.md, "Changing the image"), and then only the launch templates get a new version.
     NodeImageId: {
-      Type: 'AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>',
-      Default: '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64',
-      Description: 'Amazon Linux 2023 arm64 (Graviton) image for nodes and pgpool',
+      Type: 'AWS::EC2::Image::Id',
+      Description:
+        'Amazon Linux 2023 arm64 (Graviton) AMI id for nodes and pgpool, pinned (serverless.yml params.nodeImageId)',
     },
     NodeInstanceType: {
       Type: 'String',
@@ -400,10 +480,12 @@ function build(cluster, service, stage) {
     DataVolumeSizeGiB: { Type: 'Number', Default: 100, MinValue: 10 },
     PgpoolPackageS3Uri: {
       Type: 'String',
-      Default: '',
-      AllowedPattern: '^(s3://[a-z0-9.-]+/.+)?$',
+      // Required: without it the pgpool instances cannot install pgpool; CloudFormation refuses the deploy
+      // at once, naming this parameter, instead of after a 30-minute bootstrap timeout.
+      AllowedPattern: '^s3://[a-z0-9.-]+/.+$',
+      ConstraintDescription: 'an s3://bucket/key of a pgpool-II 4.5+ aarch64 RPM (docs/aws.md: building it)',
       Description:
-        'optional s3://bucket/key of a pgpool-II 4.5 or later aarch64 RPM (AL2023 has no pgpool-II package and the VPC has no internet route; older pgpool-II ends client sessions during a failover or detach, and configure-pgpool.sh refuses it)',
+        's3://bucket/key of a pgpool-II 4.5 or later aarch64 RPM (docs/aws.md: building it): AL2023 has no pgpool-II package and the VPC has no internet route',
     },
     WalSegmentSizeMB: {
       Type: 'String',
@@ -421,12 +503,11 @@ function build(cluster, service, stage) {
     },
   };
   const Conditions = {
-    HasPgpoolPackage: { 'Fn::Not': [{ 'Fn::Equals': [ref('PgpoolPackageS3Uri'), ''] }] },
     HasSpareNode: { 'Fn::Equals': [ref('SpareNodes'), '1'] },
   };
   const Outputs = {
     DatabaseEndpoint: { Value: { 'Fn::Join': ['', [getAtt('PgpoolNlb', 'DNSName'), ':9999']] } },
-    TopologyParameterName: { Value: ref('TopologyParameter') },
+    TopologyTableName: { Value: ref('TopologyTable') },
   };
   return { Parameters, Conditions, Resources: R, Outputs };
 }
@@ -482,12 +563,8 @@ function agentConfigText(cluster) {
 const agentConfig = (cluster) => sub(agentConfigText(cluster), { ClusterName: cluster });
 
 async function resources({ resolveVariable }) {
-  const [cluster, service, stage] = await Promise.all([
-    resolveVariable('self:custom.cluster'),
-    resolveVariable('self:service'),
-    resolveVariable('sls:stage'),
-  ]);
-  return build(cluster, service, stage);
+  const [cluster, stage] = await Promise.all([resolveVariable('self:custom.cluster'), resolveVariable('sls:stage')]);
+  return build(cluster, stage);
 }
 
 /**

@@ -5,7 +5,7 @@
  * plus the one role the state machines share, scoped to what the definitions call.
  * Used as a `resources` fragment: `${file(./infra/aws/statemachines.js):resources}`.
  */
-const { workflows, stepFunction, pascal } = require('./naming');
+const { workflows, stepFunction, pascal, topologyTableName } = require('./naming');
 
 const arn = (service, resource) => ({
   'Fn::Sub': `arn:\${AWS::Partition}:${service}:\${AWS::Region}:\${AWS::AccountId}:${resource}`,
@@ -29,7 +29,7 @@ function substitution(name, { cluster, workflowNames, file }) {
     NotifyTopicArn: { Ref: 'NotifyTopic' },
     ClusterName: cluster,
     MetricNamespace: 'pgwarden',
-    TopologyParameterName: `/pgwarden/${cluster}/topology`,
+    TopologyTableName: topologyTableName(cluster),
   };
   if (name in fixed) return fixed[name];
   throw new Error(

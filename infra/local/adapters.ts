@@ -246,7 +246,10 @@ export class LabNotifier implements Notifier {
 export class LabSecrets implements Secrets {
   constructor(private readonly lab: Lab) {}
   async admin(): Promise<DbCredentials> {
-    return { user: 'pgwarden', password: this.lab.secrets().PGW_PW_PGWARDEN, database: 'postgres' };
+    const creds = { user: 'pgwarden', password: this.lab.secrets().PGW_PW_PGWARDEN, database: 'postgres' };
+    // A lab with TLS: the steps verify the servers with the lab's CA, as the Lambdas do with the cluster's.
+    const ca = this.lab.caFile;
+    return ca ? { ...creds, ca: readFileSync(ca, 'utf8') } : creds;
   }
 }
 

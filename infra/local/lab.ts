@@ -25,12 +25,15 @@ import { syncDegraded, type Topology } from '../../functions/lib/topology';
 import { appDown, appPid, appUp } from './app-process';
 import { ensureSystemPackages, PGBIN } from './doctor';
 import { pgpoolBinDir } from './pgpool-build';
+import { ensureApiToken, readApiToken } from './controlplane/guard';
+import { ensurePrivateDir, uidOf } from './private-dir';
 import { isAlive, parseResult, run, runSync, waitFor, type RunResult } from './proc';
 
 export const REPO_ROOT = resolve(__dirname, '..', '..');
 const NODE_SCRIPTS_SRC = join(REPO_ROOT, 'infra', 'node');
 export const DEFAULT_PORT_BASE = 25432;
 const STANDARD_PORTS = [5432, 6379, 9999, 8080, 9898];
+const ROOT_LAB_PARENT = '/var/lib/pgwarden';
 
 /** Lab timings, shorter than AWS's (printed beside every figure). */
 export interface LabProfile {
@@ -88,6 +91,8 @@ export interface LabConfig {
   profile: LabProfile;
   /** Extra settings for every pgpool's env file (e.g. the bench's native-failover baseline). */
   pgpoolEnv?: Record<string, string>;
+  /** TLS on every TCP connection to PostgreSQL and pgpool, verified against the lab's own CA. */
+  tls?: boolean;
   createdAt: string;
 }
 
@@ -97,6 +102,8 @@ export interface LabOptions {
   standbys?: number;
   pgpools?: number;
   pgpoolEnv?: Record<string, string>;
+  /** TLS everywhere (LabConfig.tls): the default; PGWARDEN_LAB_TLS=0 turns it off. Fixed when the lab is created. */
+  tls?: boolean;
   log?: (msg: string) => void;
 }
 
@@ -109,12 +116,26 @@ export class LabError extends Error {
   }
 }
 
+/**
+ * A redis-cli call: the password travels in REDISCLI_AUTH (redis-cli reads it from the environment),
+ * never on the command line, which any local user sees in ps.
+ */
+export function redisCli(
+  port: number,
+  password: string,
+  command: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): { args: string[]; env: NodeJS.ProcessEnv } {
+  return { args: ['-h', '127.0.0.1', '-p', String(port), ...command], env: { ...env, REDISCLI_AUTH: password } };
+}
+
 export function defaultLabDir(): string {
   if (process.env.PGWARDEN_LAB_DIR) return resolve(process.env.PGWARDEN_LAB_DIR);
   // As root, the nodes run as the postgres OS user, which must reach the lab's folder: a clone under
-  // a private home directory gets its lab under /var/tmp instead of ./.lab.
+  // a private home directory gets its lab under /var/lib/pgwarden (root's, not a world-writable
+  // folder where another user could have created it first) instead of ./.lab.
   if (process.getuid?.() === 0 && runSync('runuser', ['-u', 'postgres', '--', 'test', '-x', REPO_ROOT]).code !== 0) {
-    return join('/var/tmp', `pgwarden-lab-${createHash('sha1').update(REPO_ROOT).digest('hex').slice(0, 8)}`);
+    return join(ROOT_LAB_PARENT, `lab-${createHash('sha1').update(REPO_ROOT).digest('hex').slice(0, 8)}`);
   }
   return join(REPO_ROOT, '.lab');
 }
@@ -188,10 +209,11 @@ export class Lab {
       appPort: p.appPort,
       profile: LAB_PROFILE,
       pgpoolEnv: this.opts.pgpoolEnv,
+      tls: this.opts.tls ?? process.env.PGWARDEN_LAB_TLS !== '0',
       createdAt: new Date().toISOString(),
     };
-    mkdirSync(this.dir, { recursive: true });
-    mkdirSync(join(this.dir, 'control'), { recursive: true });
+    this.ensurePrivateLabDir(cfg.osUser);
+    mkdirSync(join(this.dir, 'control'), { recursive: true, mode: 0o700 });
     writeFileSync(this.configFile, JSON.stringify(cfg, null, 2));
     const secrets: Secrets = {};
     for (const k of ['POSTGRES', 'REPLICATOR', 'PGWARDEN', 'PGPOOL', 'APP', 'PCP', 'REDIS']) {
@@ -209,9 +231,28 @@ export class Lab {
       `*:*:*:replicator:${secrets.PGW_PW_REPLICATOR}\n*:*:*:pgwarden:${secrets.PGW_PW_PGWARDEN}\n`,
       { mode: 0o600 },
     );
+    if (cfg.tls) makeCertificates(this.tlsDir);
     this.cfg = cfg;
     this.writeInitialTopology();
     return cfg;
+  }
+
+  /** The lab folder is ours (or the database OS user's, after chownTree) and nobody else can write in it. */
+  private ensurePrivateLabDir(osUser: string | null): void {
+    const owners = [process.getuid?.() ?? 0];
+    const db = osUser ? uidOf(osUser) : undefined;
+    if (db !== undefined) owners.push(db);
+    if (this.dir.startsWith(`${ROOT_LAB_PARENT}/`)) ensurePrivateDir(ROOT_LAB_PARENT, [0], 0o755);
+    ensurePrivateDir(this.dir, owners);
+  }
+
+  /** The lab's private CA and the certificate every node and pgpool serves (127.0.0.1). */
+  get tlsDir(): string {
+    return join(this.dir, 'tls');
+  }
+  /** The CA file clients verify the servers with, when the lab runs with TLS. */
+  get caFile(): string | undefined {
+    return this.config().tls ? join(this.tlsDir, 'ca.crt') : undefined;
   }
 
   get secretsFile(): string {
@@ -332,6 +373,13 @@ export class Lab {
       PGW_SECRETS_ENV: this.secretsFile,
       PGW_PGPASS: join(this.dir, 'pgpass'),
       PGW_NODE_SCRIPTS: this.scriptsDir,
+      ...(c.tls
+        ? {
+            PGW_SSL_CERT: join(this.tlsDir, 'server.crt'),
+            PGW_SSL_KEY: join(this.tlsDir, 'server.key'),
+            PGW_SSL_CA: join(this.tlsDir, 'ca.crt'),
+          }
+        : {}),
     };
     for (const n of c.nodes) {
       const d = this.nodeDir(n.name);
@@ -370,9 +418,17 @@ export class Lab {
         ...c.pgpoolEnv,
         PGW_TRIGGER_CMD:
           c.pgpoolEnv?.PGW_TRIGGER_CMD ??
-          `curl -sS -m 30 -X POST -H 'content-type: application/json' --data-binary @- http://127.0.0.1:${c.apiPort}/v1/triggers/pgpool?wait=1`,
+          // The URL (it holds the API token) comes from a file, not the command line that ps shows.
+          `curl -sS -m 30 -X POST -H 'content-type: application/json' --data-binary @- -K '${this.hookCurlConfig()}'`,
       });
     }
+  }
+
+  /** curl's config for pgpool's failover hook: the API URL with the token, mode 0600. */
+  private hookCurlConfig(): string {
+    const file = join(this.controlDir, 'pgpool-hook.curl');
+    writeFileSync(file, `url = "${this.apiUrl}/v1/triggers/pgpool?wait=1"\n`, { mode: 0o600 });
+    return file;
   }
 
   /** Install the node scripts where the database OS user can read them (EC2: /opt/pgwarden/node). */
@@ -397,7 +453,7 @@ export class Lab {
     const r = runSync('runuser', ['-u', u, '--', 'test', '-r', join(this.scriptsDir, 'lib.sh')]);
     if (r.code !== 0) {
       throw new LabError(
-        `the ${u} OS user cannot reach ${this.dir}: choose a lab folder it can traverse, e.g. PGWARDEN_LAB_DIR=/var/tmp/pgwarden-lab`,
+        `the ${u} OS user cannot reach ${this.dir}: choose a lab folder it can traverse, e.g. PGWARDEN_LAB_DIR=/var/lib/pgwarden/lab`,
       );
     }
   }
@@ -442,6 +498,8 @@ export class Lab {
     if (fresh) this.create();
     else this.checkOptionsMatch();
     const c = this.config();
+    this.ensurePrivateLabDir(c.osUser);
+    ensureApiToken(this.controlDir);
     this.installScripts();
     this.writeEnvFiles();
     this.chownTree();
@@ -694,13 +752,8 @@ export class Lab {
 
   async redisPing(): Promise<boolean> {
     const c = this.config();
-    const r = await run(
-      'redis-cli',
-      ['-h', '127.0.0.1', '-p', String(c.redisPort), '--no-auth-warning', '-a', this.secrets().PGW_PW_REDIS, 'PING'],
-      {
-        timeoutMs: 3000,
-      },
-    ).catch(() => undefined);
+    const call = redisCli(c.redisPort, this.secrets().PGW_PW_REDIS, ['PING']);
+    const r = await run('redis-cli', call.args, { timeoutMs: 3000, env: call.env }).catch(() => undefined);
     return !!r && r.stdout.trim() === 'PONG';
   }
 
@@ -723,8 +776,9 @@ export class Lab {
 
   // ---------- control plane ----------
 
+  /** The control plane's URL with the lab's API token (infra/local/controlplane/guard.ts). */
   get apiUrl(): string {
-    return `http://127.0.0.1:${this.config().apiPort}`;
+    return `http://127.0.0.1:${this.config().apiPort}/${readApiToken(this.controlDir)}`;
   }
 
   async apiHealthy(): Promise<boolean> {
@@ -748,7 +802,10 @@ export class Lab {
       cwd: REPO_ROOT,
       detached: true,
       stdio: ['ignore', out, out],
-      env: { ...process.env, PGWARDEN_LAB_DIR: this.dir },
+      env: {
+        ...process.env,
+        PGWARDEN_LAB_DIR: this.dir,
+      },
     });
     child.unref();
     writeFileSync(pidFile, String(child.pid));
@@ -773,7 +830,13 @@ export class Lab {
       target === 'pgpool'
         ? c.pgpools[0].port
         : (this.config().pgpools.find((p) => p.name === target)?.port ?? this.node(target).port);
-    return `postgresql://${user}:${pw}@127.0.0.1:${port}/${database}`;
+    return `postgresql://${user}:${pw}@127.0.0.1:${port}/${database}${this.sslQuery()}`;
+  }
+
+  /** `?sslmode=verify-full&sslrootcert=<ca>` when the lab runs with TLS (libpq and node-postgres read it). */
+  private sslQuery(): string {
+    const ca = this.caFile;
+    return ca ? `?sslmode=verify-full&sslrootcert=${encodeURIComponent(ca)}` : '';
   }
 
   async client(target: string, opts: { user?: string; database?: string; timeoutMs?: number } = {}): Promise<Client> {
@@ -841,10 +904,11 @@ export class Lab {
       synchronous: synchronousLine(topo),
       nodes,
       pgpools,
-      endpoint: `postgresql://app:${s.PGW_PW_APP}@127.0.0.1:${c.pgpools[0].port}/app`,
+      endpoint: `postgresql://app:${s.PGW_PW_APP}@127.0.0.1:${c.pgpools[0].port}/app${this.sslQuery()}`,
       services: {
         redis: `redis://:${s.PGW_PW_REDIS}@127.0.0.1:${c.redisPort}`,
-        controlPlane: this.apiUrl,
+        // Without the token: the status is printed and logged.
+        controlPlane: `http://127.0.0.1:${c.apiPort}`,
         xray: `udp://127.0.0.1:${c.xrayPort}`,
         app: `http://127.0.0.1:${c.appPort}`,
       },
@@ -1055,6 +1119,21 @@ function synchronousLine(t: Topology): string {
   if (!r)
     return t.syncQuorum > 0 ? `ANY ${t.syncQuorum} configured (nothing recorded yet)` : 'asynchronous (configured)';
   return r.quorum > 0 ? `ANY ${r.quorum} (${r.standbys.join(', ')}) in force` : 'asynchronous (configured)';
+}
+
+/**
+ * The lab's private CA and one server certificate for 127.0.0.1 and localhost, made by the script the
+ * EC2 instances run (infra/node/tls-certs.sh). chownTree gives them to the database OS user.
+ */
+function makeCertificates(dir: string): void {
+  const script = join(NODE_SCRIPTS_SRC, 'tls-certs.sh');
+  for (const args of [
+    ['ca', dir],
+    ['server', dir, 'IP:127.0.0.1,DNS:localhost'],
+  ]) {
+    const r = runSync('bash', [script, ...args]);
+    if (r.code !== 0) throw new LabError(`tls-certs.sh ${args[0]} failed: ${r.stderr.trim()}`);
+  }
 }
 
 function writeEnv(file: string, vars: Record<string, string>): void {

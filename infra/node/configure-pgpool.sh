@@ -32,6 +32,20 @@ backend_application_name$i = '$name'
   i=$((i + 1))
 done
 
+# TLS (PGW_SSL_CERT, PGW_SSL_KEY, PGW_SSL_CA): clients must use it (pool_hba hostssl), and pgpool
+# speaks it to the backends too, checking their certificate chain against the CA (pgpool checks no
+# host name; a backend never accepts the plain fallback: its pg_hba has hostssl lines only).
+tls=""
+tcp=host
+if [ -n "${PGW_SSL_CERT:-}" ]; then
+  tls="ssl = on
+ssl_cert = '$PGW_SSL_CERT'
+ssl_key = '$PGW_SSL_KEY'
+ssl_ca_cert = '$PGW_SSL_CA'
+ssl_min_protocol_version = 'TLSv1.2'"
+  tcp=hostssl
+fi
+
 cat >"$d/pgpool.conf.tmp" <<CONF
 # Rendered by pgwarden infra/node/configure-pgpool.sh for $PGW_NODE. Edit the script, not this file.
 backend_clustering_mode = 'streaming_replication'
@@ -50,6 +64,7 @@ log_min_messages = ${PGW_PGPOOL_LOG_LEVEL:-warning}
 log_connections = off
 
 $backends
+$tls
 enable_pool_hba = on
 pool_passwd = 'pool_passwd'
 allow_clear_text_frontend_auth = off
@@ -103,7 +118,7 @@ CONF
 {
   echo "# Rendered by pgwarden: scram/md5 clients, checked against pool_passwd"
   echo "local all all trust"
-  echo "host all all ${PGW_HBA_CIDR:-127.0.0.1/32} scram-sha-256"
+  echo "$tcp all all ${PGW_HBA_CIDR:-127.0.0.1/32} scram-sha-256"
 } >"$d/pool_hba.conf.tmp"
 
 umask 077
@@ -111,7 +126,8 @@ umask 077
   echo "pgpool:TEXT$PGW_PW_PGPOOL"
   echo "app:TEXT$PGW_PW_APP"
   echo "pgwarden:TEXT$PGW_PW_PGWARDEN"
-  echo "postgres:TEXT$PGW_PW_POSTGRES"
+  # The superuser only where its password is at hand (the lab); an AWS pgpool host never has it.
+  if [ -n "${PGW_PW_POSTGRES:-}" ]; then echo "postgres:TEXT$PGW_PW_POSTGRES"; fi
 } >"$d/pool_passwd.tmp"
 echo "pgwarden:$(printf '%s' "$PGW_PW_PCP" | md5sum | cut -d' ' -f1)" >"$d/pcp.conf.tmp"
 echo "${PGW_PGPOOL_LISTEN:-127.0.0.1}:$PGW_PCP_PORT:pgwarden:$PGW_PW_PCP" >"$d/pcppass.tmp"

@@ -26,6 +26,13 @@ PGW_SUPERUSER=${PGW_SUPERUSER:-postgres}
 PGW_REPL_USER=${PGW_REPL_USER:-replicator}
 PGW_HBA_CIDR=${PGW_HBA_CIDR:-127.0.0.1/32}
 PGW_NODE_SCRIPTS=${PGW_NODE_SCRIPTS:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
+# TLS, when the node env names a certificate (PGW_SSL_CERT, PGW_SSL_KEY, PGW_SSL_CA): the server
+# accepts TLS connections only, and every libpq client started from here (pg_basebackup, pg_rewind,
+# psql over TCP, the walreceiver of a postmaster started here) verifies the server against the CA.
+# Unix-socket connections are not affected (libpq ignores sslmode there).
+if [ -n "${PGW_SSL_CA:-}" ]; then
+  export PGSSLMODE=verify-full PGSSLROOTCERT=$PGW_SSL_CA
+fi
 
 log() { printf '%s %s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)" "${PGW_NODE:-?}" "$*" >&2; }
 die() {
@@ -205,13 +212,23 @@ render_config() {
     echo "port = $PGW_PORT"
     echo "unix_socket_directories = '$PGW_SOCKET_DIR'"
     echo "log_directory = '$PGW_LOG_DIR'"
+    if [ -n "${PGW_SSL_CERT:-}" ]; then
+      echo "ssl = on"
+      echo "ssl_cert_file = '$PGW_SSL_CERT'"
+      echo "ssl_key_file = '$PGW_SSL_KEY'"
+      echo "ssl_ca_file = '$PGW_SSL_CA'"
+      echo "ssl_min_protocol_version = 'TLSv1.2'"
+    fi
     if [ -n "${PGW_EXTRA_CONF:-}" ]; then printf '%b\n' "$PGW_EXTRA_CONF"; fi
   } >"$conf.tmp"
+  # With a certificate, TCP connections must use TLS: no line matches a plain one, so it is refused.
+  local tcp=host
+  if [ -n "${PGW_SSL_CERT:-}" ]; then tcp=hostssl; fi
   {
     echo "# Rendered by pgwarden infra/node/lib.sh"
     echo "local   all          all                      trust"
-    echo "host    replication  $PGW_REPL_USER  $PGW_HBA_CIDR  scram-sha-256"
-    echo "host    all          all             $PGW_HBA_CIDR  scram-sha-256"
+    printf '%-7s replication  %s  %s  scram-sha-256\n' "$tcp" "$PGW_REPL_USER" "$PGW_HBA_CIDR"
+    printf '%-7s all          all             %s  scram-sha-256\n' "$tcp" "$PGW_HBA_CIDR"
   } >"$PGW_PGDATA/pg_hba.conf.tmp"
   chown_pg "$conf.tmp" "$PGW_PGDATA/pg_hba.conf.tmp"
   mv "$conf.tmp" "$conf"
@@ -226,7 +243,9 @@ chown_pg() {
 # also manages), so that a reload is enough to follow a new primary.
 primary_conninfo() {
   local host=$1 port=$2
-  echo "host=$host port=$port user=$PGW_REPL_USER passfile=$PGW_PGPASS application_name=$PGW_NODE connect_timeout=2 keepalives_idle=2 keepalives_interval=1 keepalives_count=2"
+  local tls=""
+  if [ -n "${PGW_SSL_CA:-}" ]; then tls=" sslmode=verify-full sslrootcert=$PGW_SSL_CA"; fi
+  echo "host=$host port=$port user=$PGW_REPL_USER passfile=$PGW_PGPASS application_name=$PGW_NODE connect_timeout=2 keepalives_idle=2 keepalives_interval=1 keepalives_count=2$tls"
 }
 
 write_standby_settings() {

@@ -185,12 +185,21 @@ const publicSubnets = (t: Template) => {
   );
 };
 
+const launchData = (t: Template, r: Resource): Record<string, Json> | undefined => {
+  const lt = refName((r.Properties?.LaunchTemplate as Record<string, Json> | undefined)?.LaunchTemplateId);
+  return lt ? (t.Resources[lt]?.Properties?.LaunchTemplateData as Record<string, Json>) : undefined;
+};
+
 /** EC2 instances: in subnets without an internet route, no public IP requested, none mapped on launch. */
 export const noPublicIpOnInstances: Rule = (t) => {
   const pub = publicSubnets(t);
   return byType(t, 'AWS::EC2::Instance').flatMap(([id, r]) => {
     const p = r.Properties ?? {};
-    const nics = asArray(p.NetworkInterfaces as Json[]).filter(isObject);
+    // The instance's own network settings, or its launch template's.
+    const lt = launchData(t, r) ?? {};
+    const nics = [...asArray(p.NetworkInterfaces as Json[]), ...asArray(lt.NetworkInterfaces as Json[])].filter(
+      isObject,
+    );
     const subnets = [refName(p.SubnetId), ...nics.map((n) => refName(n.SubnetId))].filter((s): s is string => !!s);
     const errs: string[] = [];
     if (!subnets.length) errs.push(`${id}: no subnet named`);
@@ -202,11 +211,6 @@ export const noPublicIpOnInstances: Rule = (t) => {
       if (n.AssociatePublicIpAddress !== false) errs.push(`${id}: AssociatePublicIpAddress is not false`);
     return errs;
   });
-};
-
-const launchData = (t: Template, r: Resource): Record<string, Json> | undefined => {
-  const lt = refName((r.Properties?.LaunchTemplate as Record<string, Json> | undefined)?.LaunchTemplateId);
-  return lt ? (t.Resources[lt]?.Properties?.LaunchTemplateData as Record<string, Json>) : undefined;
 };
 
 /** IMDSv2 only (HttpTokens required) for every instance, through its launch template. */
@@ -249,7 +253,7 @@ export const noPlaintextSecrets: Rule = (t) => {
       const key = at[at.length - 1] ?? '';
       if (
         SECRET_KEY.test(key) &&
-        !/^(GenerateSecretString|SecretStringTemplate|NoEcho)$/.test(key) &&
+        !/^(GenerateSecretString|SecretStringTemplate|NoEcho|ServiceToken)$/.test(key) &&
         r.Type !== 'AWS::SecretsManager::Secret'
       ) {
         const text = JSON.stringify(v);
@@ -296,7 +300,9 @@ export const REQUIRED_ENDPOINTS = [
   'states',
   'sns',
   'secretsmanager',
+  'cloudformation',
   's3',
+  'dynamodb',
 ];
 /** No NAT: no NAT gateway, private route tables without a default route; every needed VPC endpoint present. */
 export const endpointsNotNat: Rule = (t) => {
@@ -315,7 +321,7 @@ export const endpointsNotNat: Rule = (t) => {
     return [m?.[1], r.Properties?.VpcEndpointType] as const;
   });
   for (const s of REQUIRED_ENDPOINTS) {
-    const want = s === 's3' ? 'Gateway' : 'Interface';
+    const want = s === 's3' || s === 'dynamodb' ? 'Gateway' : 'Interface';
     if (!services.some(([n, type]) => n === s && type === want)) errs.push(`missing ${want} endpoint for ${s}`);
   }
   return errs;

@@ -73,6 +73,11 @@ export function specErrors(t: Template): string[] {
   const propType = (owner: string, name: string) => spec.PropertyTypes[`${owner}.${name}`] ?? spec.PropertyTypes[name];
 
   for (const [id, r] of Object.entries(t.Resources)) {
+    // A custom resource has the properties its handler reads; CloudFormation requires only ServiceToken.
+    if (r.Type.startsWith('Custom::') || r.Type === 'AWS::CloudFormation::CustomResource') {
+      if (!r.Properties?.ServiceToken) errs.push(`${id}: custom resource without ServiceToken`);
+      continue;
+    }
     const rt = spec.ResourceTypes[r.Type];
     if (!rt) {
       errs.push(`${id}: unknown resource type ${r.Type}`);

@@ -5,8 +5,20 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { dependencyCycles, referenceErrors, specErrors } from './spec';
-import { SECURITY_RULES, type Rule } from './rules';
-import { type Json, type Packaged, type Template, ROOT, byType, isObject, packageStack } from './template';
+import { parametersWithoutDeployPath, serverlessConfig, globalNamesWithoutCluster } from './deploy';
+import { derivedActions, rolesMatchCode } from './iam';
+import { REQUIRED_ENDPOINTS, SECURITY_RULES, identityStatements, type Rule } from './rules';
+import { dependencyAnalysis, statefulNotReplacedByParameters, statefulResources, statefulRetained } from './stateful';
+import {
+  type Json,
+  type Packaged,
+  type Resource,
+  type Template,
+  ROOT,
+  byType,
+  isObject,
+  packageStack,
+} from './template';
 import { taskTimeoutErrors } from './timeouts';
 
 const aslValidator = require('asl-validator') as (d: unknown) => { isValid: boolean; errors: unknown[] };
@@ -231,8 +243,14 @@ describe('security rules', () => {
 
 describe('the build-out', () => {
   const azOf = (subnet: string) => JSON.stringify(t.Resources[subnet]?.Properties?.AvailabilityZone);
+  /** An instance's launch template data (every instance takes its settings from its own template). */
+  const launch = (id: string) => {
+    const spec = t.Resources[id].Properties?.LaunchTemplate as { LaunchTemplateId: { Ref: string } };
+    return t.Resources[spec.LaunchTemplateId.Ref].Properties?.LaunchTemplateData as Record<string, Json>;
+  };
+  const userDataOf = (id: string) => JSON.stringify(launch(id).UserData);
   const subnetOf = (id: string) => {
-    const nic = (t.Resources[id].Properties?.NetworkInterfaces as Json[])[0] as Record<string, Json>;
+    const nic = (launch(id).NetworkInterfaces as Json[])[0] as Record<string, Json>;
     return (nic.SubnetId as { Ref: string }).Ref;
   };
   it('spans 3 AZs with a private and a public subnet in each', () => {
@@ -246,8 +264,11 @@ describe('the build-out', () => {
     );
     expect(nodes).toHaveLength(3);
     expect(new Set(nodes.map(([id]) => azOf(subnetOf(id)))).size).toBe(3);
-    expect(JSON.stringify(t.Parameters?.NodeImageId)).toContain('al2023-ami-kernel-default-arm64');
-    const userData = nodes.map(([, r]) => JSON.stringify(r.Properties?.UserData));
+    // A pinned image id, never the public "latest" parameter: an image changes only on purpose.
+    expect(t.Parameters?.NodeImageId).toMatchObject({ Type: 'AWS::EC2::Image::Id' });
+    expect(t.Parameters?.NodeImageId).not.toHaveProperty('Default');
+    expect(JSON.stringify(t)).not.toContain('ami-amazon-linux-latest');
+    const userData = nodes.map(([id]) => userDataOf(id));
     expect(userData.filter((u) => u.includes('bootstrap-primary.sh') && u.includes('primary'))).toHaveLength(3);
     expect(userData.every((u) => u.includes('bootstrap-standby.sh') && u.includes('postgresql15-server'))).toBe(true);
   });
@@ -257,8 +278,8 @@ describe('the build-out', () => {
       JSON.stringify(r.Properties?.Tags).includes('"pgwarden:role","Value":"node"'),
     );
     expect(nodes.length).toBeGreaterThanOrEqual(3);
-    for (const [id, r] of nodes) {
-      const ud = JSON.stringify(r.Properties?.UserData);
+    for (const [id] of nodes) {
+      const ud = userDataOf(id);
       expect({ id, env: ud.includes('PGW_WAL_SEGSIZE_MB=${WalSegmentSizeMB}') }).toEqual({ id, env: true });
       expect({ id, ref: ud.includes('"WalSegmentSizeMB":{"Ref":"WalSegmentSizeMB"}') }).toEqual({ id, ref: true });
     }
@@ -266,12 +287,12 @@ describe('the build-out', () => {
   it('keeps a spare node (parameter SpareNodes) that the topology lists as removed and every pgpool as a backend', () => {
     const spares = byType(t, 'AWS::EC2::Instance').filter(([, r]) => r.Condition === 'HasSpareNode');
     expect(spares.map(([id]) => id)).toEqual(['Node4Instance']);
-    const ud = JSON.stringify(spares[0][1].Properties?.UserData);
+    const ud = userDataOf(spares[0][0]);
     expect(ud).toContain('postgresql15-server');
     expect(ud).toContain('is a spare node');
     expect(t.Conditions?.HasSpareNode).toEqual({ 'Fn::Equals': [{ Ref: 'SpareNodes' }, '1'] });
     // {"Fn::Join": ["", ["{...\"nodes\":[", {"Fn::If": [...]}, ...]]}
-    const topo = JSON.parse(JSON.stringify(t.Resources.TopologyParameter.Properties?.Value));
+    const topo = JSON.parse(JSON.stringify(t.Resources.TopologySeed.Properties?.Document));
     const [cond, withSpare, without] = topo['Fn::Join'][1][1]['Fn::If'] as [string, Json, Json];
     expect(cond).toBe('HasSpareNode');
     // The string pieces of the value, joined: the document's text around the instances' attributes.
@@ -286,8 +307,8 @@ describe('the build-out', () => {
     expect(text(withSpare)).toContain('{"name":"pg4","host":"');
     expect(text(withSpare)).toContain('"backendId":3,"role":"removed"');
     expect(JSON.stringify(without)).not.toContain('Node4Instance');
-    for (const [, p] of byType(t, 'AWS::EC2::Instance').filter(([id]) => id.startsWith('Pgpool')))
-      expect(JSON.stringify(p.Properties?.UserData)).toContain('"Fn::If":["HasSpareNode"');
+    for (const [id] of byType(t, 'AWS::EC2::Instance').filter(([id]) => id.startsWith('Pgpool')))
+      expect(userDataOf(id)).toContain('"Fn::If":["HasSpareNode"');
   });
   it('refers to a conditional resource only under its condition', () => {
     // CloudFormation rejects a Ref/GetAtt/DependsOn of a resource whose condition may be false, unless
@@ -358,16 +379,16 @@ describe('the build-out', () => {
       'pgpool-reload',
       'pgpool-weight',
     ]) {
-      expect(docs).toContain(`pgwarden-${a}`);
+      expect(docs).toContain(`pgwarden-main-${a}`);
     }
-    const follow = byType(t, 'AWS::SSM::Document').find(([, r]) => r.Properties?.Name === 'pgwarden-follow')![1];
+    const follow = byType(t, 'AWS::SSM::Document').find(([, r]) => r.Properties?.Name === 'pgwarden-main-follow')![1];
     const text = JSON.stringify(follow.Properties?.Content);
     expect(text).toContain("export PGW_PARAM_PRIMARY_HOST='{{ PRIMARY_HOST }}'");
     expect(text).toContain('/opt/pgwarden/node/follow.sh');
   });
   it('ships infra/node to the instances inside an SSM document under its 64 KB limit', () => {
     const doc = byType(t, 'AWS::SSM::Document').find(
-      ([, r]) => r.Properties?.Name === 'pgwarden-install-node-scripts',
+      ([, r]) => r.Properties?.Name === 'pgwarden-main-install-node-scripts',
     )![1];
     expect(JSON.stringify(doc.Properties?.Content).length).toBeLessThan(60_000);
   });
@@ -607,8 +628,392 @@ describe('the app (issue 11)', () => {
     );
     const bySid = Object.fromEntries(statements().map((s) => [s.Sid as string, s]));
     expect(bySid.AppSecrets.Resource).toEqual([{ Ref: 'AppSecret' }, { Ref: 'RedisAuthSecret' }]);
-    expect(JSON.stringify(bySid.OwnLogGroup.Resource)).toMatch(/log-group:\/aws\/lambda\/pgwarden-[a-z]+-app:\*/);
+    expect(JSON.stringify(bySid.OwnLogGroup.Resource)).toMatch(
+      /log-group:\/aws\/lambda\/pgwarden-[a-z]+-[a-z]+-app:\*/,
+    );
     expect(bySid.DecryptSecretsOnly.Condition).toBeDefined();
     expect(statements().every((s) => s.Effect === 'Allow' && !JSON.stringify(s.Action).includes('*'))).toBe(true);
+  });
+});
+
+describe('a deploy keeps the data', () => {
+  it('knows the stateful resources: instances, data volumes, secrets, keys, the topology table, the digest bucket', () => {
+    const ids = statefulResources(t);
+    for (const n of [1, 2, 3, 4])
+      expect(ids).toEqual(expect.arrayContaining([`Node${n}Instance`, `Node${n}DataVolume`]));
+    expect(ids).toEqual(
+      expect.arrayContaining([
+        'Pgpool1Instance',
+        'Pgpool2Instance',
+        'PostgresSecret',
+        'RedisAuthSecret',
+        'DataKey',
+        'SecretsKey',
+        'TopologyTable',
+        'DigestBucket',
+      ]),
+    );
+    expect(ids).not.toContain('ServerlessDeploymentBucket');
+  });
+  it('follows parameters into the stack: the image reaches the launch templates, the size the volumes, in place', () => {
+    const a = dependencyAnalysis(t);
+    const prop = (id: string, p: string) => a.properties(id).find((x) => x.property === p);
+    expect(prop('Node1LaunchTemplate', 'LaunchTemplateData')).toMatchObject({ updateType: 'Mutable' });
+    expect(prop('Node1LaunchTemplate', 'LaunchTemplateData')?.parameters).toEqual(
+      expect.arrayContaining(['NodeImageId', 'NodeInstanceType', 'WalSegmentSizeMB', 'VpcCidr']),
+    );
+    expect(prop('Pgpool1LaunchTemplate', 'LaunchTemplateData')?.parameters).toContain('PgpoolPackageS3Uri');
+    expect(prop('Node1DataVolume', 'Size')).toEqual({
+      property: 'Size',
+      updateType: 'Mutable',
+      parameters: ['DataVolumeSizeGiB'],
+    });
+    // The instance pins version 1 of its own template: nothing a parameter changes reaches it.
+    expect(prop('Node1Instance', 'LaunchTemplate')).toEqual({
+      property: 'LaunchTemplate',
+      updateType: 'Immutable',
+      parameters: [],
+    });
+    // The subnets do move with VpcCidr: had the instance named its subnet itself, it would be replaced.
+    expect([...a.replacedBy('PrivateSubnetA')]).toEqual(['VpcCidr']);
+  });
+  it('no change of a stack parameter or of the image replaces a stateful resource', () => {
+    expect(statefulNotReplacedByParameters(t)).toEqual([]);
+  });
+  it('every stateful resource is retained on deletion and on replacement', () => {
+    expect(statefulRetained(t)).toEqual([]);
+  });
+
+  const lt = (data: Json): Resource => ({ Type: 'AWS::EC2::LaunchTemplate', Properties: { LaunchTemplateData: data } });
+  const P = { NodeImageId: { Type: 'AWS::EC2::Image::Id' }, VpcCidr: { Type: 'String' }, Prefix: { Type: 'String' } };
+  const kept = { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' };
+  it.each([
+    [
+      'an instance that takes its image from a parameter',
+      { I: { Type: 'AWS::EC2::Instance', ...kept, Properties: { ImageId: { Ref: 'NodeImageId' } } } },
+      'I.ImageId (Immutable',
+    ],
+    [
+      'an instance that follows LatestVersionNumber of a template holding the image (GetAtt)',
+      {
+        Lt: lt({ ImageId: { Ref: 'NodeImageId' } }),
+        I: {
+          Type: 'AWS::EC2::Instance',
+          ...kept,
+          Properties: {
+            LaunchTemplate: {
+              LaunchTemplateId: { Ref: 'Lt' },
+              Version: { 'Fn::GetAtt': ['Lt', 'LatestVersionNumber'] },
+            },
+          },
+        },
+      },
+      'I.LaunchTemplate (Immutable: a change replaces I) changes with parameter NodeImageId',
+    ],
+    [
+      'an instance in a subnet carved from a parameter (Ref -> Fn::Select/Fn::Cidr)',
+      {
+        S: {
+          Type: 'AWS::EC2::Subnet',
+          Properties: { VpcId: 'vpc-1', CidrBlock: { 'Fn::Select': [0, { 'Fn::Cidr': [{ Ref: 'VpcCidr' }, 6, 12] }] } },
+        },
+        I: { Type: 'AWS::EC2::Instance', ...kept, Properties: { SubnetId: { Ref: 'S' } } },
+      },
+      'I.SubnetId (Immutable: a change replaces I) changes with parameter VpcCidr',
+    ],
+    [
+      'a secret named through Fn::Sub',
+      { S: { Type: 'AWS::SecretsManager::Secret', ...kept, Properties: { Name: { 'Fn::Sub': '${Prefix}/db' } } } },
+      'S.Name (Immutable',
+    ],
+    [
+      'a table named through Fn::If on a condition over a parameter',
+      {
+        T: {
+          Type: 'AWS::DynamoDB::Table',
+          ...kept,
+          Properties: { KeySchema: [], TableName: { 'Fn::If': ['IsProd', 'a', 'b'] } },
+        },
+      },
+      'T.TableName (Immutable: a change replaces T) changes with parameter Prefix',
+    ],
+    [
+      'a bucket named through Fn::FindInMap keyed by a parameter',
+      {
+        B: {
+          Type: 'AWS::S3::Bucket',
+          ...kept,
+          Properties: { BucketName: { 'Fn::FindInMap': ['Names', { Ref: 'Prefix' }, 'bucket'] } },
+        },
+      },
+      'B.BucketName (Immutable',
+    ],
+  ])('fails on %s', (_name, resources, message) => {
+    const broken = {
+      Parameters: P,
+      Conditions: { IsProd: { 'Fn::Equals': [{ Ref: 'Prefix' }, 'prod'] } },
+      Resources: resources as Record<string, Resource>,
+    } as Template;
+    expect(statefulNotReplacedByParameters(broken)).toEqual([expect.stringContaining(message)]);
+  });
+  it('fails on a stateful resource that is deleted with the stack or on replacement', () => {
+    const broken: Template = {
+      Resources: {
+        K: { Type: 'AWS::KMS::Key', Properties: {} },
+        V: { Type: 'AWS::EC2::Volume', DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Delete', Properties: {} },
+        B: { Type: 'AWS::S3::Bucket', DeletionPolicy: 'Snapshot', UpdateReplacePolicy: 'Retain' },
+      },
+    };
+    expect(statefulRetained(broken)).toEqual([
+      expect.stringContaining('B: DeletionPolicy is "Snapshot"'),
+      expect.stringContaining('K: DeletionPolicy is "(unset: Delete)"'),
+      expect.stringContaining('K: UpdateReplacePolicy'),
+      expect.stringContaining('V: UpdateReplacePolicy is "Delete"'),
+    ]);
+  });
+  it("keeps the data on a volume of its own per node, attached to it, in its subnet's AZ", () => {
+    for (const n of [1, 2, 3, 4]) {
+      const att = t.Resources[`Node${n}DataVolumeAttachment`].Properties;
+      expect(att).toEqual({
+        Device: '/dev/sdf',
+        InstanceId: { Ref: `Node${n}Instance` },
+        VolumeId: { Ref: `Node${n}DataVolume` },
+      });
+      const vol = t.Resources[`Node${n}DataVolume`].Properties!;
+      const subnet = (
+        t.Resources[`Node${n}LaunchTemplate`].Properties!.LaunchTemplateData as {
+          NetworkInterfaces: { SubnetId: { Ref: string } }[];
+        }
+      ).NetworkInterfaces[0].SubnetId.Ref;
+      expect(vol.AvailabilityZone).toEqual(t.Resources[subnet].Properties?.AvailabilityZone);
+      // The root volume in the launch template is the only one deleted with the instance.
+      const bdms = (
+        t.Resources[`Node${n}LaunchTemplate`].Properties!.LaunchTemplateData as { BlockDeviceMappings: Json[] }
+      ).BlockDeviceMappings;
+      expect(bdms).toHaveLength(1);
+    }
+  });
+  it('writes the topology once: a custom resource seeds the table, no deploy property holds the live document', () => {
+    expect(byType(t, 'AWS::SSM::Parameter').map(([, r]) => r.Properties?.Name)).not.toContain(
+      '/pgwarden/main/topology',
+    );
+    const table = t.Resources.TopologyTable;
+    expect(table.Properties).toMatchObject({
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: { 'Fn::GetAtt': ['DataKey', 'Arn'] } },
+      KeySchema: [{ AttributeName: 'cluster', KeyType: 'HASH' }],
+    });
+    expect(t.Resources.TopologySeed).toMatchObject({
+      Type: 'Custom::TopologySeed',
+      Properties: { ServiceToken: { 'Fn::GetAtt': ['TopologySeedLambdaFunction', 'Arn'] } },
+    });
+    expect(t.Resources.TopologySeedLambdaFunction.Properties?.Handler).toBe('functions/topology/seed.handler');
+  });
+});
+
+describe('deploy-time parameters and bootstrap', () => {
+  it('every stack parameter has a deploy-time path (serverless.yml params + stackParameters)', () => {
+    expect(parametersWithoutDeployPath(t, serverlessConfig())).toEqual([]);
+  });
+  it('fails on a parameter serverless.yml does not pass, one passed as a constant, and one without a default', () => {
+    const broken: Template = {
+      Parameters: { A: { Type: 'String' }, B: { Type: 'String' }, C: { Type: 'String' } },
+      Resources: {},
+    };
+    const sls = {
+      params: { default: { b: 'x' } },
+      provider: {
+        stackParameters: [
+          { ParameterKey: 'B', ParameterValue: 'fixed' },
+          { ParameterKey: 'C', ParameterValue: '${param:c}' },
+          { ParameterKey: 'D', ParameterValue: '${param:b}' },
+        ],
+      },
+    };
+    expect(parametersWithoutDeployPath(broken, sls)).toEqual([
+      expect.stringContaining('Parameter A: not in provider.stackParameters'),
+      expect.stringContaining('Parameter B: passed as "fixed"'),
+      expect.stringContaining('Parameter C: params.default has no c'),
+      expect.stringContaining('passes D, which the template does not declare'),
+    ]);
+  });
+  it('requires the pgpool-II package and the pinned image at deploy time (no default CloudFormation could fall back to)', () => {
+    expect(t.Parameters?.PgpoolPackageS3Uri).toMatchObject({ AllowedPattern: '^s3://[a-z0-9.-]+/.+$' });
+    expect(t.Parameters?.PgpoolPackageS3Uri).not.toHaveProperty('Default');
+    expect(t.Parameters?.NodeImageId).not.toHaveProperty('Default');
+  });
+  it('makes a pgpool instance complete only when its bootstrap signals success, and a failed bootstrap say so', () => {
+    for (const p of ['Pgpool1', 'Pgpool2']) {
+      expect(t.Resources[`${p}Instance`].CreationPolicy).toEqual({ ResourceSignal: { Count: 1, Timeout: 'PT30M' } });
+      const ud = JSON.stringify(
+        (t.Resources[`${p}LaunchTemplate`].Properties?.LaunchTemplateData as Record<string, Json>).UserData,
+      );
+      expect(ud).toContain('trap bootstrap_done EXIT');
+      expect(ud).toContain('aws cloudformation signal-resource');
+      expect(ud).toContain(`"SignalResource":"${p}Instance"`);
+      expect(ud).toContain('no pgpool-II package');
+      expect(ud).toContain('4.5 or later is needed');
+    }
+    // CloudFormation, SNS and the role's rights to reach them from a private subnet.
+    expect(REQUIRED_ENDPOINTS).toContain('cloudformation');
+    const pgpoolRole = JSON.stringify(t.Resources.PgpoolRole.Properties?.Policies);
+    expect(pgpoolRole).toContain('cloudformation:SignalResource');
+    expect(pgpoolRole).toContain('sns:Publish');
+  });
+});
+
+describe('secrets on the pgpool hosts', () => {
+  it("PCP has a secret of its own; the postgres superuser's secret is neither readable by nor fetched on a pgpool host", () => {
+    expect(t.Resources.PcpSecret).toMatchObject({ Type: 'AWS::SecretsManager::Secret', DeletionPolicy: 'Retain' });
+    const readable = JSON.stringify(
+      identityStatements({ Resources: { PgpoolRole: t.Resources.PgpoolRole } })
+        .filter(({ s }) => JSON.stringify(s.Action).includes('secretsmanager:GetSecretValue'))
+        .map(({ s }) => s.Resource),
+    );
+    expect(readable).toContain('"Ref":"PcpSecret"');
+    expect(readable).not.toContain('PostgresSecret');
+    for (const p of ['Pgpool1', 'Pgpool2']) {
+      const ud = JSON.stringify(
+        (t.Resources[`${p}LaunchTemplate`].Properties?.LaunchTemplateData as Record<string, Json>).UserData,
+      );
+      expect(ud).toContain('PGW_PW_PCP=$(secret_field ${PcpSecret} password)');
+      expect(ud).not.toContain('PostgresSecret');
+    }
+  });
+});
+
+describe('TLS in AWS', () => {
+  const userDataOf = (lt: string) =>
+    JSON.stringify((t.Resources[lt].Properties?.LaunchTemplateData as Record<string, Json>).UserData);
+  it('every node and pgpool sets up its certificate from the cluster CA and serves TLS only', () => {
+    for (const lt of ['Node1LaunchTemplate', 'Node2LaunchTemplate', 'Pgpool1LaunchTemplate']) {
+      const ud = userDataOf(lt);
+      expect(ud).toContain('tls_setup ');
+      for (const v of [
+        'PGW_SSL_CERT=/etc/pgwarden/tls/server.crt',
+        'PGW_SSL_KEY=',
+        'PGW_SSL_CA=/etc/pgwarden/tls/ca.crt',
+      ])
+        expect({ lt, has: ud.includes(v) }).toEqual({ lt, has: true });
+    }
+    // pgpool's certificate names the NLB, which clients connect to by name.
+    expect(userDataOf('Pgpool1LaunchTemplate')).toContain('"PgpoolNlbDns":{"Fn::GetAtt":["PgpoolNlb","DNSName"]}');
+  });
+  it("the Lambdas verify with the CA certificate's secret, and no Lambda may read the CA key", () => {
+    const fns = byType(t, 'AWS::Lambda::Function');
+    expect(fns.length).toBeGreaterThan(40);
+    for (const [id, f] of fns) {
+      const vars = (f.Properties?.Environment as { Variables: Record<string, Json> }).Variables;
+      expect({ id, ca: vars.PGWARDEN_DB_CA_SECRET_ARN }).toEqual({ id, ca: { Ref: 'TlsCaCertSecret' } });
+    }
+    const lambdaRoles = fns.map(([, f]) => ((f.Properties?.Role as Record<string, Json>)['Fn::GetAtt'] as string[])[0]);
+    for (const role of lambdaRoles) expect(JSON.stringify(t.Resources[role].Properties)).not.toContain('"TlsCaSecret"');
+  });
+});
+
+describe('the pgpool-II package recipe', () => {
+  it('builds the tarball the lab builds, checked against the same SHA-256', () => {
+    const lab = fs.readFileSync(path.join(ROOT, 'infra/local/pgpool-build.ts'), 'utf8');
+    const rpm = fs.readFileSync(path.join(ROOT, 'infra/aws/pgpool-rpm/build-al2023.sh'), 'utf8');
+    const labSha = /PINNED_SHA256 = '([0-9a-f]{64})'/.exec(lab)?.[1];
+    const labVersion = /PGPOOL_VERSION = '([\d.]+)'/.exec(lab)?.[1];
+    expect(labSha).toBeDefined();
+    expect(rpm).toContain(`SHA256=${labSha}`);
+    expect(rpm).toContain(`VERSION=${labVersion}`);
+    expect(rpm).toContain('./configure --prefix=/usr --libdir=/usr/lib64 --sysconfdir=/etc/pgpool-II --with-openssl');
+  });
+});
+
+describe('least privilege: one role per Lambda, granting what its code calls', () => {
+  it('derives a table from the code that is not trivially empty or uniform', () => {
+    expect(derivedActions('functions/logdigest/handler.handler')).toEqual([
+      'cloudwatch:PutMetricData',
+      'logs:DescribeLogStreams',
+      'logs:FilterLogEvents',
+      's3:PutObject',
+      'sns:Publish',
+    ]);
+    expect(derivedActions('functions/triggers/pgpool-hook.handler')).toEqual([
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'states:StartExecution',
+    ]);
+    expect(derivedActions('functions/failover/fence.handler')).toEqual(
+      expect.arrayContaining(['ssm:SendCommand', 'ec2:StopInstances']),
+    );
+    expect(derivedActions('functions/metrics/handler.handler')).not.toContain('ssm:SendCommand');
+  });
+  it("each role may write its own Lambda's log group and no other", () => {
+    for (const [id, f] of byType(t, 'AWS::Lambda::Function')) {
+      const role = ((f.Properties?.Role as Record<string, Json>)['Fn::GetAtt'] as string[])[0];
+      const logs = identityStatements({ Resources: { [role]: t.Resources[role] } }).find(({ s }) =>
+        JSON.stringify(s.Action).includes('logs:PutLogEvents'),
+      );
+      expect({ id, resource: JSON.stringify(logs?.s.Resource) }).toEqual({
+        id,
+        resource: JSON.stringify([
+          {
+            'Fn::Sub': `arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:/aws/lambda/${String(f.Properties?.FunctionName)}:*`,
+          },
+        ]),
+      });
+    }
+  });
+  it('every Lambda has its own role granting exactly the SDK commands its handler reaches', () => {
+    expect(rolesMatchCode(t)).toEqual([]);
+  });
+  it('fails on a role that grants more than the code calls, less, or serves two Lambdas', () => {
+    const role = (actions: string[]): Resource => ({
+      Type: 'AWS::IAM::Role',
+      Properties: {
+        AssumeRolePolicyDocument: {},
+        Policies: [
+          { PolicyName: 'p', PolicyDocument: { Statement: [{ Effect: 'Allow', Action: actions, Resource: '*' }] } },
+        ],
+      },
+    });
+    const fn = (handler: string, r: string): Resource => ({
+      Type: 'AWS::Lambda::Function',
+      Properties: { Handler: handler, Role: { 'Fn::GetAtt': [r, 'Arn'] } },
+    });
+    const broken: Template = {
+      Resources: {
+        HookRole: role(['dynamodb:GetItem', 'dynamodb:PutItem', 'states:StartExecution', 'ssm:SendCommand']),
+        Hook: fn('functions/triggers/pgpool-hook.handler', 'HookRole'),
+        DigestRole: role(['logs:FilterLogEvents', 's3:PutObject', 'sns:Publish', 'cloudwatch:PutMetricData']),
+        Digest: fn('functions/logdigest/handler.handler', 'DigestRole'),
+        Metrics: fn('functions/metrics/handler.handler', 'DigestRole'),
+      },
+    };
+    const errs = rolesMatchCode(broken);
+    expect(errs).toEqual(
+      expect.arrayContaining([
+        expect.stringContaining('DigestRole serves 2 Lambdas'),
+        expect.stringContaining('Hook (functions/triggers/pgpool-hook.handler): role grants ssm:SendCommand'),
+        expect.stringContaining('Digest (functions/logdigest/handler.handler): code calls logs:DescribeLogStreams'),
+      ]),
+    );
+  });
+});
+
+describe('account-global names', () => {
+  it('every fixed name of an account-global resource names the cluster, and so does the stack', () => {
+    expect(globalNamesWithoutCluster(t, 'main')).toEqual([]);
+    expect(serverlessConfig().provider?.stackName).toContain('${self:custom.cluster}');
+  });
+  it('fails on a node action document, a function and a log group named without the cluster', () => {
+    const broken: Template = {
+      Resources: {
+        D: { Type: 'AWS::SSM::Document', Properties: { Name: 'pgwarden-promote', Content: {} } },
+        F: { Type: 'AWS::Lambda::Function', Properties: { FunctionName: 'pgwarden-dev-probe' } },
+        L: { Type: 'AWS::Logs::LogGroup', Properties: { LogGroupName: '/pgwarden/mainline/postgresql' } },
+        Ok: { Type: 'AWS::SNS::Topic', Properties: { TopicName: 'pgwarden-main-notify' } },
+      },
+    };
+    expect(globalNamesWithoutCluster(broken, 'main')).toEqual([
+      expect.stringContaining('D.Name = pgwarden-promote'),
+      expect.stringContaining('F.FunctionName = pgwarden-dev-probe'),
+      expect.stringContaining('L.LogGroupName = /pgwarden/mainline/postgresql'),
+    ]);
   });
 });

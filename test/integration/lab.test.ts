@@ -36,7 +36,7 @@ function portOpen(port: number): Promise<boolean> {
 }
 
 describe('lab', () => {
-  const lab = freshLab(25800); // freshLab adds the shift itself, as PORT_BASE has
+  const lab = freshLab(25800); // freshLab applies the shift itself: PORT_BASE is the shifted value
 
   beforeAll(async () => {
     await lab.up();
@@ -70,7 +70,7 @@ describe('lab', () => {
     expect(s.redisUp).toBe(true);
     expect(s.controlPlaneUp).toBe(true);
     const table = cli(lab, 'lab', 'status');
-    expect(table.out).toMatch(/pg2\s+standby\s+25801\s+1\s+/);
+    expect(table.out).toMatch(new RegExp(`pg2\\s+standby\\s+${PORT_BASE + 1}\\s+1\\s+`));
     expect(table.out).toContain('endpoint (clients use this)');
     // 4 MB WAL segments (bootstrap-primary.sh), inherited by the standbys: a faster promotion.
     for (const n of ['pg1', 'pg2', 'pg3']) {

@@ -168,19 +168,26 @@ test('scale in of the primary or an unknown node, or with a bad drain deadline, 
   const t = lab.readTopology();
   const r1 = await fetch(`${lab.apiUrl}/v1/scale`, {
     method: 'POST',
+    headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ direction: 'in', node: 'pg9' }),
   });
   expect(r1.status).toBe(400);
   expect(((await r1.json()) as { error: string }).error).toMatch(/unknown node "pg9"/);
   const r2 = await fetch(`${lab.apiUrl}/v1/scale`, {
     method: 'POST',
+    headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ direction: 'in', node: t.primary }),
   });
   expect(r2.status).toBe(409);
-  const r3 = await fetch(`${lab.apiUrl}/v1/scale`, { method: 'POST', body: JSON.stringify({ direction: 'sideways' }) });
+  const r3 = await fetch(`${lab.apiUrl}/v1/scale`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ direction: 'sideways' }),
+  });
   expect(r3.status).toBe(400);
   const r4 = await fetch(`${lab.apiUrl}/v1/scale`, {
     method: 'POST',
+    headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ direction: 'in', drainSeconds: 9999 }),
   });
   expect(r4.status).toBe(400);
@@ -251,6 +258,7 @@ test('a scale in that fails after the drain puts the standby back: attached, wei
   await labApi(lab, 'POST', '/v1/faults', { state: 'DetachEverywhere', times: 3 });
   const r = await fetch(`${lab.apiUrl}/v1/scale`, {
     method: 'POST',
+    headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ direction: 'in', node: newest, drainSeconds: 5, wait: true }),
   });
   const { execution } = (await r.json()) as {

@@ -6,6 +6,7 @@
  * touches, and importing this module makes no AWS call.
  */
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
@@ -20,11 +21,12 @@ import { SecretsManagerSecrets } from './secrets';
 import { SfnWorkflowStarter } from './sfn-workflow-starter';
 import { SnsNotifier } from './sns-notifier';
 import { SsmNodeCommands } from './ssm-node-commands';
-import { SsmTopologyStore } from './ssm-topology-store';
+import { DynamoDbTopologyStore } from './dynamodb-topology-store';
 import { tracedClient } from './tracing';
 
 interface Clients {
   ssm?: SSMClient;
+  dynamodb?: DynamoDBClient;
   sfn?: SFNClient;
   cloudwatch?: CloudWatchClient;
   sns?: SNSClient;
@@ -47,6 +49,7 @@ export function awsDeps(env?: PgwardenEnv): Deps {
 function build(env: PgwardenEnv): Deps {
   const region = () => ({ region: env.region });
   const ssm = () => (clients.ssm ??= tracedClient(new SSMClient(region())));
+  const dynamodb = () => (clients.dynamodb ??= tracedClient(new DynamoDBClient(region())));
   const sfn = () => (clients.sfn ??= tracedClient(new SFNClient(region())));
   const cloudwatch = () => (clients.cloudwatch ??= tracedClient(new CloudWatchClient(region())));
   const sns = () => (clients.sns ??= tracedClient(new SNSClient(region())));
@@ -62,7 +65,7 @@ function build(env: PgwardenEnv): Deps {
       return (memo.cluster ??= env.cluster);
     },
     get topology() {
-      return (memo.topology ??= new SsmTopologyStore(ssm(), { parameterTemplate: env.topologyParameter, log }));
+      return (memo.topology ??= new DynamoDbTopologyStore(dynamodb(), { table: env.topologyTable, log }));
     },
     get nodes() {
       return (memo.nodes ??= new SsmNodeCommands(ssm(), {
@@ -83,7 +86,9 @@ function build(env: PgwardenEnv): Deps {
       return (memo.notifier ??= new SnsNotifier(sns(), env.notifyTopicArn));
     },
     get secrets() {
-      return (memo.secrets ??= new SecretsManagerSecrets(secretsManager(), env.dbSecretArn));
+      return (memo.secrets ??= new SecretsManagerSecrets(secretsManager(), env.dbSecretArn, {
+        caSecretId: env.dbCaSecretArn,
+      }));
     },
     now: () => new Date(),
     log,

@@ -3,7 +3,7 @@
  * the prober and alarm evaluator, the process supervisor, the workflow runner, the metric store and
  * the notifications — and the API the CLI, drills, tests and dashboard use.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Server } from 'node:http';
 import type { Deps } from '../../../functions/lib/ports';
 import { settings } from '../../../functions/lib/settings';
 import { InvalidEventError } from '../../../functions/triggers/common';
@@ -12,28 +12,16 @@ import * as pgpoolHook from '../../../functions/triggers/pgpool-hook';
 import { LabNotifier, labDeps, MetricStore, notificationsFile } from '../adapters';
 import type { Lab } from '../lab';
 import { LocalRunner } from '../runner';
+import { createApiServer, ensureApiToken, HttpError } from './guard';
 import { EventBus, Monitor, Supervisor, type BusEvent, type SensorSwitches } from './sensors';
 import { latestDigest } from './digest-route';
 import { TraceCollector } from './xray-collector';
 
-export class HttpError extends Error {
-  constructor(
-    public readonly status: number,
-    msg: string,
-  ) {
-    super(msg);
-  }
-}
+export { HttpError };
 
 type Route = (body: unknown, url: URL, id?: string) => Promise<unknown>;
 
-/** A route's answer sent as it is (not as JSON), e.g. the Prometheus text format. */
-export class RawBody {
-  constructor(
-    readonly contentType: string,
-    readonly body: string,
-  ) {}
-}
+export { RawBody } from './guard';
 
 export class ControlPlane {
   private server?: Server;
@@ -155,7 +143,13 @@ export class ControlPlane {
 
   async start(): Promise<void> {
     const port = this.lab.config().apiPort;
-    this.server = createServer((req, res) => void this.handle(req, res));
+    this.server = createApiServer({
+      token: ensureApiToken(this.lab.controlDir),
+      port,
+      dispatch: (method, url, body) => this.dispatch(method, url, body),
+      statusOf: (e) => (e instanceof InvalidEventError ? 400 : 500),
+      log: (m) => this.lab.log(m),
+    });
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', reject);
       this.server!.listen(port, '127.0.0.1', () => resolve());
@@ -174,41 +168,18 @@ export class ControlPlane {
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    const send = (status: number, body: unknown) => {
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(body));
-    };
-    try {
-      const key = `${req.method} ${url.pathname}`;
-      let route = this.routes.get(key);
-      let id: string | undefined;
-      if (!route) {
-        const i = key.lastIndexOf('/');
-        route = this.routes.get(`${key.slice(0, i)}/:id`);
-        id = decodeURIComponent(key.slice(i + 1));
-      }
-      if (!route) throw new HttpError(404, `no route ${key}`);
-      const raw = await readBody(req);
-      let body: unknown = undefined;
-      if (raw.length) {
-        try {
-          body = JSON.parse(raw);
-        } catch {
-          throw new HttpError(400, 'request body is not valid JSON');
-        }
-      }
-      const out = await route(body, url, id);
-      if (out instanceof RawBody) {
-        res.writeHead(200, { 'content-type': out.contentType });
-        res.end(out.body);
-      } else send(200, out);
-    } catch (e) {
-      const status = e instanceof HttpError ? e.status : e instanceof InvalidEventError ? 400 : 500;
-      if (status === 500) this.lab.log(`API error ${req.method} ${url.pathname}: ${(e as Error).stack}`);
-      send(status, { error: (e as Error).message });
+  /** An admitted request (guard.ts checked token, host, content type and size) to its route. */
+  private async dispatch(method: string, url: URL, body: unknown): Promise<unknown> {
+    const key = `${method} ${url.pathname}`;
+    let route = this.routes.get(key);
+    let id: string | undefined;
+    if (!route) {
+      const i = key.lastIndexOf('/');
+      route = this.routes.get(`${key.slice(0, i)}/:id`);
+      id = decodeURIComponent(key.slice(i + 1));
     }
+    if (!route) throw new HttpError(404, `no route ${key}`);
+    return route(body, url, id);
   }
 }
 
@@ -221,16 +192,4 @@ function isEvent(b: unknown): b is BusEvent {
     typeof e['detail-type'] === 'string' &&
     typeof e.detail === 'object'
   );
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let s = '';
-    req.on('data', (d: Buffer) => {
-      s += d.toString();
-      if (s.length > 1_000_000) reject(new HttpError(413, 'request body too large'));
-    });
-    req.on('end', () => resolve(s));
-    req.on('error', reject);
-  });
 }

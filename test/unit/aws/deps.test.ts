@@ -1,16 +1,17 @@
-import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { CloudWatchMetrics } from '../../../functions/lib/aws/cloudwatch-metrics';
+import { DynamoDbTopologyStore } from '../../../functions/lib/aws/dynamodb-topology-store';
 import { awsDeps, jsonLog } from '../../../functions/lib/aws/deps';
 import { Ec2InstanceControl } from '../../../functions/lib/aws/ec2-instance-control';
 import { SecretsManagerSecrets } from '../../../functions/lib/aws/secrets';
 import { SfnWorkflowStarter } from '../../../functions/lib/aws/sfn-workflow-starter';
 import { SnsNotifier } from '../../../functions/lib/aws/sns-notifier';
 import { SsmNodeCommands } from '../../../functions/lib/aws/ssm-node-commands';
-import { SsmTopologyStore } from '../../../functions/lib/aws/ssm-topology-store';
+
 import { readEnv } from '../../../functions/lib/env';
 
-const ssmMock = mockClient(SSMClient);
+const dbMock = mockClient(DynamoDBClient);
 
 const FULL = {
   PGWARDEN_CLUSTER: 'prod',
@@ -23,7 +24,7 @@ const FULL = {
 };
 
 beforeEach(() => {
-  ssmMock.reset();
+  dbMock.reset();
 });
 
 describe('awsDeps', () => {
@@ -45,7 +46,7 @@ describe('awsDeps', () => {
     // Assess
     expect(deps.cluster).toBe('prod');
     expect(ports.map((p) => p.constructor)).toEqual([
-      SsmTopologyStore,
+      DynamoDbTopologyStore,
       SsmNodeCommands,
       Ec2InstanceControl,
       SfnWorkflowStarter,
@@ -70,18 +71,25 @@ describe('awsDeps', () => {
     expect(notifier).toThrow('environment variable PGWARDEN_NOTIFY_TOPIC_ARN is not set');
   });
 
-  it('uses the configured topology parameter template', async () => {
+  it('uses the configured topology table', async () => {
     // Prepare
-    ssmMock.on(GetParameterCommand).resolves({
-      Parameter: { Value: JSON.stringify({ cluster: 'prod', version: 1 }), Version: 1 },
+    dbMock.on(GetItemCommand).resolves({
+      Item: {
+        cluster: { S: 'prod' },
+        version: { N: '1' },
+        document: { S: JSON.stringify({ cluster: 'prod', version: 1 }) },
+      },
     });
-    const deps = awsDeps(readEnv({ ...FULL, PGWARDEN_TOPOLOGY_PARAMETER: '/acme/{cluster}/topo' }));
+    const deps = awsDeps(readEnv({ ...FULL, PGWARDEN_TOPOLOGY_TABLE: 'acme-topo' }));
 
     // Act
     await deps.topology.get('prod');
 
     // Assess
-    expect(ssmMock).toHaveReceivedCommandWith(GetParameterCommand, { Name: '/acme/prod/topo' });
+    expect(dbMock).toHaveReceivedCommandWith(GetItemCommand, {
+      TableName: 'acme-topo',
+      Key: { cluster: { S: 'prod' } },
+    });
   });
 });
 

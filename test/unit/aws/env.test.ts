@@ -1,4 +1,4 @@
-import { DEFAULT_TOPOLOGY_PARAMETER, EnvError, readEnv } from '../../../functions/lib/env';
+import { EnvError, readEnv } from '../../../functions/lib/env';
 
 const FAILOVER_ARN = 'arn:aws:states:eu-west-1:123456789012:stateMachine:pgwarden-failover';
 
@@ -7,12 +7,13 @@ describe('readEnv', () => {
     // Prepare
     const env = readEnv({
       PGWARDEN_CLUSTER: 'prod',
-      PGWARDEN_TOPOLOGY_PARAMETER: '/acme/{cluster}/topology',
+      PGWARDEN_TOPOLOGY_TABLE: 'acme-topology',
       PGWARDEN_DB_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:pg',
       PGWARDEN_NOTIFY_TOPIC_ARN: 'arn:aws:sns:eu-west-1:123456789012:pgwarden',
       PGWARDEN_STATE_MACHINE_ARNS: JSON.stringify({ failover: FAILOVER_ARN }),
       PGWARDEN_SSM_DOCUMENT_PREFIX: 'acme',
       PGWARDEN_SSM_OUTPUT_LOG_GROUP: '/acme/node-commands',
+      PGWARDEN_DB_CA_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:ca',
       AWS_REGION: 'eu-west-1',
     });
 
@@ -22,23 +23,24 @@ describe('readEnv', () => {
     // Assess
     expect(read).toEqual({
       cluster: 'prod',
-      topologyParameter: '/acme/{cluster}/topology',
+      topologyTable: 'acme-topology',
       dbSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:pg',
       notifyTopicArn: 'arn:aws:sns:eu-west-1:123456789012:pgwarden',
       stateMachineArns: { failover: FAILOVER_ARN },
       ssmDocumentPrefix: 'acme',
       ssmOutputLogGroup: '/acme/node-commands',
+      dbCaSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:ca',
       region: 'eu-west-1',
     });
   });
 
   it('applies defaults', () => {
     // Prepare
-    const env = readEnv({});
+    const env = readEnv({ PGWARDEN_CLUSTER: 'prod' });
 
-    // Act / Assess
-    expect(env.topologyParameter).toBe(DEFAULT_TOPOLOGY_PARAMETER);
-    expect(env.ssmDocumentPrefix).toBe('pgwarden');
+    // Act / Assess: the names infra/aws/naming.js gives the cluster's table and documents
+    expect(env.topologyTable).toBe('pgwarden-prod-topology');
+    expect(env.ssmDocumentPrefix).toBe('pgwarden-prod');
     expect(env.ssmOutputLogGroup).toBeUndefined();
   });
 

@@ -102,3 +102,38 @@ describe('SecretsManagerSecrets', () => {
     await expect(binary).rejects.toThrow(/no SecretString/);
   });
 });
+
+describe('SecretsManagerSecrets with the cluster CA', () => {
+  const CA = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:pgwarden/main/tls/ca-cert-XyZ';
+  const PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+  const withCa = () =>
+    new SecretsManagerSecrets(new SecretsManagerClient({ region: 'eu-west-1' }), SECRET, { caSecretId: CA });
+
+  it('adds the CA certificate to the credentials, so that connections verify the servers', async () => {
+    // Prepare
+    smMock
+      .on(GetSecretValueCommand, { SecretId: SECRET })
+      .resolves({ SecretString: JSON.stringify({ username: 'pgwarden', password: 's3cret' }) })
+      .on(GetSecretValueCommand, { SecretId: CA })
+      .resolves({ SecretString: JSON.stringify({ cert: PEM }) });
+
+    // Act
+    const creds = await withCa().admin();
+
+    // Assess
+    expect(creds).toEqual({ user: 'pgwarden', password: 's3cret', database: 'postgres', ca: PEM });
+    expect(smMock).toHaveReceivedCommandTimes(GetSecretValueCommand, 2);
+  });
+
+  it('fails, rather than connecting unverified, while the CA secret holds no certificate', async () => {
+    // Prepare: the secret as CloudFormation creates it, before pg1's bootstrap writes the CA.
+    smMock
+      .on(GetSecretValueCommand, { SecretId: SECRET })
+      .resolves({ SecretString: JSON.stringify({ username: 'pgwarden', password: 's3cret' }) })
+      .on(GetSecretValueCommand, { SecretId: CA })
+      .resolves({ SecretString: JSON.stringify({ placeholder: 'x1y2z3w4' }) });
+
+    // Act / Assess
+    await expect(withCa().admin()).rejects.toThrow(`secret ${CA} holds no CA certificate yet`);
+  });
+});
