@@ -1,10 +1,13 @@
 /**
- * pgwarden CLI. `pgwarden lab ...` manages the local lab; the operator commands (failover,
- * switchover, rejoin, pause, resume) talk to the lab's control plane, as they would call
- * StartExecution in AWS.
+ * pgwarden CLI. `pgwarden lab ...` manages the local lab; the operator commands (status, failover,
+ * switchover, rejoin, maintenance, scale, pause, resume, history) act on the lab through its control
+ * plane or on an AWS deployment (./operator/).
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { Lab, LabError, type LabStatus } from './lab';
+import { operatorUsage, UsageError as OperatorUsageError } from './operator/commands';
+
+const OPERATOR_USAGE = operatorUsage();
 
 export class UsageError extends Error {
   constructor(msg: string) {
@@ -22,16 +25,12 @@ lab commands (local lab; state in $PGWARDEN_LAB_DIR or ./.lab):
   lab kill <node>                                       SIGKILL the node's postmaster (a crash)
   lab stop <node> | lab start <node>                    clean stop / start of a node
   lab freeze <node> | lab thaw <node>                   SIGSTOP / SIGCONT every process of a node
-  lab drill failover [--trigger pgpool|alarm|ec2|operator] [--json]
-                                                        write load, SIGKILL the primary, timings, lost writes
-operator commands (through the control plane):
-  failover [--reason TEXT]          start the failover workflow
-  switchover [--to NODE]            planned switchover (zero loss)
-  rejoin <node>                     rejoin a failed or fenced node as a standby (failback)
-  maintenance [--command CMD]       rolling maintenance: standbys, switchover, old primary
-  scale out | scale in [NODE]       add / remove a standby
-  pause [--reason TEXT] | resume    pause / resume automation for the cluster
-  executions [--json]               recent workflow executions
+  lab drill failover [--trigger pgpool|alarm|ec2|operator] [--seconds S] [--json]
+                                                        write load (S s before the kill, default 0.5), SIGKILL
+                                                        the primary, timings, lost writes
+operator commands (the lab's control plane, or AWS with --aws [--region R] [--cluster C] [--stage S];
+every one takes --json and --help; workflow commands take --yes, --dry-run, --no-wait):
+${OPERATOR_USAGE}
 other:
   digest <files...> [--format md|json|html] [--since T] [--until T] [--prefix P]
   demo                              lab up, write load, failover drill, zero-loss check, summary
@@ -92,18 +91,16 @@ export async function main(argv: string[]): Promise<number> {
         return missing.length ? 1 : 0;
       }
       case 'failover':
-      case 'pause':
-      case 'resume':
-      case 'executions':
-        return await operatorCommand(cmd, rest);
       case 'switchover':
       case 'rejoin':
       case 'maintenance':
       case 'scale':
-        return await (require('./cli-workflows') as { main(cmd: string, a: string[]): Promise<number> }).main(
-          cmd,
-          rest,
-        );
+      case 'pause':
+      case 'resume':
+      case 'status':
+      case 'history':
+      case 'executions':
+        return await (require('./operator') as typeof import('./operator')).main(cmd, rest);
       case 'digest': {
         const mod = require('../../functions/logdigest/cli') as { main(a: string[]): Promise<number> };
         return await mod.main(rest);
@@ -128,6 +125,10 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof UsageError) {
       console.error(`pgwarden: ${e.message}\n\n${USAGE}`);
+      return 2;
+    }
+    if (e instanceof OperatorUsageError) {
+      console.error(`pgwarden ${cmd}: ${e.message}\n\n${e.help ?? USAGE}`);
       return 2;
     }
     if (e instanceof LabError) {
@@ -203,8 +204,14 @@ async function labCommand(argv: string[]): Promise<number> {
       if (!['pgpool', 'alarm', 'ec2', 'operator'].includes(trigger)) {
         throw new UsageError(`--trigger must be one of pgpool, alarm, ec2, operator`);
       }
+      const seconds = values.seconds === undefined ? undefined : Number(values.seconds);
+      if (seconds !== undefined && !(seconds >= 0 && seconds <= 600))
+        throw new UsageError(`--seconds must be a number of seconds from 0 to 600, got "${String(values.seconds)}"`);
       const { failoverDrill, renderDrill } = require('./drill');
-      const r = await failoverDrill(lab(), { trigger: trigger as 'pgpool' });
+      const r = await failoverDrill(lab(), {
+        trigger: trigger as 'pgpool',
+        ...(seconds !== undefined ? { warmupMs: seconds * 1000 } : {}),
+      });
       console.log(values.json ? JSON.stringify(r, null, 2) : renderDrill(r));
       return r.lostWrites === 0 && r.outcome === 'succeeded' ? 0 : 1;
     }
@@ -213,61 +220,6 @@ async function labCommand(argv: string[]): Promise<number> {
     default:
       throw new UsageError(`unknown lab command "${sub}"`);
   }
-}
-
-async function operatorCommand(cmd: string, argv: string[]): Promise<number> {
-  const l = new Lab();
-  const api = async (method: string, path: string, body?: unknown) => {
-    let r: Response;
-    try {
-      r = await fetch(`${l.apiUrl}${path}`, {
-        method,
-        headers: { 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-    } catch {
-      throw new LabError(`the lab's control plane is not reachable at ${l.apiUrl} (run: pgwarden lab up)`);
-    }
-    const j = (await r.json()) as Record<string, unknown>;
-    if (!r.ok) throw new LabError(String(j.error ?? r.statusText));
-    return j;
-  };
-  switch (cmd) {
-    case 'pause':
-    case 'resume': {
-      const { values } = parse(argv, { reason: { type: 'string' } });
-      const j = await api('POST', `/v1/${cmd}`, { reason: (values.reason as string | undefined) ?? `operator ${cmd}` });
-      console.log(`automation ${j.paused ? 'paused' : 'active'}`);
-      return 0;
-    }
-    case 'failover': {
-      const { values } = parse(argv, { reason: { type: 'string' }, wait: { type: 'boolean' } });
-      const j = await api('POST', `/v1/failover`, {
-        reason: values.reason ?? 'operator request',
-        wait: values.wait ?? true,
-      });
-      console.log(JSON.stringify(j, null, 2));
-      return 0;
-    }
-    case 'executions': {
-      const { values } = parse(argv, { json: { type: 'boolean' } });
-      const j = await api('GET', `/v1/executions`);
-      if (values.json) console.log(JSON.stringify(j, null, 2));
-      else {
-        for (const e of (j.executions as {
-          name: string;
-          workflow: string;
-          status: string;
-          startedAt: string;
-          outcome?: string;
-        }[]) ?? []) {
-          console.log(`${e.startedAt}  ${e.workflow.padEnd(11)} ${e.status.padEnd(10)} ${e.name}  ${e.outcome ?? ''}`);
-        }
-      }
-      return 0;
-    }
-  }
-  throw new UsageError(`unknown command "${cmd}"`);
 }
 
 export function renderStatus(s: LabStatus): string {
