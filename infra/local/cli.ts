@@ -19,6 +19,7 @@ export class UsageError extends Error {
 const USAGE = `usage: pgwarden <command> [options]
 
 lab commands (local lab; state in $PGWARDEN_LAB_DIR or ./.lab):
+  (every lab command and doctor also take --json)
   lab up [--port-base N] [--pgpools N] [--standbys N]   bring the lab up (idempotent)
   lab status [--json]                                   roles, timelines, LSNs, lag, pgpool's view, endpoints
   lab down [--purge]                                    stop everything the lab started (--purge: delete its state)
@@ -83,11 +84,12 @@ export async function main(argv: string[]): Promise<number> {
       case 'lab':
         return await labCommand(rest);
       case 'doctor': {
-        const { values } = parse(rest, { install: { type: 'boolean' } });
+        const { values } = parse(rest, { install: { type: 'boolean' }, json: { type: 'boolean' } });
         const { ensureSystemPackages, missingRequirements } = require('./doctor');
         if (values.install) ensureSystemPackages();
         const missing = missingRequirements() as string[];
-        console.log(missing.length ? `missing: ${missing.join('; ')}` : 'all system packages present');
+        if (values.json) console.log(JSON.stringify({ missing }));
+        else console.log(missing.length ? `missing: ${missing.join('; ')}` : 'all system packages present');
         return missing.length ? 1 : 0;
       }
       case 'failover':
@@ -148,6 +150,7 @@ async function labCommand(argv: string[]): Promise<number> {
         'port-base': { type: 'string' },
         pgpools: { type: 'string' },
         standbys: { type: 'string' },
+        json: { type: 'boolean' },
       });
       const l = new Lab({
         portBase: intFlag(values['port-base'], 'port-base'),
@@ -156,8 +159,9 @@ async function labCommand(argv: string[]): Promise<number> {
       });
       const t0 = Date.now();
       await l.up();
-      console.log(renderStatus(await l.status()));
-      console.log(`ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      const s = await l.status();
+      if (values.json) console.log(JSON.stringify({ ...s, readyInMs: Date.now() - t0 }, null, 2));
+      else console.log(`${renderStatus(s)}\nready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
       return 0;
     }
     case 'status': {
@@ -167,9 +171,10 @@ async function labCommand(argv: string[]): Promise<number> {
       return 0;
     }
     case 'down': {
-      const { values } = parse(rest, { purge: { type: 'boolean' } });
+      const { values } = parse(rest, { purge: { type: 'boolean' }, json: { type: 'boolean' } });
       await lab().down({ purge: values.purge === true });
-      console.log(values.purge ? 'lab stopped and its state deleted' : 'lab stopped');
+      if (values.json) console.log(JSON.stringify({ stopped: true, purged: values.purge === true }));
+      else console.log(values.purge ? 'lab stopped and its state deleted' : 'lab stopped');
       return 0;
     }
     case 'kill':
@@ -177,19 +182,24 @@ async function labCommand(argv: string[]): Promise<number> {
     case 'start':
     case 'freeze':
     case 'thaw': {
-      const { positionals } = parse(rest, {}, 1);
+      const { positionals, values } = parse(rest, { json: { type: 'boolean' } }, 1);
       const l = lab();
       const name = positionals[0];
       l.node(name); // unknown node: clear error before anything changes
-      if (sub === 'kill') console.log(`SIGKILL sent to ${name}'s postmaster (pid ${l.kill(name)})`);
-      else if (sub === 'freeze') console.log(`SIGSTOP sent to ${l.freeze(name).length} processes of ${name}`);
-      else if (sub === 'thaw') console.log(`SIGCONT sent to ${l.thaw(name).length} processes of ${name}`);
-      else if (sub === 'stop') {
+      const say = (text: string, json: Record<string, unknown>) =>
+        console.log(values.json ? JSON.stringify({ node: name, action: sub, ...json }) : text);
+      if (sub === 'kill') {
+        const pid = l.kill(name);
+        say(`SIGKILL sent to ${name}'s postmaster (pid ${pid})`, { pid });
+      } else if (sub === 'freeze' || sub === 'thaw') {
+        const pids = sub === 'freeze' ? l.freeze(name) : l.thaw(name);
+        say(`${sub === 'freeze' ? 'SIGSTOP' : 'SIGCONT'} sent to ${pids.length} processes of ${name}`, { pids });
+      } else if (sub === 'stop') {
         await l.stop(name);
-        console.log(`${name} stopped`);
+        say(`${name} stopped`, {});
       } else {
         await l.start(name);
-        console.log(`${name} started`);
+        say(`${name} started`, {});
       }
       return 0;
     }
