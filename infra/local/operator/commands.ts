@@ -200,19 +200,27 @@ export function operatorUsage(): string {
 
 function helpOf(cmd: string): string {
   const w = WORKFLOWS[cmd as WorkflowAction];
-  const o = OTHER_HELP[cmd === 'executions' ? 'history' : cmd];
-  const spec = w ?? o;
-  const lines = [`usage: pgwarden ${spec.usage} [target options]${w ? ' [--yes] [--dry-run] [--no-wait]' : ''}`, ''];
-  lines.push(spec.summary, '');
-  if (spec.help) lines.push('options:', spec.help);
-  if (w) lines.push(...(spec.help ? [] : ['options:']), WORKFLOW_HELP);
-  if (cmd === 'pause' || cmd === 'resume') lines.push('options:', '  --reason TEXT         why (recorded)');
-  lines.push('', TARGET_HELP, '');
-  if (w)
-    lines.push(
-      'exit status: 0 the workflow succeeded; 1 it was refused, found nothing to do or failed (or --dry-run: it would not go ahead); 2 usage error',
-    );
-  return lines.join('\n');
+  const spec = w ?? OTHER_HELP[cmd === 'executions' ? 'history' : cmd];
+  const options = [
+    spec.help,
+    w ? WORKFLOW_HELP : '',
+    cmd === 'pause' || cmd === 'resume' ? '  --reason TEXT         why (recorded)' : '',
+  ].filter(Boolean);
+  return [
+    `usage: pgwarden ${spec.usage} [target options]${w ? ' [--yes] [--dry-run] [--no-wait]' : ''}`,
+    '',
+    spec.summary,
+    '',
+    ...(options.length ? ['options:', ...options, ''] : []),
+    TARGET_HELP,
+    ...(w
+      ? [
+          '',
+          'exit status: 0 the workflow succeeded; 1 it was refused, found nothing to do or failed',
+          '(with --dry-run: it would not go ahead); 2 usage error',
+        ]
+      : []),
+  ].join('\n');
 }
 
 function parse(cmd: string, argv: string[], options: Options) {
