@@ -1,10 +1,13 @@
 /**
- * pgwarden CLI. `pgwarden lab ...` manages the local lab; the operator commands (failover,
- * switchover, rejoin, pause, resume) talk to the lab's control plane, as they would call
- * StartExecution in AWS.
+ * pgwarden CLI. `pgwarden lab ...` manages the local lab; the operator commands (status, failover,
+ * switchover, rejoin, maintenance, scale, pause, resume, history) act on the lab through its control
+ * plane or on an AWS deployment (./operator/).
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { Lab, LabError, type LabStatus } from './lab';
+import { operatorUsage, UsageError as OperatorUsageError } from './operator/commands';
+
+const OPERATOR_USAGE = operatorUsage();
 
 export class UsageError extends Error {
   constructor(msg: string) {
@@ -16,26 +19,23 @@ export class UsageError extends Error {
 const USAGE = `usage: pgwarden <command> [options]
 
 lab commands (local lab; state in $PGWARDEN_LAB_DIR or ./.lab):
+  (every lab command and doctor also take --json)
   lab up [--port-base N] [--pgpools N] [--standbys N]   bring the lab up (idempotent)
   lab status [--json]                                   roles, timelines, LSNs, lag, pgpool's view, endpoints
   lab down [--purge]                                    stop everything the lab started (--purge: delete its state)
   lab kill <node>                                       SIGKILL the node's postmaster (a crash)
   lab stop <node> | lab start <node>                    clean stop / start of a node
   lab freeze <node> | lab thaw <node>                   SIGSTOP / SIGCONT every process of a node
-  lab drill failover [--trigger pgpool|alarm|ec2|operator] [--json]
-                                                        write load, SIGKILL the primary, timings, lost writes
-operator commands (through the control plane):
-  failover [--reason TEXT]          start the failover workflow
-  switchover [--to NODE]            planned switchover (zero loss)
-  rejoin <node>                     rejoin a failed or fenced node as a standby (failback)
-  maintenance [--command CMD]       rolling maintenance: standbys, switchover, old primary
-  scale out | scale in [NODE]       add / remove a standby
-  pause [--reason TEXT] | resume    pause / resume automation for the cluster
-  executions [--json]               recent workflow executions
+  lab drill failover [--trigger pgpool|alarm|ec2|operator] [--seconds S] [--json]
+                                                        write load (S s before the kill, default 0.5), SIGKILL
+                                                        the primary, timings, lost writes
+operator commands (the lab's control plane, or AWS with --aws [--region R] [--cluster C] [--stage S];
+every one takes --json and --help; workflow commands take --yes, --dry-run, --no-wait):
+${OPERATOR_USAGE}
+other commands:
   traces [--json] [--limit N] [--id TRACE]
                                     recent X-Ray traces of the app (the lab's collector), as timelines
   metrics [--json]                  current value of every metric, per node
-other:
   digest <files...> [--format md|json|html] [--since T] [--until T] [--prefix P]
   demo                              lab up, write load, failover drill, zero-loss check, summary
   bench <lab|failover|digest|switchover|rejoin|app>
@@ -87,26 +87,25 @@ export async function main(argv: string[]): Promise<number> {
       case 'lab':
         return await labCommand(rest);
       case 'doctor': {
-        const { values } = parse(rest, { install: { type: 'boolean' } });
+        const { values } = parse(rest, { install: { type: 'boolean' }, json: { type: 'boolean' } });
         const { ensureSystemPackages, missingRequirements } = require('./doctor');
         if (values.install) ensureSystemPackages();
         const missing = missingRequirements() as string[];
-        console.log(missing.length ? `missing: ${missing.join('; ')}` : 'all system packages present');
+        if (values.json) console.log(JSON.stringify({ missing }));
+        else console.log(missing.length ? `missing: ${missing.join('; ')}` : 'all system packages present');
         return missing.length ? 1 : 0;
       }
       case 'failover':
-      case 'pause':
-      case 'resume':
-      case 'executions':
-        return await operatorCommand(cmd, rest);
       case 'switchover':
       case 'rejoin':
       case 'maintenance':
       case 'scale':
-        return await (require('./cli-workflows') as { main(cmd: string, a: string[]): Promise<number> }).main(
-          cmd,
-          rest,
-        );
+      case 'pause':
+      case 'resume':
+      case 'status':
+      case 'history':
+      case 'executions':
+        return await (require('./operator') as typeof import('./operator')).main(cmd, rest);
       case 'traces':
         return await (require('./traces-cli') as { main(a: string[]): Promise<number> }).main(rest);
       case 'metrics': {
@@ -139,6 +138,10 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`pgwarden: ${e.message}\n\n${USAGE}`);
       return 2;
     }
+    if (e instanceof OperatorUsageError) {
+      console.error(`pgwarden ${cmd}: ${e.message}\n\n${e.help ?? USAGE}`);
+      return 2;
+    }
     if (e instanceof LabError) {
       console.error(`pgwarden: ${e.message}`);
       return 1;
@@ -156,6 +159,7 @@ async function labCommand(argv: string[]): Promise<number> {
         'port-base': { type: 'string' },
         pgpools: { type: 'string' },
         standbys: { type: 'string' },
+        json: { type: 'boolean' },
       });
       const l = new Lab({
         portBase: intFlag(values['port-base'], 'port-base'),
@@ -164,8 +168,9 @@ async function labCommand(argv: string[]): Promise<number> {
       });
       const t0 = Date.now();
       await l.up();
-      console.log(renderStatus(await l.status()));
-      console.log(`ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      const s = await l.status();
+      if (values.json) console.log(JSON.stringify({ ...s, readyInMs: Date.now() - t0 }, null, 2));
+      else console.log(`${renderStatus(s)}\nready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
       return 0;
     }
     case 'status': {
@@ -175,9 +180,10 @@ async function labCommand(argv: string[]): Promise<number> {
       return 0;
     }
     case 'down': {
-      const { values } = parse(rest, { purge: { type: 'boolean' } });
+      const { values } = parse(rest, { purge: { type: 'boolean' }, json: { type: 'boolean' } });
       await lab().down({ purge: values.purge === true });
-      console.log(values.purge ? 'lab stopped and its state deleted' : 'lab stopped');
+      if (values.json) console.log(JSON.stringify({ stopped: true, purged: values.purge === true }));
+      else console.log(values.purge ? 'lab stopped and its state deleted' : 'lab stopped');
       return 0;
     }
     case 'kill':
@@ -185,19 +191,24 @@ async function labCommand(argv: string[]): Promise<number> {
     case 'start':
     case 'freeze':
     case 'thaw': {
-      const { positionals } = parse(rest, {}, 1);
+      const { positionals, values } = parse(rest, { json: { type: 'boolean' } }, 1);
       const l = lab();
       const name = positionals[0];
       l.node(name); // unknown node: clear error before anything changes
-      if (sub === 'kill') console.log(`SIGKILL sent to ${name}'s postmaster (pid ${l.kill(name)})`);
-      else if (sub === 'freeze') console.log(`SIGSTOP sent to ${l.freeze(name).length} processes of ${name}`);
-      else if (sub === 'thaw') console.log(`SIGCONT sent to ${l.thaw(name).length} processes of ${name}`);
-      else if (sub === 'stop') {
+      const say = (text: string, json: Record<string, unknown>) =>
+        console.log(values.json ? JSON.stringify({ node: name, action: sub, ...json }) : text);
+      if (sub === 'kill') {
+        const pid = l.kill(name);
+        say(`SIGKILL sent to ${name}'s postmaster (pid ${pid})`, { pid });
+      } else if (sub === 'freeze' || sub === 'thaw') {
+        const pids = sub === 'freeze' ? l.freeze(name) : l.thaw(name);
+        say(`${sub === 'freeze' ? 'SIGSTOP' : 'SIGCONT'} sent to ${pids.length} processes of ${name}`, { pids });
+      } else if (sub === 'stop') {
         await l.stop(name);
-        console.log(`${name} stopped`);
+        say(`${name} stopped`, {});
       } else {
         await l.start(name);
-        console.log(`${name} started`);
+        say(`${name} started`, {});
       }
       return 0;
     }
@@ -212,8 +223,14 @@ async function labCommand(argv: string[]): Promise<number> {
       if (!['pgpool', 'alarm', 'ec2', 'operator'].includes(trigger)) {
         throw new UsageError(`--trigger must be one of pgpool, alarm, ec2, operator`);
       }
+      const seconds = values.seconds === undefined ? undefined : Number(values.seconds);
+      if (seconds !== undefined && !(seconds >= 0 && seconds <= 600))
+        throw new UsageError(`--seconds must be a number of seconds from 0 to 600, got "${String(values.seconds)}"`);
       const { failoverDrill, renderDrill } = require('./drill');
-      const r = await failoverDrill(lab(), { trigger: trigger as 'pgpool' });
+      const r = await failoverDrill(lab(), {
+        trigger: trigger as 'pgpool',
+        ...(seconds !== undefined ? { warmupMs: seconds * 1000 } : {}),
+      });
       console.log(values.json ? JSON.stringify(r, null, 2) : renderDrill(r));
       return r.lostWrites === 0 && r.outcome === 'succeeded' ? 0 : 1;
     }
@@ -222,61 +239,6 @@ async function labCommand(argv: string[]): Promise<number> {
     default:
       throw new UsageError(`unknown lab command "${sub}"`);
   }
-}
-
-async function operatorCommand(cmd: string, argv: string[]): Promise<number> {
-  const l = new Lab();
-  const api = async (method: string, path: string, body?: unknown) => {
-    let r: Response;
-    try {
-      r = await fetch(`${l.apiUrl}${path}`, {
-        method,
-        headers: { 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-    } catch {
-      throw new LabError(`the lab's control plane is not reachable at ${l.apiUrl} (run: pgwarden lab up)`);
-    }
-    const j = (await r.json()) as Record<string, unknown>;
-    if (!r.ok) throw new LabError(String(j.error ?? r.statusText));
-    return j;
-  };
-  switch (cmd) {
-    case 'pause':
-    case 'resume': {
-      const { values } = parse(argv, { reason: { type: 'string' } });
-      const j = await api('POST', `/v1/${cmd}`, { reason: (values.reason as string | undefined) ?? `operator ${cmd}` });
-      console.log(`automation ${j.paused ? 'paused' : 'active'}`);
-      return 0;
-    }
-    case 'failover': {
-      const { values } = parse(argv, { reason: { type: 'string' }, wait: { type: 'boolean' } });
-      const j = await api('POST', `/v1/failover`, {
-        reason: values.reason ?? 'operator request',
-        wait: values.wait ?? true,
-      });
-      console.log(JSON.stringify(j, null, 2));
-      return 0;
-    }
-    case 'executions': {
-      const { values } = parse(argv, { json: { type: 'boolean' } });
-      const j = await api('GET', `/v1/executions`);
-      if (values.json) console.log(JSON.stringify(j, null, 2));
-      else {
-        for (const e of (j.executions as {
-          name: string;
-          workflow: string;
-          status: string;
-          startedAt: string;
-          outcome?: string;
-        }[]) ?? []) {
-          console.log(`${e.startedAt}  ${e.workflow.padEnd(11)} ${e.status.padEnd(10)} ${e.name}  ${e.outcome ?? ''}`);
-        }
-      }
-      return 0;
-    }
-  }
-  throw new UsageError(`unknown command "${cmd}"`);
 }
 
 export function renderStatus(s: LabStatus): string {

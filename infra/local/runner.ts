@@ -264,6 +264,29 @@ export class LocalRunner implements WorkflowStarter {
     return rec;
   }
 
+  /** Resolve when more than `finished` steps have finished, or the execution has ended. */
+  async waitForSteps(name: string, finished: number, timeoutMs: number): Promise<ExecutionRecord | undefined> {
+    const rec = this.executions.get(name);
+    if (!rec) return undefined;
+    const reached = () =>
+      rec.status !== 'RUNNING' || rec.steps.filter((s) => s.endedAt !== undefined).length > finished;
+    if (reached()) return rec;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        off();
+        resolve();
+      }, timeoutMs);
+      const off = this.onEvent((e) => {
+        if (e === rec && reached()) {
+          clearTimeout(timer);
+          off();
+          resolve();
+        }
+      });
+    });
+    return rec;
+  }
+
   summary(rec: ExecutionRecord) {
     return {
       name: rec.name,

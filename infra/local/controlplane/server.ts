@@ -82,10 +82,15 @@ export class ControlPlane {
     this.route('GET /v1/executions/:id', async (_b, url, id) => {
       const e = this.runner.executions.get(id!);
       if (!e) throw new HttpError(404, `no execution ${id}`);
-      const wait = Number(url.searchParams.get('waitMs') ?? 0);
-      if (wait > 0) await this.runner.waitFor(e.name, null, Math.min(wait, 120_000));
+      const wait = Math.min(Number(url.searchParams.get('waitMs') ?? 0), 120_000);
+      const after = url.searchParams.get('after');
+      // ?after=N: answer once more than N steps have finished (the CLI streams steps this way).
+      if (wait > 0 && after !== null) await this.runner.waitForSteps(e.name, Number(after), wait);
+      else if (wait > 0) await this.runner.waitFor(e.name, null, wait);
       return this.runner.summary(e);
     });
+    // --dry-run of an operator command: the trigger and the first step against throw-away ports.
+    this.route('POST /v1/dry-run', async (body) => operator.handle({ ...(body as object), dryRun: true }, this.deps()));
     this.route('POST /v1/faults', async (body) => {
       const b = body as { state?: unknown; times?: unknown };
       if (typeof b?.state !== 'string' || typeof b.times !== 'number')

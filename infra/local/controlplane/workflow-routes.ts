@@ -61,14 +61,19 @@ export function register(cp: ControlPlane): void {
         throw e;
       }
     }
-    // Scale in: the lab deprovisions the node once the workflow has removed it.
-    const r = (await trigger(() => scale.handle(b, cp.deps()), { wait: true })) as {
-      executionName: string;
-      execution?: { status: string; output?: { precheck?: { node?: string } } };
-    };
-    const gone = r.execution?.output?.precheck?.node;
-    if (r.execution?.status === 'SUCCEEDED' && gone) cp.lab.removeNode(gone);
-    return r;
+    // Scale in: the lab deprovisions the node once the workflow has removed it (in the background
+    // when the caller does not wait, so that the CLI can stream the steps).
+    const r = await trigger(() => scale.handle(b, cp.deps()), {});
+    const done = cp.runner.waitFor(r.executionName, null, b.wait ? MAX_WAIT_MS : 3_600_000).then((rec) => {
+      const gone = (rec?.output as { precheck?: { node?: string } } | undefined)?.precheck?.node;
+      if (rec?.status === 'SUCCEEDED' && gone) cp.lab.removeNode(gone);
+      return rec;
+    });
+    if (!b.wait) {
+      done.catch((e: Error) => cp.lab.log(`scale in: deprovisioning failed: ${e.message}`));
+      return r;
+    }
+    return outcome(cp, r, await done);
   });
 }
 
