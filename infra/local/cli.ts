@@ -5,6 +5,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { Lab, LabError, type LabStatus } from './lab';
+import { PartitionError } from './partition';
 
 export class UsageError extends Error {
   constructor(msg: string) {
@@ -22,6 +23,10 @@ lab commands (local lab; state in $PGWARDEN_LAB_DIR or ./.lab):
   lab kill <node>                                       SIGKILL the node's postmaster (a crash)
   lab stop <node> | lab start <node>                    clean stop / start of a node
   lab freeze <node> | lab thaw <node>                   SIGSTOP / SIGCONT every process of a node
+  lab partition [<node> [--from pgpool|standbys|control|all|<part>,...]]
+                                                        cut a node (or pgpoolN, control) off from those parts
+                                                        of the lab, both ways, silently (root; no node: list)
+  lab heal [<node>]                                     heal that node's partitions (no node: all of them)
   lab drill failover [--trigger pgpool|alarm|ec2|operator] [--json]
                                                         write load, SIGKILL the primary, timings, lost writes
 operator commands (through the control plane):
@@ -130,7 +135,7 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`pgwarden: ${e.message}\n\n${USAGE}`);
       return 2;
     }
-    if (e instanceof LabError) {
+    if (e instanceof LabError || e instanceof PartitionError) {
       console.error(`pgwarden: ${e.message}`);
       return 1;
     }
@@ -187,9 +192,33 @@ async function labCommand(argv: string[]): Promise<number> {
         await l.stop(name);
         console.log(`${name} stopped`);
       } else {
-        await l.start(name);
-        console.log(`${name} started`);
+        if ((await l.start(name)) === 'fenced')
+          console.log(
+            `${name} is fenced: PostgreSQL not started; its instance is reported running (the rejoin brings it back as a standby)`,
+          );
+        else console.log(`${name} started`);
       }
+      return 0;
+    }
+    case 'partition': {
+      const { positionals, values } = parse(rest, { from: { type: 'string' } }, [0, 1]);
+      const p = lab().partitions;
+      if (positionals.length === 0) {
+        if (values.from !== undefined) throw new UsageError('--from needs a node');
+        const now = p.list();
+        console.log(now.length ? now.map((x) => `${x.a} <-/-> ${x.b}`).join('\n') : 'no partitions');
+        return 0;
+      }
+      const cut = p.partition(positionals[0], (values.from as string | undefined) ?? 'all');
+      console.log(`partitioned: ${cut.map((x) => `${x.a} <-/-> ${x.b}`).join(', ')}`);
+      return 0;
+    }
+    case 'heal': {
+      const { positionals } = parse(rest, {}, [0, 1]);
+      const healed = lab().partitions.heal(positionals[0]);
+      console.log(
+        healed.length ? `healed: ${healed.map((x) => `${x.a} <-> ${x.b}`).join(', ')}` : 'no partitions to heal',
+      );
       return 0;
     }
     case 'drill': {

@@ -13,6 +13,7 @@ interface Requirement {
   pkg: string;
   files: string[];
   forTests?: boolean;
+  rootOnly?: boolean;
 }
 
 const REQUIREMENTS: Requirement[] = [
@@ -25,12 +26,15 @@ const REQUIREMENTS: Requirement[] = [
   { pkg: 'redis-server', files: ['/usr/bin/redis-server'] },
   { pkg: 'curl', files: ['/usr/bin/curl'] },
   { pkg: 'iproute2', files: ['/usr/sbin/ip', '/bin/ip'] },
+  // Lab partitions (infra/local/partition.ts); only root can use them.
+  { pkg: 'iptables', files: ['/usr/sbin/iptables'], rootOnly: true },
 ];
 
 function missingPackages(reqs = REQUIREMENTS): string[] {
   // iproute2 may live in /usr/sbin or /bin: a requirement is met when any of its files exists for
   // multi-location tools, all of them otherwise.
   return reqs
+    .filter((r) => !r.rootOnly || process.getuid?.() === 0)
     .filter((r) => (r.pkg === 'iproute2' ? !r.files.some((f) => existsSync(f)) : !r.files.every((f) => existsSync(f))))
     .map((r) => r.pkg);
 }
