@@ -41,6 +41,7 @@ other:
   digest <files...> [--format md|json|html] [--since T] [--until T] [--prefix P]
   demo                              lab up, write load, failover drill, zero-loss check, summary
   bench <lab|failover|digest|switchover|rejoin>
+  soak [--seed N] [--faults N] [--json] [--keep]   seeded random faults under write load, safety checked
   doctor [--install]                check (and install) the Debian packages the lab needs
 `;
 
@@ -116,6 +117,10 @@ export async function main(argv: string[]): Promise<number> {
       case 'demo': {
         const { demo } = require('./demo');
         return await demo(rest);
+      }
+      case 'soak': {
+        const { main: soakMain } = require('./soak') as typeof import('./soak');
+        return await soakMain(rest);
       }
       case 'bench': {
         const { bench } = require('../../bench/index');
