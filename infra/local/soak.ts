@@ -12,7 +12,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Lab, LabStatus } from './lab';
-import { executions, gaps, labApi, missingWrites, startWriteLoad, type LoadHandle } from './drill';
+import { executions, gaps, labApi, startWriteLoad, type LoadHandle } from './drill';
 import { isAlive } from './proc';
 
 export const FAULT_KINDS = [
@@ -176,7 +176,7 @@ export async function soak(lab: Lab, opts: SoakOptions): Promise<SoakResult> {
     await watcher;
   }
   const acked = loads.flatMap((l) => l.acked);
-  const lost = await missingWrites(lab, acked, 'soak_writes').catch(() => -1);
+  const lost = await lostWrites(lab, acked).catch(() => -1);
   const execs = await executions(lab).catch(() => []);
   const byStatus: Record<string, number> = {};
   for (const e of execs) byStatus[`${e.workflow} ${e.status}`] = (byStatus[`${e.workflow} ${e.status}`] ?? 0) + 1;
@@ -196,6 +196,22 @@ export async function soak(lab: Lab, opts: SoakOptions): Promise<SoakResult> {
     unfinishedExecutions: unfinished,
     ok: violations.length === 0 && lost === 0 && survived === plan.length && unfinished.length === 0,
   };
+}
+
+/** Acknowledged writes missing on the primary, read from it directly (a pgpool may route nowhere). */
+async function lostWrites(lab: Lab, acked: { id: number }[]): Promise<number> {
+  const p = (await lab.status()).nodes.filter((n) => n.role === 'primary');
+  if (p.length !== 1) throw new Error(`${p.length} primaries`);
+  const c = await lab.client(p[0].name, { user: 'app', database: 'app' });
+  try {
+    const r = await c.query(
+      'select count(*)::int as n from unnest($1::bigint[]) a(id) where not exists (select 1 from soak_writes t where t.id = a.id)',
+      [acked.map((a) => a.id)],
+    );
+    return r.rows[0].n as number;
+  } finally {
+    await c.end().catch(() => undefined);
+  }
 }
 
 async function primaryAndStandbys(lab: Lab) {
