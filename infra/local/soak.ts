@@ -362,9 +362,9 @@ export function renderSoak(r: SoakResult): string {
 
 /** `pgwarden soak [--seed N] [--faults N] [--json] [--keep]`: a lab of its own, brought down afterwards. */
 export async function main(argv: string[]): Promise<number> {
-  const { parseArgs } = await import('node:util');
-  const { Lab, defaultLabDir } = await import('./lab');
-  const { UsageError } = await import('./cli');
+  const { parseArgs } = require('node:util') as typeof import('node:util');
+  const { Lab, defaultLabDir } = require('./lab') as typeof import('./lab');
+  const { UsageError } = require('./cli') as typeof import('./cli');
   let parsed;
   try {
     parsed = parseArgs({
