@@ -114,13 +114,35 @@ source_wal_count() {
     -c "select count(*) from pg_ls_waldir() where $1" 2>/dev/null || echo 0
 }
 
+# A node that did not shut down cleanly (killed, fenced) needs crash recovery before pg_rewind. pg_rewind's
+# own (a single-user postgres) ends it with a checkpoint on the node's timeline: on a standby that is WAL
+# its primary never wrote, on the same timeline, which pg_rewind cannot see ("no rewind required"), and
+# the node then never streams ("record with incorrect prev-link"). So recover it as a standby instead,
+# following no one and reachable only on its socket, and stop it cleanly (a restartpoint).
+recover_as_standby() {
+  local state
+  state=$(control_field 'Database cluster state')
+  case "$state" in "shut down" | "shut down in recovery") return 0 ;; esac
+  log "crash recovery as a standby first (cluster state: $state)"
+  as_pg touch "$PGW_PGDATA/standby.signal"
+  clear_stale_socket_lock
+  as_pg "$PGW_PGBIN/pg_ctl" -D "$PGW_PGDATA" -l "$PGW_LOG_DIR/startup.log" -w -t 120 -s start \
+    -o "-c listen_addresses='' -c primary_conninfo='' -c primary_slot_name=''" || return 1
+  pg_stop fast
+}
+
 rewind() {
   [ -s "$PGW_PGDATA/PG_VERSION" ] || return 1
+  recover_as_standby || {
+    echo "crash recovery as a standby failed: $(tail -n 2 "$PGW_LOG_DIR/startup.log" | tr '\n' ' ')" >"$PGW_LOG_DIR/rewind.log"
+    pg_stop immediate || true
+    return 1
+  }
   source_timeline_checkpointed
   log "pg_rewind from $host:$port"
-  # Single-user crash recovery (run by pg_rewind on a node that was not shut down cleanly) refuses
-  # standby mode: the signal files go for the rewind only, and standby.signal is back whatever happens
-  # (pg_rewind also deletes files the source does not have, the fence marker among them).
+  # pg_rewind wants no signal files (it would run a single-user postgres if the node still needed
+  # recovery, and that refuses standby mode): they go for the rewind only, and standby.signal is back
+  # whatever happens (pg_rewind also deletes files the source does not have, the fence marker among them).
   rm -f "$PGW_PGDATA/standby.signal" "$PGW_PGDATA/recovery.signal"
   trap 'mark_fenced "$PGW_PGDATA"' EXIT
   local ok=0

@@ -115,6 +115,21 @@ test('start.sh refuses a fenced data directory with a clear message', async () =
   expect(await lab.start(standby)).toBe('started');
 });
 
+test('a standby SIGKILLed by the fence rejoins and streams again (crash recovery as a standby, not a single-user one)', async () => {
+  expect(lab.postmasterPid(standby)).toBeDefined();
+  expect((await lab.script(standby, 'fence', { REASON: 'test: killed standby' })).code).toBe(0);
+  expect(lab.postmasterPid(standby)).toBeUndefined();
+  const r = await lab.script(standby, 'rejoin', { ...primaryParams(), METHOD: 'rewind', WAIT_SECONDS: '60' });
+  expect(r.stderr).toContain('crash recovery as a standby first');
+  expect(r.code).toBe(0);
+  expect(existsSync(join(data(), 'pgwarden.fenced'))).toBe(false);
+  await waitFor(
+    `${standby} streaming`,
+    async () => (await lab.status()).nodes.find((n) => n.name === standby)?.streaming,
+    30_000,
+  );
+});
+
 test('rejoin by basebackup whose slot cannot be created leaves the data directory in place, fenced', async () => {
   const id = systemId();
   // Nothing listens there: creating the slot (the first thing that needs the primary) fails.

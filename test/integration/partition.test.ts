@@ -208,7 +208,7 @@ describe('the primary cut off from everything', () => {
 describe('the control plane cut off from the nodes', () => {
   let lab: Lab;
   beforeAll(async () => {
-    lab = freshLab(25090);
+    lab = freshLab(25130);
     await lab.up();
   }, 180_000);
   afterAll(() => lab.down({ purge: true }), 60_000);

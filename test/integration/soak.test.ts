@@ -22,7 +22,7 @@ test('the seed replays the same schedule', () => {
 });
 
 test(`soak, seed ${SEED}, 4 faults: never two writable primaries, no acknowledged write lost, whole again after every fault`, async () => {
-  const lab = freshLab(25120, { pgpools: 2 });
+  const lab = freshLab(25160, { pgpools: 2 });
   await lab.up();
   try {
     const r = await soak(lab, { seed: SEED, faults: 4 });
