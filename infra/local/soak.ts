@@ -159,9 +159,9 @@ export async function soak(lab: Lab, opts: SoakOptions): Promise<SoakResult> {
         r.note = `fault not injected: ${(e as Error).message}`;
       }
       const started = Date.now();
-      const why = await recover(lab, bound);
+      const { why, wholeAt } = await recover(lab, bound);
       r.recovered = why === undefined;
-      r.recoveryMs = Date.now() - started;
+      r.recoveryMs = (wholeAt ?? Date.now()) - started;
       if (why) r.note = `${r.note ? `${r.note}; ` : ''}not whole after ${bound} ms: ${why}`;
       log(
         `fault ${f.n} ${f.kind}${r.target ? ` (${r.target})` : ''}: ${r.recovered ? `recovered in ${r.recoveryMs} ms` : r.note}`,
@@ -312,9 +312,13 @@ function pgpoolPid(lab: Lab, name: string): number | undefined {
  * What a cloud gives back by itself (a crashed instance or pgpool host comes back), once no workflow
  * is running; then wait for pgwarden to make the cluster whole. Returns why it is not, or undefined.
  */
-async function recover(lab: Lab, bound: number): Promise<string | undefined> {
+async function recover(lab: Lab, bound: number): Promise<{ why?: string; wholeAt?: number }> {
   const deadline = Date.now() + bound;
   let last = 'not checked';
+  // Whole for a while, not for one look: a pgpool may still be about to detach a node it could not
+  // reach during the fault (its health check: period, timeout, one retry).
+  const steadyMs = 3000;
+  let wholeSince: number | undefined;
   while (Date.now() < deadline) {
     if (!(await lab.apiHealthy())) {
       last = 'control plane down';
@@ -333,11 +337,17 @@ async function recover(lab: Lab, bound: number): Promise<string | undefined> {
     }
     const s = await lab.status().catch(() => undefined);
     const why = s ? whole(s, lab.readTopology()) : 'status unavailable';
-    if (!why && running.length === 0) return undefined;
+    if (!why && running.length === 0) {
+      wholeSince ??= Date.now();
+      if (Date.now() - wholeSince >= steadyMs) return { wholeAt: wholeSince };
+      await sleep(250);
+      continue;
+    }
+    wholeSince = undefined;
     last = why ?? `executions still running: ${running.map((e) => e.name).join(', ')}`;
     await sleep(500);
   }
-  return last;
+  return { why: last };
 }
 
 export function renderSoak(r: SoakResult): string {
@@ -346,7 +356,7 @@ export function renderSoak(r: SoakResult): string {
     'schedule:',
     ...r.results.map(
       (x) =>
-        `  ${String(x.n).padStart(3)} ${x.kind.padEnd(22)} ${(x.target ?? '').padEnd(16)} hold ${x.holdMs} ms  ${x.recovered ? `whole again in ${x.recoveryMs} ms` : 'NOT RECOVERED'}${x.note ? `  (${x.note})` : ''}`,
+        `  ${String(x.n).padStart(3)} ${x.kind.padEnd(22)} ${(x.target ?? '').padEnd(16)} hold ${x.holdMs} ms  ${x.recovered ? `whole again in ${x.recoveryMs} ms (steady 3 s)` : 'NOT RECOVERED'}${x.note ? `  (${x.note})` : ''}`,
     ),
     ...r.schedule.slice(r.results.length).map((x) => `  ${String(x.n).padStart(3)} ${x.kind.padEnd(22)} not run`),
     `faults survived: ${r.faultsSurvived} of ${r.schedule.length}`,
