@@ -74,7 +74,9 @@ async function converge(
   const deadline = t0 + s.pgpoolWaitMs;
   for (;;) {
     try {
-      view = await showPoolNodes(p, creds, s.probeTimeoutMs);
+      // checkTimeoutMs, not the probe deadline: SHOW POOL_NODES waits for pgpool to reach every
+      // backend, and one that silently drops traffic (a partitioned old primary) costs seconds.
+      view = await showPoolNodes(p, creds, s.checkTimeoutMs);
     } catch {
       view = [];
     }

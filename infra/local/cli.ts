@@ -8,6 +8,7 @@ import { Lab, LabError, type LabStatus } from './lab';
 import { operatorUsage, UsageError as OperatorUsageError } from './operator/commands';
 
 const OPERATOR_USAGE = operatorUsage();
+import { PartitionError } from './partition';
 
 export class UsageError extends Error {
   constructor(msg: string) {
@@ -26,6 +27,10 @@ lab commands (local lab; state in $PGWARDEN_LAB_DIR or ./.lab):
   lab kill <node>                                       SIGKILL the node's postmaster (a crash)
   lab stop <node> | lab start <node>                    clean stop / start of a node
   lab freeze <node> | lab thaw <node>                   SIGSTOP / SIGCONT every process of a node
+  lab partition [<node> [--from pgpool|standbys|control|all|<part>,...]]
+                                                        cut a node (or pgpoolN, control) off from those parts
+                                                        of the lab, both ways, silently (root; no node: list)
+  lab heal [<node>]                                     heal that node's partitions (no node: all of them)
   lab drill failover [--trigger pgpool|alarm|ec2|operator] [--seconds S] [--json]
                                                         write load (S s before the kill, default 0.5), SIGKILL
                                                         the primary, timings, lost writes
@@ -39,6 +44,7 @@ other commands:
   digest <files...> [--format md|json|html] [--since T] [--until T] [--prefix P]
   demo                              lab up, write load, failover drill, zero-loss check, summary
   bench <lab|failover|digest|switchover|rejoin|app>
+  soak [--seed N] [--faults N] [--json] [--keep]   seeded random faults under write load, safety checked
   doctor [--install]                check (and install) the Debian packages the lab needs
 `;
 
@@ -120,6 +126,10 @@ export async function main(argv: string[]): Promise<number> {
         const { demo } = require('./demo');
         return await demo(rest);
       }
+      case 'soak': {
+        const { main: soakMain } = require('./soak') as typeof import('./soak');
+        return await soakMain(rest);
+      }
       case 'bench': {
         const { bench } = require('../../bench/index');
         return await bench(rest);
@@ -142,7 +152,7 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`pgwarden ${cmd}: ${e.message}\n\n${e.help ?? USAGE}`);
       return 2;
     }
-    if (e instanceof LabError) {
+    if (e instanceof LabError || e instanceof PartitionError) {
       console.error(`pgwarden: ${e.message}`);
       return 1;
     }
@@ -207,9 +217,34 @@ async function labCommand(argv: string[]): Promise<number> {
         await l.stop(name);
         say(`${name} stopped`, {});
       } else {
-        await l.start(name);
-        say(`${name} started`, {});
+        if ((await l.start(name)) === 'fenced')
+          say(
+            `${name} is fenced: PostgreSQL not started; its instance is reported running (the rejoin brings it back as a standby)`,
+            { fenced: true },
+          );
+        else say(`${name} started`, {});
       }
+      return 0;
+    }
+    case 'partition': {
+      const { positionals, values } = parse(rest, { from: { type: 'string' } }, [0, 1]);
+      const p = lab().partitions;
+      if (positionals.length === 0) {
+        if (values.from !== undefined) throw new UsageError('--from needs a node');
+        const now = p.list();
+        console.log(now.length ? now.map((x) => `${x.a} <-/-> ${x.b}`).join('\n') : 'no partitions');
+        return 0;
+      }
+      const cut = p.partition(positionals[0], (values.from as string | undefined) ?? 'all');
+      console.log(`partitioned: ${cut.map((x) => `${x.a} <-/-> ${x.b}`).join(', ')}`);
+      return 0;
+    }
+    case 'heal': {
+      const { positionals } = parse(rest, {}, [0, 1]);
+      const healed = lab().partitions.heal(positionals[0]);
+      console.log(
+        healed.length ? `healed: ${healed.map((x) => `${x.a} <-> ${x.b}`).join(', ')}` : 'no partitions to heal',
+      );
       return 0;
     }
     case 'drill': {

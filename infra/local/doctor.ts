@@ -13,6 +13,7 @@ interface Requirement {
   pkg: string;
   files: string[];
   forTests?: boolean;
+  rootOnly?: boolean;
 }
 
 const REQUIREMENTS: Requirement[] = [
@@ -29,12 +30,15 @@ const REQUIREMENTS: Requirement[] = [
   { pkg: 'chromium', files: ['/usr/bin/chromium'] },
   // The digest bench's reference (npm run bench -- digest compares against pgBadger -j 1).
   { pkg: 'pgbadger', files: ['/usr/bin/pgbadger'] },
+  // Lab partitions (infra/local/partition.ts); only root can use them.
+  { pkg: 'iptables', files: ['/usr/sbin/iptables'], rootOnly: true },
 ];
 
 function missingPackages(reqs = REQUIREMENTS): string[] {
   // iproute2 may live in /usr/sbin or /bin: a requirement is met when any of its files exists for
   // multi-location tools, all of them otherwise.
   return reqs
+    .filter((r) => !r.rootOnly || process.getuid?.() === 0)
     .filter((r) => (r.pkg === 'iproute2' ? !r.files.some((f) => existsSync(f)) : !r.files.every((f) => existsSync(f))))
     .map((r) => r.pkg);
 }

@@ -24,6 +24,7 @@ import { Client } from 'pg';
 import { syncDegraded, type Topology } from '../../functions/lib/topology';
 import { appDown, appPid, appUp } from './app-process';
 import { ensureSystemPackages, PGBIN } from './doctor';
+import { Partitions } from './partition';
 import { pgpoolBinDir } from './pgpool-build';
 import { ensureApiToken, readApiToken } from './controlplane/guard';
 import { ensurePrivateDir, uidOf } from './private-dir';
@@ -474,7 +475,11 @@ export class Lab {
       PGW_NODE_ENV: this.targetEnvFile(target),
     };
     for (const [k, v] of Object.entries(params)) env[`PGW_PARAM_${k}`] = v;
-    return run('bash', [join(this.scriptsDir, `${script}.sh`)], { env, timeoutMs, signal });
+    // Run "on" the target: in its cgroup, where what it starts (postmaster, pgpool) stays (partitions).
+    const [cmd, args] = this.partitions.wrap(target.replace(/^lab:/, ''), 'bash', [
+      join(this.scriptsDir, `${script}.sh`),
+    ]);
+    return run(cmd, args, { env, timeoutMs, signal });
   }
 
   private async scriptOk(
@@ -496,6 +501,8 @@ export class Lab {
     ensureSystemPackages(this.log);
     const fresh = !this.exists();
     if (fresh) this.create();
+    // A lab that was not brought down cleanly may have left its partition rules behind.
+    if (fresh) this.partitions.reset();
     else this.checkOptionsMatch();
     const c = this.config();
     this.ensurePrivateLabDir(c.osUser);
@@ -604,6 +611,7 @@ export class Lab {
     );
     this.redisDown();
     await this.waitNothingRunning();
+    this.partitions.reset({ cgroups: true });
     if (opts.purge) rmSync(this.dir, { recursive: true, force: true });
   }
 
@@ -640,6 +648,17 @@ export class Lab {
       const left = this.labPids().map((p) => `${p} (${cmdline(p)})`);
       throw new LabError(`these lab processes did not exit: ${left.join(', ')}`);
     }
+  }
+
+  /** Network partitions between the lab's parts (lab partition / lab heal). */
+  get partitions(): Partitions {
+    return new Partitions(this);
+  }
+
+  /** Restart the control plane (as a redeploy or a crashed host of the AWS services would). */
+  async restartControlPlane(): Promise<void> {
+    await this.controlPlaneDown();
+    await this.controlPlaneUp();
   }
 
   // ---------- single-node operations ----------
@@ -715,9 +734,29 @@ export class Lab {
     await this.scriptOk(name, 'stop', { MODE: 'fast' });
   }
 
-  async start(name: string): Promise<void> {
+  /**
+   * The node's instance boots and start.sh starts PostgreSQL, except on a fenced data directory, which
+   * start.sh refuses: then the instance is only reported running (the EC2 state-change event the
+   * control plane would see), and the rejoin workflow brings the node back as a standby.
+   */
+  async start(name: string): Promise<'started' | 'fenced'> {
     this.node(name);
-    await this.scriptOk(name, 'start');
+    const r = await this.script(name, 'start');
+    if (r.code === 3 && parseResult(r.stdout).refused === 'fenced') {
+      if (await this.apiHealthy()) {
+        const { ec2Event } = require('./controlplane/sensors') as typeof import('./controlplane/sensors');
+        await fetch(`${this.apiUrl}/v1/events`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(ec2Event(`lab:${name}`, 'running')),
+        });
+      }
+      return 'fenced';
+    }
+    if (r.code !== 0) {
+      throw new LabError(`start on ${name} failed (exit ${r.code}): ${lastLines(r.stderr || r.stdout, 6)}`);
+    }
+    return 'started';
   }
 
   // ---------- redis ----------
@@ -798,7 +837,13 @@ export class Lab {
     const old = readPid(pidFile);
     if (old && isAlive(old)) process.kill(old, 'SIGTERM');
     const out = openSync(join(this.controlDir, 'controlplane.log'), 'a');
-    const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'controlplane', 'main.ts'), this.dir], {
+    const [cmd, args] = this.partitions.wrap('control', process.execPath, [
+      '--import',
+      'tsx',
+      join(__dirname, 'controlplane', 'main.ts'),
+      this.dir,
+    ]);
+    const child = spawn(cmd, args, {
       cwd: REPO_ROOT,
       detached: true,
       stdio: ['ignore', out, out],

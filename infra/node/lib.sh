@@ -186,6 +186,18 @@ clear_stale_socket_lock() {
   fi
 }
 
+# A fenced data directory (fence.sh, or a rejoin under way or interrupted) may hold the old timeline
+# of a primary that was replaced: only the rejoin (rewind or fresh copy, then standby settings) may
+# start it again. It clears the marker once the directory is a proper standby.
+FENCE_MARKER=pgwarden.fenced
+refuse_fenced() {
+  local m="$PGW_PGDATA/$FENCE_MARKER"
+  [ -e "$m" ] || return 0
+  log "ERROR: $PGW_NODE is fenced ($(head -n 1 "$m" 2>/dev/null || echo "marker $m")): not starting it; rejoin it as a standby (pgwarden rejoin $PGW_NODE)"
+  result refused=fenced
+  exit 3
+}
+
 pg_stop() {
   local mode=${1:-fast}
   if ! is_running; then

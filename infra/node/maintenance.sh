@@ -6,11 +6,14 @@
 # Parameters: COMMAND (restart, or a shell command run as root with the node env loaded).
 . "$(dirname "$0")/lib.sh"
 cmd=${PGW_PARAM_COMMAND:-restart}
+refuse_fenced
 pg_stop fast
 if [ "$cmd" != restart ]; then
   log "maintenance command: $cmd"
-  if ! bash -c "$cmd" >>"$PGW_LOG_DIR/maintenance.out" 2>&1; then
-    rc=$?
+  # The command's own exit status (`if ! cmd; then rc=$?` would read the status of `!`, always 0).
+  rc=0
+  bash -c "$cmd" >>"$PGW_LOG_DIR/maintenance.out" 2>&1 || rc=$?
+  if [ "$rc" != 0 ]; then
     # Leave the node as it was (running, in its role): the workflow aborts and reattaches it.
     pg_start
     die "maintenance command failed (exit $rc): $cmd"

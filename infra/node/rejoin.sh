@@ -26,10 +26,28 @@ fi
 accepting_or_stopped() { accepting_connections || ! is_running; }
 if is_running; then poll_until 30 accepting_or_stopped || true; fi
 pg_stop fast || pg_stop immediate
-# Fencing leaves processes killed and standby.signal behind; single-user crash recovery (run by
-# pg_rewind) refuses standby mode, so the signal files go until we write them again below.
 [ -z "$(node_pids)" ] || die "processes of $PGW_NODE are still running"
-rm -f "$PGW_PGDATA/postmaster.pid" "$PGW_PGDATA/standby.signal" "$PGW_PGDATA/recovery.signal"
+rm -f "$PGW_PGDATA/postmaster.pid"
+
+# Crash safety: from here until the node is a proper standby again, its directory is marked fenced
+# (start.sh refuses it) and keeps standby.signal whenever it is not being rewound, so that a failure,
+# or this script killed at any point, never leaves a directory that starts writable on an old timeline.
+# A fresh copy is made beside the data directory and swapped in only when complete; what an interrupted
+# run left behind is put right first.
+new_copy="$PGW_PGDATA.rejoin-new"
+old_copy="$PGW_PGDATA.rejoin-old"
+if [ ! -e "$PGW_PGDATA" ] && [ -d "$old_copy" ]; then
+  log "restoring $old_copy: an earlier rejoin stopped while swapping in a fresh copy"
+  mv "$old_copy" "$PGW_PGDATA"
+fi
+rm -rf "$new_copy" "$old_copy"
+mark_fenced() {
+  [ -d "$1" ] || return 0
+  [ -e "$1/$FENCE_MARKER" ] ||
+    printf 'rejoin under way since %s\n' "$(date -u +%FT%TZ)" | as_pg tee "$1/$FENCE_MARKER" >/dev/null
+  as_pg touch "$1/standby.signal"
+}
+mark_fenced "$PGW_PGDATA"
 
 # pg_rewind (PostgreSQL 15) takes the source's timeline from the source's control file, which a
 # just-promoted primary updates only when its first checkpoint after the promotion completes: a spread
@@ -96,32 +114,60 @@ source_wal_count() {
     -c "select count(*) from pg_ls_waldir() where $1" 2>/dev/null || echo 0
 }
 
+# A node that did not shut down cleanly (killed, fenced) needs crash recovery before pg_rewind. pg_rewind's
+# own (a single-user postgres) ends it with a checkpoint on the node's timeline: on a standby that is WAL
+# its primary never wrote, on the same timeline, which pg_rewind cannot see ("no rewind required"), and
+# the node then never streams ("record with incorrect prev-link"). So recover it as a standby instead,
+# following no one and reachable only on its socket, and stop it cleanly (a restartpoint).
+recover_as_standby() {
+  local state
+  state=$(control_field 'Database cluster state')
+  case "$state" in "shut down" | "shut down in recovery") return 0 ;; esac
+  log "crash recovery as a standby first (cluster state: $state)"
+  as_pg touch "$PGW_PGDATA/standby.signal"
+  clear_stale_socket_lock
+  as_pg "$PGW_PGBIN/pg_ctl" -D "$PGW_PGDATA" -l "$PGW_LOG_DIR/startup.log" -w -t 120 -s start \
+    -o "-c listen_addresses='' -c primary_conninfo='' -c primary_slot_name=''" || return 1
+  pg_stop fast
+}
+
 rewind() {
   [ -s "$PGW_PGDATA/PG_VERSION" ] || return 1
+  recover_as_standby || {
+    echo "crash recovery as a standby failed: $(tail -n 2 "$PGW_LOG_DIR/startup.log" | tr '\n' ' ')" >"$PGW_LOG_DIR/rewind.log"
+    pg_stop immediate || true
+    return 1
+  }
   source_timeline_checkpointed
   log "pg_rewind from $host:$port"
+  # pg_rewind wants no signal files (it would run a single-user postgres if the node still needed
+  # recovery, and that refuses standby mode): they go for the rewind only, and standby.signal is back
+  # whatever happens (pg_rewind also deletes files the source does not have, the fence marker among them).
+  rm -f "$PGW_PGDATA/standby.signal" "$PGW_PGDATA/recovery.signal"
+  trap 'mark_fenced "$PGW_PGDATA"' EXIT
+  local ok=0
   as_pg env PGPASSFILE="$PGPASSFILE" PGCONNECT_TIMEOUT=5 "$PGW_PGBIN/pg_rewind" -D "$PGW_PGDATA" \
-    --source-server="host=$host port=$port user=pgwarden dbname=postgres" >"$PGW_LOG_DIR/rewind.log" 2>&1 &&
-    rewound_wal_available
+    --source-server="host=$host port=$port user=pgwarden dbname=postgres" >"$PGW_LOG_DIR/rewind.log" 2>&1 || ok=1
+  mark_fenced "$PGW_PGDATA"
+  trap - EXIT
+  [ "$ok" = 0 ] && rewound_wal_available
 }
 
 basebackup() {
   log "pg_basebackup from $host:$port"
-  local aside=""
-  if [ -d "$PGW_PGDATA" ]; then
-    # Keep the old data until the new copy is complete: nothing is lost if the backup fails.
-    aside="$PGW_PGDATA.rejoin-$(date +%s)"
-    mv "$PGW_PGDATA" "$aside"
-  fi
+  # What can fail comes first (the slot, then the whole copy, beside the data directory); the old data
+  # is replaced only by a complete copy, which is marked fenced and a standby before it is swapped in.
   create_slot_on "$host" "$port"
-  if as_pg env PGPASSFILE="$PGPASSFILE" "$PGW_PGBIN/pg_basebackup" -h "$host" -p "$port" -U "$PGW_REPL_USER" \
-    -D "$PGW_PGDATA" -X stream -c fast -S "$(slot_name "$PGW_NODE")" -w >"$PGW_LOG_DIR/basebackup.log" 2>&1; then
-    [ -z "$aside" ] || rm -rf "$aside"
-  else
-    rm -rf "$PGW_PGDATA"
-    [ -z "$aside" ] || mv "$aside" "$PGW_PGDATA"
+  rm -rf "$new_copy"
+  if ! as_pg env PGPASSFILE="$PGPASSFILE" "$PGW_PGBIN/pg_basebackup" -h "$host" -p "$port" -U "$PGW_REPL_USER" \
+    -D "$new_copy" -X stream -c fast -S "$(slot_name "$PGW_NODE")" -w >"$PGW_LOG_DIR/basebackup.log" 2>&1; then
+    rm -rf "$new_copy"
     die "pg_basebackup failed: $(tail -n 3 "$PGW_LOG_DIR/basebackup.log" | tr '\n' ' ')"
   fi
+  mark_fenced "$new_copy"
+  if [ -e "$PGW_PGDATA" ]; then mv "$PGW_PGDATA" "$old_copy"; fi
+  mv "$new_copy" "$PGW_PGDATA"
+  rm -rf "$old_copy"
 }
 
 case "$method" in
@@ -145,10 +191,12 @@ case "$method" in
   *) die "unknown METHOD $method (auto|rewind|basebackup|standby)" ;;
 esac
 
-rm -f "$PGW_PGDATA/pgwarden.fenced" "$PGW_PGDATA/backup_label.old"
+rm -f "$PGW_PGDATA/backup_label.old"
 render_config
 write_standby_settings "$host" "$port"
 create_slot_on "$host" "$port"
+# A proper standby of the current primary now: start.sh may start it again.
+rm -f "$PGW_PGDATA/$FENCE_MARKER"
 wait_s=${PGW_PARAM_WAIT_SECONDS:-120}
 if [ "$wait_s" = 0 ]; then
   pg_start

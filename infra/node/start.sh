@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Start PostgreSQL on this node (a clean start; a fenced node comes up as a read-only standby). Idempotent.
+# Start PostgreSQL on this node (a clean start). Idempotent. Refuses a fenced node (exit 3): only the
+# rejoin brings it back, as a standby of the current primary.
 # Parameters: AS_PRIMARY (yes: remove the standby.signal a switchover's stop left, to start the
-# primary of record again after an aborted switchover; never for a fenced node).
+# primary of record again after an aborted switchover).
 . "$(dirname "$0")/lib.sh"
+is_running || refuse_fenced
 if [ "${PGW_PARAM_AS_PRIMARY:-no}" = yes ]; then
-  [ ! -e "$PGW_PGDATA/pgwarden.fenced" ] || die "$PGW_NODE is fenced: it is not started as a primary"
   rm -f "$PGW_PGDATA/standby.signal"
 fi
 pg_start

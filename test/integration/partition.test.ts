@@ -1,0 +1,243 @@
+/**
+ * Network partitions in the lab (issue 13): the tooling (`lab partition` / `lab heal`: cgroups and
+ * the lab's own iptables chain), and the drills: the primary cut off from everything, one pgpool cut
+ * off from the primary, the control plane cut off from the nodes. Each drill has a lab of its own.
+ */
+import { Client } from 'pg';
+import { executions, labApi, missingWrites, startWriteLoad } from '../../infra/local/drill';
+import type { Lab } from '../../infra/local/lab';
+import { run, runSync, waitFor } from '../../infra/local/proc';
+import { freshLab } from './support/lab';
+
+jest.setTimeout(240_000);
+
+type Exec = Awaited<ReturnType<typeof executions>>[number] & {
+  output?: { record?: { outcome: string }; promote?: { node: string; timeline: number } };
+};
+
+const names = async (lab: Lab) => new Set((await executions(lab)).map((e) => e.name));
+
+/** Can a process of `from` (a part of the lab, in its cgroup) open a TCP connection to `port`? */
+async function reaches(lab: Lab, from: string, port: number): Promise<boolean> {
+  const [cmd, args] = lab.partitions.wrap(from, 'timeout', ['2', 'bash', '-c', `exec 3<>/dev/tcp/127.0.0.1/${port}`]);
+  return (await run(cmd, args, { timeoutMs: 10_000 })).code === 0;
+}
+
+async function finishedFailover(lab: Lab, known: Set<string>, what: (e: Exec) => boolean = () => true) {
+  return waitFor(
+    'a failover execution to finish',
+    async () =>
+      ((await executions(lab)) as Exec[]).find(
+        (e) => e.workflow === 'failover' && !known.has(e.name) && e.status !== 'RUNNING' && what(e),
+      ),
+    90_000,
+    200,
+  );
+}
+
+describe('partition tooling; one pgpool cut off from the primary', () => {
+  let lab: Lab;
+  beforeAll(async () => {
+    lab = freshLab(25030, { pgpools: 2 });
+    await lab.up();
+  }, 180_000);
+  afterAll(() => lab.down({ purge: true }), 60_000);
+
+  test('bad input is refused and changes nothing', () => {
+    expect(() => lab.partitions.partition('pg9', 'pgpool')).toThrow('unknown node "pg9"');
+    expect(() => lab.partitions.partition('pg1', 'routers')).toThrow('--from must be pgpool, standbys, nodes');
+    expect(() => lab.partitions.partition('pg1', 'pg1')).toThrow('names nothing but pg1 itself');
+    expect(() => lab.partitions.heal('pg9')).toThrow('unknown node "pg9"');
+    expect(lab.partitions.list()).toEqual([]);
+  });
+
+  test('--from pgpool cuts only the pgpools’ path to the node, both ways, until healed', async () => {
+    const pg2 = lab.node('pg2').port;
+    const cut = lab.partitions.partition('pg2', 'pgpool');
+    expect(cut).toEqual([
+      { a: 'pg2', b: 'pgpool1' },
+      { a: 'pg2', b: 'pgpool2' },
+    ]);
+    expect(lab.partitions.list()).toEqual(cut);
+    // Twice is the same partition.
+    lab.partitions.partition('pg2', 'pgpool1');
+    expect(lab.partitions.list()).toEqual(cut);
+    expect(await reaches(lab, 'pgpool1', pg2)).toBe(false);
+    expect(await reaches(lab, 'pgpool2', pg2)).toBe(false);
+    // Every other path is open: pgpool to the primary, the control plane and the other nodes to pg2,
+    // a client outside the lab to pg2; and pg2 still streams from the primary.
+    expect(await reaches(lab, 'pgpool1', lab.node('pg1').port)).toBe(true);
+    expect(await reaches(lab, 'control', pg2)).toBe(true);
+    expect(await reaches(lab, 'pg1', pg2)).toBe(true);
+    expect(await reaches(lab, 'pg3', pg2)).toBe(true);
+    const direct = await lab.query<{ r: boolean }>('pg2', 'select pg_is_in_recovery() as r');
+    expect(direct[0].r).toBe(true);
+    expect((await lab.status()).nodes.find((n) => n.name === 'pg2')!.streaming).toBe(true);
+    // The rules live in the lab's own chain only.
+    const chain = `PGWARDEN-${lab.config().portBase}`;
+    expect(runSync('iptables', ['-S', chain]).stdout).toContain('pgwarden pg2~pgpool1');
+    expect(runSync('iptables', ['-S', 'OUTPUT']).stdout).toContain(`-o lo -j ${chain}`);
+    expect(lab.partitions.heal('pg2')).toEqual(cut);
+    expect(lab.partitions.list()).toEqual([]);
+    expect(await reaches(lab, 'pgpool1', pg2)).toBe(true);
+  });
+
+  test('one pgpool cut off from the primary: the other keeps writing, the cut one re-attaches it after the heal', async () => {
+    await lab.waitReady(60_000);
+    const t0 = lab.readTopology();
+    const known = await names(lab);
+    const load = await startWriteLoad(lab, { writers: 2, port: lab.pgpool('pgpool1').port });
+    try {
+      await waitFor('writes through pgpool1', () => load.acked.length > 20, 20_000);
+      lab.partitions.partition(t0.primary, 'pgpool2');
+      // pgpool2 notices (health check) and detaches the primary; pgpool1 goes on writing.
+      await waitFor(
+        'pgpool2 to detach the primary',
+        async () =>
+          (await lab.status()).pgpools
+            .find((p) => p.name === 'pgpool2')
+            ?.nodes.some((n) => n.name === t0.primary && n.status === 'down'),
+        30_000,
+        200,
+      );
+      const mark = load.acked.length;
+      await waitFor('more writes through pgpool1', () => load.acked.length > mark + 50, 20_000);
+      lab.partitions.heal();
+      // Re-attached after the heal: pgpool2 routes writes to the same primary again.
+      await waitFor(
+        'pgpool2 to route writes to the primary again',
+        async () =>
+          (await lab.status()).pgpools
+            .find((p) => p.name === 'pgpool2')
+            ?.nodes.some((n) => n.name === t0.primary && n.status === 'up' && n.role === 'primary'),
+        60_000,
+        500,
+      );
+      const c = await lab.client('pgpool2', { user: 'app', database: 'app' });
+      const w = await c.query(
+        'insert into drill_writes (id, writer) values (2, 98) returning inet_server_port() as port',
+      );
+      await c.end();
+      expect(w.rows[0].port).toBe(lab.node(t0.primary).port);
+    } finally {
+      lab.partitions.heal();
+      await load.stop();
+    }
+    // No failover: the same primary on the same timeline, and nothing acknowledged lost.
+    const t1 = lab.readTopology();
+    expect(t1.primary).toBe(t0.primary);
+    expect(t1.timeline).toBe(t0.timeline);
+    expect(
+      ((await executions(lab)) as Exec[]).filter(
+        (e) => !known.has(e.name) && e.output?.record?.outcome === 'failed-over',
+      ),
+    ).toEqual([]);
+    expect(await missingWrites(lab, load.acked)).toBe(0);
+  });
+
+  test('lab down removes the lab’s chain and its jump', async () => {
+    lab.partitions.partition('pg3', 'control');
+    await lab.down();
+    const chain = `PGWARDEN-${lab.config().portBase}`;
+    expect(runSync('iptables', ['-S', chain]).code).not.toBe(0);
+    expect(runSync('iptables', ['-S', 'OUTPUT']).stdout).not.toContain(chain);
+  });
+});
+
+describe('the primary cut off from everything', () => {
+  let lab: Lab;
+  beforeAll(async () => {
+    lab = freshLab(25060);
+    await lab.up();
+  }, 180_000);
+  afterAll(() => lab.down({ purge: true }), 60_000);
+
+  test('its direct clients’ commits wait and are never acknowledged; failover; after the heal it stays fenced, never writable', async () => {
+    await lab.waitReady(60_000);
+    const old = lab.readTopology().primary;
+    await lab.query('pgpool', 'create table cut_off (id int primary key, v text)', [], 10_000);
+    const known = await names(lab);
+    // A client outside the lab's parts, connected straight to the primary: on the primary's side.
+    const direct = new Client({ connectionString: lab.connectionString(old), application_name: 'direct-client' });
+    direct.on('error', () => undefined);
+    await direct.connect();
+    lab.partitions.partition(old, 'all');
+    let acknowledged = false;
+    let failed: string | undefined;
+    const commit = direct
+      .query("insert into cut_off values (1, 'written while cut off')")
+      .then(() => (acknowledged = true))
+      .catch((e: Error) => (failed = e.message));
+    const exec = await finishedFailover(lab, known, (e) => !!e.output?.promote);
+    expect(exec.status).toBe('SUCCEEDED');
+    expect(exec.output!.record!.outcome).toBe('failed-over');
+    const next = exec.output!.promote!.node;
+    expect(next).not.toBe(old);
+    // The commit waited for a standby that never answered, then its session ended with the fencing.
+    await waitFor('the direct session to end', () => failed !== undefined || acknowledged, 30_000);
+    await commit;
+    expect(acknowledged).toBe(false);
+    await direct.end().catch(() => undefined);
+    // Writes go on through pgpool on the new primary; the row written while cut off is not there.
+    await lab.query('pgpool', "insert into cut_off values (2, 'after failover')", [], 10_000);
+    const rows = await lab.query<{ id: number }>(next, 'select id from cut_off order by id');
+    expect(rows.map((r) => r.id)).toEqual([2]);
+
+    lab.partitions.heal();
+    expect((await lab.status()).nodes.find((n) => n.name === old)).toMatchObject({ fenced: true, role: 'down' });
+    // Its instance comes back: start.sh refuses the fenced directory; the rejoin brings it back as a
+    // standby. Never a primary meanwhile.
+    expect(await lab.start(old)).toBe('fenced');
+    const rejoined = await waitFor(
+      'the old primary rejoined as a standby',
+      async () => {
+        const s = await lab.status();
+        const n = s.nodes.find((x) => x.name === old)!;
+        expect(n.role).not.toBe('primary');
+        return n.role === 'standby' && n.streaming && !n.fenced ? n : undefined;
+      },
+      120_000,
+      200,
+    );
+    expect(rejoined.upstream).toBe(next);
+    const onOld = await lab.query<{ id: number }>(old, 'select id from cut_off order by id');
+    expect(onOld.map((r) => r.id)).toEqual([2]);
+  });
+});
+
+describe('the control plane cut off from the nodes', () => {
+  let lab: Lab;
+  beforeAll(async () => {
+    lab = freshLab(25130);
+    await lab.up();
+  }, 180_000);
+  afterAll(() => lab.down({ purge: true }), 60_000);
+
+  test('no fence, no promotion: the failover it starts records "inconclusive"', async () => {
+    await lab.waitReady(60_000);
+    const t0 = lab.readTopology();
+    const known = await names(lab);
+    const load = await startWriteLoad(lab, { writers: 2 });
+    let exec: Exec;
+    try {
+      await waitFor('writes', () => load.acked.length > 20, 20_000);
+      lab.partitions.partition('control', 'nodes');
+      // The prober no longer hears the primary: its alarm starts a failover.
+      exec = await finishedFailover(lab, known);
+      expect(exec.steps.map((s) => s.state)).not.toContain('FenceOldPrimary');
+      expect(exec.output?.record?.outcome).toBe('inconclusive');
+      const mark = load.acked.length;
+      await waitFor('writes to go on through pgpool', () => load.acked.length > mark + 20, 20_000);
+    } finally {
+      lab.partitions.heal();
+      await load.stop();
+    }
+    const t1 = lab.readTopology();
+    expect(t1.primary).toBe(t0.primary);
+    expect(t1.timeline).toBe(t0.timeline);
+    const s = await lab.status();
+    expect(s.nodes.find((n) => n.name === t0.primary)).toMatchObject({ role: 'primary', fenced: false });
+    expect(await missingWrites(lab, load.acked)).toBe(0);
+    await labApi(lab, 'GET', '/v1/health');
+  });
+});
