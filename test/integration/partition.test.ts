@@ -178,10 +178,13 @@ describe('the primary cut off from everything', () => {
     await commit;
     expect(acknowledged).toBe(false);
     await direct.end().catch(() => undefined);
-    // Writes go on through pgpool on the new primary; the row written while cut off is not there.
+    // Writes go on through pgpool on the new primary. The row written while cut off was never
+    // acknowledged: whether it survives is open (its WAL may have reached a standby before the cut
+    // took hold on that flow, as in any real partition), and both outcomes keep every promise.
     await lab.query('pgpool', "insert into cut_off values (2, 'after failover')", [], 10_000);
     const rows = await lab.query<{ id: number }>(next, 'select id from cut_off order by id');
-    expect(rows.map((r) => r.id)).toEqual([2]);
+    expect(rows.map((r) => r.id)).toEqual(expect.arrayContaining([2]));
+    expect(rows.length).toBeLessThanOrEqual(2);
 
     lab.partitions.heal();
     expect((await lab.status()).nodes.find((n) => n.name === old)).toMatchObject({ fenced: true, role: 'down' });
@@ -200,8 +203,10 @@ describe('the primary cut off from everything', () => {
       200,
     );
     expect(rejoined.upstream).toBe(next);
+    // Rewound onto the new timeline: exactly the new primary's rows.
     const onOld = await lab.query<{ id: number }>(old, 'select id from cut_off order by id');
-    expect(onOld.map((r) => r.id)).toEqual([2]);
+    const onNew = await lab.query<{ id: number }>(next, 'select id from cut_off order by id');
+    expect(onOld.map((r) => r.id)).toEqual(onNew.map((r) => r.id));
   });
 });
 
