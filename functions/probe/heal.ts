@@ -37,7 +37,7 @@ export const PRIMARY_REATTACH_EVENT = 'primary-reattach';
  * error or a slow health check is enough for pgpool to detach it, and it then routes writes nowhere.
  * The false alarm that pgpool's report raises attaches it again; when that pgpool could not reach it
  * at the time (a partition between them), this does once the path is back: pgpool-attach.sh attaches
- * only a backend it can reach. An attempt per pgpool every healBackoffMs at most.
+ * only a backend it can reach. After an attach that took, the next one in that pgpool waits healBackoffMs.
  */
 async function reattachPrimary(
   deps: Deps,
@@ -50,15 +50,17 @@ async function reattachPrimary(
   for (const v of views) {
     if (v.nodes?.find((x) => x.id === primary.backendId)?.status !== 'down') continue;
     const key = `${v.pgpool}:${primary.name}`;
+    // Backoff only after an attach that took: one pgpool detaching the primary again and again must
+    // not make it flap. An attach refused as unreachable costs one TCP probe: tried every round.
     const last = lastPrimaryAttempt.get(key) ?? -Infinity;
     if (deps.now().getTime() - last < settings().healBackoffMs) continue;
-    lastPrimaryAttempt.set(key, deps.now().getTime());
     const p = t.pgpools.find((x) => x.name === v.pgpool)!;
     const r = await deps.nodes
       .run(p.instanceId, 'pgpool-attach', { NODE_ID: String(primary.backendId) }, { timeoutMs: 30_000 })
       .catch((e: Error) => ({ ok: false, stdout: '', stderr: e.message, exitCode: -1, durationMs: 0 }));
     const res = r.ok ? parseResult(r.stdout) : {};
     const attached = res.changed === 'yes';
+    if (attached) lastPrimaryAttempt.set(key, deps.now().getTime());
     const reason = attached
       ? `pgpool ${v.pgpool} had detached the writable primary ${primary.name}: attached again`
       : `pgpool ${v.pgpool} counts the writable primary ${primary.name} down: ${res.reason ?? (r.stderr.trim().split('\n').pop() || 'not attached')}`;
