@@ -5,7 +5,22 @@
  */
 const { workflows, stepFunction, functionName } = require('./naming');
 
-/** One entry per distinct `${<Area><Step>FunctionArn}` over every workflow. */
+/** Every Task state of an ASL definition (Parallel branches and Map iterators included). */
+function tasks(states) {
+  const out = [];
+  for (const s of Object.values(states ?? {})) {
+    if (s.Type === 'Task') out.push(s);
+    for (const b of s.Branches ?? []) out.push(...tasks(b.States));
+    for (const it of [s.Iterator, s.ItemProcessor]) if (it) out.push(...tasks(it.States));
+  }
+  return out;
+}
+
+/**
+ * One entry per distinct `${<Area><Step>FunctionArn}` over every workflow, with `timeout`: the
+ * TimeoutSeconds of the Tasks that invoke it (they must agree). The Lambda stops when its Task gives
+ * up, so a retry never runs beside an attempt that is still working.
+ */
 function stepFunctions(wfs = workflows()) {
   const byKey = new Map();
   for (const wf of wfs) {
@@ -14,10 +29,23 @@ function stepFunctions(wfs = workflows()) {
       if (!fn) continue;
       const seen = byKey.get(fn.key);
       if (seen) seen.workflows.push(wf.name);
-      else byKey.set(fn.key, { ...fn, placeholder: p, workflows: [wf.name] });
+      else byKey.set(fn.key, { ...fn, placeholder: p, workflows: [wf.name], timeouts: new Set() });
+    }
+    for (const t of tasks(wf.definition.States)) {
+      const m = /^\$\{(\w+)\}$/.exec(typeof t.Resource === 'string' ? t.Resource : '');
+      const fn = m && stepFunction(m[1]);
+      if (fn && typeof t.TimeoutSeconds === 'number') byKey.get(fn.key).timeouts.add(t.TimeoutSeconds);
     }
   }
-  return [...byKey.values()].sort((a, b) => a.key.localeCompare(b.key));
+  return [...byKey.values()]
+    .map(({ timeouts, ...fn }) => {
+      if (timeouts.size !== 1)
+        throw new Error(
+          `the Tasks invoking ${fn.key} must share one TimeoutSeconds (the Lambda's timeout), found ${[...timeouts].join(', ') || 'none'}`,
+        );
+      return { ...fn, timeout: [...timeouts][0] };
+    })
+    .sort((a, b) => a.key.localeCompare(b.key));
 }
 
 async function workflowSteps({ resolveVariable }) {
@@ -31,8 +59,8 @@ async function workflowSteps({ resolveVariable }) {
       name: functionName(cluster, stage, fn.key),
       role: roleLogicalId(fn.key),
       description: `pgwarden workflow step (${fn.workflows.join(', ')})`,
-      // A step may wait for an SSM command on a node (promote, follow, rejoin): up to the Lambda maximum; the ASL sets each Task's own TimeoutSeconds.
-      timeout: 900,
+      // The ASL's TimeoutSeconds for this step: it covers the step's worst case (its node commands).
+      timeout: fn.timeout,
     };
   }
   return out;

@@ -484,10 +484,10 @@ describe('workflows', () => {
       expect(res.isValid).toBe(true);
     },
   );
-  it("gives no Task a TimeoutSeconds longer than its Lambda's timeout, nor any Lambda more than 900 s", () => {
+  it("gives every Task its Lambda's timeout (neither longer nor shorter), and no Lambda more than 900 s", () => {
     expect(taskTimeoutErrors(t)).toEqual([]);
   });
-  it('reports a Task that outlives its Lambda (RewindNode 3600 s on a 900 s Lambda), one without a timeout and a Lambda over 900 s', () => {
+  it('reports a Task that outlives its Lambda (RewindNode 3600 s on a 900 s Lambda), one that gives up before it (SwitchPrimary 120 s on a 180 s Lambda), one without a timeout and a Lambda over 900 s', () => {
     const fn = (Timeout: number) => ({
       Type: 'AWS::Lambda::Function',
       Properties: { Timeout, Role: 'r', Code: {} },
@@ -496,6 +496,7 @@ describe('workflows', () => {
       Resources: {
         RejoinRewindLambdaFunction: fn(900),
         RejoinPrecheckLambdaFunction: fn(900),
+        SwitchoverSwitchPrimaryLambdaFunction: fn(180),
         LogdigestLambdaFunction: fn(1800),
         RejoinStateMachine: {
           Type: 'AWS::StepFunctions::StateMachine',
@@ -504,7 +505,13 @@ describe('workflows', () => {
             Definition: {
               StartAt: 'Precheck',
               States: {
-                Precheck: { Type: 'Task', Resource: '${RejoinPrecheckFunctionArn}', Next: 'Each' },
+                Precheck: { Type: 'Task', Resource: '${RejoinPrecheckFunctionArn}', Next: 'Switch' },
+                Switch: {
+                  Type: 'Task',
+                  Resource: '${SwitchoverSwitchPrimaryFunctionArn}',
+                  TimeoutSeconds: 120,
+                  Next: 'Each',
+                },
                 Each: {
                   Type: 'Map',
                   Iterator: {
@@ -525,6 +532,7 @@ describe('workflows', () => {
             DefinitionSubstitutions: {
               RejoinPrecheckFunctionArn: { 'Fn::GetAtt': ['RejoinPrecheckLambdaFunction', 'Arn'] },
               RejoinRewindFunctionArn: { 'Fn::GetAtt': ['RejoinRewindLambdaFunction', 'Arn'] },
+              SwitchoverSwitchPrimaryFunctionArn: { 'Fn::GetAtt': ['SwitchoverSwitchPrimaryLambdaFunction', 'Arn'] },
             },
           },
         },
@@ -533,6 +541,9 @@ describe('workflows', () => {
     expect(taskTimeoutErrors(broken)).toEqual([
       expect.stringContaining("LogdigestLambdaFunction: Timeout 1800 s is over Lambda's maximum of 900 s"),
       expect.stringContaining('RejoinStateMachine.Precheck: no TimeoutSeconds'),
+      expect.stringContaining(
+        "RejoinStateMachine.Switch: TimeoutSeconds 120 is shorter than its Lambda SwitchoverSwitchPrimaryLambdaFunction's Timeout 180 s",
+      ),
       expect.stringContaining(
         "RejoinStateMachine.Each.Iterator.RewindNode: TimeoutSeconds 3600 is longer than its Lambda RejoinRewindLambdaFunction's Timeout 900 s",
       ),

@@ -43,7 +43,8 @@ function lambdaOf(s: AslState, subs: Record<string, Json>): string | undefined {
 
 /**
  * Every Lambda's Timeout is at most 900 s, and every Task that invokes one of the stack's Lambdas has a
- * TimeoutSeconds no longer than that Lambda's Timeout.
+ * TimeoutSeconds equal to that Lambda's Timeout: not longer (the Lambda would be cut off first), not
+ * shorter (a retry would start while the abandoned attempt still runs).
  */
 export function taskTimeoutErrors(t: Template): string[] {
   const errs: string[] = [];
@@ -79,6 +80,11 @@ export function taskTimeoutErrors(t: Template): string[] {
         errs.push(
           `${where}: TimeoutSeconds ${s.TimeoutSeconds} is longer than its Lambda ${fn}'s Timeout ${limit} s ` +
             '(start the work in one Task and poll it from another)',
+        );
+      else if (typeof limit === 'number' && s.TimeoutSeconds < limit)
+        errs.push(
+          `${where}: TimeoutSeconds ${s.TimeoutSeconds} is shorter than its Lambda ${fn}'s Timeout ${limit} s ` +
+            '(a retry could run beside an attempt that is still working)',
         );
     }
   }
