@@ -2,27 +2,13 @@
  * Aborting planned work (functions/switchover/abort.ts restoreWritable): never start the old primary
  * while another node may have been promoted, and never act on a cluster another execution holds.
  */
-import { createServer, type Server, type Socket } from 'node:net';
 import { takeLease } from '../../functions/lib/lease';
 import { restoreWritable } from '../../functions/switchover/abort';
+import { BlackHoles, closedPort } from './support/black-holes';
 import { memoryDeps, topology } from './support/memory-deps';
 
-const holes: { server: Server; sockets: Socket[] }[] = [];
-async function blackHole(): Promise<number> {
-  const sockets: Socket[] = [];
-  const server = createServer((s) => sockets.push(s));
-  holes.push({ server, sockets });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return (server.address() as { port: number }).port;
-}
-/** A port nothing listens on: connections are refused at once. */
-async function closedPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
+const holes = new BlackHoles();
+const blackHole = () => holes.open();
 
 const saved = { ...process.env };
 beforeAll(() => {
@@ -30,10 +16,7 @@ beforeAll(() => {
 });
 afterAll(async () => {
   process.env = saved;
-  for (const h of holes) {
-    for (const s of h.sockets) s.destroy();
-    await new Promise((r) => h.server.close(r));
-  }
+  await holes.closeAll();
 });
 
 test('the stopped primary is not started while the switchover target does not answer: it may have been promoted', async () => {

@@ -3,19 +3,12 @@
  * accepts TCP and never answers (a black hole on loopback, as a dropped path looks from here). No
  * vantage point that answers confirms a failure, so nothing may be fenced.
  */
-import { createServer, type Server, type Socket } from 'node:net';
 import { judge, step } from '../../functions/failover/assess';
+import { BlackHoles } from './support/black-holes';
 import { memoryDeps, topology } from './support/memory-deps';
 
-const holes: { server: Server; sockets: Socket[] }[] = [];
-
-async function blackHole(): Promise<number> {
-  const sockets: Socket[] = [];
-  const server = createServer((s) => sockets.push(s));
-  holes.push({ server, sockets });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return (server.address() as { port: number }).port;
-}
+const holes = new BlackHoles();
+const blackHole = () => holes.open();
 
 const saved = { ...process.env };
 beforeAll(() => {
@@ -25,10 +18,7 @@ beforeAll(() => {
 });
 afterAll(async () => {
   process.env = saved;
-  for (const h of holes) {
-    for (const s of h.sockets) s.destroy();
-    await new Promise((r) => h.server.close(r));
-  }
+  await holes.closeAll();
 });
 
 test('unreachable is unknown: with no standby or pgpool answering, the primary is not fenced', async () => {
