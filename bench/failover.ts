@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { failoverDrill, gaps, labApi, missingWrites, startWriteLoad, type TriggerPath } from '../infra/local/drill';
+import { AWS_SIM_LATENCIES } from '../infra/local/aws-sim';
 import { Lab, profileByName } from '../infra/local/lab';
 import { waitFor } from '../infra/local/proc';
 import { saveResults, stats, table } from './util';
@@ -80,7 +81,9 @@ async function pgwardenDrill(path: TriggerPath): Promise<Drill> {
   });
   try {
     await lab.up();
-    const r = await failoverDrill(lab, { trigger: path });
+    // aws-sim: the kill lands anywhere in the 10 s alarm cadence, as a real failure would.
+    const jitter = opts.profile === 'aws-sim' ? Math.floor(Math.random() * AWS_SIM_LATENCIES.alarmPeriod.ms) : 0;
+    const r = await failoverDrill(lab, { trigger: path, warmupMs: 500 + jitter });
     return {
       path,
       rtoMs: r.rtoMs,

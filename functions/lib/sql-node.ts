@@ -45,7 +45,9 @@ export async function promoteOverSql(
   creds: DbCredentials,
   opts: { sync: string; slots: string[]; connectTimeoutMs: number; promoteTimeoutMs: number },
 ): Promise<SqlPromoteResult> {
-  const c = await connectClient(node, creds, Math.max(opts.connectTimeoutMs, opts.promoteTimeoutMs), 'postgres');
+  // Every statement is short (pg_promote(false) does not wait): the connect timeout bounds each one,
+  // promoteTimeoutMs the wait for the end of recovery.
+  const c = await connectClient(node, creds, opts.connectTimeoutMs, 'postgres');
   try {
     const wasStandby = await inRecovery(c);
     for (const s of opts.slots) if (s) await createSlot(c, s);

@@ -39,10 +39,10 @@ export const AWS_SIM_LATENCIES = {
     estimate: false,
   },
   ssmPollMax: {
-    what: 'SSM: longest interval between two GetCommandInvocation polls',
-    ms: 2000,
+    what: 'SSM: longest interval between two GetCommandInvocation polls of a node command',
+    ms: 500,
     published: 'pgwarden configuration',
-    source: 'functions/lib/aws/ssm-node-commands.ts (pollMaxMs)',
+    source: 'functions/lib/aws/ssm-node-commands.ts (runPollMaxMs; 2000 before the cut)',
     estimate: false,
   },
   lambdaCold: {

@@ -225,6 +225,8 @@ export async function failoverDrill(
         (await executions(lab)).find(
           (e) =>
             !known.has(e.name) &&
+            // Not a false alarm raised before the kill (it would be measured instead of the failover).
+            Date.parse(e.startedAt) >= killAt &&
             e.workflow === 'failover' &&
             e.status !== 'RUNNING' &&
             e.output?.record?.outcome !== 'standby-failure',
