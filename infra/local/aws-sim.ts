@@ -40,7 +40,7 @@ export const AWS_SIM_LATENCIES = {
   },
   ssmPollMax: {
     what: 'SSM: longest interval between two GetCommandInvocation polls of a node command',
-    ms: 500,
+    ms: 250,
     published: 'pgwarden configuration',
     source: 'functions/lib/aws/ssm-node-commands.ts (runPollMaxMs; 2000 before the cut)',
     estimate: false,

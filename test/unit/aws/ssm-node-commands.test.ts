@@ -110,7 +110,7 @@ describe('SsmNodeCommands', () => {
     expect(result.durationMs).toBe(1_900);
   });
 
-  it("by default polls a node command's result at most every 500 ms (a failover step waits on it)", async () => {
+  it("by default polls a node command's result at most every 250 ms (a failover step waits on it)", async () => {
     // Arrange
     ssmMock
       .on(GetCommandInvocationCommand)
@@ -127,7 +127,7 @@ describe('SsmNodeCommands', () => {
 
     // Assess
     expect(result.ok).toBe(true);
-    expect(clock.sleeps).toEqual([100, 200, 400, 500, 500]);
+    expect(clock.sleeps).toEqual([100, 200, 250, 250, 250]);
   });
 
   it.each<CommandInvocationStatus>(['Failed', 'Cancelled', 'TimedOut', 'Cancelling'])(
