@@ -22,13 +22,13 @@ export async function run(_argv: string[]): Promise<void> {
   try {
     const s = lab.secrets();
     const c = lab.config();
-    const env = { ...process.env, PGPASSWORD: s.PGW_PW_PGWARDEN };
+    // The app's role and database, as a client would: pgpool holds no automation or superuser password.
+    const env = { ...process.env, PGPASSWORD: s.PGW_PW_APP };
     const pgbench = async (port: number, args: string[]) => {
-      const r = await sh(
-        `${c.pgbin}/pgbench`,
-        ['-h', '127.0.0.1', '-p', String(port), '-U', 'pgwarden', ...args, 'postgres'],
-        { env, timeoutMs: 600_000 },
-      );
+      const r = await sh(`${c.pgbin}/pgbench`, ['-h', '127.0.0.1', '-p', String(port), '-U', 'app', ...args, 'app'], {
+        env,
+        timeoutMs: 600_000,
+      });
       if (r.code !== 0) throw new Error(`pgbench ${args.join(' ')}: ${r.stderr.slice(-400)}`);
       const m = /tps = ([\d.]+) \(without initial connection time\)/.exec(r.stdout);
       return m ? Number(m[1]) : NaN;

@@ -63,7 +63,7 @@ export async function step(input: FailoverInput, deps: Deps): Promise<AssessResu
       await Promise.all(
         t.pgpools.map(async (p) => {
           try {
-            const v = await showPoolNodes(p, creds, s.probeTimeoutMs);
+            const v = await showPoolNodes(p, await deps.secrets.pgpool(), s.probeTimeoutMs);
             const mine = v.find((x) => x.id === primary.backendId);
             return [p.name, mine ? mine.status : 'no such backend'] as const;
           } catch (e) {

@@ -55,7 +55,7 @@ async function converge(
   nodes: { name: string; backendId: number }[],
 ): Promise<PgpoolOutcome> {
   const s = settings();
-  const creds = await deps.secrets.admin();
+  const creds = await deps.secrets.pgpool();
   const t0 = Date.now();
   const actions: string[] = [];
   const run = async (action: 'pgpool-detach' | 'pgpool-attach', id: number) => {

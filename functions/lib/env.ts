@@ -50,6 +50,8 @@ export interface PgwardenEnv {
   readonly ssmOutputLogGroup: string | undefined;
   /** PGWARDEN_DB_CA_SECRET_ARN, optional: the secret {"cert"} of the cluster CA (AWS) */
   readonly dbCaSecretArn: string | undefined;
+  /** PGWARDEN_PGPOOL_SECRET_ARN, optional: the pgpool role's secret, for sessions through a pgpool */
+  readonly pgpoolSecretArn: string | undefined;
   /** AWS_REGION (set by Lambda) */
   readonly region: string;
 }
@@ -88,6 +90,9 @@ export function readEnv(source: Record<string, string | undefined> = process.env
     },
     get dbCaSecretArn() {
       return optional('PGWARDEN_DB_CA_SECRET_ARN');
+    },
+    get pgpoolSecretArn() {
+      return optional('PGWARDEN_PGPOOL_SECRET_ARN');
     },
     get region() {
       return required('AWS_REGION');

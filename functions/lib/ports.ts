@@ -149,8 +149,14 @@ export interface DbCredentials {
 }
 
 export interface Secrets {
-  /** The superuser-like monitoring/admin credentials used by workflow steps. */
+  /** The automation role's credentials, for direct sessions on the PostgreSQL nodes (never through a pgpool). */
   admin(): Promise<DbCredentials>;
+  /**
+   * The credentials of sessions through a pgpool (its views, the verifying writes): the `pgpool` role
+   * (pg_monitor, writes to the heartbeat table only). Whoever logs in through a pgpool has their
+   * password in its pool_passwd, so a pgpool host holds no superuser's or automation role's password.
+   */
+  pgpool(): Promise<DbCredentials>;
 }
 
 export interface InstanceControl {

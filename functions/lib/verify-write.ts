@@ -21,7 +21,7 @@ export async function writeThroughEveryPgpool(
   deadline = Date.now() + settings().verifyTimeoutMs,
 ): Promise<Record<string, PgpoolWrite>> {
   const s = settings();
-  const creds = await deps.secrets.admin();
+  const creds = await deps.secrets.pgpool();
   const writes: Record<string, PgpoolWrite> = {};
   for (const p of t.pgpools) {
     for (let attempts = 1; ; attempts++) {
@@ -32,9 +32,6 @@ export async function writeThroughEveryPgpool(
           creds,
           s.checkTimeoutMs,
           async (c) => {
-            await c.query(
-              'create table if not exists pgwarden_heartbeat (source text primary key, at timestamptz not null, execution text)',
-            );
             await c.query(
               'insert into pgwarden_heartbeat values ($1, now(), $2) on conflict (source) do update set at = excluded.at, execution = excluded.execution',
               [`verify:${p.name}`, execution],

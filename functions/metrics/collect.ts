@@ -41,6 +41,8 @@ export function resetCounters(): void {
 interface Round {
   deps: Deps;
   creds: DbCredentials;
+  /** Sessions through a pgpool: the pgpool role's. */
+  pgpoolCreds: DbCredentials;
   data: MetricDatum[];
   errors: number;
   /** Values published per definition, for the Cluster-wide maximum. */
@@ -61,6 +63,7 @@ export async function collectMetrics(deps: Deps, definitions: unknown = undefine
   const round: Round = {
     deps,
     creds: await deps.secrets.admin(),
+    pgpoolCreds: await deps.secrets.pgpool(),
     data: [],
     errors: rejected.length,
     values: new Map(),
@@ -176,7 +179,7 @@ async function runQuery(round: Round, node: NodeSpec, d: MetricDefinition, run: 
 
 /** Backends a pgpool reports down although the topology says they serve (primary or standby, not in maintenance). */
 async function collectPgpool(round: Round, t: Topology, p: PgpoolSpec): Promise<void> {
-  const { deps, creds } = round;
+  const { deps, pgpoolCreds: creds } = round;
   const serving = new Set(
     t.nodes.filter((n) => (n.role === 'primary' || n.role === 'standby') && !n.maintenance).map((n) => n.backendId),
   );

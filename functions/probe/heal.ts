@@ -87,7 +87,7 @@ export async function healDetachedStandbys(deps: Deps, streaming: readonly strin
   const why = blocker(t, '', deps.now());
   if (why) return [];
   const s = settings();
-  const creds = await deps.secrets.admin();
+  const creds = await deps.secrets.pgpool();
   const views = await Promise.all(
     t.pgpools.map(async (p) => ({
       pgpool: p.name,

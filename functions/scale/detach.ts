@@ -27,7 +27,7 @@ export async function step(state: ScaleInInput, deps: Deps) {
   const pgpools = await inEveryPgpool(deps, t, 'pgpool-detach', node);
   const left = state.drain?.sessionsLeft ?? [];
   if (!left.length) return { pgpools, sessionsOpenAtDetach: 0, sessionsCut: 0 };
-  const creds = await deps.secrets.admin();
+  const creds = await deps.secrets.pgpool();
   let cut = 0;
   for (const p of t.pgpools.filter((x) => left.some((s) => s.pgpool === x.name))) {
     const mine = left.filter((s) => s.pgpool === p.name);

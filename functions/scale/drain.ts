@@ -121,7 +121,7 @@ export async function step(state: ScaleInInput, deps: Deps) {
     n.maintenance = true;
     return cur;
   });
-  const creds = await deps.secrets.admin();
+  const creds = await deps.secrets.pgpool();
   const t0 = Date.now();
   // Weight 0 in every pgpool, then the sessions open there: every later session avoids the node.
   await Promise.all(

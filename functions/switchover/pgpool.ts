@@ -6,8 +6,7 @@ import type { NodeSpec, PgpoolSpec, Topology } from '../lib/topology';
 import { nodeAction } from './common';
 
 export async function poolView(deps: Deps, p: PgpoolSpec): Promise<PoolNode[]> {
-  const creds = await deps.secrets.admin();
-  return showPoolNodes(p, creds, settings().checkTimeoutMs);
+  return showPoolNodes(p, await deps.secrets.pgpool(), settings().checkTimeoutMs);
 }
 
 /**

@@ -101,8 +101,9 @@ const ADAPTER_STATEMENTS = {
       Sid: 'DatabaseCredentials',
       Effect: 'Allow',
       Action: ['secretsmanager:GetSecretValue'],
-      // The automation role's password and the cluster CA's certificate (never its key).
-      Resource: [{ Ref: 'DbSecret' }, { Ref: 'TlsCaCertSecret' }],
+      // The automation role's password, the pgpool role's (sessions through a pgpool) and the cluster
+      // CA's certificate (never its key).
+      Resource: [{ Ref: 'DbSecret' }, { Ref: 'PgpoolSecret' }, { Ref: 'TlsCaCertSecret' }],
     },
     { Sid: 'DecryptSecrets', Effect: 'Allow', Action: ['kms:Decrypt'], Resource: [getAtt('SecretsKey', 'Arn')] },
   ],

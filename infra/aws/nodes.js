@@ -183,8 +183,9 @@ function build(cluster, stage) {
         Sid: 'ReadPgpoolSecrets',
         Effect: 'Allow',
         Action: ['secretsmanager:GetSecretValue'],
-        // Not the postgres superuser's: pgpool never logs in as postgres. PCP has a password of its own.
-        Resource: [ref('PgpoolSecret'), ref('DbSecret'), ref('AppSecret'), ref('PcpSecret'), ref('TlsCaSecret')],
+        // Only the logins through pgpool (pgpool, app) and PCP's own: never the postgres superuser's
+        // or the automation role's (pgwarden's Lambdas log in through pgpool as pgpool).
+        Resource: [ref('PgpoolSecret'), ref('AppSecret'), ref('PcpSecret'), ref('TlsCaSecret')],
       },
       // pgpool's failover_command: `aws lambda invoke` of the pgpool hook (the fast path).
       {

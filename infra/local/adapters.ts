@@ -245,8 +245,13 @@ export class LabNotifier implements Notifier {
 
 export class LabSecrets implements Secrets {
   constructor(private readonly lab: Lab) {}
-  async admin(): Promise<DbCredentials> {
-    const creds = { user: 'pgwarden', password: this.lab.secrets().PGW_PW_PGWARDEN, database: 'postgres' };
+  admin(): Promise<DbCredentials> {
+    return this.withCa({ user: 'pgwarden', password: this.lab.secrets().PGW_PW_PGWARDEN, database: 'postgres' });
+  }
+  pgpool(): Promise<DbCredentials> {
+    return this.withCa({ user: 'pgpool', password: this.lab.secrets().PGW_PW_PGPOOL, database: 'postgres' });
+  }
+  private async withCa(creds: DbCredentials): Promise<DbCredentials> {
     // A lab with TLS: the steps verify the servers with the lab's CA, as the Lambdas do with the cluster's.
     const ca = this.lab.caFile;
     return ca ? { ...creds, ca: readFileSync(ca, 'utf8') } : creds;

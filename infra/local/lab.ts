@@ -867,14 +867,19 @@ export class Lab {
 
   // ---------- connections ----------
 
-  connectionString(target: string, user = 'pgwarden', database = 'postgres'): string {
+  /**
+   * A node's address defaults to the automation role (pgwarden, database postgres); a pgpool's
+   * (`pgpool` is the first) to the app's role and database, as a client's would: a pgpool holds no
+   * automation or superuser password (its pool_passwd has pgpool and app only).
+   */
+  connectionString(target: string, user?: string, database?: string): string {
     const c = this.config();
     const s = this.secrets();
+    const pool = target === 'pgpool' ? c.pgpools[0] : c.pgpools.find((p) => p.name === target);
+    user ??= pool ? 'app' : 'pgwarden';
+    database ??= pool ? 'app' : 'postgres';
     const pw = s[`PGW_PW_${user.toUpperCase()}`];
-    const port =
-      target === 'pgpool'
-        ? c.pgpools[0].port
-        : (this.config().pgpools.find((p) => p.name === target)?.port ?? this.node(target).port);
+    const port = pool ? pool.port : this.node(target).port;
     return `postgresql://${user}:${pw}@127.0.0.1:${port}/${database}${this.sslQuery()}`;
   }
 
@@ -900,8 +905,9 @@ export class Lab {
     sql: string,
     params: unknown[] = [],
     timeoutMs = 3000,
+    as: { user?: string; database?: string } = {},
   ): Promise<T[]> {
-    const c = await this.client(target, { timeoutMs });
+    const c = await this.client(target, { timeoutMs, ...as });
     try {
       return (await c.query(sql, params)).rows as T[];
     } finally {
@@ -1016,7 +1022,10 @@ export class Lab {
   private async pgpoolStatus(p: LabPgpool): Promise<PgpoolStatus> {
     const out: PgpoolStatus = { name: p.name, port: p.port, pcpPort: p.pcpPort, up: false, nodes: [] };
     try {
-      const rows = await this.query<Record<string, string>>(p.name, 'SHOW POOL_NODES', [], 3000);
+      const rows = await this.query<Record<string, string>>(p.name, 'SHOW POOL_NODES', [], 3000, {
+        user: 'pgpool',
+        database: 'postgres',
+      });
       out.up = true;
       const names = new Map(this.config().nodes.map((n) => [String(n.port), n.name]));
       out.nodes = rows.map((r) => ({

@@ -44,5 +44,10 @@ SELECT format('CREATE ROLE app LOGIN PASSWORD %L', :'pw_app')
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'app') \gexec
 SELECT 'CREATE DATABASE app OWNER app'
  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'app') \gexec
+-- The workflows' verifying write through every pgpool logs in as pgpool (the only pgwarden login a
+-- pgpool host holds a password for): this table and nothing else is writable to it.
+CREATE TABLE IF NOT EXISTS pgwarden_heartbeat (source text PRIMARY KEY, at timestamptz NOT NULL, execution text);
+ALTER TABLE pgwarden_heartbeat OWNER TO pgwarden;
+GRANT SELECT, INSERT, UPDATE ON pgwarden_heartbeat TO pgpool;
 SQL
 result role=primary

@@ -125,9 +125,9 @@ umask 077
 {
   echo "pgpool:TEXT$PGW_PW_PGPOOL"
   echo "app:TEXT$PGW_PW_APP"
-  echo "pgwarden:TEXT$PGW_PW_PGWARDEN"
-  # The superuser only where its password is at hand (the lab); an AWS pgpool host never has it.
-  if [ -n "${PGW_PW_POSTGRES:-}" ]; then echo "postgres:TEXT$PGW_PW_POSTGRES"; fi
+  # Not pgwarden (the automation role): its sessions go to the nodes directly; through a pgpool,
+  # pgwarden's Lambdas log in as pgpool.
+  # Never a superuser: a pgpool host holds no password that can run a shell on the nodes.
 } >"$d/pool_passwd.tmp"
 echo "pgwarden:$(printf '%s' "$PGW_PW_PCP" | md5sum | cut -d' ' -f1)" >"$d/pcp.conf.tmp"
 echo "${PGW_PGPOOL_LISTEN:-127.0.0.1}:$PGW_PCP_PORT:pgwarden:$PGW_PW_PCP" >"$d/pcppass.tmp"

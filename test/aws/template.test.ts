@@ -874,7 +874,7 @@ describe('deploy-time parameters and bootstrap', () => {
 });
 
 describe('secrets on the pgpool hosts', () => {
-  it("PCP has a secret of its own; the postgres superuser's secret is neither readable by nor fetched on a pgpool host", () => {
+  it("PCP has a secret of its own; neither the postgres superuser's nor the automation role's secret is readable by or fetched on a pgpool host", () => {
     expect(t.Resources.PcpSecret).toMatchObject({ Type: 'AWS::SecretsManager::Secret', DeletionPolicy: 'Retain' });
     const readable = JSON.stringify(
       identityStatements({ Resources: { PgpoolRole: t.Resources.PgpoolRole } })
@@ -883,12 +883,14 @@ describe('secrets on the pgpool hosts', () => {
     );
     expect(readable).toContain('"Ref":"PcpSecret"');
     expect(readable).not.toContain('PostgresSecret');
+    expect(readable).not.toContain('DbSecret');
     for (const p of ['Pgpool1', 'Pgpool2']) {
       const ud = JSON.stringify(
         (t.Resources[`${p}LaunchTemplate`].Properties?.LaunchTemplateData as Record<string, Json>).UserData,
       );
       expect(ud).toContain('PGW_PW_PCP=$(secret_field ${PcpSecret} password)');
       expect(ud).not.toContain('PostgresSecret');
+      expect(ud).not.toContain('DbSecret');
     }
   });
 });

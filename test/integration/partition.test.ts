@@ -9,6 +9,9 @@ import type { Lab } from '../../infra/local/lab';
 import { run, runSync, waitFor } from '../../infra/local/proc';
 import { freshLab } from './support/lab';
 
+/** cut_off is written through pgpool, whose logins are the app's role (and pgpool's own). */
+const APP = { user: 'app', database: 'app' };
+
 jest.setTimeout(240_000);
 
 type Exec = Awaited<ReturnType<typeof executions>>[number] & {
@@ -158,7 +161,10 @@ describe('the primary cut off from everything', () => {
     await lab.query('pgpool', 'create table cut_off (id int primary key, v text)', [], 10_000);
     const known = await names(lab);
     // A client outside the lab's parts, connected straight to the primary: on the primary's side.
-    const direct = new Client({ connectionString: lab.connectionString(old), application_name: 'direct-client' });
+    const direct = new Client({
+      connectionString: lab.connectionString(old, APP.user, APP.database),
+      application_name: 'direct-client',
+    });
     direct.on('error', () => undefined);
     await direct.connect();
     lab.partitions.partition(old, 'all');
@@ -182,7 +188,7 @@ describe('the primary cut off from everything', () => {
     // acknowledged: whether it survives is open (its WAL may have reached a standby before the cut
     // took hold on that flow, as in any real partition), and both outcomes keep every promise.
     await lab.query('pgpool', "insert into cut_off values (2, 'after failover')", [], 10_000);
-    const rows = await lab.query<{ id: number }>(next, 'select id from cut_off order by id');
+    const rows = await lab.query<{ id: number }>(next, 'select id from cut_off order by id', [], 3000, APP);
     expect(rows.map((r) => r.id)).toEqual(expect.arrayContaining([2]));
     expect(rows.length).toBeLessThanOrEqual(2);
 
@@ -204,8 +210,8 @@ describe('the primary cut off from everything', () => {
     );
     expect(rejoined.upstream).toBe(next);
     // Rewound onto the new timeline: exactly the new primary's rows.
-    const onOld = await lab.query<{ id: number }>(old, 'select id from cut_off order by id');
-    const onNew = await lab.query<{ id: number }>(next, 'select id from cut_off order by id');
+    const onOld = await lab.query<{ id: number }>(old, 'select id from cut_off order by id', [], 3000, APP);
+    const onNew = await lab.query<{ id: number }>(next, 'select id from cut_off order by id', [], 3000, APP);
     expect(onOld.map((r) => r.id)).toEqual(onNew.map((r) => r.id));
   });
 });

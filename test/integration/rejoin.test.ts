@@ -152,6 +152,8 @@ async function divergedPrimary(): Promise<{ old: string; divergent: number }> {
 beforeAll(async () => {
   await lab.up();
   await lab.query(lab.readTopology().primary, 'create table rejoin_test (id int primary key, v text)');
+  // Written through pgpool too, as a client: pgpool logs in only the app's and its own role.
+  await lab.query(lab.readTopology().primary, 'grant select, insert on rejoin_test to app');
   await lab.query(
     lab.readTopology().primary,
     "insert into rejoin_test select g, 'v' || g from generate_series(1, 1000) g",
@@ -221,6 +223,7 @@ test('failover then rejoin: three streaming nodes on the new timeline with ident
     "insert into rejoin_test select g, 'after failover' from generate_series(1001, 1100) g",
     [],
     10_000,
+    { user: 'app', database: 'postgres' },
   );
   // The node comes back: the supervisor's EC2 "running" event starts the rejoin workflow by itself.
   await lab.start(old);

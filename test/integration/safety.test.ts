@@ -19,6 +19,9 @@ afterEach(async () => {
   lab = undefined;
 });
 
+/** The app's role and database: what a pgpool logs clients in as (lab.client's default for a pgpool). */
+const APP = { user: 'app', database: 'app' };
+
 /** A committed write through pgpool, or the error's message. */
 async function writeThroughPgpool(l: Lab): Promise<true | string> {
   try {
@@ -226,7 +229,7 @@ test('strict synchronous mode: a failover that leaves no standby keeps commits w
   const l = lab;
   const t0 = l.readTopology();
   // Created while a synchronous standby is there: after the failover even DDL waits.
-  await l.query(t0.primary, 'create table strict_probe (id int primary key)');
+  await l.query(t0.primary, 'create table strict_probe (id int primary key)', [], 3000, APP);
   const [stopped] = t0.nodes.filter((n) => n.role === 'standby').map((n) => n.name);
   await l.stop(stopped);
   await waitFor('the prober to see the standby gone', () => !!l.readTopology().absentSince?.[stopped], 30_000);
@@ -258,7 +261,13 @@ test('strict synchronous mode: a failover that leaves no standby keeps commits w
     await l.start(stopped);
     await waitFor('the waiting commit to be acknowledged once the standby is back', () => acked || undefined, 120_000);
     await commit;
-    const [row] = await l.query<{ n: number }>(t1.primary, 'select count(*)::int as n from strict_probe');
+    const [row] = await l.query<{ n: number }>(
+      t1.primary,
+      'select count(*)::int as n from strict_probe',
+      [],
+      3000,
+      APP,
+    );
     expect(row.n).toBe(1);
   } finally {
     await c.end().catch(() => undefined);

@@ -81,11 +81,46 @@ describe('a lab with TLS', () => {
     expect(own.rows[0]).toMatchObject({ ssl: true });
     expect(own.rows[0].version).toMatch(/^TLSv1\.[23]$/);
 
-    const pooled = await connect(pgpoolPort(), { ssl: { ca: ca(), rejectUnauthorized: true } });
+    const pooled = await connect(pgpoolPort(), {
+      user: 'pgpool',
+      password: lab.secrets().PGW_PW_PGPOOL,
+      ssl: { ca: ca(), rejectUnauthorized: true },
+    });
     // Runs on the backend pgpool chose: its connection from pgpool is the one this reports.
     const backend = await pooled.query('select ssl from pg_stat_ssl where pid = pg_backend_pid()');
     await pooled.end();
     expect(backend.rows[0]).toEqual({ ssl: true });
+  });
+
+  test('a pgpool holds no superuser or automation password: only pgpool and app log in through it', async () => {
+    const ssl = { ca: ca(), rejectUnauthorized: true };
+    const users = readFileSync(join(lab.pgpoolDir(lab.config().pgpools[0].name), 'pool_passwd'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.slice(0, l.indexOf(':')))
+      .sort();
+    expect(users).toEqual(['app', 'pgpool']);
+    // With the right password all the same, pgpool cannot log them in to a backend.
+    const s = lab.secrets();
+    await expect(connect(pgpoolPort(), { ssl })).rejects.toThrow(/pgwarden|password|authentication/i);
+    await expect(connect(pgpoolPort(), { ssl, user: 'postgres', password: s.PGW_PW_POSTGRES })).rejects.toThrow(
+      /postgres|password|authentication/i,
+    );
+    // The pgwarden login that does pass (the verifying write) may write its heartbeat and nothing else.
+    const c = await connect(pgpoolPort(), { ssl, user: 'pgpool', password: s.PGW_PW_PGPOOL });
+    try {
+      const me = await c.query(
+        'select rolsuper, rolreplication, rolcreaterole from pg_roles where rolname = current_user',
+      );
+      expect(me.rows[0]).toEqual({ rolsuper: false, rolreplication: false, rolcreaterole: false });
+      await c.query(
+        "insert into pgwarden_heartbeat values ('tls-test', now(), null) on conflict (source) do update set at = excluded.at",
+      );
+      await expect(c.query('create table pgpool_may_not (x int)')).rejects.toThrow(/permission denied/);
+      await expect(c.query('delete from pgwarden_heartbeat')).rejects.toThrow(/permission denied/);
+    } finally {
+      await c.end();
+    }
   });
 
   test('streams replication over TLS', async () => {

@@ -88,6 +88,7 @@ function build(env: PgwardenEnv): Deps {
     get secrets() {
       return (memo.secrets ??= new SecretsManagerSecrets(secretsManager(), env.dbSecretArn, {
         caSecretId: env.dbCaSecretArn,
+        pgpoolSecretId: env.pgpoolSecretArn,
       }));
     },
     now: () => new Date(),

@@ -1,9 +1,10 @@
 /**
- * Secrets over Secrets Manager: the admin database credentials, a JSON secret
- * {"username", "password", "dbname"} (dbname defaults to "postgres", as RDS-style secrets may omit it),
- * and, when `caSecretId` is set, the cluster CA's certificate ({"cert"}) that connections verify the
- * servers with. Cached for the container's lifetime, refreshed after `ttlMs` so a rotated password is
- * picked up.
+ * Secrets over Secrets Manager: database credentials, each a JSON secret
+ * {"username", "password", "dbname"} (dbname defaults to "postgres", as RDS-style secrets may omit it):
+ * the automation role's (`secretId`, direct sessions on the nodes) and, when `pgpoolSecretId` is set,
+ * the pgpool role's (sessions through a pgpool); and, when `caSecretId` is set, the cluster CA's
+ * certificate ({"cert"}) that connections verify the servers with. Each is cached for the container's
+ * lifetime, refreshed after `ttlMs` so a rotated password is picked up.
  */
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { DbCredentials, Secrets } from '../ports';
@@ -13,14 +14,17 @@ export interface SecretsManagerSecretsOptions {
   now?: () => number;
   /** The secret holding the cluster CA certificate, {"cert": "-----BEGIN CERTIFICATE-----..."}. */
   caSecretId?: string;
+  /** The pgpool role's secret: what sessions through a pgpool log in as (PGWARDEN_PGPOOL_SECRET_ARN). */
+  pgpoolSecretId?: string;
 }
 
 export class SecretsManagerSecrets implements Secrets {
-  private cached?: { at: number; value: Promise<DbCredentials> };
+  private readonly cached = new Map<string, { at: number; value: Promise<DbCredentials> }>();
   private readonly ttlMs: number;
   private readonly now: () => number;
 
   private readonly caSecretId?: string;
+  private readonly pgpoolSecretId?: string;
 
   constructor(
     private readonly client: SecretsManagerClient,
@@ -30,23 +34,39 @@ export class SecretsManagerSecrets implements Secrets {
     this.ttlMs = opts.ttlMs ?? 5 * 60_000;
     this.now = opts.now ?? Date.now;
     this.caSecretId = opts.caSecretId;
+    this.pgpoolSecretId = opts.pgpoolSecretId;
   }
 
   admin(): Promise<DbCredentials> {
+    return this.cachedFetch(this.secretId);
+  }
+
+  pgpool(): Promise<DbCredentials> {
+    if (!this.pgpoolSecretId) {
+      return Promise.reject(new Error('no pgpool secret configured (PGWARDEN_PGPOOL_SECRET_ARN is not set)'));
+    }
+    return this.cachedFetch(this.pgpoolSecretId);
+  }
+
+  private cachedFetch(id: string): Promise<DbCredentials> {
     const now = this.now();
-    if (this.cached && now - this.cached.at < this.ttlMs) return this.cached.value;
+    const hit = this.cached.get(id);
+    if (hit && now - hit.at < this.ttlMs) return hit.value;
     // Cache the promise, so concurrent callers share one request; forget it if it fails.
-    const value = this.fetch();
+    const value = this.fetch(id);
     const entry = { at: now, value };
-    this.cached = entry;
+    this.cached.set(id, entry);
     value.catch(() => {
-      if (this.cached === entry) this.cached = undefined;
+      if (this.cached.get(id) === entry) this.cached.delete(id);
     });
     return value;
   }
 
-  private async fetch(): Promise<DbCredentials> {
-    const [creds, ca] = await Promise.all([this.credentials(), this.caSecretId ? this.ca(this.caSecretId) : undefined]);
+  private async fetch(id: string): Promise<DbCredentials> {
+    const [creds, ca] = await Promise.all([
+      this.credentials(id),
+      this.caSecretId ? this.ca(this.caSecretId) : undefined,
+    ]);
     return ca ? { ...creds, ca } : creds;
   }
 
@@ -65,21 +85,21 @@ export class SecretsManagerSecrets implements Secrets {
     return cert;
   }
 
-  private async credentials(): Promise<DbCredentials> {
-    const out = await this.client.send(new GetSecretValueCommand({ SecretId: this.secretId }));
+  private async credentials(id: string): Promise<DbCredentials> {
+    const out = await this.client.send(new GetSecretValueCommand({ SecretId: id }));
     if (out.SecretString === undefined) {
-      throw new Error(`secret ${this.secretId} has no SecretString (binary secrets are not supported)`);
+      throw new Error(`secret ${id} has no SecretString (binary secrets are not supported)`);
     }
     let parsed: unknown;
     try {
       parsed = JSON.parse(out.SecretString);
     } catch {
       // Never echo the secret's content in an error.
-      throw new Error(`secret ${this.secretId} is not JSON {"username","password","dbname"}`);
+      throw new Error(`secret ${id} is not JSON {"username","password","dbname"}`);
     }
     const s = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as Record<string, unknown>;
     const missing = ['username', 'password'].filter((k) => typeof s[k] !== 'string' || s[k] === '');
-    if (missing.length > 0) throw new Error(`secret ${this.secretId} lacks ${missing.join(' and ')}`);
+    if (missing.length > 0) throw new Error(`secret ${id} lacks ${missing.join(' and ')}`);
     const dbname = typeof s.dbname === 'string' && s.dbname !== '' ? s.dbname : 'postgres';
     return { user: s.username as string, password: s.password as string, database: dbname };
   }

@@ -24,7 +24,6 @@ umask 077
 mkdir -p /etc/pgwarden
 cat >/etc/pgwarden/secrets.env <<SECRETS
 PGW_PW_PGPOOL=$(secret_field ${PgpoolSecret} password)
-PGW_PW_PGWARDEN=$(secret_field ${DbSecret} password)
 PGW_PW_PCP=$(secret_field ${PcpSecret} password)
 PGW_PW_APP=$(secret_field ${AppSecret} password)
 SECRETS

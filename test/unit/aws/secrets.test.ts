@@ -137,3 +137,34 @@ describe('SecretsManagerSecrets with the cluster CA', () => {
     await expect(withCa().admin()).rejects.toThrow(`secret ${CA} holds no CA certificate yet`);
   });
 });
+
+describe("SecretsManagerSecrets: the pgpool role's credentials (sessions through a pgpool)", () => {
+  const POOL = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:pgwarden/main/db/pgpool-QwE';
+
+  it('reads the pgpool secret, cached apart from the automation role', async () => {
+    // Prepare
+    smMock
+      .on(GetSecretValueCommand, { SecretId: SECRET })
+      .resolves({ SecretString: JSON.stringify({ username: 'pgwarden', password: 'admin-pw' }) })
+      .on(GetSecretValueCommand, { SecretId: POOL })
+      .resolves({ SecretString: JSON.stringify({ username: 'pgpool', password: 'pool-pw' }) });
+    const s = new SecretsManagerSecrets(new SecretsManagerClient({ region: 'eu-west-1' }), SECRET, {
+      pgpoolSecretId: POOL,
+    });
+
+    // Act
+    const [pool, admin, again] = [await s.pgpool(), await s.admin(), await s.pgpool()];
+
+    // Assess
+    expect(pool).toEqual({ user: 'pgpool', password: 'pool-pw', database: 'postgres' });
+    expect(admin.user).toBe('pgwarden');
+    expect(again).toBe(pool);
+    expect(smMock).toHaveReceivedCommandTimes(GetSecretValueCommand, 2);
+  });
+
+  it('refuses clearly, without a request, when no pgpool secret is configured', async () => {
+    // Act / Assess
+    await expect(secrets().pgpool()).rejects.toThrow('PGWARDEN_PGPOOL_SECRET_ARN is not set');
+    expect(smMock).toHaveReceivedCommandTimes(GetSecretValueCommand, 0);
+  });
+});

@@ -26,7 +26,10 @@ export function memoryDeps(t: Topology, extra: Partial<Deps> = {}): Deps & { top
     workflows: unused('workflows') as Deps['workflows'],
     metrics: { put: async () => undefined },
     notifier: { notify: async () => undefined },
-    secrets: { admin: async () => ({ user: 'pgwarden', password: 'x', database: 'postgres' }) },
+    secrets: {
+      admin: async () => ({ user: 'pgwarden', password: 'x', database: 'postgres' }),
+      pgpool: async () => ({ user: 'pgpool', password: 'x', database: 'postgres' }),
+    },
     now: () => new Date(),
     log: () => undefined,
     ...extra,
