@@ -52,7 +52,8 @@ backend_clustering_mode = 'streaming_replication'
 listen_addresses = '${PGW_PGPOOL_LISTEN:-127.0.0.1}'
 port = $PGW_PGPOOL_PORT
 socket_dir = '$d/run'
-pcp_listen_addresses = '${PGW_PGPOOL_LISTEN:-127.0.0.1}'
+# PCP (no TLS in pgpool) never leaves the host: every pcp_* call runs here, through the node scripts.
+pcp_listen_addresses = '127.0.0.1'
 pcp_port = $PGW_PCP_PORT
 pcp_socket_dir = '$d/run'
 wd_ipc_socket_dir = '$d/run'
@@ -130,7 +131,7 @@ umask 077
   # Never a superuser: a pgpool host holds no password that can run a shell on the nodes.
 } >"$d/pool_passwd.tmp"
 echo "pgwarden:$(printf '%s' "$PGW_PW_PCP" | md5sum | cut -d' ' -f1)" >"$d/pcp.conf.tmp"
-echo "${PGW_PGPOOL_LISTEN:-127.0.0.1}:$PGW_PCP_PORT:pgwarden:$PGW_PW_PCP" >"$d/pcppass.tmp"
+echo "127.0.0.1:$PGW_PCP_PORT:pgwarden:$PGW_PW_PCP" >"$d/pcppass.tmp"
 for f in pgpool.conf pool_hba.conf pool_passwd pcp.conf pcppass; do
   chown_pg "$d/$f.tmp"
   mv "$d/$f.tmp" "$d/$f"

@@ -84,7 +84,7 @@ process_alive() {
 # pcp_* command (pcp_node_info, pcp_attach_node, ...) against this pgpool instance.
 pcp() {
   as_pg env PCPPASSFILE="$PGW_PGPOOL_DIR/pcppass" "${PGW_PGPOOL_BIN:-/usr/sbin}/$1" \
-    -h "${PGW_PGPOOL_LISTEN:-127.0.0.1}" -p "$PGW_PCP_PORT" -U pgwarden -w "${@:2}"
+    -h 127.0.0.1 -p "$PGW_PCP_PORT" -U pgwarden -w "${@:2}"
 }
 
 # The control file's cluster state and latest checkpoint into $state and $lsn. pg_controldata only

@@ -3,5 +3,5 @@
 . "$(dirname "$0")/lib.sh"
 "$(dirname "$0")/configure-pgpool.sh" >/dev/null
 as_pg env PCPPASSFILE="$PGW_PGPOOL_DIR/pcppass" "${PGW_PGPOOL_BIN:-/usr/sbin}/pcp_reload_config" \
-  -h "${PGW_PGPOOL_LISTEN:-127.0.0.1}" -p "$PGW_PCP_PORT" -U pgwarden -w >/dev/null
+  -h 127.0.0.1 -p "$PGW_PCP_PORT" -U pgwarden -w >/dev/null
 result reloaded=yes

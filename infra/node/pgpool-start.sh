@@ -13,7 +13,7 @@ as_pg setsid "${PGW_PGPOOL_BIN:-/usr/sbin}/pgpool" -n -D -f "$d/pgpool.conf" -F 
   </dev/null >>"$d/log/pgpool.log" 2>&1 &
 ready() {
   PCPPASSFILE="$d/pcppass" as_pg env PCPPASSFILE="$d/pcppass" "${PGW_PGPOOL_BIN:-/usr/sbin}/pcp_node_count" \
-    -h "${PGW_PGPOOL_LISTEN:-127.0.0.1}" -p "$PGW_PCP_PORT" -U pgwarden -w >/dev/null 2>&1
+    -h 127.0.0.1 -p "$PGW_PCP_PORT" -U pgwarden -w >/dev/null 2>&1
 }
 wait_until 30 "pgpool $PGW_NODE to answer PCP" ready
 result running=yes pid="$(cat "$d/run/pgpool.pid")"

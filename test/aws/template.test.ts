@@ -873,6 +873,28 @@ describe('deploy-time parameters and bootstrap', () => {
   });
 });
 
+describe('PCP (pgpool-II has no TLS for it) never leaves its host', () => {
+  it('no security group rule admits port 9898; pgpool binds PCP to loopback', () => {
+    // ('-1' to 127.0.0.1/32 is how a group says "no egress": it admits nothing.)
+    const covers = (p: Record<string, Json>) =>
+      p.CidrIp !== '127.0.0.1/32' &&
+      (p.IpProtocol === '-1' || (Number(p.FromPort) <= 9898 && 9898 <= Number(p.ToPort)));
+    const rules = Object.entries(t.Resources).flatMap(([id, r]) => {
+      const props = (r.Properties ?? {}) as Record<string, Json>;
+      if (r.Type === 'AWS::EC2::SecurityGroupIngress' || r.Type === 'AWS::EC2::SecurityGroupEgress')
+        return [[id, props] as const];
+      if (r.Type !== 'AWS::EC2::SecurityGroup') return [];
+      return [...((props.SecurityGroupIngress ?? []) as Json[]), ...((props.SecurityGroupEgress ?? []) as Json[])].map(
+        (x) => [id, x as Record<string, Json>] as const,
+      );
+    });
+    expect(rules.length).toBeGreaterThan(0);
+    expect(rules.filter(([, p]) => covers(p)).map(([id]) => id)).toEqual([]);
+    const conf = fs.readFileSync(path.join(__dirname, '..', '..', 'infra', 'node', 'configure-pgpool.sh'), 'utf8');
+    expect(conf).toMatch(/^pcp_listen_addresses = '127\.0\.0\.1'$/m);
+  });
+});
+
 describe('secrets on the pgpool hosts', () => {
   it("PCP has a secret of its own; neither the postgres superuser's nor the automation role's secret is readable by or fetched on a pgpool host", () => {
     expect(t.Resources.PcpSecret).toMatchObject({ Type: 'AWS::SecretsManager::Secret', DeletionPolicy: 'Retain' });
