@@ -16,8 +16,13 @@ export interface AppConfig {
   dbPort: number;
   /** PGWARDEN_APP_DB_NAME, default app (AWS; the lab's URL names its database). */
   dbName: string;
-  /** PGWARDEN_APP_DB_TLS: on|off, default off (AWS: on once pgpool serves TLS; configure-pgpool.sh has no certificate yet). */
+  /**
+   * PGWARDEN_APP_DB_TLS: on|off; default on when PGWARDEN_APP_DB_HOST is set (AWS: pgpool admits TLS
+   * sessions only), off otherwise (the lab's URL carries its own sslmode=verify-full).
+   */
   dbTls: boolean;
+  /** PGWARDEN_APP_DB_CA_SECRET_ARN (AWS): the cluster CA certificate {"cert"} pgpool's certificate is verified against. */
+  dbCaSecretArn?: string;
   /** PGWARDEN_APP_DB_POOL_MAX, default 8: well under pgpool's num_init_children. */
   dbPoolMax: number;
   /** PGWARDEN_APP_DB_CONNECT_TIMEOUT_MS, default 1500. */
@@ -92,7 +97,8 @@ export function readAppConfig(env: Record<string, string | undefined> = process.
     dbHost: opt('PGWARDEN_APP_DB_HOST'),
     dbPort: int('PGWARDEN_APP_DB_PORT', 9999, 1),
     dbName: opt('PGWARDEN_APP_DB_NAME') ?? 'app',
-    dbTls: flag('PGWARDEN_APP_DB_TLS', false),
+    dbTls: flag('PGWARDEN_APP_DB_TLS', !!opt('PGWARDEN_APP_DB_HOST')),
+    dbCaSecretArn: opt('PGWARDEN_APP_DB_CA_SECRET_ARN'),
     dbPoolMax: int('PGWARDEN_APP_DB_POOL_MAX', 8, 1),
     dbConnectTimeoutMs: int('PGWARDEN_APP_DB_CONNECT_TIMEOUT_MS', 1500, 100),
     dbQueryTimeoutMs: int('PGWARDEN_APP_DB_QUERY_TIMEOUT_MS', 2000, 100),
@@ -116,6 +122,13 @@ export function readAppConfig(env: Record<string, string | undefined> = process.
     throw new AppConfigError(
       'PGWARDEN_APP_DATABASE_URL',
       'is required (or PGWARDEN_APP_DB_SECRET_ARN with PGWARDEN_APP_DB_HOST)',
+    );
+  }
+  // TLS that verifies nothing would hand the password to whoever answers on the NLB's name.
+  if (!cfg.databaseUrl && cfg.dbTls && !cfg.dbCaSecretArn) {
+    throw new AppConfigError(
+      'PGWARDEN_APP_DB_CA_SECRET_ARN',
+      'is required when PGWARDEN_APP_DB_TLS is on: without the CA the server certificate cannot be verified',
     );
   }
   return cfg;

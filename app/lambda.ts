@@ -1,7 +1,8 @@
 /**
  * The AWS entry: the same hono app as the ALB's Lambda target. The database password (AppSecret)
  * and the Redis AUTH token come from Secrets Manager, fetched once per container; PostgreSQL through
- * pgpool's NLB (TLS when PGWARDEN_APP_DB_TLS is on) and ElastiCache over TLS. X-Ray: Lambda's active tracing (facade segment), the
+ * pgpool's NLB over TLS verified against the cluster CA (PGWARDEN_APP_DB_CA_SECRET_ARN; the certificate
+ * names the NLB) and ElastiCache over TLS. X-Ray: Lambda's active tracing (facade segment), the
  * app's request a subsegment of it.
  */
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -9,19 +10,28 @@ import { handle } from 'hono/aws-lambda';
 import { readSecretField } from '../functions/lib/aws/secret-json';
 import { tracedClient } from '../functions/lib/aws/tracing';
 import { readAppConfig, type AppConfig } from './config';
+import type { DbTls } from './store';
 import { wire } from './wiring';
 
 type Handler = ReturnType<typeof handle>;
 let ready: Promise<Handler> | undefined;
 const secrets = tracedClient(new SecretsManagerClient({}));
 
-async function databaseUrl(cfg: AppConfig): Promise<string> {
-  if (cfg.databaseUrl) return cfg.databaseUrl;
+/** Where and how the app reaches PostgreSQL: pgpool's NLB, the app role's password, TLS verified against the cluster CA. */
+export async function databaseAccess(
+  cfg: AppConfig,
+  client: SecretsManagerClient = secrets,
+): Promise<{ url: string; tls?: DbTls }> {
+  if (cfg.databaseUrl) return { url: cfg.databaseUrl };
   const u = new URL(`postgresql://${cfg.dbHost}:${cfg.dbPort}/${cfg.dbName}`);
-  u.username = await readSecretField(secrets, cfg.dbSecretArn!, 'username');
-  u.password = await readSecretField(secrets, cfg.dbSecretArn!, 'password');
-  if (cfg.dbTls) u.searchParams.set('sslmode', 'require');
-  return u.toString();
+  const [username, password, ca] = await Promise.all([
+    readSecretField(client, cfg.dbSecretArn!, 'username'),
+    readSecretField(client, cfg.dbSecretArn!, 'password'),
+    cfg.dbTls ? readSecretField(client, cfg.dbCaSecretArn!, 'cert') : undefined,
+  ]);
+  u.username = username;
+  u.password = password;
+  return { url: u.toString(), tls: ca ? { ca, rejectUnauthorized: true } : undefined };
 }
 
 async function redisUrl(cfg: AppConfig): Promise<string | undefined> {
@@ -32,8 +42,8 @@ async function redisUrl(cfg: AppConfig): Promise<string | undefined> {
 
 async function build(): Promise<Handler> {
   const cfg = readAppConfig();
-  const [db, redis] = await Promise.all([databaseUrl(cfg), redisUrl(cfg)]);
-  return handle(wire(cfg, db, undefined, redis).app);
+  const [db, redis] = await Promise.all([databaseAccess(cfg), redisUrl(cfg)]);
+  return handle(wire(cfg, db.url, undefined, redis, db.tls).app);
 }
 
 export const handler: Handler = async (event, context) => {

@@ -43,8 +43,16 @@ export function isConnectionError(e: unknown): boolean {
   );
 }
 
+/** TLS with verification: the CA certificate (PEM) the server's certificate must chain to, and its name checked. */
+export interface DbTls {
+  ca: string;
+  rejectUnauthorized: true;
+}
+
 export interface StoreOptions {
   connectionString: string;
+  /** Verified TLS given as data (AWS: the CA from Secrets Manager); the lab's URL names a CA file instead. */
+  tls?: DbTls;
   max: number;
   connectTimeoutMs: number;
   queryTimeoutMs: number;
@@ -58,6 +66,7 @@ export class ValueStore {
   constructor(opts: StoreOptions) {
     const cfg: PoolConfig = {
       connectionString: opts.connectionString,
+      ...(opts.tls ? { ssl: opts.tls } : {}),
       max: opts.max,
       connectionTimeoutMillis: opts.connectTimeoutMs,
       query_timeout: opts.queryTimeoutMs,

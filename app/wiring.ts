@@ -4,7 +4,7 @@ import { makeApp, type Env } from './app';
 import { NO_CACHE, RedisCache, type Cache } from './cache';
 import type { AppConfig } from './config';
 import { mountDashboard, type DashboardSource } from './dashboard/routes';
-import { ValueStore } from './store';
+import { ValueStore, type DbTls } from './store';
 import { NO_TRACING } from './tracing';
 import { xrayTracer } from './xray';
 
@@ -15,9 +15,16 @@ export interface Wired {
   close(): Promise<void>;
 }
 
-export function wire(cfg: AppConfig, databaseUrl: string, dashboard?: DashboardSource, redisUrl = cfg.redisUrl): Wired {
+export function wire(
+  cfg: AppConfig,
+  databaseUrl: string,
+  dashboard?: DashboardSource,
+  redisUrl = cfg.redisUrl,
+  dbTls?: DbTls,
+): Wired {
   const store = new ValueStore({
     connectionString: databaseUrl,
+    tls: dbTls,
     max: cfg.dbPoolMax,
     connectTimeoutMs: cfg.dbConnectTimeoutMs,
     queryTimeoutMs: cfg.dbQueryTimeoutMs,

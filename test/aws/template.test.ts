@@ -588,6 +588,17 @@ describe('the app (issue 11)', () => {
     const env = (fn().Properties!.Environment as { Variables: Record<string, Json> }).Variables;
     expect(env.PGWARDEN_APP_DB_HOST).toEqual({ 'Fn::GetAtt': ['PgpoolNlb', 'DNSName'] });
     expect(env.PGWARDEN_APP_DB_SECRET_ARN).toEqual({ Ref: 'AppSecret' });
+    // pgpool admits TLS only; the app verifies its certificate against the cluster CA's certificate,
+    // and may read that certificate but never the CA's key.
+    expect(env.PGWARDEN_APP_DB_CA_SECRET_ARN).toEqual({ Ref: 'TlsCaCertSecret' });
+    expect(env.PGWARDEN_APP_DB_TLS).toBeUndefined();
+    const readable = statements()
+      .filter((st) => JSON.stringify(st.Action).includes('secretsmanager:GetSecretValue'))
+      .flatMap((st) => st.Resource as Json[]);
+    expect(readable).toEqual(
+      expect.arrayContaining([{ Ref: 'AppSecret' }, { Ref: 'RedisAuthSecret' }, { Ref: 'TlsCaCertSecret' }]),
+    );
+    expect(readable).not.toContainEqual({ Ref: 'TlsCaSecret' });
     expect(env.PGWARDEN_APP_REDIS_HOST).toEqual({ 'Fn::GetAtt': ['Redis', 'PrimaryEndPoint.Address'] });
     expect(env.PGWARDEN_APP_REDIS_AUTH_SECRET_ARN).toEqual({ Ref: 'RedisAuthSecret' });
     expect(JSON.stringify(env)).not.toMatch(/password|token=/i);
@@ -618,7 +629,7 @@ describe('the app (issue 11)', () => {
     expect(perm.FunctionName).toEqual({ 'Fn::GetAtt': ['AppLambdaFunction', 'Arn'] });
     expect(JSON.stringify(perm.SourceArn)).toContain(`targetgroup/${tg.Properties?.Name}/*`);
   });
-  it('has a least-privilege role: logs of its own group, VPC interfaces, X-Ray, its two secrets, KMS decrypt via Secrets Manager only', () => {
+  it('has a least-privilege role: logs of its own group, VPC interfaces, X-Ray, its three secrets (password, Redis token, CA certificate), KMS decrypt via Secrets Manager only', () => {
     const actions = statements()
       .flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]))
       .sort();
@@ -638,7 +649,11 @@ describe('the app (issue 11)', () => {
       ].sort(),
     );
     const bySid = Object.fromEntries(statements().map((s) => [s.Sid as string, s]));
-    expect(bySid.AppSecrets.Resource).toEqual([{ Ref: 'AppSecret' }, { Ref: 'RedisAuthSecret' }]);
+    expect(bySid.AppSecrets.Resource).toEqual([
+      { Ref: 'AppSecret' },
+      { Ref: 'RedisAuthSecret' },
+      { Ref: 'TlsCaCertSecret' },
+    ]);
     expect(JSON.stringify(bySid.OwnLogGroup.Resource)).toMatch(
       /log-group:\/aws\/lambda\/pgwarden-[a-z]+-[a-z]+-app:\*/,
     );

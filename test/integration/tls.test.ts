@@ -7,6 +7,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, type ClientConfig } from 'pg';
+import { ValueStore } from '../../app/store';
+import { NO_TRACING } from '../../app/tracing';
 import { runSync, waitFor } from '../../infra/local/proc';
 import { freshLab } from './support/lab';
 
@@ -136,6 +138,55 @@ describe('a lab with TLS', () => {
       expect(r.rows).toEqual(standbys.sort().map((application_name) => ({ application_name, ssl: true })));
     } finally {
       await c.end();
+    }
+  });
+
+  test("the app's store with TLS given as data (the AWS Lambda's path: the CA from a secret, no sslmode in the URL) writes through pgpool; another CA is refused and nothing is written", async () => {
+    const url = `postgresql://app:${lab.secrets().PGW_PW_APP}@127.0.0.1:${pgpoolPort()}/app`;
+    const trace = NO_TRACING.begin({ method: 'POST', url: '/api/values' });
+    const good = new ValueStore({
+      connectionString: url,
+      tls: { ca: ca(), rejectUnauthorized: true },
+      max: 1,
+      connectTimeoutMs: 5000,
+      queryTimeoutMs: 5000,
+    });
+    const other = mkdtempSync(join(tmpdir(), 'pgw-otherca-'));
+    let bad: ValueStore | undefined;
+    try {
+      await good.ensureSchema();
+      const before = await good.count();
+      const row = await good.insert('over verified TLS', trace);
+      expect((await good.get(row.id, trace))?.value).toBe('over verified TLS');
+      expect(
+        runSync('openssl', [
+          'req',
+          '-x509',
+          '-newkey',
+          'rsa:2048',
+          '-nodes',
+          '-days',
+          '1',
+          '-subj',
+          '/CN=other',
+          '-keyout',
+          join(other, 'k'),
+          '-out',
+          join(other, 'c'),
+        ]).code,
+      ).toBe(0);
+      bad = new ValueStore({
+        connectionString: url,
+        tls: { ca: readFileSync(join(other, 'c'), 'utf8'), rejectUnauthorized: true },
+        max: 1,
+        connectTimeoutMs: 5000,
+        queryTimeoutMs: 5000,
+      });
+      await expect(bad.insert('must not land', trace)).rejects.toThrow();
+      expect(await good.count()).toBe(before + 1);
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+      await Promise.all([good.close(), bad?.close()]);
     }
   });
 
