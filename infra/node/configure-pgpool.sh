@@ -51,7 +51,10 @@ cat >"$d/pgpool.conf.tmp" <<CONF
 backend_clustering_mode = 'streaming_replication'
 listen_addresses = '${PGW_PGPOOL_LISTEN:-127.0.0.1}'
 port = $PGW_PGPOOL_PORT
-socket_dir = '$d/run'
+# Its Unix socket in its own run directory, for its OS user only (pgpool 4.5+ ignores socket_dir and
+# would put a world-writable socket in /tmp).
+unix_socket_directories = '$d/run'
+unix_socket_permissions = 0700
 # PCP (no TLS in pgpool) never leaves the host: every pcp_* call runs here, through the node scripts.
 pcp_listen_addresses = '127.0.0.1'
 pcp_port = $PGW_PCP_PORT
@@ -118,7 +121,7 @@ CONF
 
 {
   echo "# Rendered by pgwarden: scram/md5 clients, checked against pool_passwd"
-  echo "local all all trust"
+  echo "local all all scram-sha-256"
   echo "$tcp all all ${PGW_HBA_CIDR:-127.0.0.1/32} scram-sha-256"
 } >"$d/pool_hba.conf.tmp"
 

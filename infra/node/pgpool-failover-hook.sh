@@ -5,6 +5,12 @@
 # search for the primary finds the node pgwarden promoted. Kept lean: it is on the failover path.
 # Arguments: %d %h %p %m %P %M %H %r %N %S
 set -u
+# pgpool runs this with its listening sockets open (they are not close-on-exec): close every inherited
+# descriptor beyond stdio, so that nothing started here holds pgpool's ports after pgpool stops.
+for fd in /proc/$$/fd/*; do
+  fd=${fd##*/}
+  [ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null
+done
 set -a
 # shellcheck disable=SC1090
 . "${PGW_NODE_ENV:-/etc/pgwarden/node.env}"

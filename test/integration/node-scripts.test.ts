@@ -5,11 +5,21 @@
  * a standby, and a later rejoin brings it back. Failures are injected by running the very scripts with
  * a PostgreSQL bin folder in which pg_basebackup or pg_rewind fails (everything else is the real one).
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { connect, createServer, type Server } from 'node:net';
 import { dirname, join } from 'node:path';
 import { labApi } from '../../infra/local/drill';
 import type { Lab } from '../../infra/local/lab';
-import { run, runSync, waitFor } from '../../infra/local/proc';
+import { isAlive, run, runSync, waitFor } from '../../infra/local/proc';
 import { freshLab } from './support/lab';
 
 jest.setTimeout(180_000);
@@ -168,4 +178,97 @@ test('a rejoin interrupted while swapping in a fresh copy is put right by the ne
   expect(r.stderr).toContain('restoring');
   await expectIntactAndFenced(id);
   await rejoinForReal();
+});
+
+describe('pgpool-start.sh when its port is taken', () => {
+  const pool = () => lab.config().pgpools[0];
+  const pgpoolLog = () => join(lab.pgpoolDir(pool().name), 'log', 'pgpool.log');
+  const logSize = () => (existsSync(pgpoolLog()) ? statSync(pgpoolLog()).size : 0);
+  const logSince = (offset: number) => readFileSync(pgpoolLog()).subarray(offset).toString('utf8');
+  let holder: Server | undefined;
+  const holdPcpPort = () =>
+    new Promise<Server>((resolve, reject) => {
+      // It hangs up on whoever connects (pcp_node_count), as a port held by something else would.
+      const s = createServer((sock) => sock.destroy());
+      s.once('error', reject);
+      s.listen(pool().pcpPort, '127.0.0.1', () => resolve(s));
+    });
+  const release = () =>
+    new Promise<void>((resolve) => {
+      const s = holder;
+      holder = undefined;
+      if (s) s.close(() => resolve());
+      else resolve();
+    });
+  /** Whether anything accepts TCP connections on the port. */
+  const accepting = (port: number) =>
+    new Promise<boolean>((resolve) => {
+      const c = connect(port, '127.0.0.1');
+      c.once('connect', () => (c.destroy(), resolve(true)));
+      c.once('error', () => resolve(false));
+    });
+  afterEach(release);
+
+  test('a pgpool that cannot bind its PCP port fails with the reason and who holds the port, and leaves no pgpool running', async () => {
+    expect((await lab.script(pool().name, 'pgpool-stop')).code).toBe(0);
+    holder = await holdPcpPort();
+    const r = await lab.script(pool().name, 'pgpool-start');
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('could not start');
+    expect(r.stderr).toMatch(/already in use/i);
+    expect(r.stderr).toContain(`held by`);
+    expect(r.stderr).toContain(`pid=${process.pid}`);
+    // It tried once more after the port stayed taken, and no pgpool of this lab is left.
+    expect(r.stderr).toContain('starting it again once its ports are free');
+    expect(await accepting(pool().port)).toBe(false);
+    const pidFile = join(lab.pgpoolDir(pool().name), 'run', 'pgpool.pid');
+    if (existsSync(pidFile)) expect(isAlive(Number(readFileSync(pidFile, 'utf8')))).toBe(false);
+  });
+
+  test('a pgpool whose PCP port is freed while it starts is started again and answers', async () => {
+    const offset = logSize();
+    holder = await holdPcpPort();
+    const started = lab.script(pool().name, 'pgpool-start');
+    // The first start fails on the port; then the port is freed, as by a pgpool that has just exited.
+    await waitFor('the first start to fail on the PCP port', () => /already in use/i.test(logSince(offset)), 30_000);
+    await release();
+    const r = await started;
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('starting it again once its ports are free');
+    expect((await lab.status()).pgpools[0]).toMatchObject({ name: pool().name, up: true });
+  });
+
+  test('a pgpool stopped while its failover hook waits leaves nothing holding its ports, and starts again at once', async () => {
+    const cp = Number(readFileSync(join(lab.controlDir, 'controlplane.pid'), 'utf8'));
+    const hookLog = join(lab.pgpoolDir(pool().name), 'log', 'failover-hook.log');
+    const hooks = () => (existsSync(hookLog) ? readFileSync(hookLog, 'utf8').split('failover_command:').length : 1);
+    const before = hooks();
+    // The hook reports to a control plane that does not answer (frozen), as one that is down or slow.
+    process.kill(cp, 'SIGSTOP');
+    try {
+      await lab.stop(standby);
+      await waitFor('pgpool to run its failover hook for the stopped standby', () => hooks() > before, 30_000);
+      const r = await lab.script(pool().name, 'pgpool-stop');
+      expect(r.code).toBe(0);
+      expect(await accepting(pool().port)).toBe(false);
+      // The PCP port is free: this process can listen on it.
+      holder = await holdPcpPort();
+      await release();
+    } finally {
+      process.kill(cp, 'SIGCONT');
+    }
+    expect((await lab.script(standby, 'start')).code).toBe(0);
+    const r = await lab.script(pool().name, 'pgpool-start');
+    expect(r.code).toBe(0);
+    expect(r.stderr).not.toContain('starting it again');
+    expect((await lab.status()).pgpools[0]).toMatchObject({ name: pool().name, up: true });
+  });
+
+  test("pgpool's Unix socket is in its own run directory, for its OS user only, never in /tmp", () => {
+    const sock = join(lab.pgpoolDir(pool().name), 'run', `.s.PGSQL.${pool().port}`);
+    expect(statSync(sock).isSocket()).toBe(true);
+    expect(statSync(sock).mode & 0o077).toBe(0);
+    expect(existsSync(`/tmp/.s.PGSQL.${pool().port}`)).toBe(false);
+    expect(readFileSync(join(lab.pgpoolDir(pool().name), 'pool_hba.conf'), 'utf8')).not.toMatch(/trust/);
+  });
 });
