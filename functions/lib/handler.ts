@@ -21,9 +21,21 @@ export function lambda<I, O>(step: Step<I, O>): (event: I, context?: LambdaConte
       const { awsDeps } = await import('./aws/deps');
       deps = awsDeps();
     }
+    // A warm-up invoke (failover.asl.json's FenceAndWarm) only pays the cold start: imports and clients.
+    if (isWarmup(event)) return { warm: true } as O;
     const d = deps;
     return withInvocationLog(event, context, () => step(event, d));
   };
+}
+
+/** The input of a warm-up Task: `{"warmup": true}`, nothing else. */
+export function isWarmup(event: unknown): boolean {
+  return (
+    typeof event === 'object' &&
+    event !== null &&
+    (event as { warmup?: unknown }).warmup === true &&
+    Object.keys(event).length === 1
+  );
 }
 
 /** A step failure the workflow should not retry (the ASL's Retry lists only other errors). */

@@ -34,7 +34,9 @@ function stepFunctions(wfs = workflows()) {
     for (const t of tasks(wf.definition.States)) {
       const m = /^\$\{(\w+)\}$/.exec(typeof t.Resource === 'string' ? t.Resource : '');
       const fn = m && stepFunction(m[1]);
-      if (fn && typeof t.TimeoutSeconds === 'number') byKey.get(fn.key).timeouts.add(t.TimeoutSeconds);
+      // A warm-up Task ({"warmup": true}) does no work: its shorter timeout is not the Lambda's.
+      const warmup = t.Parameters && t.Parameters.warmup === true;
+      if (fn && !warmup && typeof t.TimeoutSeconds === 'number') byKey.get(fn.key).timeouts.add(t.TimeoutSeconds);
     }
   }
   return [...byKey.values()]

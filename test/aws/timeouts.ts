@@ -81,7 +81,7 @@ export function taskTimeoutErrors(t: Template): string[] {
           `${where}: TimeoutSeconds ${s.TimeoutSeconds} is longer than its Lambda ${fn}'s Timeout ${limit} s ` +
             '(start the work in one Task and poll it from another)',
         );
-      else if (typeof limit === 'number' && s.TimeoutSeconds < limit)
+      else if (typeof limit === 'number' && s.TimeoutSeconds < limit && !isWarmup(s))
         errs.push(
           `${where}: TimeoutSeconds ${s.TimeoutSeconds} is shorter than its Lambda ${fn}'s Timeout ${limit} s ` +
             '(a retry could run beside an attempt that is still working)',
@@ -89,4 +89,10 @@ export function taskTimeoutErrors(t: Template): string[] {
     }
   }
   return errs;
+}
+
+/** A warm-up invocation ({"warmup": true}): it returns at once, so it may give up before its Lambda. */
+function isWarmup(s: AslState): boolean {
+  const p = (s as { Parameters?: unknown }).Parameters;
+  return isObject(p) && p.warmup === true;
 }
