@@ -1,4 +1,4 @@
-import { EnvError, readEnv } from '../../../functions/lib/env';
+import { EnvError, checkEnv, readEnv, readRehearsalFunctions } from '../../../functions/lib/env';
 
 const FAILOVER_ARN = 'arn:aws:states:eu-west-1:123456789012:stateMachine:pgwarden-failover';
 
@@ -73,5 +73,40 @@ describe('readEnv', () => {
 
     // Act / Assess
     expect(() => env.stateMachineArns).toThrow(problem);
+  });
+});
+
+describe('checkEnv (what a rehearsal proves)', () => {
+  const full = {
+    PGWARDEN_CLUSTER: 'prod',
+    PGWARDEN_DB_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:pg',
+    PGWARDEN_NOTIFY_TOPIC_ARN: 'arn:aws:sns:eu-west-1:123456789012:pgwarden',
+    PGWARDEN_STATE_MACHINE_ARNS: JSON.stringify({ failover: FAILOVER_ARN }),
+    AWS_REGION: 'eu-west-1',
+  };
+  it('reads every variable of a complete configuration', () => {
+    expect(checkEnv(readEnv(full))).toMatchObject({ cluster: 'prod', stateMachineArns: { failover: FAILOVER_ARN } });
+  });
+  it.each(Object.keys(full))('throws the EnvError naming %s when it is missing', (variable) => {
+    expect(() => checkEnv(readEnv({ ...full, [variable]: '' }))).toThrow(`environment variable ${variable} is not set`);
+  });
+});
+
+describe('readRehearsalFunctions', () => {
+  it('reads the JSON list of function names, once each', () => {
+    expect(
+      readRehearsalFunctions({
+        PGWARDEN_REHEARSAL_FUNCTIONS: '["pgwarden-main-dev-failoverAssess","pgwarden-main-dev-failoverAssess","x_1"]',
+      }),
+    ).toEqual(['pgwarden-main-dev-failoverAssess', 'x_1']);
+  });
+  it.each([
+    [undefined, /is not set/],
+    ['nope', /is not JSON/],
+    ['[]', /non-empty JSON list/],
+    ['{"a":1}', /non-empty JSON list/],
+    ['["arn:aws:lambda:eu-west-1:1:function:x"]', /is not a Lambda function name/],
+  ])('rejects PGWARDEN_REHEARSAL_FUNCTIONS=%s', (raw, problem) => {
+    expect(() => readRehearsalFunctions({ PGWARDEN_REHEARSAL_FUNCTIONS: raw })).toThrow(problem);
   });
 });
