@@ -93,19 +93,24 @@ describe('checkEnv (what a rehearsal proves)', () => {
 });
 
 describe('readRehearsalFunctions', () => {
-  it('reads the JSON list of function names, once each', () => {
+  it('reads the functions under their shared prefix, once each', () => {
     expect(
       readRehearsalFunctions({
-        PGWARDEN_REHEARSAL_FUNCTIONS: '["pgwarden-main-dev-failoverAssess","pgwarden-main-dev-failoverAssess","x_1"]',
+        PGWARDEN_REHEARSAL_FUNCTIONS: JSON.stringify({
+          prefix: 'pgwarden-main-dev-',
+          functions: ['failoverAssess', 'failoverAssess', 'scaleStartClone'],
+        }),
       }),
-    ).toEqual(['pgwarden-main-dev-failoverAssess', 'x_1']);
+    ).toEqual(['pgwarden-main-dev-failoverAssess', 'pgwarden-main-dev-scaleStartClone']);
   });
   it.each([
     [undefined, /is not set/],
     ['nope', /is not JSON/],
-    ['[]', /non-empty JSON list/],
-    ['{"a":1}', /non-empty JSON list/],
-    ['["arn:aws:lambda:eu-west-1:1:function:x"]', /is not a Lambda function name/],
+    ['["pgwarden-main-dev-failoverAssess"]', /must be \{"prefix"/],
+    ['{"prefix":"p-","functions":[]}', /at least one function/],
+    ['{"prefix":"arn:aws:lambda:eu-west-1:1:function:","functions":["x"]}', /does not make a Lambda function name/],
+    [JSON.stringify({ prefix: 'p-', functions: ['x'.repeat(63)] }), /does not make a Lambda function name/],
+    ['{"prefix":"p-","functions":[7]}', /lists 7/],
   ])('rejects PGWARDEN_REHEARSAL_FUNCTIONS=%s', (raw, problem) => {
     expect(() => readRehearsalFunctions({ PGWARDEN_REHEARSAL_FUNCTIONS: raw })).toThrow(problem);
   });
