@@ -7,7 +7,7 @@ import { type Json, type Template, byType, isObject } from './template';
 
 export const LAMBDA_MAX_TIMEOUT_SECONDS = 900;
 
-interface AslState {
+export interface AslState {
   Type?: string;
   Resource?: string;
   TimeoutSeconds?: number;
@@ -19,7 +19,7 @@ interface AslState {
 }
 
 /** Every state of a definition, Parallel branches and Map iterators included, with its path. */
-function* statesOf(states: Record<string, AslState> | undefined, at: string): Generator<[string, AslState]> {
+export function* statesOf(states: Record<string, AslState> | undefined, at: string): Generator<[string, AslState]> {
   for (const [name, s] of Object.entries(states ?? {})) {
     yield [`${at}.${name}`, s];
     for (const [i, b] of (s.Branches ?? []).entries()) yield* statesOf(b.States, `${at}.${name}.Branches[${i}]`);
@@ -29,7 +29,7 @@ function* statesOf(states: Record<string, AslState> | undefined, at: string): Ge
 }
 
 /** The logical id of the Lambda a Task invokes, through the state machine's DefinitionSubstitutions. */
-function lambdaOf(s: AslState, subs: Record<string, Json>): string | undefined {
+export function lambdaOf(s: AslState, subs: Record<string, Json>): string | undefined {
   const ref =
     s.Resource === 'arn:aws:states:::lambda:invoke' || s.Resource === 'arn:aws:states:::lambda:invoke.waitForTaskToken'
       ? s.Parameters?.FunctionName
