@@ -1,5 +1,6 @@
 /**
- * `npm run bench -- failover [--drills N] [--paths pgpool,alarm,ec2,operator,native]`: N drills per
+ * `npm run bench -- failover [--drills N] [--paths pgpool,alarm,ec2,operator,native] [--profile lab|aws-sim]
+ * [--port-base N]`: N drills per
  * trigger path under write load, each on a fresh lab, plus pgpool-II's own native failover
  * (failover_command + follow_primary_command, health_check_period 1) as the baseline. RTO is the
  * longest gap between two acknowledged writes around the kill. Prints a table and writes JSON.
@@ -9,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { failoverDrill, gaps, labApi, missingWrites, startWriteLoad, type TriggerPath } from '../infra/local/drill';
-import { Lab } from '../infra/local/lab';
+import { AWS_SIM_LATENCIES } from '../infra/local/aws-sim';
+import { Lab, profileByName } from '../infra/local/lab';
 import { waitFor } from '../infra/local/proc';
 import { saveResults, stats, table } from './util';
 
@@ -22,14 +24,20 @@ interface Drill {
   acknowledged: number;
   workflowMs?: number;
   outcome: string;
+  steps?: { state: string; durationMs?: number; offsetMs: number }[];
+  checksFailed?: string[];
 }
+
+/** Where the bench's labs live: --port-base (default 27100) and --profile (default lab). */
+const opts = { portBase: 27100, profile: 'lab' };
 
 async function nativeDrill(): Promise<Drill> {
   const dir = mkdtempSync(join(tmpdir(), 'pgw-bench-native-'));
   cpSync(join(__dirname, 'native'), join(dir, 'bench-scripts'), { recursive: true });
   const lab = new Lab({
     dir,
-    portBase: 27100,
+    portBase: opts.portBase,
+    profile: opts.profile,
     log: () => undefined,
     pgpoolEnv: {
       PGW_FAILOVER_COMMAND: `${dir}/bench-scripts/failover.sh %d %h %p %m %H %r %P`,
@@ -67,12 +75,15 @@ async function nativeDrill(): Promise<Drill> {
 async function pgwardenDrill(path: TriggerPath): Promise<Drill> {
   const lab = new Lab({
     dir: mkdtempSync(join(tmpdir(), 'pgw-bench-failover-')),
-    portBase: 27100,
+    portBase: opts.portBase,
+    profile: opts.profile,
     log: () => undefined,
   });
   try {
     await lab.up();
-    const r = await failoverDrill(lab, { trigger: path });
+    // aws-sim: the kill lands anywhere in the 10 s alarm cadence, as a real failure would.
+    const jitter = opts.profile === 'aws-sim' ? Math.floor(Math.random() * AWS_SIM_LATENCIES.alarmPeriod.ms) : 0;
+    const r = await failoverDrill(lab, { trigger: path, warmupMs: 500 + jitter });
     return {
       path,
       rtoMs: r.rtoMs,
@@ -80,6 +91,8 @@ async function pgwardenDrill(path: TriggerPath): Promise<Drill> {
       acknowledged: r.acknowledged,
       workflowMs: r.workflowMs,
       outcome: r.outcome,
+      steps: r.steps,
+      checksFailed: Object.keys(r.checks).filter((k) => !r.checks[k]),
     };
   } finally {
     await lab.down({ purge: true });
@@ -89,17 +102,29 @@ async function pgwardenDrill(path: TriggerPath): Promise<Drill> {
 export async function run(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
-    options: { drills: { type: 'string' }, paths: { type: 'string' } },
+    options: {
+      drills: { type: 'string' },
+      paths: { type: 'string' },
+      profile: { type: 'string' },
+      'port-base': { type: 'string' },
+    },
     strict: true,
   });
   const n = Number(values.drills ?? 5);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--drills must be a positive integer, got ${values.drills}`);
+  opts.profile = profileByName(values.profile).name;
+  opts.portBase = Number(values['port-base'] ?? 27100);
+  if (!Number.isInteger(opts.portBase) || opts.portBase < 1024 || opts.portBase > 65000)
+    throw new Error(`--port-base must be an integer port, got ${values['port-base']}`);
   const paths = (values.paths ?? 'pgpool,alarm,ec2,operator,native').split(',') as Path[];
   const drills: Drill[] = [];
   for (const p of paths) {
     for (let i = 0; i < n; i++) {
       const d = p === 'native' ? await nativeDrill() : await pgwardenDrill(p);
       drills.push(d);
-      console.error(`  ${p} #${i + 1}: RTO ${d.rtoMs} ms, lost ${d.lost}, ${d.outcome}`);
+      console.error(
+        `  ${p} #${i + 1}: RTO ${d.rtoMs} ms, lost ${d.lost}, ${d.outcome}${d.checksFailed?.length ? `, checks failed: ${d.checksFailed.join(' ')}` : ''}`,
+      );
     }
   }
   const rows: (string | number)[][] = [
@@ -121,15 +146,32 @@ export async function run(argv: string[]): Promise<void> {
     ]);
     summary[p] = { rto: r, workflow: w, lost: ds.map((d) => d.lost) };
   }
+  const prof = profileByName(opts.profile);
   console.log(
-    '\nfailover under write load (4 writers through pgpool), SIGKILL of the primary; lab profile: 1 s alarm period, 0.5 s probe, pgpool health check 1 s\n',
+    `\nfailover under write load (4 writers through pgpool), SIGKILL of the primary; profile ${prof.name}: ${prof.alarmPeriodS} s alarm period, ${prof.probeIntervalMs / 1000} s probe, pgpool health check every ${prof.healthCheckPeriodS} s (timeout ${prof.healthCheckTimeoutS} s, ${prof.healthCheckRetries} retries)${prof.name === 'aws-sim' ? '; AWS latencies simulated (infra/local/aws-sim.ts): figures are SIMULATED AWS, not measured in AWS' : '; measured in the lab'}\n`,
   );
   console.log(table(rows));
+  // Time per step (median over the drills of each path), from the workflow's execution history.
+  for (const p of paths.filter((x) => x !== 'native')) {
+    const ds = drills.filter((d) => d.path === p && d.steps);
+    const states = [...new Set(ds.flatMap((d) => d.steps!.map((s) => s.state)))];
+    const stepRows: (string | number)[][] = [
+      ['step (' + p + ')', 'start offset median ms', 'duration median ms', 'max'],
+    ];
+    for (const st of states) {
+      const xs = ds.flatMap((d) => d.steps!.filter((s) => s.state === st && s.durationMs !== undefined));
+      const dur = stats(xs.map((s) => s.durationMs!));
+      const off = stats(xs.map((s) => s.offsetMs));
+      stepRows.push([st, off.median.toFixed(0), dur.median.toFixed(0), dur.max]);
+    }
+    console.log(`\n${table(stepRows)}`);
+    (summary[p] as Record<string, unknown>).steps = stepRows.slice(1);
+  }
   const native = summary.native as { rto: { median: number } } | undefined;
   const best = summary.pgpool as { rto: { median: number } } | undefined;
   if (native && best)
     console.log(
       `\npgwarden (pgpool path) median RTO / native median: ${(best.rto.median / native.rto.median).toFixed(2)}x (target <= 2x, <= 1000 ms)`,
     );
-  console.log(`results: ${saveResults('failover', { drills, summary })}`);
+  console.log(`results: ${saveResults('failover', { profile: opts.profile, drills, summary })}`);
 }

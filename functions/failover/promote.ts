@@ -11,6 +11,7 @@ import { REFUSED, renewLease } from '../lib/lease';
 import { parseResult } from '../lib/node-result';
 import type { Deps } from '../lib/ports';
 import { settings } from '../lib/settings';
+import { promoteOverSql } from '../lib/sql-node';
 import { nodeByName, syncRecord, withEvent } from '../lib/topology';
 import { updateTopology } from '../lib/topology-update';
 import { requireState, type FailoverState, type PromoteResult } from './types';
@@ -38,16 +39,44 @@ export async function step(state: FailoverState, deps: Deps): Promise<PromoteRes
   const sync = q > 0 ? `ANY ${q} (${others.join(', ')})` : '';
   // A slot for the old primary too: the new timeline's WAL from the fork stays until it is rewound
   // and rejoins (bounded by max_slot_wal_keep_size), so that a rejoin can rewind instead of copying.
-  const r = await deps.nodes.run(
-    cand.instanceId,
-    'promote',
-    { SYNC_STANDBYS: sync, SLOTS: [...others, assess.primary].join(',') },
-    { timeoutMs: settings().nodeCommandTimeoutMs },
-  );
-  if (!r.ok) throw new Error(`promote on ${cand.name} failed: ${r.stderr.trim().split('\n').pop()}`);
-  const res = parseResult(r.stdout);
-  const timeline = Number(res.timeline);
-  if (!Number.isInteger(timeline)) throw new Error(`promote on ${cand.name} reported no timeline: ${r.stdout.trim()}`);
+  const slots = [...others, assess.primary];
+  const viaSsm = async () => {
+    const r = await deps.nodes.run(
+      cand.instanceId,
+      'promote',
+      { SYNC_STANDBYS: sync, SLOTS: slots.join(',') },
+      { timeoutMs: settings().nodeCommandTimeoutMs },
+    );
+    if (!r.ok) throw new Error(`promote on ${cand.name} failed: ${r.stderr.trim().split('\n').pop()}`);
+    const res = parseResult(r.stdout);
+    const timeline = Number(res.timeline);
+    if (!Number.isInteger(timeline))
+      throw new Error(`promote on ${cand.name} reported no timeline: ${r.stdout.trim()}`);
+    return { timeline, lsn: res.lsn };
+  };
+  // Over the SQL connection first (promote.sh's statements, without SSM's round trip); SSM when SQL
+  // fails (both are idempotent), and for the fence marker, which only the node's files hold.
+  let res: { timeline: number; lsn: string };
+  let marker = false;
+  try {
+    if (!settings().nodeActionsOverSql) throw new Error('switched off (PGWARDEN_NODE_ACTIONS_OVER_SQL=0)');
+    const r = await promoteOverSql(cand, await deps.secrets.admin(), {
+      sync,
+      slots,
+      connectTimeoutMs: settings().checkTimeoutMs,
+      promoteTimeoutMs: settings().nodeCommandTimeoutMs,
+    });
+    res = { timeline: r.timeline, lsn: r.lsn };
+    marker = r.fenceMarker;
+  } catch (e) {
+    deps.log('promotion over SQL failed; promoting through the node command', {
+      node: cand.name,
+      error: (e as Error).message,
+    });
+    res = await viaSsm();
+  }
+  const timeline = res.timeline;
+  if (!Number.isInteger(timeline)) throw new Error(`promote on ${cand.name} reported no timeline`);
   await updateTopology(deps, (cur) => {
     if (cur.primary === cand.name && cur.timeline === timeline) return undefined;
     const next = withEvent(
@@ -79,6 +108,9 @@ export async function step(state: FailoverState, deps: Deps): Promise<PromoteRes
     if (next.absentSince) delete next.absentSince[cand.name];
     return next;
   });
+  // A fence marker left from an earlier fencing would keep the new primary from starting as one:
+  // promote.sh (idempotent on a primary) removes it, after the promotion is recorded.
+  if (marker) await viaSsm();
   deps.log('promoted', { node: cand.name, timeline, sync });
   return { node: cand.name, timeline, lsn: res.lsn, synchronousStandbyNames: sync };
 }

@@ -9,6 +9,7 @@ import { lambda } from '../lib/handler';
 import { renewLease } from '../lib/lease';
 import type { Deps } from '../lib/ports';
 import { settings } from '../lib/settings';
+import { followOverSql } from '../lib/sql-node';
 import { nodeByName } from '../lib/topology';
 import { requireState, type FailoverState, type RepointResult } from './types';
 
@@ -24,9 +25,23 @@ export async function step(state: FailoverState, deps: Deps): Promise<RepointRes
   const s = settings();
   const failed: Record<string, string> = {};
   const following: string[] = [];
+  const creds = await deps.secrets.admin();
   await Promise.all(
     others.map(async (o) => {
       try {
+        // Over SQL first (follow.sh's statements without SSM's round trip), the node command otherwise.
+        if (s.nodeActionsOverSql) {
+          try {
+            await followOverSql(o, primary, creds, s.checkTimeoutMs);
+            following.push(o.name);
+            return;
+          } catch (e) {
+            deps.log('repoint over SQL failed; repointing through the node command', {
+              node: o.name,
+              error: (e as Error).message,
+            });
+          }
+        }
         const r = await deps.nodes.run(
           o.instanceId,
           'follow',

@@ -100,6 +100,44 @@ export function readEnv(source: Record<string, string | undefined> = process.env
   };
 }
 
+/**
+ * Reads every variable once and returns what it read: a required variable that is missing, or one that
+ * does not parse, throws the EnvError naming it. A rehearsal (functions/lib/rehearsal.ts) proves a
+ * Lambda's configuration this way without using it.
+ */
+export function checkEnv(env: PgwardenEnv = readEnv()): PgwardenEnv {
+  return { ...env };
+}
+
+/**
+ * PGWARDEN_REHEARSAL_FUNCTIONS (the rehearsal Lambda only): the Lambda functions it invokes, generated
+ * by infra/aws/functions.js from the ASL files' Tasks, as `{"prefix": "pgwarden-<cluster>-<stage>-",
+ * "functions": ["failoverAssess", ...]}` (the names share their prefix; written once, the list stays far
+ * from Lambda's 4 KB of environment whatever the cluster's and stage's names). Returns the full names.
+ */
+export function readRehearsalFunctions(source: Record<string, string | undefined> = process.env): string[] {
+  const name = 'PGWARDEN_REHEARSAL_FUNCTIONS';
+  const raw = source[name]?.trim();
+  if (!raw) throw new EnvError(name, 'is not set');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new EnvError(name, 'is not JSON (expected {"prefix": "pgwarden-<cluster>-<stage>-", "functions": [...]})');
+  }
+  const { prefix, functions } = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as {
+    prefix?: unknown;
+    functions?: unknown;
+  };
+  if (typeof prefix !== 'string' || !Array.isArray(functions) || functions.length === 0)
+    throw new EnvError(name, 'must be {"prefix": "...", "functions": [...]} with at least one function');
+  const names = functions.map((f) => `${prefix}${String(f)}`);
+  for (const [i, f] of functions.entries())
+    if (typeof f !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(names[i]))
+      throw new EnvError(name, `lists ${JSON.stringify(f)}, which does not make a Lambda function name`);
+  return [...new Set(names)];
+}
+
 function parseStateMachineArns(raw: string): Partial<Record<WorkflowName, string>> {
   const name = 'PGWARDEN_STATE_MACHINE_ARNS';
   let parsed: unknown;

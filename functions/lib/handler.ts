@@ -4,7 +4,10 @@
  * with its own wiring.
  */
 import type { LambdaContext } from './aws/logger';
+import { checkEnv } from './env';
 import type { Deps } from './ports';
+import { isRehearsal, type RehearsalAnswer } from './rehearsal';
+import { settings } from './settings';
 
 export type Step<I, O> = (input: I, deps: Deps) => Promise<O>;
 
@@ -12,18 +15,59 @@ export type Step<I, O> = (input: I, deps: Deps) => Promise<O>;
  * Each invocation logs through Powertools Logger (functions/lib/aws/logger.ts): "step started" and
  * "step finished"/"step failed", and every deps.log line, with cluster, execution, step, cold_start
  * and the X-Ray trace id.
+ *
+ * The rehearsal input (functions/lib/rehearsal.ts) is answered without calling the step, once the
+ * container's init has run (the bundle loaded, the AWS wiring imported and built) and the configuration
+ * has been read whole (every variable of functions/lib/env.ts and the step timings of settings.ts): a
+ * broken bundle or a missing or malformed variable fails the rehearsal as it would fail the step.
+ * Nothing is called: no AWS service, no database.
  */
-export function lambda<I, O>(step: Step<I, O>): (event: I, context?: LambdaContext) => Promise<O> {
+export function lambda<I, O>(step: Step<I, O>): (event: I, context?: LambdaContext) => Promise<O | RehearsalAnswer> {
   let deps: Deps | undefined;
+  let initMs = 0;
+  let invocations = 0;
   return async (event: I, context?: LambdaContext) => {
-    const { withInvocationLog } = await import('./aws/logger');
+    const coldStart = invocations++ === 0;
+    const t0 = Date.now();
+    const { withInvocationLog, logger } = await import('./aws/logger');
     if (!deps) {
       const { awsDeps } = await import('./aws/deps');
       deps = awsDeps();
+      initMs = Date.now() - t0;
     }
+    if (isRehearsal(event)) {
+      if (context) logger.addContext(context);
+      try {
+        checkEnv();
+        settings();
+      } catch (err) {
+        logger.error('rehearsal failed', { error: err as Error });
+        throw err;
+      }
+      const answer: RehearsalAnswer = {
+        pgwarden: 'rehearsal',
+        functionName: context?.functionName ?? process.env.AWS_LAMBDA_FUNCTION_NAME ?? 'unknown',
+        coldStart,
+        initMs,
+      };
+      logger.info('rehearsal answered', { ...answer });
+      return answer;
+    }
+    // A warm-up invoke (failover.asl.json's FenceAndWarm) only pays the cold start: imports and clients.
+    if (isWarmup(event)) return { warm: true } as O;
     const d = deps;
     return withInvocationLog(event, context, () => step(event, d));
   };
+}
+
+/** The input of a warm-up Task: `{"warmup": true}`, nothing else. */
+export function isWarmup(event: unknown): boolean {
+  return (
+    typeof event === 'object' &&
+    event !== null &&
+    (event as { warmup?: unknown }).warmup === true &&
+    Object.keys(event).length === 1
+  );
 }
 
 /** A step failure the workflow should not retry (the ASL's Retry lists only other errors). */

@@ -40,6 +40,11 @@ export function settings() {
      * AWS stack); the lab profile turns it off unless asked.
      */
     syncStrict: num('PGWARDEN_SYNC_STRICT', 1) > 0,
+    /**
+     * Promote and repoint over the steps' SQL connections (functions/lib/sql-node.ts), SSM only when
+     * that fails; 0 = always through the node command (SSM), as before (the bench measures both).
+     */
+    nodeActionsOverSql: num('PGWARDEN_NODE_ACTIONS_OVER_SQL', 1) > 0,
     /** Seconds a node command may take (fence, promote, follow). */
     nodeCommandTimeoutMs: num('PGWARDEN_NODE_COMMAND_TIMEOUT_MS', 60000),
     /**

@@ -3,12 +3,13 @@
  * ties them: whatever is read is published with the same name, dimension names and unit, and an alarm
  * whose period is under 60 s reads a high-resolution (StorageResolution 1) metric only. Published
  * metrics come from definitions.json and from the MetricSpec lists declared beside the code that
- * publishes (probe, failover, planned workflows, digest, the collector itself).
+ * publishes (probe, failover, planned workflows, digest, the collector itself, the rehearsal).
  */
 import { DIGEST_METRICS } from '../logdigest/handler';
 import { FAILOVER_METRICS } from '../failover/record';
 import type { MetricSpec } from '../lib/metric-spec';
 import { PROBE_METRICS } from '../probe/probe';
+import { REHEARSAL_METRICS } from '../rehearsal/rehearse';
 import { WORKFLOW_METRICS } from '../switchover/record';
 import { COLLECT_METRICS } from './collect';
 import { loadDefinitions, type MetricDefinition } from './definitions';
@@ -30,6 +31,7 @@ export const CODE_PUBLISHERS: Record<string, Record<string, MetricSpec>> = {
   'functions/switchover/record.ts': WORKFLOW_METRICS,
   'functions/logdigest/handler.ts': DIGEST_METRICS,
   'functions/metrics/collect.ts': COLLECT_METRICS,
+  'functions/rehearsal/rehearse.ts': REHEARSAL_METRICS,
 };
 
 /** The series a definition publishes: per row (with Cluster, and Node unless on=primary), and the Cluster-wide maximum. */

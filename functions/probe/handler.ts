@@ -1,6 +1,7 @@
 /**
  * Scheduled prober Lambda (EventBridge schedule, every minute). Within one invocation it probes every
- * PGWARDEN_PROBE_EVERY_S seconds (default 10) for just under a minute, so the primary-unwritable
+ * PGWARDEN_PROBE_EVERY_S seconds (default 2: a failed write probe reaches the one-datapoint, 10 s
+ * primary-unwritable alarm within 2 s) for just under a minute, so the primary-unwritable
  * alarm sees a high-resolution metric without a Lambda running all the time. After each round it
  * re-attaches a standby a pgpool detached although it streams (heal.ts; PGWARDEN_HEAL=0 turns it off).
  */
@@ -20,7 +21,7 @@ export async function handler(
 
 async function probeForAMinute(): Promise<{ rounds: number; lastPrimaryWritable: boolean }> {
   const deps = awsDeps();
-  const every = Number(process.env.PGWARDEN_PROBE_EVERY_S ?? 10) * 1000;
+  const every = Number(process.env.PGWARDEN_PROBE_EVERY_S ?? 2) * 1000;
   const until = Date.now() + 55_000;
   let rounds = 0;
   let last: boolean;

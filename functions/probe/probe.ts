@@ -11,7 +11,7 @@ import { updateTopology } from '../lib/topology-update';
 import { syncDegraded } from '../lib/topology';
 import { withClient } from '../lib/db';
 
-// The prober runs every 10 s within each invocation: its metrics are high resolution, which the
+// The prober runs every 2 s within each invocation: its metrics are high resolution, which the
 // primary-unwritable alarm (10 s period) needs.
 const probeMetric = (name: string, unit: MetricSpec['unit'], dimensions = ['Cluster']): MetricSpec => ({
   name,

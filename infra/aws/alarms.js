@@ -1,10 +1,10 @@
 'use strict';
 /**
  * CloudWatch alarms and the dashboard, generated from infra/aws/alarms.json (the lab's alarm evaluator
- * reads the same file). Used as `${file(./infra/aws/alarms.js):resources}`; `alarmArns` feeds the
- * EventBridge rule of the alarm trigger.
+ * reads the same file), and an alarm on the rehearsal Lambda's own Errors. Used as
+ * `${file(./infra/aws/alarms.js):resources}`; `alarmArns` feeds the EventBridge rule of the alarm trigger.
  */
-const { pascal } = require('./naming');
+const { pascal, functionName } = require('./naming');
 const definitions = () => require('./alarms.json');
 
 const alarmLogicalId = (name) => `${pascal(name)}Alarm`;
@@ -126,13 +126,58 @@ function dashboardBody(cluster, defs) {
   return { 'Fn::Sub': body };
 }
 
+/**
+ * Alarms on a pgwarden Lambda's own Errors (namespace AWS/Lambda, so not in alarms.json, which holds
+ * the metrics pgwarden publishes): the rehearsal's, whose own failure would otherwise go unnoticed
+ * until the rehearsal-failed alarm is needed.
+ */
+const LAMBDA_ERROR_ALARMS = [
+  {
+    name: 'rehearsal-errors',
+    function: 'rehearsal',
+    description:
+      'The rehearsal Lambda itself failed (an error, a timeout): the step Lambdas were not rehearsed and RehearsalFailures may not have been published. See its log group.',
+  },
+];
+
+function lambdaErrorAlarms(cluster, stage) {
+  const Resources = {};
+  for (const a of LAMBDA_ERROR_ALARMS)
+    Resources[alarmLogicalId(a.name)] = {
+      Type: 'AWS::CloudWatch::Alarm',
+      Properties: {
+        AlarmName: alarmName(cluster, a.name),
+        AlarmDescription: a.description,
+        Namespace: 'AWS/Lambda',
+        MetricName: 'Errors',
+        Dimensions: [{ Name: 'FunctionName', Value: functionName(cluster, stage, a.function) }],
+        Statistic: 'Sum',
+        Period: 60,
+        EvaluationPeriods: 1,
+        DatapointsToAlarm: 1,
+        ComparisonOperator: 'GreaterThanThreshold',
+        Threshold: 0,
+        // The state holds until the next run: a weekly error must not turn OK a minute later.
+        TreatMissingData: 'ignore',
+        AlarmActions: [{ Ref: 'NotifyTopic' }],
+        OKActions: [{ Ref: 'NotifyTopic' }],
+      },
+    };
+  return Resources;
+}
+
 async function resources({ resolveVariable }) {
-  return build(await resolveVariable('self:custom.cluster'));
+  const [cluster, stage] = await Promise.all([resolveVariable('self:custom.cluster'), resolveVariable('sls:stage')]);
+  const out = build(cluster);
+  Object.assign(out.Resources, lambdaErrorAlarms(cluster, stage));
+  return out;
 }
 
-/** EventBridge: the alarm trigger hears state changes of exactly these alarms. */
+/** EventBridge: the alarm trigger hears state changes of exactly these alarms (it acts on those that start a workflow). */
 async function alarmArns() {
-  return definitions().alarms.map((a) => ({ 'Fn::GetAtt': [alarmLogicalId(a.name), 'Arn'] }));
+  return [...definitions().alarms, ...LAMBDA_ERROR_ALARMS].map((a) => ({
+    'Fn::GetAtt': [alarmLogicalId(a.name), 'Arn'],
+  }));
 }
 
-module.exports = { build, resources, alarmArns, alarmLogicalId, alarmName };
+module.exports = { build, resources, alarmArns, alarmLogicalId, alarmName, lambdaErrorAlarms, LAMBDA_ERROR_ALARMS };

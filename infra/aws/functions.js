@@ -1,7 +1,9 @@
 'use strict';
 /**
  * The workflow-step Lambdas, generated from the Task resources of statemachines/*.asl.json, so that a
- * new step in an ASL file needs no serverless.yml edit. Used as `${file(./infra/aws/functions.js):workflowSteps}`.
+ * new step in an ASL file needs no serverless.yml edit. Used as `${file(./infra/aws/functions.js):workflowSteps}`;
+ * `:rehearsalFunctionsJson` lists the same functions for the rehearsal Lambda, `:resources` holds the
+ * parameter of its schedule.
  */
 const { workflows, stepFunction, functionName } = require('./naming');
 
@@ -34,7 +36,9 @@ function stepFunctions(wfs = workflows()) {
     for (const t of tasks(wf.definition.States)) {
       const m = /^\$\{(\w+)\}$/.exec(typeof t.Resource === 'string' ? t.Resource : '');
       const fn = m && stepFunction(m[1]);
-      if (fn && typeof t.TimeoutSeconds === 'number') byKey.get(fn.key).timeouts.add(t.TimeoutSeconds);
+      // A warm-up Task ({"warmup": true}) does no work: its shorter timeout is not the Lambda's.
+      const warmup = t.Parameters && t.Parameters.warmup === true;
+      if (fn && !warmup && typeof t.TimeoutSeconds === 'number') byKey.get(fn.key).timeouts.add(t.TimeoutSeconds);
     }
   }
   return [...byKey.values()]
@@ -66,4 +70,32 @@ async function workflowSteps({ resolveVariable }) {
   return out;
 }
 
-module.exports = { stepFunctions, workflowSteps };
+/**
+ * The rehearsal Lambda's PGWARDEN_REHEARSAL_FUNCTIONS: every workflow step Lambda, from the same list
+ * as workflowSteps, as {"prefix": "pgwarden-<cluster>-<stage>-", "functions": [<key>, ...]}: their names
+ * share the prefix, written once to stay well within Lambda's 4 KB of environment (functions/lib/env.ts;
+ * test/aws checks the list against the state machines).
+ */
+async function rehearsalFunctionsJson({ resolveVariable }) {
+  const [cluster, stage] = await Promise.all([resolveVariable('self:custom.cluster'), resolveVariable('sls:stage')]);
+  return JSON.stringify({ prefix: functionName(cluster, stage, ''), functions: stepFunctions().map((fn) => fn.key) });
+}
+
+/** The stack parameter of the rehearsal's schedule (serverless.yml: params.rehearsalSchedule). */
+const REHEARSAL_SCHEDULE_DEFAULT = 'rate(7 days)';
+async function resources() {
+  return {
+    Parameters: {
+      RehearsalSchedule: {
+        Type: 'String',
+        // Lambda makes a VPC function inactive after weeks without an invocation: weekly stays well under that.
+        Default: REHEARSAL_SCHEDULE_DEFAULT,
+        Description:
+          'When the rehearsal invokes every workflow step Lambda (an EventBridge schedule expression; weekly by default)',
+        AllowedPattern: '^(rate\\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\\)|cron\\([^()]+\\))$',
+      },
+    },
+  };
+}
+
+module.exports = { stepFunctions, workflowSteps, rehearsalFunctionsJson, resources, REHEARSAL_SCHEDULE_DEFAULT };

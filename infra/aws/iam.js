@@ -107,6 +107,17 @@ const ADAPTER_STATEMENTS = {
     },
     { Sid: 'DecryptSecrets', Effect: 'Allow', Action: ['kms:Decrypt'], Resource: [getAtt('SecretsKey', 'Arn')] },
   ],
+  // The rehearsal invokes exactly the workflow step Lambdas (functions.js: the same list it rehearses).
+  'functions/rehearsal/aws.ts': ({ cluster, stage }) => [
+    {
+      Sid: 'RehearseWorkflowSteps',
+      Effect: 'Allow',
+      Action: ['lambda:InvokeFunction'],
+      Resource: require('./functions')
+        .stepFunctions()
+        .map((fn) => arn('lambda', `function:${functionName(cluster, stage, fn.key)}`)),
+    },
+  ],
   'functions/logdigest/aws.ts': ({ cluster }) => [
     {
       Sid: 'ReadPostgresLogs',
@@ -182,7 +193,7 @@ function functionStatements(cluster, stage, fn) {
   for (const adapter of reach.adapters) {
     const make = ADAPTER_STATEMENTS[adapter];
     if (!make) throw new Error(`${adapter} sends AWS SDK commands but infra/aws/iam.js grants nothing for it`);
-    statements.push(...make({ cluster }));
+    statements.push(...make({ cluster, stage }));
   }
   return { statements, reach };
 }

@@ -22,6 +22,7 @@ import {
   type WorkflowStarter,
 } from '../../functions/lib/ports';
 import type { Topology } from '../../functions/lib/topology';
+import { ms, sleep, ssmSeenAtMs } from './aws-sim';
 import type { Lab, LabNode } from './lab';
 
 /** The topology document as a JSON file (SSM Parameter Store in AWS), compare-and-set on version. */
@@ -70,7 +71,11 @@ export class LocalNodeCommands implements NodeCommands {
   private readonly commands = new Map<string, LocalCommand>();
   private seq = 0;
 
-  constructor(private readonly lab: Lab) {}
+  /** simulateSsm: SSM's delivery and the adapter's polling cadence are added (profile aws-sim). */
+  constructor(
+    private readonly lab: Lab,
+    private readonly simulateSsm = false,
+  ) {}
 
   async run(
     target: string,
@@ -78,7 +83,11 @@ export class LocalNodeCommands implements NodeCommands {
     params: Record<string, string>,
     opts?: { timeoutMs?: number },
   ): Promise<NodeCommandResult> {
+    const sent = Date.now();
+    if (this.simulateSsm) await sleep(ms('ssmDelivery'));
     const r = await this.lab.script(target, action, params, opts?.timeoutMs ?? 120_000);
+    // The caller sees the result at the SSM adapter's first poll after SSM reports it.
+    if (this.simulateSsm) await sleep(Math.max(0, sent + ssmSeenAtMs(r.durationMs) - Date.now()));
     return { ok: r.code === 0, exitCode: r.code, stdout: r.stdout, stderr: r.stderr, durationMs: r.durationMs };
   }
 
@@ -263,7 +272,7 @@ export function labDeps(lab: Lab, workflows: WorkflowStarter, metrics: MetricsSi
   return {
     cluster,
     topology: new FileTopologyStore(lab.topologyFile),
-    nodes: new LocalNodeCommands(lab),
+    nodes: new LocalNodeCommands(lab, lab.config().profile.name === 'aws-sim'),
     instances: new LabInstanceControl(lab),
     workflows,
     metrics,

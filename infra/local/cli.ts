@@ -21,7 +21,8 @@ const USAGE = `usage: pgwarden <command> [options]
 
 lab commands (local lab; state in $PGWARDEN_LAB_DIR or ./.lab):
   (every lab command and doctor also take --json)
-  lab up [--port-base N] [--pgpools N] [--standbys N]   bring the lab up (idempotent)
+  lab up [--port-base N] [--pgpools N] [--standbys N] [--profile lab|aws-sim]
+                                    bring the lab up (idempotent); aws-sim adds AWS latencies
   lab status [--json]                                   roles, timelines, LSNs, lag, pgpool's view, endpoints
   lab down [--purge]                                    stop everything the lab started (--purge: delete its state)
   lab kill <node>                                       SIGKILL the node's postmaster (a crash)
@@ -170,8 +171,10 @@ async function labCommand(argv: string[]): Promise<number> {
         pgpools: { type: 'string' },
         standbys: { type: 'string' },
         json: { type: 'boolean' },
+        profile: { type: 'string' },
       });
       const l = new Lab({
+        profile: values.profile as string | undefined,
         portBase: intFlag(values['port-base'], 'port-base'),
         pgpools: intFlag(values.pgpools, 'pgpools'),
         standbys: intFlag(values.standbys, 'standbys'),

@@ -5,6 +5,7 @@
  * acknowledged writes are missing afterwards. Runs against the lab through the same API a user has.
  */
 import { Client } from 'pg';
+import { ALARMS, alarmName } from '../../functions/lib/alarms';
 import type { Lab, LabStatus } from './lab';
 import { waitFor } from './proc';
 
@@ -196,6 +197,21 @@ export async function failoverDrill(
   const oldPrimary = before.topologyPrimary;
   const known = new Set((await executions(lab)).map((e) => e.name));
   await api(lab, 'POST', '/v1/sensors', SENSORS[trigger]);
+  if (trigger === 'alarm') {
+    // A steady state first: the alarm has evaluated real datapoints. A lab just up has none, and
+    // missing data breaches, so the first evaluation (one alarm period after lab up: 10 s in the
+    // aws-sim profile) would fire whether the primary is dead or not.
+    const name = alarmName(
+      lab.config().cluster,
+      ALARMS.find((a) => a.starts === 'failover')!,
+    );
+    await waitFor(
+      `alarm ${name} to be OK`,
+      async () => (await api<{ alarms: Record<string, string> }>(lab, 'GET', '/v1/status')).alarms[name] === 'OK',
+      60_000,
+      200,
+    );
+  }
   const load = await startWriteLoad(lab, { writers: opts.writers ?? 4 });
   try {
     await waitFor('the write load to be acknowledged', () => load.acked.length > 50, 10_000);
@@ -211,6 +227,8 @@ export async function failoverDrill(
         (await executions(lab)).find(
           (e) =>
             !known.has(e.name) &&
+            // Not a false alarm raised before the kill (it would be measured instead of the failover).
+            Date.parse(e.startedAt) >= killAt &&
             e.workflow === 'failover' &&
             e.status !== 'RUNNING' &&
             e.output?.record?.outcome !== 'standby-failure',

@@ -23,6 +23,7 @@ import { join, resolve } from 'node:path';
 import { Client } from 'pg';
 import { syncDegraded, type Topology } from '../../functions/lib/topology';
 import { appDown, appPid, appUp } from './app-process';
+import { AWS_PGPOOL_HEALTH_CHECK, AWS_SIM_LATENCIES } from './aws-sim';
 import { ensureSystemPackages, PGBIN } from './doctor';
 import { Partitions } from './partition';
 import { pgpoolBinDir } from './pgpool-build';
@@ -65,6 +66,31 @@ export const LAB_PROFILE: LabProfile = {
   healIntervalMs: 2000,
 };
 
+/**
+ * AWS's timings in the lab (`lab up --profile aws-sim`): the prober, alarm and pgpool health check as
+ * configured in AWS, and the adapters add the latencies of the services they stand in for
+ * (infra/local/aws-sim.ts, one table with its sources).
+ */
+export const AWS_SIM_PROFILE: LabProfile = {
+  name: 'aws-sim',
+  probeIntervalMs: AWS_SIM_LATENCIES.probeInterval.ms,
+  probeTimeoutMs: 2000, // functions/lib/settings.ts's default
+  alarmPeriodS: AWS_SIM_LATENCIES.alarmPeriod.ms / 1000,
+  healthCheckPeriodS: AWS_PGPOOL_HEALTH_CHECK.periodS,
+  healthCheckTimeoutS: AWS_PGPOOL_HEALTH_CHECK.timeoutS,
+  healthCheckRetries: AWS_PGPOOL_HEALTH_CHECK.retries,
+  pgpoolConnectTimeoutMs: AWS_PGPOOL_HEALTH_CHECK.connectTimeoutMs,
+  healIntervalMs: 10_000,
+};
+
+export const PROFILES: Record<string, LabProfile> = { lab: LAB_PROFILE, 'aws-sim': AWS_SIM_PROFILE };
+
+export function profileByName(name: string | undefined): LabProfile {
+  const p = PROFILES[name ?? 'lab'];
+  if (!p) throw new LabError(`unknown lab profile "${name}" (one of: ${Object.keys(PROFILES).join(', ')})`);
+  return p;
+}
+
 export interface LabNode {
   name: string;
   port: number;
@@ -106,6 +132,8 @@ export interface LabOptions {
   /** TLS everywhere (LabConfig.tls): the default; PGWARDEN_LAB_TLS=0 turns it off. Fixed when the lab is created. */
   tls?: boolean;
   log?: (msg: string) => void;
+  /** Timings profile: 'lab' (default) or 'aws-sim'. */
+  profile?: string;
 }
 
 export type Secrets = Record<string, string>;
@@ -208,7 +236,7 @@ export class Lab {
       apiPort: p.apiPort,
       xrayPort: p.xrayPort,
       appPort: p.appPort,
-      profile: LAB_PROFILE,
+      profile: profileByName(this.opts.profile),
       pgpoolEnv: this.opts.pgpoolEnv,
       tls: this.opts.tls ?? process.env.PGWARDEN_LAB_TLS !== '0',
       createdAt: new Date().toISOString(),
@@ -416,6 +444,9 @@ export class Lab {
           ? { PGW_PGPOOL_LOG_LEVEL: process.env.PGWARDEN_PGPOOL_LOG_LEVEL }
           : {}),
         PGW_PGPOOL_BIN: pgpoolBinDir(),
+        // As in AWS (infra/aws/userdata/pgpool.sh): the hook returns once the workflow has started and
+        // pgpool keeps searching for the promoted primary.
+        ...(c.profile.name === 'aws-sim' ? { PGW_SEARCH_PRIMARY_TIMEOUT: '0' } : {}),
         ...c.pgpoolEnv,
         PGW_TRIGGER_CMD:
           c.pgpoolEnv?.PGW_TRIGGER_CMD ??
@@ -428,7 +459,10 @@ export class Lab {
   /** curl's config for pgpool's failover hook: the API URL with the token, mode 0600. */
   private hookCurlConfig(): string {
     const file = join(this.controlDir, 'pgpool-hook.curl');
-    writeFileSync(file, `url = "${this.apiUrl}/v1/triggers/pgpool?wait=1"\n`, { mode: 0o600 });
+    // The lab's hook waits for the promotion (pgpool then finds the new primary at once); with the
+    // aws-sim profile it returns at once, as the pgpool-hook Lambda does in AWS.
+    const wait = this.config().profile.name === 'aws-sim' ? '' : '?wait=1';
+    writeFileSync(file, `url = "${this.apiUrl}/v1/triggers/pgpool${wait}"\n`, { mode: 0o600 });
     return file;
   }
 
@@ -550,6 +584,11 @@ export class Lab {
     if (this.opts.portBase !== undefined && this.opts.portBase !== c.portBase) {
       throw new LabError(
         `the lab at ${this.dir} uses port base ${c.portBase}; run "pgwarden lab down --purge" first to change it`,
+      );
+    }
+    if (this.opts.profile !== undefined && profileByName(this.opts.profile).name !== c.profile.name) {
+      throw new LabError(
+        `the lab at ${this.dir} runs profile ${c.profile.name}; run "pgwarden lab down --purge" first to change it`,
       );
     }
   }

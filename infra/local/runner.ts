@@ -8,7 +8,9 @@ import './polyfills';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StateMachine } from 'aws-local-stepfunctions';
+import { isWarmup } from '../../functions/lib/handler';
 import type { Deps, StartResult, WorkflowName, WorkflowStarter } from '../../functions/lib/ports';
+import { ms, sleep, type LambdaSim } from './aws-sim';
 import { REPO_ROOT } from './lab';
 
 export interface StepRecord {
@@ -99,7 +101,12 @@ export class LocalRunner implements WorkflowStarter {
 
   constructor(
     private readonly deps: () => Deps,
-    private readonly opts: { retryIntervalMs?: number; log?: (m: string) => void } = {},
+    private readonly opts: {
+      retryIntervalMs?: number;
+      log?: (m: string) => void;
+      /** Profile aws-sim: Step Functions' start and transitions, Lambda cold/warm invokes are added. */
+      lambdaSim?: LambdaSim;
+    } = {},
   ) {}
 
   private readonly cache = new Map<
@@ -129,6 +136,13 @@ export class LocalRunner implements WorkflowStarter {
           e.name = 'InjectedFault';
           throw e;
         }
+        const sim = this.opts.lambdaSim;
+        if (sim) {
+          await sleep(ms('sfnTransition'));
+          await sim.invoke(mod.fn);
+        }
+        // As functions/lib/handler.ts's lambda(): a warm-up runs no step.
+        if (isWarmup(stateInput)) return { warm: true };
         return step(stateInput, this.deps());
       };
     }
@@ -169,6 +183,7 @@ export class LocalRunner implements WorkflowStarter {
 
   async start(workflow: WorkflowName, executionName: string, input: unknown): Promise<StartResult> {
     const arn = `arn:aws:states:us-east-1:000000000000:execution:pgwarden-lab-${workflow}:${executionName}`;
+    if (this.opts.lambdaSim) await sleep(ms('sfnStart'));
     const existing = this.executions.get(executionName);
     if (existing) return { executionName, executionArn: existing.arn, started: false };
     const { sm, handlers, retries } = this.compiled(workflow);

@@ -29,6 +29,11 @@ const SERVICE_OF_CLIENT: Record<string, string> = {
   '@aws-sdk/client-ssm': 'ssm',
 };
 
+/** Commands whose IAM action is not named after them (service authorization reference). */
+const ACTION_OF_COMMAND: Record<string, string> = {
+  'lambda:Invoke': 'lambda:InvokeFunction',
+};
+
 /** What every Lambda's role holds whatever its code does: its logs, its VPC interfaces, X-Ray. */
 export const BASELINE_ACTIONS = new Set([
   'logs:CreateLogStream',
@@ -58,7 +63,8 @@ export function sdkActions(file: string): string[] {
     if (!mod) throw new Error(`${file}: ${m[1]}Command is not imported from an @aws-sdk client`);
     const service = SERVICE_OF_CLIENT[mod];
     if (!service) throw new Error(`${file}: no IAM service prefix known for ${mod}`);
-    out.add(`${service}:${m[1]}`);
+    const action = `${service}:${m[1]}`;
+    out.add(ACTION_OF_COMMAND[action] ?? action);
   }
   return [...out].sort();
 }

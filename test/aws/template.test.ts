@@ -20,9 +20,14 @@ import {
   packageStack,
 } from './template';
 import { taskTimeoutErrors } from './timeouts';
+import { handlersWithoutRehearsal, rehearsalErrors, rehearsalLambdas, taskLambdas } from './rehearsal';
 
 const aslValidator = require('asl-validator') as (d: unknown) => { isValid: boolean; errors: unknown[] };
 const { agentConfigText } = require('../../infra/aws/nodes') as { agentConfigText(cluster: string): string };
+const { stepFunctions, REHEARSAL_SCHEDULE_DEFAULT } = require('../../infra/aws/functions') as {
+  stepFunctions(): { key: string }[];
+  REHEARSAL_SCHEDULE_DEFAULT: string;
+};
 const { workflows } = require('../../infra/aws/naming') as {
   workflows(): { name: string; logicalId: string; placeholders: string[] }[];
 };
@@ -556,6 +561,165 @@ describe('workflows', () => {
         expect(t.Resources[id]?.Type).toBe('AWS::Lambda::Function');
       }
     }
+  });
+});
+
+describe('the rehearsal of the step Lambdas (issue 15 item 5)', () => {
+  it('rehearses exactly the Lambdas the state machines invoke, on a schedule, with a role that may invoke exactly those', () => {
+    expect(rehearsalErrors(t)).toEqual([]);
+    // Sanity: the derivation from the state machines found every step, not an empty set.
+    expect(taskLambdas(t).size).toBe(stepFunctions().length);
+    expect(taskLambdas(t).size).toBeGreaterThan(30);
+  });
+  it('runs weekly unless the stack parameter RehearsalSchedule says otherwise', () => {
+    const [[id]] = rehearsalLambdas(t);
+    expect(id).toBe('RehearsalLambdaFunction');
+    expect(REHEARSAL_SCHEDULE_DEFAULT).toBe('rate(7 days)');
+    expect(t.Parameters?.RehearsalSchedule).toMatchObject({ Type: 'String', Default: 'rate(7 days)' });
+    expect(serverlessConfig().params?.default?.rehearsalSchedule).toBe('rate(7 days)');
+    const rule = byType(t, 'AWS::Events::Rule').find(([, r]) =>
+      JSON.stringify(r.Properties?.Targets).includes(`{"Fn::GetAtt":["${id}","Arn"]}`),
+    );
+    expect(rule?.[1].Properties?.ScheduleExpression).toEqual({ Ref: 'RehearsalSchedule' });
+  });
+  it('fails on a broken fragment: a step not rehearsed, a rehearsed function no Task invokes, no schedule, a role that may invoke the wrong ones', () => {
+    const fn = (name: string, extra: Record<string, Json> = {}): Resource => ({
+      Type: 'AWS::Lambda::Function',
+      Properties: { FunctionName: name, Role: 'r', Code: {}, ...extra },
+    });
+    const lambdaArn = (name: string) => ({
+      'Fn::Sub': `arn:\${AWS::Partition}:lambda:\${AWS::Region}:\${AWS::AccountId}:function:${name}`,
+    });
+    const broken: Template = {
+      Resources: {
+        AssessLambdaFunction: fn('c-dev-assess'),
+        PromoteLambdaFunction: fn('c-dev-promote'),
+        ProbeLambdaFunction: fn('c-dev-probe'),
+        RehearsalLambdaFunction: fn('c-dev-rehearsal', {
+          Role: { 'Fn::GetAtt': ['RehearsalRole', 'Arn'] },
+          Environment: {
+            Variables: { PGWARDEN_REHEARSAL_FUNCTIONS: '{"prefix":"c-dev-","functions":["assess","probe"]}' },
+          },
+        }),
+        RehearsalRole: {
+          Type: 'AWS::IAM::Role',
+          Properties: {
+            AssumeRolePolicyDocument: {},
+            Policies: [
+              {
+                PolicyName: 'p',
+                PolicyDocument: {
+                  Statement: [
+                    {
+                      Effect: 'Allow',
+                      Action: ['lambda:InvokeFunction'],
+                      Resource: [lambdaArn('c-dev-assess'), lambdaArn('c-dev-probe')],
+                    },
+                  ],
+                },
+              },
+            ],
+          },
+        },
+        FailoverStateMachine: {
+          Type: 'AWS::StepFunctions::StateMachine',
+          Properties: {
+            RoleArn: 'r',
+            Definition: {
+              StartAt: 'Assess',
+              States: {
+                Assess: { Type: 'Task', Resource: '${A}', Next: 'Promote' },
+                Promote: {
+                  Type: 'Task',
+                  Resource: 'arn:aws:states:::lambda:invoke',
+                  Parameters: { FunctionName: '${P}' },
+                  End: true,
+                },
+              },
+            },
+            DefinitionSubstitutions: {
+              A: { 'Fn::GetAtt': ['AssessLambdaFunction', 'Arn'] },
+              P: { 'Fn::GetAtt': ['PromoteLambdaFunction', 'Arn'] },
+            },
+          },
+        },
+      },
+    };
+    expect(rehearsalErrors(broken)).toEqual([
+      'c-dev-promote (invoked by FailoverStateMachine.Promote) is not rehearsed by RehearsalLambdaFunction',
+      'RehearsalLambdaFunction rehearses c-dev-probe, which no state machine Task invokes',
+      'no enabled schedule rule targets RehearsalLambdaFunction',
+      'RehearsalRole: may not invoke c-dev-promote, which it must rehearse',
+      'RehearsalRole: may invoke c-dev-probe, which is no workflow step',
+    ]);
+    delete broken.Resources.RehearsalLambdaFunction;
+    expect(rehearsalErrors(broken)).toEqual([
+      expect.stringContaining('expected one Lambda with PGWARDEN_REHEARSAL_FUNCTIONS, found 0'),
+    ]);
+  });
+  it('every rehearsed Lambda answers the rehearsal input: its handler is built by lambda()', () => {
+    expect(handlersWithoutRehearsal(t)).toEqual([]);
+    const broken: Template = {
+      Resources: {
+        M: { Type: 'AWS::Lambda::Function', Properties: { Handler: 'functions/metrics/handler.handler' } },
+        S: {
+          Type: 'AWS::StepFunctions::StateMachine',
+          Properties: {
+            Definition: { StartAt: 'X', States: { X: { Type: 'Task', Resource: '${M}', End: true } } },
+            DefinitionSubstitutions: { M: { 'Fn::GetAtt': ['M', 'Arn'] } },
+          },
+        },
+      },
+    };
+    expect(handlersWithoutRehearsal(broken)).toEqual([
+      expect.stringContaining('M (functions/metrics/handler.handler)'),
+    ]);
+  });
+  it('alarms on a failed rehearsal and on the rehearsal Lambda’s own errors, notifying the topic', () => {
+    const failed = t.Resources.RehearsalFailedAlarm.Properties!;
+    expect(failed).toMatchObject({
+      Namespace: 'pgwarden',
+      MetricName: 'RehearsalFailures',
+      ComparisonOperator: 'GreaterThanThreshold',
+      Threshold: 0,
+      TreatMissingData: 'ignore',
+      AlarmActions: [{ Ref: 'NotifyTopic' }],
+    });
+    const errors = t.Resources.RehearsalErrorsAlarm.Properties!;
+    expect(errors).toMatchObject({
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Errors',
+      Dimensions: [{ Name: 'FunctionName', Value: t.Resources.RehearsalLambdaFunction.Properties?.FunctionName }],
+      AlarmActions: [{ Ref: 'NotifyTopic' }],
+    });
+  });
+  it("keeps the rehearsal Lambda's environment within Lambda's 4 KB, with each ARN the stack fills in counted at 128 characters", () => {
+    // The step list grows with the number of steps (their names share one prefix: functions/lib/env.ts).
+    const estimate = (v: Json): number => {
+      if (typeof v === 'string') return v.length;
+      if (Array.isArray(v)) return v.reduce((n: number, x) => n + estimate(x), 0);
+      if (!isObject(v)) return JSON.stringify(v).length;
+      if ('Ref' in v || 'Fn::GetAtt' in v) return 128;
+      if (Array.isArray(v['Fn::Join'])) {
+        const [sep, parts] = v['Fn::Join'] as [string, Json[]];
+        return estimate(parts) + sep.length * Math.max(0, parts.length - 1);
+      }
+      const sub = v['Fn::Sub'];
+      const text = Array.isArray(sub) ? String(sub[0]) : String(sub);
+      return text.replace(/\$\{[^}]+\}/g, 'x'.repeat(32)).length;
+    };
+    const vars = (t.Resources.RehearsalLambdaFunction.Properties?.Environment as { Variables: Record<string, Json> })
+      .Variables;
+    const size = Object.entries(vars).reduce((n, [k, v]) => n + k.length + estimate(v), 0);
+    expect(size).toBeGreaterThan(2000);
+    expect(size).toBeLessThan(4096 - 512);
+  });
+  it('grants the rehearsal what its code calls: invoke, metrics, notification', () => {
+    expect(derivedActions('functions/rehearsal/handler.handler')).toEqual([
+      'cloudwatch:PutMetricData',
+      'lambda:InvokeFunction',
+      'sns:Publish',
+    ]);
   });
 });
 

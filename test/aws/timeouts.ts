@@ -7,7 +7,7 @@ import { type Json, type Template, byType, isObject } from './template';
 
 export const LAMBDA_MAX_TIMEOUT_SECONDS = 900;
 
-interface AslState {
+export interface AslState {
   Type?: string;
   Resource?: string;
   TimeoutSeconds?: number;
@@ -19,7 +19,7 @@ interface AslState {
 }
 
 /** Every state of a definition, Parallel branches and Map iterators included, with its path. */
-function* statesOf(states: Record<string, AslState> | undefined, at: string): Generator<[string, AslState]> {
+export function* statesOf(states: Record<string, AslState> | undefined, at: string): Generator<[string, AslState]> {
   for (const [name, s] of Object.entries(states ?? {})) {
     yield [`${at}.${name}`, s];
     for (const [i, b] of (s.Branches ?? []).entries()) yield* statesOf(b.States, `${at}.${name}.Branches[${i}]`);
@@ -29,7 +29,7 @@ function* statesOf(states: Record<string, AslState> | undefined, at: string): Ge
 }
 
 /** The logical id of the Lambda a Task invokes, through the state machine's DefinitionSubstitutions. */
-function lambdaOf(s: AslState, subs: Record<string, Json>): string | undefined {
+export function lambdaOf(s: AslState, subs: Record<string, Json>): string | undefined {
   const ref =
     s.Resource === 'arn:aws:states:::lambda:invoke' || s.Resource === 'arn:aws:states:::lambda:invoke.waitForTaskToken'
       ? s.Parameters?.FunctionName
@@ -81,7 +81,7 @@ export function taskTimeoutErrors(t: Template): string[] {
           `${where}: TimeoutSeconds ${s.TimeoutSeconds} is longer than its Lambda ${fn}'s Timeout ${limit} s ` +
             '(start the work in one Task and poll it from another)',
         );
-      else if (typeof limit === 'number' && s.TimeoutSeconds < limit)
+      else if (typeof limit === 'number' && s.TimeoutSeconds < limit && !isWarmup(s))
         errs.push(
           `${where}: TimeoutSeconds ${s.TimeoutSeconds} is shorter than its Lambda ${fn}'s Timeout ${limit} s ` +
             '(a retry could run beside an attempt that is still working)',
@@ -89,4 +89,10 @@ export function taskTimeoutErrors(t: Template): string[] {
     }
   }
   return errs;
+}
+
+/** A warm-up invocation ({"warmup": true}): it returns at once, so it may give up before its Lambda. */
+function isWarmup(s: AslState): boolean {
+  const p = (s as { Parameters?: unknown }).Parameters;
+  return isObject(p) && p.warmup === true;
 }

@@ -12,6 +12,7 @@ import { FailoverRearm } from '../../../functions/probe/rearm';
 import * as alarmTrigger from '../../../functions/triggers/alarm';
 import * as ec2Trigger from '../../../functions/triggers/ec2-state';
 import type { MetricStore } from '../adapters';
+import { ms, sleep, type LambdaSim } from '../aws-sim';
 import type { Lab } from '../lab';
 
 export interface SensorSwitches {
@@ -61,6 +62,8 @@ export class EventBus {
   constructor(
     private readonly deps: () => Deps,
     private readonly switches: SensorSwitches,
+    /** Profile aws-sim: the event's way to its Lambda target takes as long as in AWS. */
+    private readonly lambdaSim?: LambdaSim,
   ) {}
 
   async put(event: BusEvent): Promise<{ rule: string | null; result?: unknown; error?: string }> {
@@ -74,6 +77,12 @@ export class EventBus {
       return { rule: rule.name, result: entry.result };
     }
     try {
+      if (this.lambdaSim) {
+        await sleep(
+          (rule.source === 'aws.cloudwatch' ? ms('alarmToEventBridge') : ms('ec2Event')) + ms('eventBridgeToLambda'),
+        );
+        await this.lambdaSim.invoke(rule.name);
+      }
       entry.result = await rule.target(event, this.deps());
       return { rule: rule.name, result: entry.result };
     } catch (e) {
@@ -141,7 +150,8 @@ export class Monitor {
   private async evaluate(): Promise<void> {
     const cluster = this.lab.config().cluster;
     const periodMs = this.lab.config().profile.alarmPeriodS * 1000;
-    const now = Date.now();
+    // Profile aws-sim: a datapoint reaches the evaluation only after CloudWatch's ingestion delay.
+    const now = Date.now() - (this.lab.config().profile.name === 'aws-sim' ? ms('metricIngestion') : 0);
     for (const a of ALARMS) {
       const name = alarmName(cluster, a);
       const breaching = [];

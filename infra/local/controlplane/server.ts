@@ -10,6 +10,7 @@ import { InvalidEventError } from '../../../functions/triggers/common';
 import * as operator from '../../../functions/triggers/operator';
 import * as pgpoolHook from '../../../functions/triggers/pgpool-hook';
 import { LabNotifier, labDeps, MetricStore, notificationsFile } from '../adapters';
+import { LambdaSim, ms, sleep } from '../aws-sim';
 import type { Lab } from '../lab';
 import { LocalRunner } from '../runner';
 import { createApiServer, ensureApiToken, HttpError } from './guard';
@@ -35,13 +36,21 @@ export class ControlPlane {
   readonly monitor: Monitor;
   readonly supervisor: Supervisor;
   readonly deps: () => Deps;
+  readonly lambdaSim?: LambdaSim;
 
   constructor(readonly lab: Lab) {
     this.notifier = new LabNotifier(notificationsFile(lab));
     let d: Deps | undefined;
     this.deps = () => (d ??= labDeps(lab, this.runner, this.metrics, this.notifier));
-    this.runner = new LocalRunner(this.deps, { retryIntervalMs: 200, log: (m) => lab.log(m) });
-    this.bus = new EventBus(this.deps, this.switches);
+    const sim = lab.config().profile.name === 'aws-sim' ? new LambdaSim() : undefined;
+    this.lambdaSim = sim;
+    this.runner = new LocalRunner(this.deps, {
+      // aws-sim: the ASL's own retry intervals, as in AWS.
+      retryIntervalMs: sim ? undefined : 200,
+      log: (m) => lab.log(m),
+      lambdaSim: sim,
+    });
+    this.bus = new EventBus(this.deps, this.switches, sim);
     this.monitor = new Monitor(lab, this.deps, this.metrics, this.bus, this.switches);
     this.supervisor = new Supervisor(lab, this.bus);
 
@@ -59,6 +68,11 @@ export class ControlPlane {
     });
     this.route('POST /v1/triggers/pgpool', async (body, url) => {
       if (!this.switches.pgpool) return { action: 'ignored', reason: 'sensor pgpool is switched off' };
+      // aws-sim: pgpool's hook runs `aws lambda invoke` of the pgpool-hook Lambda.
+      if (this.lambdaSim) {
+        await sleep(ms('pgpoolHookCli'));
+        await this.lambdaSim.invoke('PgpoolHook');
+      }
       const r = await pgpoolHook.handle(body, this.deps());
       // pgpool waits in its failover_command until the workflow has promoted (or decided not to),
       // so that its own search for the primary finds the new one at once.

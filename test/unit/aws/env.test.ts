@@ -1,4 +1,4 @@
-import { EnvError, readEnv } from '../../../functions/lib/env';
+import { EnvError, checkEnv, readEnv, readRehearsalFunctions } from '../../../functions/lib/env';
 
 const FAILOVER_ARN = 'arn:aws:states:eu-west-1:123456789012:stateMachine:pgwarden-failover';
 
@@ -73,5 +73,45 @@ describe('readEnv', () => {
 
     // Act / Assess
     expect(() => env.stateMachineArns).toThrow(problem);
+  });
+});
+
+describe('checkEnv (what a rehearsal proves)', () => {
+  const full = {
+    PGWARDEN_CLUSTER: 'prod',
+    PGWARDEN_DB_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:pg',
+    PGWARDEN_NOTIFY_TOPIC_ARN: 'arn:aws:sns:eu-west-1:123456789012:pgwarden',
+    PGWARDEN_STATE_MACHINE_ARNS: JSON.stringify({ failover: FAILOVER_ARN }),
+    AWS_REGION: 'eu-west-1',
+  };
+  it('reads every variable of a complete configuration', () => {
+    expect(checkEnv(readEnv(full))).toMatchObject({ cluster: 'prod', stateMachineArns: { failover: FAILOVER_ARN } });
+  });
+  it.each(Object.keys(full))('throws the EnvError naming %s when it is missing', (variable) => {
+    expect(() => checkEnv(readEnv({ ...full, [variable]: '' }))).toThrow(`environment variable ${variable} is not set`);
+  });
+});
+
+describe('readRehearsalFunctions', () => {
+  it('reads the functions under their shared prefix, once each', () => {
+    expect(
+      readRehearsalFunctions({
+        PGWARDEN_REHEARSAL_FUNCTIONS: JSON.stringify({
+          prefix: 'pgwarden-main-dev-',
+          functions: ['failoverAssess', 'failoverAssess', 'scaleStartClone'],
+        }),
+      }),
+    ).toEqual(['pgwarden-main-dev-failoverAssess', 'pgwarden-main-dev-scaleStartClone']);
+  });
+  it.each([
+    [undefined, /is not set/],
+    ['nope', /is not JSON/],
+    ['["pgwarden-main-dev-failoverAssess"]', /must be \{"prefix"/],
+    ['{"prefix":"p-","functions":[]}', /at least one function/],
+    ['{"prefix":"arn:aws:lambda:eu-west-1:1:function:","functions":["x"]}', /does not make a Lambda function name/],
+    [JSON.stringify({ prefix: 'p-', functions: ['x'.repeat(63)] }), /does not make a Lambda function name/],
+    ['{"prefix":"p-","functions":[7]}', /lists 7/],
+  ])('rejects PGWARDEN_REHEARSAL_FUNCTIONS=%s', (raw, problem) => {
+    expect(() => readRehearsalFunctions({ PGWARDEN_REHEARSAL_FUNCTIONS: raw })).toThrow(problem);
   });
 });

@@ -110,6 +110,26 @@ describe('SsmNodeCommands', () => {
     expect(result.durationMs).toBe(1_900);
   });
 
+  it("by default polls a node command's result at most every 250 ms (a failover step waits on it)", async () => {
+    // Arrange
+    ssmMock
+      .on(GetCommandInvocationCommand)
+      .resolvesOnce({ Status: 'InProgress' })
+      .resolvesOnce({ Status: 'InProgress' })
+      .resolvesOnce({ Status: 'InProgress' })
+      .resolvesOnce({ Status: 'InProgress' })
+      .resolves({ Status: 'Success', ResponseCode: 0, StandardOutputContent: 'fenced' });
+    ssmMock.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-fast' } });
+    const { nodes, clock } = adapter();
+
+    // Act
+    const result = await nodes.run(INSTANCE, 'fence', {});
+
+    // Assess
+    expect(result.ok).toBe(true);
+    expect(clock.sleeps).toEqual([100, 200, 250, 250, 250]);
+  });
+
   it.each<CommandInvocationStatus>(['Failed', 'Cancelled', 'TimedOut', 'Cancelling'])(
     'reports %s as not ok with the exit code and both outputs',
     async (status) => {
