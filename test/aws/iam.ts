@@ -27,7 +27,11 @@ const SERVICE_OF_CLIENT: Record<string, string> = {
   '@aws-sdk/client-sfn': 'states',
   '@aws-sdk/client-sns': 'sns',
   '@aws-sdk/client-ssm': 'ssm',
+  '@aws-sdk/client-xray': 'xray',
 };
+
+/** Commands whose IAM action is not named after them (IAM service authorization reference). */
+const ACTION_OF_COMMAND: Record<string, string> = { 's3:ListObjectsV2': 's3:ListBucket' };
 
 /** What every Lambda's role holds whatever its code does: its logs, its VPC interfaces, X-Ray. */
 export const BASELINE_ACTIONS = new Set([
@@ -58,7 +62,8 @@ export function sdkActions(file: string): string[] {
     if (!mod) throw new Error(`${file}: ${m[1]}Command is not imported from an @aws-sdk client`);
     const service = SERVICE_OF_CLIENT[mod];
     if (!service) throw new Error(`${file}: no IAM service prefix known for ${mod}`);
-    out.add(`${service}:${m[1]}`);
+    const action = `${service}:${m[1]}`;
+    out.add(ACTION_OF_COMMAND[action] ?? action);
   }
   return [...out].sort();
 }
