@@ -1,4 +1,5 @@
 import { EnvError, parseStateMachineArns } from '../functions/lib/env';
+import { parseCidr, type Cidr } from './dashboard/access';
 import type { AwsDashboardConfig } from './dashboard/aws-source';
 
 /**
@@ -60,9 +61,11 @@ export interface AppConfig {
    * The operator dashboard in AWS (app/dashboard/aws-source.ts), mounted when PGWARDEN_APP_DASHBOARD_CLUSTER
    * is set; then PGWARDEN_APP_DASHBOARD_TOPOLOGY_TABLE, _STATE_MACHINE_ARNS (JSON workflow -> ARN) and
    * _DIGEST_BUCKET are required; _DIGEST_PREFIX defaults to digests/<cluster>/ (functions/logdigest's
-   * layout), _TRACE_FILTER to service("<this function>") in Lambda (X-Ray filter expression).
+   * layout), _TRACE_FILTER to service("<this function>") in Lambda (X-Ray filter expression). It stays
+   * closed (not mounted) unless _ALLOWED_CIDR names the IPv4 block whose clients may see it
+   * (app/dashboard/access.ts).
    */
-  awsDashboard?: AwsDashboardConfig;
+  awsDashboard?: AwsDashboardConfig & { allowedCidr: Cidr };
   /** PGWARDEN_APP_SHUTDOWN_GRACE_MS, default 5000: in-flight requests get this long on SIGTERM. */
   shutdownGraceMs: number;
   /** AWS_LAMBDA_FUNCTION_NAME set: running as a Lambda. */
@@ -145,9 +148,16 @@ export function readAppConfig(env: Record<string, string | undefined> = process.
   return cfg;
 }
 
-function awsDashboard(opt: (k: string) => string | undefined): AwsDashboardConfig | undefined {
+function awsDashboard(opt: (k: string) => string | undefined): AppConfig['awsDashboard'] {
   const P = 'PGWARDEN_APP_DASHBOARD_';
-  const names = ['TOPOLOGY_TABLE', 'STATE_MACHINE_ARNS', 'DIGEST_BUCKET', 'DIGEST_PREFIX', 'TRACE_FILTER'];
+  const names = [
+    'TOPOLOGY_TABLE',
+    'STATE_MACHINE_ARNS',
+    'DIGEST_BUCKET',
+    'DIGEST_PREFIX',
+    'TRACE_FILTER',
+    'ALLOWED_CIDR',
+  ];
   const cluster = opt(`${P}CLUSTER`);
   if (!cluster) {
     const stray = names.find((n) => opt(P + n));
@@ -172,11 +182,19 @@ function awsDashboard(opt: (k: string) => string | undefined): AwsDashboardConfi
   if (!Object.keys(stateMachineArns).length)
     throw new AppConfigError(`${P}STATE_MACHINE_ARNS`, 'names no state machine');
   const fn = opt('AWS_LAMBDA_FUNCTION_NAME');
+  const topologyTable = req('TOPOLOGY_TABLE');
+  const digestBucket = req('DIGEST_BUCKET');
+  // Closed unless a source block is given: the ALB is internet-facing and the app has no login.
+  const open = opt(`${P}ALLOWED_CIDR`);
+  if (!open) return undefined;
+  const allowedCidr = parseCidr(open);
+  if (allowedCidr instanceof Error) throw new AppConfigError(`${P}ALLOWED_CIDR`, allowedCidr.message);
   return {
     cluster,
-    topologyTable: req('TOPOLOGY_TABLE'),
+    allowedCidr,
+    topologyTable,
     stateMachineArns,
-    digestBucket: req('DIGEST_BUCKET'),
+    digestBucket,
     digestPrefix: opt(`${P}DIGEST_PREFIX`) ?? `digests/${cluster}/`,
     traceFilter: opt(`${P}TRACE_FILTER`) ?? (fn ? `service("${fn}")` : undefined),
   };

@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { Hono } from 'hono';
+import type { Hono, MiddlewareHandler } from 'hono';
 import type { Env } from '../app';
 
 export interface DashboardSource {
@@ -74,7 +74,12 @@ function resolveUplot(): string {
   }
 }
 
-export function mountDashboard(app: Hono<Env>, source: DashboardSource): void {
+/** Mount the page and its API; `guard`, when given, runs before every dashboard path (app/dashboard/access.ts). */
+export function mountDashboard(app: Hono<Env>, source: DashboardSource, guard?: MiddlewareHandler<Env>): void {
+  if (guard) {
+    app.use('/dashboard', guard);
+    app.use('/dashboard/*', guard);
+  }
   // Read when mounted, not at load: the Lambda imports this module whether or not it serves the dashboard.
   const files = dashboardAssets();
   const page = asset(files.page);

@@ -630,6 +630,61 @@ describe('the app (issue 11)', () => {
     expect(perm.FunctionName).toEqual({ 'Fn::GetAtt': ['AppLambdaFunction', 'Arn'] });
     expect(JSON.stringify(perm.SourceArn)).toContain(`targetgroup/${tg.Properties?.Name}/*`);
   });
+  it('keeps the operator dashboard closed unless DashboardAllowedCidr is set, then open to that block only (the ALB rules and the app both)', () => {
+    const { inCidr, parseCidr } = require('../../app/dashboard/access') as typeof import('../../app/dashboard/access');
+    // What the HTTPS listener does with a request, the stack deployed with the given parameter value.
+    const route = (allowed: string, path: string, source: string): string => {
+      const cond = (name: string): boolean => {
+        const c = JSON.stringify(t.Conditions?.[name]);
+        expect(c).toBe('{"Fn::Not":[{"Fn::Equals":[{"Ref":"DashboardAllowedCidr"},""]}]}');
+        return allowed !== '';
+      };
+      const glob = (g: string) => new RegExp(`^${g.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`);
+      const rules = byType(t, 'AWS::ElasticLoadBalancingV2::ListenerRule')
+        .filter(([, r]) => JSON.stringify(r.Properties?.ListenerArn) === '{"Ref":"AppHttpsListener"}')
+        .filter(([, r]) => !r.Condition || cond(r.Condition as string))
+        .sort(([, a], [, b]) => Number(a.Properties?.Priority) - Number(b.Properties?.Priority));
+      for (const [id, r] of rules) {
+        const matches = asArray(r.Properties?.Conditions).every((c) => {
+          const x = c as {
+            Field: string;
+            PathPatternConfig?: { Values: string[] };
+            SourceIpConfig?: { Values: Json[] };
+          };
+          if (x.Field === 'path-pattern') return x.PathPatternConfig!.Values.some((v) => glob(v).test(path));
+          if (x.Field === 'source-ip')
+            return x.SourceIpConfig!.Values.some((v) => {
+              expect(v).toEqual({ Ref: 'DashboardAllowedCidr' });
+              return inCidr(source, parseCidr(allowed) as { base: number; bits: number });
+            });
+          throw new Error(`${id}: condition ${x.Field} not understood by this test`);
+        });
+        if (matches) {
+          const a = asArray(r.Properties?.Actions)[0] as { Type: string; FixedResponseConfig?: { StatusCode: string } };
+          return a.Type === 'forward' ? 'app' : `fixed ${a.FixedResponseConfig?.StatusCode}`;
+        }
+      }
+      return JSON.stringify(t.Resources.AppHttpsListener.Properties?.DefaultActions).includes('AppTargetGroup')
+        ? 'app'
+        : 'other';
+    };
+    const param = t.Parameters?.DashboardAllowedCidr as { Type: string; Default: string; AllowedPattern: string };
+    expect(param).toMatchObject({ Type: 'String', Default: '' });
+    const pattern = new RegExp(param.AllowedPattern);
+    for (const ok of ['', '203.0.113.0/24', '10.0.0.1/32']) expect(pattern.test(ok)).toBe(true);
+    for (const bad of ['0.0.0.0', '10.0.0.0/33', '2001:db8::/32', ' 10.0.0.0/8']) expect(pattern.test(bad)).toBe(false);
+    // Closed by default: the dashboard is refused to everyone, the app's API is not.
+    for (const path of ['/dashboard', '/dashboard/api/status', '/dashboard/client.js'])
+      expect(route('', path, '203.0.113.9')).toBe('fixed 403');
+    expect(route('', '/api/values/1', '203.0.113.9')).toBe('app');
+    expect(route('', '/healthz', '198.51.100.1')).toBe('app');
+    // Open to one block: forwarded from inside it, refused outside it.
+    expect(route('203.0.113.0/24', '/dashboard/api/status', '203.0.113.9')).toBe('app');
+    expect(route('203.0.113.0/24', '/dashboard/api/status', '198.51.100.1')).toBe('fixed 403');
+    // The app is given the same block and checks it itself (app/dashboard/access.ts).
+    const env = (fn().Properties!.Environment as { Variables: Record<string, Json> }).Variables;
+    expect(env.PGWARDEN_APP_DASHBOARD_ALLOWED_CIDR).toEqual({ Ref: 'DashboardAllowedCidr' });
+  });
   it('has a least-privilege role: logs of its own group, VPC interfaces, X-Ray, its three secrets (password, Redis token, CA certificate), KMS decrypt via Secrets Manager, and the dashboard reads', () => {
     const actions = statements()
       .flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]))
@@ -699,9 +754,11 @@ describe('the app (issue 11)', () => {
         ...plain,
         PGWARDEN_APP_DATABASE_URL: 'postgresql://app@pgpool:9999/app',
         PGWARDEN_APP_DASHBOARD_STATE_MACHINE_ARNS: JSON.stringify({ failover: sm }),
+        PGWARDEN_APP_DASHBOARD_ALLOWED_CIDR: '203.0.113.0/24',
       }).awsDashboard,
     ).toEqual({
       cluster,
+      allowedCidr: { base: 0xcb007100, bits: 24 },
       topologyTable: 'PGWARDEN_APP_DASHBOARD_TOPOLOGY_TABLE-value',
       stateMachineArns: { failover: sm },
       digestBucket: 'PGWARDEN_APP_DASHBOARD_DIGEST_BUCKET-value',

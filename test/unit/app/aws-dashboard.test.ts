@@ -26,7 +26,9 @@ import {
   type AwsDashboardConfig,
   type MetricSeries,
 } from '../../../app/dashboard/aws-source';
+import { albClientAddress, inCidr, parseCidr } from '../../../app/dashboard/access';
 import { mountDashboard } from '../../../app/dashboard/routes';
+import { wire } from '../../../app/wiring';
 import type { Topology } from '../../../functions/lib/topology';
 
 const dynamodb = mockClient(DynamoDBClient);
@@ -572,12 +574,14 @@ describe('configuration (PGWARDEN_APP_DASHBOARD_*)', () => {
     PGWARDEN_APP_DASHBOARD_TOPOLOGY_TABLE: 'pgwarden-main-topology',
     PGWARDEN_APP_DASHBOARD_STATE_MACHINE_ARNS: JSON.stringify({ failover: SM('failover') }),
     PGWARDEN_APP_DASHBOARD_DIGEST_BUCKET: 'b',
+    PGWARDEN_APP_DASHBOARD_ALLOWED_CIDR: '203.0.113.0/24',
     AWS_LAMBDA_FUNCTION_NAME: 'pgwarden-main-prod-app',
   };
   it('mounts nothing when unset; reads every value with defaults when set', () => {
     expect(readAppConfig(base).awsDashboard).toBeUndefined();
     expect(readAppConfig(full).awsDashboard).toEqual({
       cluster: 'main',
+      allowedCidr: { base: 0xcb007100, bits: 24 },
       topologyTable: 'pgwarden-main-topology',
       stateMachineArns: { failover: SM('failover') },
       digestBucket: 'b',
@@ -597,5 +601,95 @@ describe('configuration (PGWARDEN_APP_DASHBOARD_*)', () => {
     expect(() => readAppConfig(noCluster)).toThrow(
       'environment variable PGWARDEN_APP_DASHBOARD_CLUSTER is required when PGWARDEN_APP_DASHBOARD_TOPOLOGY_TABLE is set',
     );
+    for (const bad of ['0.0.0.0', '10.0.0.0/33', '300.1.1.1/8', '2001:db8::/32', '10.0.0.0/8,10.1.0.0/16'])
+      expect(() => readAppConfig({ ...full, PGWARDEN_APP_DASHBOARD_ALLOWED_CIDR: bad })).toThrow(
+        `environment variable PGWARDEN_APP_DASHBOARD_ALLOWED_CIDR must be an IPv4 CIDR block such as 203.0.113.0/24, got "${bad}"`,
+      );
+  });
+  it('stays closed (not mounted) without an allowed source block, its other settings still checked', () => {
+    const { PGWARDEN_APP_DASHBOARD_ALLOWED_CIDR: _a, ...closed } = full;
+    expect(readAppConfig(closed).awsDashboard).toBeUndefined();
+    expect(readAppConfig({ ...closed, PGWARDEN_APP_DASHBOARD_ALLOWED_CIDR: '' }).awsDashboard).toBeUndefined();
+    const { PGWARDEN_APP_DASHBOARD_TOPOLOGY_TABLE: _t, ...noTable } = closed;
+    expect(() => readAppConfig(noTable)).toThrow(/PGWARDEN_APP_DASHBOARD_TOPOLOGY_TABLE is required/);
+  });
+});
+
+describe('who may see the dashboard in AWS (app/dashboard/access.ts)', () => {
+  const env = {
+    PGWARDEN_APP_DATABASE_URL: 'postgresql://app@127.0.0.1:1/app',
+    PGWARDEN_APP_TRACING: 'off',
+    PGWARDEN_APP_DASHBOARD_CLUSTER: 'main',
+    PGWARDEN_APP_DASHBOARD_TOPOLOGY_TABLE: 'pgwarden-main-topology',
+    PGWARDEN_APP_DASHBOARD_STATE_MACHINE_ARNS: JSON.stringify({ failover: SM('failover') }),
+    PGWARDEN_APP_DASHBOARD_DIGEST_BUCKET: 'b',
+    PGWARDEN_APP_DASHBOARD_ALLOWED_CIDR: '198.51.100.0/24',
+  };
+  let wired: ReturnType<typeof wire>;
+  beforeEach(() => {
+    dynamodb.on(GetItemCommand).resolves(topologyItem());
+    cloudwatch.on(GetMetricDataCommand).resolves({ MetricDataResults: [] });
+    cloudwatch.on(DescribeAlarmsCommand).resolves({});
+    const cfg = readAppConfig(env);
+    // As the Lambda wires it: the configured dashboard, with its guard.
+    wired = wire(cfg, env.PGWARDEN_APP_DATABASE_URL, source());
+  });
+  afterEach(() => wired.close());
+  const get = (path: string, xff?: string) =>
+    wired.app.request(path, { headers: xff === undefined ? {} : { 'x-forwarded-for': xff } });
+
+  it('answers a client inside the block, the address being the one the ALB appended last', async () => {
+    const r = await get('/dashboard/api/status', '198.51.100.7');
+    expect(r.status).toBe(200);
+    expect(await r.json()).toMatchObject({ source: 'AWS', topologyPrimary: 'pg2' });
+    // What a client claims before the ALB's own entry does not count, either way.
+    expect((await get('/dashboard/api/status', '203.0.113.5, 198.51.100.7')).status).toBe(200);
+    expect((await get('/dashboard', '198.51.100.7')).status).toBe(200);
+  });
+
+  it('refuses everyone else with 403 and reads no data, however the path is spelled', async () => {
+    for (const [path, xff] of [
+      ['/dashboard/api/status', '203.0.113.5'],
+      ['/dashboard/api/status', '198.51.100.7, 203.0.113.5'],
+      ['/dashboard/api/status', undefined],
+      ['/dashboard/api/status', ''],
+      ['/dashboard/api/status', '2001:db8::1'],
+      ['/dashboard', '203.0.113.5'],
+      ['/dashboard/client.js', '203.0.113.5'],
+      ['/%64ashboard/api/status', '203.0.113.5'],
+      ['/dashboard/api/%73tatus', '203.0.113.5'],
+    ] as const) {
+      const r = await get(path, xff);
+      expect([path, xff, r.status]).toEqual([path, xff, 403]);
+      expect(await r.text()).toContain('DashboardAllowedCidr');
+    }
+    expect(dynamodb.commandCalls(GetItemCommand)).toHaveLength(0);
+    // The app's own API stays public.
+    expect((await get('/healthz', '203.0.113.5')).status).toBe(200);
+  });
+});
+
+describe('parseCidr, inCidr, albClientAddress', () => {
+  const block = (t: string) => {
+    const c = parseCidr(t);
+    if (c instanceof Error) throw c;
+    return c;
+  };
+  it('matches addresses by prefix, the host bits of the block ignored', () => {
+    expect(inCidr('10.1.2.3', block('10.0.0.0/8'))).toBe(true);
+    expect(inCidr('11.1.2.3', block('10.0.0.0/8'))).toBe(false);
+    expect(inCidr('10.1.2.3', block('10.1.2.99/24'))).toBe(true);
+    expect(inCidr('192.0.2.1', block('192.0.2.1/32'))).toBe(true);
+    expect(inCidr('192.0.2.2', block('192.0.2.1/32'))).toBe(false);
+    expect(inCidr('8.8.8.8', block('0.0.0.0/0'))).toBe(true);
+    expect(inCidr('::ffff:10.0.0.1', block('10.0.0.0/8'))).toBe(true);
+    expect(inCidr('2001:db8::1', block('0.0.0.0/0'))).toBe(false);
+    expect(inCidr('10.0.0', block('0.0.0.0/0'))).toBe(false);
+  });
+  it('takes the last X-Forwarded-For entry', () => {
+    expect(albClientAddress('1.1.1.1, 2.2.2.2')).toBe('2.2.2.2');
+    expect(albClientAddress('2.2.2.2')).toBe('2.2.2.2');
+    expect(albClientAddress(undefined)).toBeUndefined();
+    expect(albClientAddress('1.1.1.1, ')).toBeUndefined();
   });
 });
