@@ -1,3 +1,7 @@
+import { EnvError, parseStateMachineArns } from '../functions/lib/env';
+import { parseCidr, type Cidr } from './dashboard/access';
+import type { AwsDashboardConfig } from './dashboard/aws-source';
+
 /**
  * The app's configuration, read from the environment here and nowhere else. The same names serve the
  * lab (infra/local/app.ts sets them) and AWS (serverless.yml's function environment).
@@ -53,6 +57,15 @@ export interface AppConfig {
   serviceName: string;
   /** PGWARDEN_CONTROL_PLANE_URL (lab): where the dashboard reads topology, metrics, executions, traces. */
   controlPlaneUrl?: string;
+  /**
+   * The operator dashboard in AWS (app/dashboard/aws-source.ts), mounted when PGWARDEN_APP_DASHBOARD_CLUSTER
+   * is set; then PGWARDEN_APP_DASHBOARD_TOPOLOGY_TABLE, _STATE_MACHINE_ARNS (JSON workflow -> ARN) and
+   * _DIGEST_BUCKET are required; _DIGEST_PREFIX defaults to digests/<cluster>/ (functions/logdigest's
+   * layout), _TRACE_FILTER to service("<this function>") in Lambda (X-Ray filter expression). It stays
+   * closed (not mounted) unless _ALLOWED_CIDR names the IPv4 block whose clients may see it
+   * (app/dashboard/access.ts).
+   */
+  awsDashboard?: AwsDashboardConfig & { allowedCidr: Cidr };
   /** PGWARDEN_APP_SHUTDOWN_GRACE_MS, default 5000: in-flight requests get this long on SIGTERM. */
   shutdownGraceMs: number;
   /** AWS_LAMBDA_FUNCTION_NAME set: running as a Lambda. */
@@ -116,6 +129,7 @@ export function readAppConfig(env: Record<string, string | undefined> = process.
     serviceName: opt('PGWARDEN_APP_SERVICE_NAME') ?? 'pgwarden-app',
     controlPlaneUrl: opt('PGWARDEN_CONTROL_PLANE_URL'),
     shutdownGraceMs: int('PGWARDEN_APP_SHUTDOWN_GRACE_MS', 5000, 0),
+    awsDashboard: awsDashboard(opt),
     inLambda,
   };
   if (!cfg.databaseUrl && !(cfg.dbSecretArn && cfg.dbHost)) {
@@ -132,4 +146,56 @@ export function readAppConfig(env: Record<string, string | undefined> = process.
     );
   }
   return cfg;
+}
+
+function awsDashboard(opt: (k: string) => string | undefined): AppConfig['awsDashboard'] {
+  const P = 'PGWARDEN_APP_DASHBOARD_';
+  const names = [
+    'TOPOLOGY_TABLE',
+    'STATE_MACHINE_ARNS',
+    'DIGEST_BUCKET',
+    'DIGEST_PREFIX',
+    'TRACE_FILTER',
+    'ALLOWED_CIDR',
+  ];
+  const cluster = opt(`${P}CLUSTER`);
+  if (!cluster) {
+    const stray = names.find((n) => opt(P + n));
+    if (stray) throw new AppConfigError(`${P}CLUSTER`, `is required when ${P}${stray} is set`);
+    return undefined;
+  }
+  if (!/^[a-z][a-z0-9-]*$/.test(cluster))
+    throw new AppConfigError(`${P}CLUSTER`, `must be a cluster name (lower case letters, digits, -), got "${cluster}"`);
+  const req = (n: string) => {
+    const v = opt(P + n);
+    if (!v) throw new AppConfigError(P + n, `is required when ${P}CLUSTER is set (the AWS dashboard)`);
+    return v;
+  };
+  let stateMachineArns: AwsDashboardConfig['stateMachineArns'];
+  try {
+    stateMachineArns = parseStateMachineArns(req('STATE_MACHINE_ARNS'), `${P}STATE_MACHINE_ARNS`);
+  } catch (e) {
+    if (e instanceof EnvError)
+      throw new AppConfigError(e.variable, e.message.replace(/^environment variable \S+ /, ''));
+    throw e;
+  }
+  if (!Object.keys(stateMachineArns).length)
+    throw new AppConfigError(`${P}STATE_MACHINE_ARNS`, 'names no state machine');
+  const fn = opt('AWS_LAMBDA_FUNCTION_NAME');
+  const topologyTable = req('TOPOLOGY_TABLE');
+  const digestBucket = req('DIGEST_BUCKET');
+  // Closed unless a source block is given: the ALB is internet-facing and the app has no login.
+  const open = opt(`${P}ALLOWED_CIDR`);
+  if (!open) return undefined;
+  const allowedCidr = parseCidr(open);
+  if (allowedCidr instanceof Error) throw new AppConfigError(`${P}ALLOWED_CIDR`, allowedCidr.message);
+  return {
+    cluster,
+    allowedCidr,
+    topologyTable,
+    stateMachineArns,
+    digestBucket,
+    digestPrefix: opt(`${P}DIGEST_PREFIX`) ?? `digests/${cluster}/`,
+    traceFilter: opt(`${P}TRACE_FILTER`) ?? (fn ? `service("${fn}")` : undefined),
+  };
 }

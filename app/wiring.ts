@@ -3,6 +3,7 @@ import type { Hono } from 'hono';
 import { makeApp, type Env } from './app';
 import { NO_CACHE, RedisCache, type Cache } from './cache';
 import type { AppConfig } from './config';
+import { allowOnlyFrom } from './dashboard/access';
 import { mountDashboard, type DashboardSource } from './dashboard/routes';
 import { ValueStore, type DbTls } from './store';
 import { NO_TRACING } from './tracing';
@@ -40,7 +41,9 @@ export function wire(
     tracer,
     requestTimeoutMs: cfg.requestTimeoutMs,
     retryAfterS: cfg.retryAfterS,
-    mount: dashboard ? (a) => mountDashboard(a, dashboard) : undefined,
+    mount: dashboard
+      ? (a) => mountDashboard(a, dashboard, cfg.awsDashboard ? allowOnlyFrom(cfg.awsDashboard.allowedCidr) : undefined)
+      : undefined,
   });
   return {
     app,

@@ -1,7 +1,9 @@
 /* global document, window, fetch, uPlot, setTimeout, ResizeObserver, URL */
 // The operator dashboard's browser side: polls the app's /dashboard/api/* every 2 s and renders the
 // topology, pgpool's view, metric charts (uPlot), workflow executions and traces. Plain script, no
-// build step.
+// build step. The same page serves the lab (control plane) and AWS (app/dashboard/aws-source.ts),
+// where some values are unknown (no pgpool view, a standby's streaming before the prober reports it):
+// those show n/a.
 'use strict';
 
 const REFRESH_MS = 2000;
@@ -50,14 +52,19 @@ function renderStatus(s) {
   $('primary').textContent = primary ? primary.name : 'none';
   $('timeline').textContent = s.timeline;
   $('automation').textContent = s.automation;
+  const firing = Object.entries(s.alarms || {})
+    .filter(([, state]) => state === 'ALARM')
+    .map(([name]) => name.replace(`pgwarden-${s.cluster}-`, ''));
+  $('alarms').textContent = s.alarms ? (firing.length ? firing.join(', ') : 'none') : 'n/a';
+  $('alarms').className = firing.length ? 'bad' : '';
   $('nodes').innerHTML = s.nodes
     .map(
       (n) => `<div class="node ${esc(n.role)}" data-testid="node" data-node="${esc(n.name)}" data-role="${esc(n.role)}">
         <div><span class="name">${esc(n.name)}</span><span class="role ${esc(n.role)}">${esc(n.role)}</span>${n.fenced ? ' <span class="bad">fenced</span>' : ''}</div>
         <div class="kv">
-          <span>port</span><span>${n.port}</span>
+          <span>port</span><span>${n.port ?? 'n/a'}</span>
           <span>timeline</span><span>${n.timeline ?? '–'}</span>
-          ${n.role === 'standby' ? `<span>upstream</span><span>${esc(n.upstream ?? '–')} ${n.streaming ? '<span class="ok">streaming</span>' : '<span class="bad">not streaming</span>'}</span>` : ''}
+          ${n.role === 'standby' ? `<span>upstream</span><span>${esc(n.upstream ?? '–')} ${n.streaming === undefined ? '<span class="muted">streaming n/a</span>' : n.streaming ? '<span class="ok">streaming</span>' : '<span class="bad">not streaming</span>'}</span>` : ''}
           ${n.role === 'standby' ? `<span>lag</span><span>${bytes(n.lagBytes)}${n.replayLagMs !== undefined ? ` · ${ms(n.replayLagMs)}` : ''}${n.syncState ? ` · ${esc(n.syncState)}` : ''}</span>` : ''}
           ${n.role === 'primary' ? `<span>WAL</span><span><code>${esc(n.currentLsn ?? '–')}</code></span>` : ''}
           ${n.error ? `<span>error</span><span class="bad">${esc(n.error).slice(0, 80)}</span>` : ''}
@@ -65,6 +72,11 @@ function renderStatus(s) {
       </div>`,
     )
     .join('');
+  if (!Array.isArray(s.pgpools)) {
+    $('pgpools').innerHTML =
+      `<p class="muted" data-testid="pgpool-na">${esc(s.pgpoolsUnavailable || 'pgpool view n/a')}</p>`;
+    return;
+  }
   $('pgpools').innerHTML = s.pgpools
     .map(
       (
@@ -206,7 +218,7 @@ function renderTraces(list) {
       .slice(0, 10)
       .map((t, i) => {
         const total = Math.max(0.001, t.durationMs || 0, ...t.spans.map((s) => s.offsetMs + (s.durationMs || 0)));
-        const path = t.url ? new URL(t.url).pathname : t.name;
+        const path = t.url && URL.canParse(t.url) ? new URL(t.url).pathname : t.name;
         const cls = t.status >= 500 || t.fault ? 'bad' : t.status >= 400 ? 'muted' : 'ok';
         const rows = t.spans
           .map((s) => {
@@ -265,7 +277,10 @@ async function refresh() {
   };
   await Promise.all([
     part('status', renderStatus),
-    part('metrics', (m) => renderCharts(m.series)),
+    part('metrics', (m) => {
+      if (m.source) $('metrics-title').textContent = `Metrics (${m.source}, last hour)`;
+      renderCharts(m.series);
+    }),
     part('executions', (x) => renderExecutions(x.executions)),
     part('traces', (x) => renderTraces(x.traces)),
     part('digest', renderDigest),

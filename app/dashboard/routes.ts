@@ -1,12 +1,12 @@
 /**
  * The operator dashboard, served by the app: one page (index.html + client.js, charts by uPlot) and
  * a small JSON API it polls. Its data comes from a DashboardSource: the lab's control plane API
- * locally. (In AWS the same source would read the topology parameter, CloudWatch GetMetricData and
- * Step Functions; not wired yet, so the Lambda serves no dashboard.)
+ * locally (controlPlaneSource), DynamoDB, CloudWatch, Step Functions, X-Ray and S3 in AWS
+ * (aws-source.ts).
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { Hono } from 'hono';
+import type { Hono, MiddlewareHandler } from 'hono';
 import type { Env } from '../app';
 
 export interface DashboardSource {
@@ -41,13 +41,51 @@ export function controlPlaneSource(base: string): DashboardSource {
 
 const asset = (f: string) => readFileSync(f, 'utf8');
 
-export function mountDashboard(app: Hono<Env>, source: DashboardSource): void {
-  const page = asset(join(__dirname, 'index.html'));
-  const client = asset(join(__dirname, 'client.js'));
-  // Resolved here, not at load: the Lambda bundle imports this module but serves no dashboard.
-  const UPLOT_DIR = dirname(require.resolve('uplot/package.json'));
-  const uplotJs = asset(join(UPLOT_DIR, 'dist', 'uPlot.iife.min.js'));
-  const uplotCss = asset(join(UPLOT_DIR, 'dist', 'uPlot.min.css'));
+/**
+ * Where the page's files are. From source (the lab, tests) beside this module and in node_modules.
+ * In the Lambda the module is bundled into app/lambda.js, so __dirname is app/: serverless.yml's app
+ * function packages app/dashboard/{index.html,client.js} and uPlot's two files beside the bundle.
+ */
+export function dashboardAssets(base = __dirname): Record<'page' | 'client' | 'uplotJs' | 'uplotCss', string> {
+  const own = [base, join(base, 'dashboard')].find(
+    (d) => existsSync(join(d, 'index.html')) && existsSync(join(d, 'client.js')),
+  );
+  const uplot =
+    [join(base, '..', 'node_modules', 'uplot'), join(base, 'node_modules', 'uplot')].find((d) =>
+      existsSync(join(d, 'dist', 'uPlot.iife.min.js')),
+    ) ?? resolveUplot();
+  if (!own)
+    throw new Error(
+      `the dashboard's index.html and client.js are neither in ${base} nor in ${join(base, 'dashboard')}`,
+    );
+  return {
+    page: join(own, 'index.html'),
+    client: join(own, 'client.js'),
+    uplotJs: join(uplot, 'dist', 'uPlot.iife.min.js'),
+    uplotCss: join(uplot, 'dist', 'uPlot.min.css'),
+  };
+}
+
+function resolveUplot(): string {
+  try {
+    return dirname(require.resolve('uplot/package.json'));
+  } catch (e) {
+    throw new Error(`the dashboard needs uPlot (npm package uplot): ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/** Mount the page and its API; `guard`, when given, runs before every dashboard path (app/dashboard/access.ts). */
+export function mountDashboard(app: Hono<Env>, source: DashboardSource, guard?: MiddlewareHandler<Env>): void {
+  if (guard) {
+    app.use('/dashboard', guard);
+    app.use('/dashboard/*', guard);
+  }
+  // Read when mounted, not at load: the Lambda imports this module whether or not it serves the dashboard.
+  const files = dashboardAssets();
+  const page = asset(files.page);
+  const client = asset(files.client);
+  const uplotJs = asset(files.uplotJs);
+  const uplotCss = asset(files.uplotCss);
   app.get('/', (c) => c.redirect('/dashboard'));
   app.get('/dashboard', (c) => c.html(page));
   app.get('/favicon.ico', (c) => c.body(null, 204));

@@ -138,8 +138,11 @@ export function readRehearsalFunctions(source: Record<string, string | undefined
   return [...new Set(names)];
 }
 
-function parseStateMachineArns(raw: string): Partial<Record<WorkflowName, string>> {
-  const name = 'PGWARDEN_STATE_MACHINE_ARNS';
+/** A JSON object workflow name -> state machine ARN, from the variable `name`; errors name it. */
+export function parseStateMachineArns(
+  raw: string,
+  name = 'PGWARDEN_STATE_MACHINE_ARNS',
+): Partial<Record<WorkflowName, string>> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);

@@ -27,11 +27,13 @@ const SERVICE_OF_CLIENT: Record<string, string> = {
   '@aws-sdk/client-sfn': 'states',
   '@aws-sdk/client-sns': 'sns',
   '@aws-sdk/client-ssm': 'ssm',
+  '@aws-sdk/client-xray': 'xray',
 };
 
-/** Commands whose IAM action is not named after them (service authorization reference). */
+/** Commands whose IAM action is not named after them (IAM service authorization reference). */
 const ACTION_OF_COMMAND: Record<string, string> = {
   'lambda:Invoke': 'lambda:InvokeFunction',
+  's3:ListObjectsV2': 's3:ListBucket',
 };
 
 /** What every Lambda's role holds whatever its code does: its logs, its VPC interfaces, X-Ray. */

@@ -15,6 +15,7 @@ import {
   type Resource,
   type Template,
   ROOT,
+  asArray,
   byType,
   isObject,
   packageStack,
@@ -793,7 +794,62 @@ describe('the app (issue 11)', () => {
     expect(perm.FunctionName).toEqual({ 'Fn::GetAtt': ['AppLambdaFunction', 'Arn'] });
     expect(JSON.stringify(perm.SourceArn)).toContain(`targetgroup/${tg.Properties?.Name}/*`);
   });
-  it('has a least-privilege role: logs of its own group, VPC interfaces, X-Ray, its three secrets (password, Redis token, CA certificate), KMS decrypt via Secrets Manager only', () => {
+  it('keeps the operator dashboard closed unless DashboardAllowedCidr is set, then open to that block only (the ALB rules and the app both)', () => {
+    const { inCidr, parseCidr } = require('../../app/dashboard/access') as typeof import('../../app/dashboard/access');
+    // What the HTTPS listener does with a request, the stack deployed with the given parameter value.
+    const route = (allowed: string, path: string, source: string): string => {
+      const cond = (name: string): boolean => {
+        const c = JSON.stringify(t.Conditions?.[name]);
+        expect(c).toBe('{"Fn::Not":[{"Fn::Equals":[{"Ref":"DashboardAllowedCidr"},""]}]}');
+        return allowed !== '';
+      };
+      const glob = (g: string) => new RegExp(`^${g.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`);
+      const rules = byType(t, 'AWS::ElasticLoadBalancingV2::ListenerRule')
+        .filter(([, r]) => JSON.stringify(r.Properties?.ListenerArn) === '{"Ref":"AppHttpsListener"}')
+        .filter(([, r]) => !r.Condition || cond(r.Condition as string))
+        .sort(([, a], [, b]) => Number(a.Properties?.Priority) - Number(b.Properties?.Priority));
+      for (const [id, r] of rules) {
+        const matches = asArray(r.Properties?.Conditions).every((c) => {
+          const x = c as {
+            Field: string;
+            PathPatternConfig?: { Values: string[] };
+            SourceIpConfig?: { Values: Json[] };
+          };
+          if (x.Field === 'path-pattern') return x.PathPatternConfig!.Values.some((v) => glob(v).test(path));
+          if (x.Field === 'source-ip')
+            return x.SourceIpConfig!.Values.some((v) => {
+              expect(v).toEqual({ Ref: 'DashboardAllowedCidr' });
+              return inCidr(source, parseCidr(allowed) as { base: number; bits: number });
+            });
+          throw new Error(`${id}: condition ${x.Field} not understood by this test`);
+        });
+        if (matches) {
+          const a = asArray(r.Properties?.Actions)[0] as { Type: string; FixedResponseConfig?: { StatusCode: string } };
+          return a.Type === 'forward' ? 'app' : `fixed ${a.FixedResponseConfig?.StatusCode}`;
+        }
+      }
+      return JSON.stringify(t.Resources.AppHttpsListener.Properties?.DefaultActions).includes('AppTargetGroup')
+        ? 'app'
+        : 'other';
+    };
+    const param = t.Parameters?.DashboardAllowedCidr as { Type: string; Default: string; AllowedPattern: string };
+    expect(param).toMatchObject({ Type: 'String', Default: '' });
+    const pattern = new RegExp(param.AllowedPattern);
+    for (const ok of ['', '203.0.113.0/24', '10.0.0.1/32']) expect(pattern.test(ok)).toBe(true);
+    for (const bad of ['0.0.0.0', '10.0.0.0/33', '2001:db8::/32', ' 10.0.0.0/8']) expect(pattern.test(bad)).toBe(false);
+    // Closed by default: the dashboard is refused to everyone, the app's API is not.
+    for (const path of ['/dashboard', '/dashboard/api/status', '/dashboard/client.js'])
+      expect(route('', path, '203.0.113.9')).toBe('fixed 403');
+    expect(route('', '/api/values/1', '203.0.113.9')).toBe('app');
+    expect(route('', '/healthz', '198.51.100.1')).toBe('app');
+    // Open to one block: forwarded from inside it, refused outside it.
+    expect(route('203.0.113.0/24', '/dashboard/api/status', '203.0.113.9')).toBe('app');
+    expect(route('203.0.113.0/24', '/dashboard/api/status', '198.51.100.1')).toBe('fixed 403');
+    // The app is given the same block and checks it itself (app/dashboard/access.ts).
+    const env = (fn().Properties!.Environment as { Variables: Record<string, Json> }).Variables;
+    expect(env.PGWARDEN_APP_DASHBOARD_ALLOWED_CIDR).toEqual({ Ref: 'DashboardAllowedCidr' });
+  });
+  it('has a least-privilege role: logs of its own group, VPC interfaces, X-Ray, its three secrets (password, Redis token, CA certificate), KMS decrypt via Secrets Manager, and the dashboard reads', () => {
     const actions = statements()
       .flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]))
       .sort();
@@ -810,6 +866,18 @@ describe('the app (issue 11)', () => {
         'secretsmanager:GetSecretValue',
         'xray:PutTelemetryRecords',
         'xray:PutTraceSegments',
+        // The dashboard, read-only.
+        'dynamodb:GetItem',
+        'states:ListExecutions',
+        'states:DescribeExecution',
+        'states:GetExecutionHistory',
+        'cloudwatch:GetMetricData',
+        'cloudwatch:DescribeAlarms',
+        'xray:GetTraceSummaries',
+        'xray:BatchGetTraces',
+        's3:ListBucket',
+        's3:GetObject',
+        'kms:Decrypt',
       ].sort(),
     );
     const bySid = Object.fromEntries(statements().map((s) => [s.Sid as string, s]));
@@ -823,6 +891,98 @@ describe('the app (issue 11)', () => {
     );
     expect(bySid.DecryptSecretsOnly.Condition).toBeDefined();
     expect(statements().every((s) => s.Effect === 'Allow' && !JSON.stringify(s.Action).includes('*'))).toBe(true);
+  });
+  it('names the dashboard its data sources: the cluster, the topology table, the state machines, the digest bucket and prefix', () => {
+    const env = (fn().Properties!.Environment as { Variables: Record<string, Json> }).Variables;
+    const cluster = String(env.PGWARDEN_CLUSTER);
+    expect(env.PGWARDEN_APP_DASHBOARD_CLUSTER).toBe(cluster);
+    expect(env.PGWARDEN_APP_DASHBOARD_TOPOLOGY_TABLE).toEqual({ Ref: 'TopologyTable' });
+    expect(env.PGWARDEN_APP_DASHBOARD_DIGEST_BUCKET).toEqual({ Ref: 'DigestBucket' });
+    // The digest Lambda's key layout (functions/logdigest: DIGEST_KEY_PREFIX default digests/<cluster>/).
+    expect(env.PGWARDEN_APP_DASHBOARD_DIGEST_PREFIX).toBe(`digests/${cluster}/`);
+    expect(t.Resources.LogdigestLambdaFunction.Properties?.Environment).not.toHaveProperty(
+      'Variables.DIGEST_KEY_PREFIX',
+    );
+    // The Lambdas' own map (provider environment), the ARNs of every workflow of the cluster.
+    expect(env.PGWARDEN_APP_DASHBOARD_STATE_MACHINE_ARNS).toEqual(env.PGWARDEN_STATE_MACHINE_ARNS);
+    // The app reads that configuration as the dashboard's (it requires every one of them).
+    const { readAppConfig } = require('../../app/config') as typeof import('../../app/config');
+    const plain = Object.fromEntries(
+      Object.entries(env)
+        .filter(([k]) => k.startsWith('PGWARDEN_APP_DASHBOARD_'))
+        .map(([k, v]) => [k, typeof v === 'string' ? v : `${k}-value`]),
+    );
+    const sm = `arn:aws:states:eu-west-1:123456789012:stateMachine:pgwarden-${cluster}-failover`;
+    expect(
+      readAppConfig({
+        ...plain,
+        PGWARDEN_APP_DATABASE_URL: 'postgresql://app@pgpool:9999/app',
+        PGWARDEN_APP_DASHBOARD_STATE_MACHINE_ARNS: JSON.stringify({ failover: sm }),
+        PGWARDEN_APP_DASHBOARD_ALLOWED_CIDR: '203.0.113.0/24',
+      }).awsDashboard,
+    ).toEqual({
+      cluster,
+      allowedCidr: { base: 0xcb007100, bits: 24 },
+      topologyTable: 'PGWARDEN_APP_DASHBOARD_TOPOLOGY_TABLE-value',
+      stateMachineArns: { failover: sm },
+      digestBucket: 'PGWARDEN_APP_DASHBOARD_DIGEST_BUCKET-value',
+      digestPrefix: `digests/${cluster}/`,
+      traceFilter: undefined,
+    });
+  });
+  it("grants the dashboard exactly its reads, each on the cluster's own resources where IAM allows a scope", () => {
+    const bySid = Object.fromEntries(statements().map((s) => [s.Sid as string, s]));
+    const dashboard = statements().filter((s) => String(s.Sid).startsWith('Dashboard'));
+    expect(dashboard.map((s) => [s.Sid, [s.Action].flat()])).toEqual([
+      ['DashboardTopology', ['dynamodb:GetItem']],
+      ['DashboardExecutionLists', ['states:ListExecutions']],
+      ['DashboardExecutions', ['states:DescribeExecution', 'states:GetExecutionHistory']],
+      ['DashboardMetrics', ['cloudwatch:GetMetricData']],
+      ['DashboardAlarms', ['cloudwatch:DescribeAlarms']],
+      ['DashboardTraces', ['xray:GetTraceSummaries', 'xray:BatchGetTraces']],
+      ['DashboardDigestList', ['s3:ListBucket']],
+      ['DashboardDigestRead', ['s3:GetObject']],
+      ['DashboardDecrypt', ['kms:Decrypt']],
+    ]);
+    const cluster = String(
+      (fn().Properties!.Environment as { Variables: Record<string, Json> }).Variables.PGWARDEN_CLUSTER,
+    );
+    expect(bySid.DashboardTopology.Resource).toEqual({ 'Fn::GetAtt': ['TopologyTable', 'Arn'] });
+    const machines = asArray(bySid.DashboardExecutionLists.Resource).map((r) => JSON.stringify(r));
+    expect(machines).toHaveLength(workflows().length);
+    for (const w of workflows())
+      expect(machines).toContainEqual(expect.stringContaining(`:stateMachine:pgwarden-${cluster}-${w.name}"`));
+    const executions = asArray(bySid.DashboardExecutions.Resource).map((r) => JSON.stringify(r));
+    expect(executions).toHaveLength(workflows().length);
+    for (const w of workflows())
+      expect(executions).toContainEqual(expect.stringContaining(`:execution:pgwarden-${cluster}-${w.name}:*"`));
+    expect(JSON.stringify(bySid.DashboardAlarms.Resource)).toContain(`:alarm:pgwarden-${cluster}-*`);
+    // No resource-level permissions exist for these two.
+    expect(bySid.DashboardMetrics.Resource).toBe('*');
+    expect(bySid.DashboardTraces.Resource).toBe('*');
+    expect(bySid.DashboardDigestList.Resource).toEqual({ 'Fn::GetAtt': ['DigestBucket', 'Arn'] });
+    expect(bySid.DashboardDigestList.Condition).toEqual({ StringLike: { 's3:prefix': `digests/${cluster}/*` } });
+    expect(bySid.DashboardDigestRead.Resource).toEqual({ 'Fn::Sub': `\${DigestBucket.Arn}/digests/${cluster}/*` });
+    expect(bySid.DashboardDecrypt.Resource).toEqual({ 'Fn::GetAtt': ['DataKey', 'Arn'] });
+    expect(JSON.stringify(bySid.DashboardDecrypt.Condition)).toMatch(
+      /dynamodb\.\$\{AWS::Region\}.*s3\.\$\{AWS::Region\}/,
+    );
+    // What the app's code calls is what its role grants (the derived table, test/aws/iam.ts).
+    expect(derivedActions('app/lambda.handler')).toEqual(
+      [
+        'cloudwatch:DescribeAlarms',
+        'cloudwatch:GetMetricData',
+        'dynamodb:GetItem',
+        's3:GetObject',
+        's3:ListBucket',
+        'secretsmanager:GetSecretValue',
+        'states:DescribeExecution',
+        'states:GetExecutionHistory',
+        'states:ListExecutions',
+        'xray:BatchGetTraces',
+        'xray:GetTraceSummaries',
+      ].sort(),
+    );
   });
 });
 

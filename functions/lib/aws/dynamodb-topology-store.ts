@@ -20,19 +20,12 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { TopologyConflictError, type TopologyStore } from '../ports';
 import type { Topology } from '../topology';
+import { parseTopologyItem, TopologyNotFoundError } from './topology-item';
+
+export { TopologyNotFoundError };
 
 /** DynamoDB's item limit is 400 KB; keep a margin for the key and attribute names. */
 export const ITEM_DOCUMENT_MAX_BYTES = 380_000;
-
-export class TopologyNotFoundError extends Error {
-  constructor(
-    public readonly cluster: string,
-    public readonly table: string,
-  ) {
-    super(`no topology for cluster "${cluster}" (no item in DynamoDB table ${table})`);
-    this.name = 'TopologyNotFoundError';
-  }
-}
 
 export interface DynamoDbTopologyStoreOptions {
   table: string;
@@ -84,28 +77,7 @@ export class DynamoDbTopologyStore implements TopologyStore {
   }
 
   private parse(item: Record<string, AttributeValue>, cluster: string): Topology {
-    const text = item.document?.S;
-    if (text === undefined) throw new Error(`topology item of cluster "${cluster}" has no document`);
-    let doc: Topology;
-    try {
-      doc = JSON.parse(text) as Topology;
-    } catch (err) {
-      throw new Error(`topology item of cluster "${cluster}" is not valid JSON: ${(err as Error).message}`, {
-        cause: err,
-      });
-    }
-    if (typeof doc !== 'object' || doc === null || typeof doc.version !== 'number') {
-      throw new Error(`topology item of cluster "${cluster}" holds no topology document (no numeric "version")`);
-    }
-    if (doc.cluster !== cluster) {
-      throw new Error(`topology item of cluster "${cluster}" holds the topology of cluster "${doc.cluster}"`);
-    }
-    if (String(doc.version) !== item.version?.N) {
-      throw new Error(
-        `topology item of cluster "${cluster}": version attribute ${item.version?.N} differs from the document's ${doc.version}`,
-      );
-    }
-    return doc;
+    return parseTopologyItem(item, cluster);
   }
 
   /** Compact JSON, dropping the oldest history events only when the item limit forces it. */

@@ -12,8 +12,8 @@ import type { Deps, TopologyStore } from '../ports';
 import { CloudWatchAlarms } from './cloudwatch-alarms';
 import { awsDeps } from './deps';
 import { LambdaOperator } from './lambda-operator';
-import { SfnExecutions } from './sfn-executions';
-import type { StateMachineArns } from './sfn-workflow-starter';
+import { SfnExecutions, type StateMachineArns } from './sfn-executions';
+import { SfnStateMachines } from './sfn-state-machines';
 
 export interface OperatorAwsOptions {
   cluster: string;
@@ -27,6 +27,7 @@ export interface OperatorAwsOptions {
 }
 
 export interface OperatorAws {
+  stateMachines: SfnStateMachines;
   executions: SfnExecutions;
   alarms: CloudWatchAlarms;
   operatorLambda: LambdaOperator;
@@ -34,8 +35,10 @@ export interface OperatorAws {
 }
 
 export function operatorAws(o: OperatorAwsOptions): OperatorAws {
+  const sfn = new SFNClient({ region: o.region });
   return {
-    executions: new SfnExecutions(new SFNClient({ region: o.region })),
+    stateMachines: new SfnStateMachines(sfn),
+    executions: new SfnExecutions(sfn),
     alarms: new CloudWatchAlarms(new CloudWatchClient({ region: o.region })),
     operatorLambda: new LambdaOperator(new LambdaClient({ region: o.region }), `pgwarden-${o.stage}-operator`),
     deps(stateMachines) {

@@ -1,19 +1,22 @@
 /**
- * What the operator reads about Step Functions executions: the cluster's state machines (named
- * pgwarden-<cluster>-<workflow> by infra/aws/naming.js), an execution's status, its steps from the
- * execution history (GetExecutionHistory, paginated, polled while it runs), recent executions.
+ * What the operator (and the app's dashboard) reads about Step Functions executions: an execution's
+ * status, its steps from the execution history (GetExecutionHistory, paginated, polled while it runs),
+ * recent executions. Finding the cluster's state machines by name is sfn-state-machines.ts (it needs
+ * ListStateMachines on every state machine of the account, which the dashboard's role does not get).
  */
 import {
   DescribeExecutionCommand,
   GetExecutionHistoryCommand,
   type HistoryEvent,
   ListExecutionsCommand,
-  ListStateMachinesCommand,
   type SFNClient,
 } from '@aws-sdk/client-sfn';
 import { WORKFLOWS } from '../env';
 import type { WorkflowName } from '../ports';
-import type { StateMachineArns } from './sfn-workflow-starter';
+
+/** workflow -> state machine ARN (the same shape as PGWARDEN_STATE_MACHINE_ARNS). Not imported from
+ * sfn-workflow-starter.ts: a reader of executions must not reach StartExecution (handler-ports.js). */
+export type StateMachineArns = Partial<Record<WorkflowName, string>>;
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED' | 'PENDING_REDRIVE';
 
@@ -23,6 +26,8 @@ export interface StepView {
   durationMs?: number;
   attempts: number;
   error?: string;
+  /** From the execution's start to the step's start (StepTracker with `offsets`). */
+  offsetMs?: number;
 }
 
 export interface ExecutionView {
@@ -49,6 +54,10 @@ export class StepTracker {
   private readonly open = new Map<string, { at: number; attempts: number; error?: string }>();
   lastEventId = 0;
   ended?: string;
+  private startedAt?: number;
+
+  /** offsets: also report each step's offsetMs from the execution's first event (for a timeline). */
+  constructor(private readonly opts: { offsets?: boolean } = {}) {}
 
   feed(events: HistoryEvent[]): StepView[] {
     const out: StepView[] = [];
@@ -57,6 +66,7 @@ export class StepTracker {
       if (id <= this.lastEventId) continue; // a page read again while polling
       this.lastEventId = id;
       const at = e.timestamp ? new Date(e.timestamp).getTime() : 0;
+      this.startedAt ??= at;
       const entered = e.stateEnteredEventDetails?.name;
       const name = entered ?? this.stateOf.get(e.previousEventId ?? -1);
       if (name) this.stateOf.set(id, name);
@@ -100,6 +110,7 @@ export class StepTracker {
       durationMs: Math.max(0, at - s.at),
       attempts: Math.max(1, s.attempts),
       ...(s.error ? { error: s.error } : {}),
+      ...(this.opts.offsets ? { offsetMs: Math.max(0, s.at - (this.startedAt ?? s.at)) } : {}),
     };
   }
 }
@@ -111,21 +122,6 @@ export interface WatchOptions {
 
 export class SfnExecutions {
   constructor(private readonly sfn: SFNClient) {}
-
-  /** The cluster's state machines, by workflow (ListStateMachines, every page). */
-  async stateMachines(cluster: string): Promise<StateMachineArns> {
-    const out: StateMachineArns = {};
-    let nextToken: string | undefined;
-    do {
-      const r = await this.sfn.send(new ListStateMachinesCommand({ nextToken }));
-      for (const m of r.stateMachines ?? []) {
-        const wf = WORKFLOWS.find((w) => m.name === `pgwarden-${cluster}-${w}`);
-        if (wf && m.stateMachineArn) out[wf] = m.stateMachineArn;
-      }
-      nextToken = r.nextToken;
-    } while (nextToken);
-    return out;
-  }
 
   async describe(executionArn: string): Promise<ExecutionView> {
     const r = await this.sfn.send(new DescribeExecutionCommand({ executionArn }));
@@ -164,9 +160,9 @@ export class SfnExecutions {
     }
   }
 
-  /** Every step of an execution, from its whole history. */
-  async steps(executionArn: string): Promise<StepView[]> {
-    const tracker = new StepTracker();
+  /** Every step of an execution, from its whole history (with offsetMs from its start when asked). */
+  async steps(executionArn: string, opts: { offsets?: boolean } = {}): Promise<StepView[]> {
+    const tracker = new StepTracker(opts);
     const out: StepView[] = [];
     let nextToken: string | undefined;
     do {

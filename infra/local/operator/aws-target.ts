@@ -41,7 +41,7 @@ export class AwsTarget implements OperatorTarget {
   }
 
   private async stateMachines(): Promise<StateMachineArns> {
-    const arns = await (this.machines ??= this.aws.executions.stateMachines(this.opts.cluster));
+    const arns = await (this.machines ??= this.aws.stateMachines.list(this.opts.cluster));
     if (!Object.keys(arns).length)
       throw new TargetError(
         `no state machine named pgwarden-${this.opts.cluster}-* in ${this.opts.region} (wrong --cluster or --region?)`,
