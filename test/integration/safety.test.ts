@@ -154,7 +154,13 @@ test('a failover that leaves no standby to wait for records the degraded quorum;
   expect((await l.status()).synchronous).toMatch(/^ANY 1 /);
   const [stopped] = t0.nodes.filter((n) => n.role === 'standby').map((n) => n.name);
   await l.stop(stopped);
-  await waitFor('the prober to see the standby gone', () => !!l.readTopology().absentSince?.[stopped], 30_000);
+  await waitFor('the prober to see the standby gone', () => !!l.readTopology().absentSince?.[stopped], 60_000).catch(
+    async (e: Error) => {
+      // What the prober saw instead (a CI run once timed out here; it passes on its own).
+      const st = await l.status().catch((x: Error) => x.message);
+      throw new Error(`${e.message}; status: ${JSON.stringify(st)}; topology: ${JSON.stringify(l.readTopology())}`);
+    },
+  );
   l.kill(t0.primary);
   await waitFor('the failover', () => l.readTopology().timeline === t0.timeline + 1 && !l.readTopology().lease, 60_000);
   const t1 = l.readTopology();
@@ -232,7 +238,13 @@ test('strict synchronous mode: a failover that leaves no standby keeps commits w
   await l.query(t0.primary, 'create table strict_probe (id int primary key)', [], 3000, APP);
   const [stopped] = t0.nodes.filter((n) => n.role === 'standby').map((n) => n.name);
   await l.stop(stopped);
-  await waitFor('the prober to see the standby gone', () => !!l.readTopology().absentSince?.[stopped], 30_000);
+  await waitFor('the prober to see the standby gone', () => !!l.readTopology().absentSince?.[stopped], 60_000).catch(
+    async (e: Error) => {
+      // What the prober saw instead (a CI run once timed out here; it passes on its own).
+      const st = await l.status().catch((x: Error) => x.message);
+      throw new Error(`${e.message}; status: ${JSON.stringify(st)}; topology: ${JSON.stringify(l.readTopology())}`);
+    },
+  );
   l.kill(t0.primary);
   const t1 = await waitFor(
     'the failover',
