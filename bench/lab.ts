@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- lab`: time for `lab up` from nothing; pgbench TPS straight to the primary vs
- * through pgpool (simple and extended protocol); read-only TPS through pgpool with load balancing to
+ * through pgpool (simple, extended and prepared protocol); read-only TPS through pgpool with load balancing to
  * the standbys on vs off (off: every query carries pgpool's NO LOAD BALANCE comment).
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -59,6 +59,9 @@ export async function run(_argv: string[]): Promise<void> {
     await add('tpcb-like (read-write)', 'pgpool', 'simple', pool, []);
     await add('tpcb-like (read-write)', 'primary', 'extended', primaryPort, []);
     await add('tpcb-like (read-write)', 'pgpool', 'extended', pool, []);
+    // Named statements, parsed once per session (node-postgres does this for a query with a name).
+    await add('tpcb-like (read-write)', 'primary', 'prepared', primaryPort, []);
+    await add('tpcb-like (read-write)', 'pgpool', 'prepared', pool, []);
     await add('select-only, load balancing on', 'pgpool', 'simple', pool, ['-f', lb]);
     await add('select-only, load balancing off', 'pgpool', 'simple', pool, ['-f', noLb]);
     console.log(`\nlab up from nothing: ${(upMs / 1000).toFixed(1)} s`);
