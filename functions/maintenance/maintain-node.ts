@@ -8,7 +8,7 @@ import { lambda } from '../lib/handler';
 import type { Deps } from '../lib/ports';
 import { nodeByName, withEvent } from '../lib/topology';
 import { updateTopology } from '../lib/topology-update';
-import { holdLease, nodeAction, refuse, waitCaughtUp } from '../switchover/common';
+import { holdLease, nodeAction, refuse, waitCaughtUp, waitNoNewSessions } from '../switchover/common';
 import { inEveryPgpool } from '../switchover/pgpool';
 import type { NodeMaintenance } from './types';
 
@@ -40,6 +40,8 @@ export async function step(item: NodeMaintenance, deps: Deps) {
   );
   await mark(true);
   const detached = await inEveryPgpool(deps, t, 'pgpool-detach', node);
+  // Sessions that began just before the detach still open their connection to it: let them.
+  await waitNoNewSessions(node, await deps.secrets.admin()).catch(() => undefined);
   let r: Record<string, string>;
   if (done) {
     r = { command: String(done.detail.command ?? item.command), skipped: 'already run by this execution' };

@@ -9,15 +9,17 @@ import { nodeByName, withEvent } from '../lib/topology';
 import { updateTopology } from '../lib/topology-update';
 import { probeNode } from '../lib/db';
 import { settings } from '../lib/settings';
-import { holdLease, live, nodeAction, primaryOf, slotName, sql } from '../switchover/common';
+import { holdLease, live, nodeAction, primaryOf, slotName, sql, waitNoNewSessions } from '../switchover/common';
 import type { ScaleInInput } from './types';
 
 export async function step(state: ScaleInInput, deps: Deps) {
   const t = await holdLease(deps, 'scale-in', state.executionName);
   const node = nodeByName(t, state.precheck?.node ?? '');
+  const creds = await deps.secrets.admin();
+  // Sessions that began just before the detach still open their connection to it: let them.
+  const quiet = await waitNoNewSessions(node, creds).catch((e: Error) => ({ error: e.message }));
   await nodeAction(deps, node, 'stop', { MODE: 'fast' });
   const primary = primaryOf(t);
-  const creds = await deps.secrets.admin();
   // Its slot goes everywhere: on the primary, and on any standby that once was primary or upstream.
   let dropped = 0;
   for (const n of live(t).filter((x) => x.name !== node.name)) {
@@ -41,7 +43,7 @@ export async function step(state: ScaleInInput, deps: Deps) {
     }
     return next;
   });
-  return { node: node.name, slotsDropped: dropped };
+  return { node: node.name, slotsDropped: dropped, quiet };
 }
 
 export const handler = lambda(step);

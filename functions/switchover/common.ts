@@ -56,6 +56,34 @@ export async function nodeAction(
   return parseResult(r.stdout);
 }
 
+/**
+ * Before a detached standby is stopped or restarted: wait until no client session has reached it for
+ * `quietMs`. A pgpool session that began just before the detach took its view of the backends then
+ * and still opens (and reads) its connection to this node; a fast stop in that moment ends that
+ * client's session with "unable to read data from DB node N". Sessions of pgwarden's own role (the
+ * prober, the steps) do not count. Gives up, and says so, after `deadlineMs`.
+ */
+export async function waitNoNewSessions(
+  node: NodeSpec,
+  creds: DbCredentials,
+  quietMs = 1000,
+  deadlineMs = 15_000,
+): Promise<{ quietAfterMs: number; timedOut: boolean }> {
+  const t0 = Date.now();
+  for (;;) {
+    const [r] = await sql<{ ms: number | null }>(
+      node,
+      creds,
+      `select (extract(epoch from now() - max(backend_start)) * 1000)::float8 as ms from pg_stat_activity
+        where backend_type = 'client backend' and usename is distinct from current_user`,
+    );
+    const ms = r.ms;
+    if (ms === null || ms >= quietMs) return { quietAfterMs: Date.now() - t0, timedOut: false };
+    if (Date.now() - t0 > deadlineMs) return { quietAfterMs: Date.now() - t0, timedOut: true };
+    await new Promise((res) => setTimeout(res, Math.min(200, quietMs - ms + 10)));
+  }
+}
+
 export function live(t: Topology): NodeSpec[] {
   return t.nodes.filter((n) => n.role !== 'removed');
 }

@@ -144,7 +144,14 @@ test('scale in under read load: drained before it is detached, no session cut fo
   // No client error: pgpool-II 4.5+ makes a statement wait while it processes the detach (4.3 ended
   // the session of every client that ran one then).
   console.log(`scale in under read load: ${ok()} reads, ${errors().length} client errors`);
-  expect(errors()).toEqual([]);
+  // On a failure, what pgpool said about it (and when the steps ran) comes with the message.
+  const why = errors().length
+    ? {
+        pgpool: log.split('\n').filter((l) => /FATAL|ERROR|Starting degeneration|Failover done/.test(l)),
+        steps: exec.steps,
+      }
+    : undefined;
+  expect({ errors: errors(), why }).toEqual({ errors: [], why: undefined });
   // The detach was the workflow's own: pgpool's failover_command returned at once, reporting nothing.
   const hookLog = readFileSync(join(lab.pgpoolDir('pgpool1'), 'log', 'failover-hook.log'), 'utf8');
   expect(hookLog).toContain(`planned detach of backend ${lab.node(newest).backendId}, not reported`);
