@@ -3,6 +3,7 @@
  * {"pgwarden": "rehearsal"} after its init and a check of its configuration, without calling its step;
  * any other event, a malformed one included, reaches the step and gets the step's own error.
  */
+import { jsonLineCapture } from '../support/json-lines';
 import { EnvError } from '../../../functions/lib/env';
 import { lambda } from '../../../functions/lib/handler';
 import { REHEARSAL_EVENT } from '../../../functions/lib/rehearsal';
@@ -27,21 +28,16 @@ const context = (functionName: string) =>
   }) as unknown as Parameters<ReturnType<typeof lambda>>[1];
 
 describe('lambda() and the rehearsal input', () => {
-  let lines: Record<string, unknown>[];
-  let spies: jest.SpyInstance[];
+  const log = jsonLineCapture();
+  const lines = log.lines;
   const saved = { ...process.env };
 
   beforeEach(() => {
     Object.assign(process.env, ENV);
-    lines = [];
-    const capture = (chunk: string | Uint8Array) => {
-      for (const l of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(l));
-      return true;
-    };
-    spies = [process.stdout, process.stderr].map((s) => jest.spyOn(s, 'write').mockImplementation(capture));
+    log.start();
   });
   afterEach(() => {
-    for (const s of spies) s.mockRestore();
+    log.stop();
     process.env = { ...saved };
   });
 

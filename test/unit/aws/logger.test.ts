@@ -3,6 +3,7 @@
  * with cluster, execution, step, cold_start and the X-Ray trace id, so that one Logs Insights query
  * reads a whole workflow execution in order.
  */
+import { jsonLineCapture } from '../support/json-lines';
 import type * as HandlerModule from '../../../functions/lib/handler';
 
 // As in Lambda: the logger reads the initialization type when the module loads (cold start detection).
@@ -22,20 +23,15 @@ function context(functionName: string, requestId: string) {
 }
 
 describe('lambda() logs through Powertools Logger', () => {
-  let lines: Record<string, unknown>[];
-  let spies: jest.SpyInstance[];
+  const log = jsonLineCapture();
+  const lines = log.lines;
 
   beforeEach(() => {
-    lines = [];
     process.env._X_AMZN_TRACE_ID = `Root=${TRACE};Parent=53995c3f42cd8ad8;Sampled=1`;
-    const capture = (chunk: string | Uint8Array) => {
-      for (const l of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(l));
-      return true;
-    };
-    spies = [process.stdout, process.stderr].map((s) => jest.spyOn(s, 'write').mockImplementation(capture));
+    log.start();
   });
   afterEach(() => {
-    for (const s of spies) s.mockRestore();
+    log.stop();
     delete process.env._X_AMZN_TRACE_ID;
   });
 

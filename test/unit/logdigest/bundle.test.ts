@@ -1,6 +1,6 @@
 /** bin/pgwarden digest runs from a JavaScript bundle built on demand: no TypeScript compiled at start. */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -23,7 +23,7 @@ describe('the compiled digest entry', () => {
       process.execPath,
       ['--require', probe, path.join(ROOT, 'bin', 'pgwarden'), 'digest', fixture, '--format', 'json'],
       { maxBuffer: 1 << 24 },
-    );
+    ).finally(() => rmSync(dir, { recursive: true, force: true }));
     expect(stderr).toMatch(/^TSX:0$/m);
     const viaBundle = JSON.parse(stdout) as DigestReport;
     const viaSources = await digestFiles([fixture]);
