@@ -3,7 +3,7 @@
  * the infra/node scripts, driven through the CLI and the Lab API a user has.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -166,7 +166,7 @@ describe('lab', () => {
     const r = await run('bash', [join(lab.scriptsDir, 'configure-pgpool.sh')], {
       env: { PATH: process.env.PATH, PGW_NODE_ENV: envFile },
       timeoutMs: 30_000,
-    });
+    }).finally(() => rmSync(bin, { recursive: true, force: true }));
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('pgpool-II 4.3 is older than 4.5');
     expect(readFileSync(conf, 'utf8')).toBe(before);
