@@ -2,16 +2,27 @@
  * Which pgpool-II the lab accepts: 4.5 or later, with the pcp commands the node scripts run.
  * (The build itself runs in `doctor --install`, before any test; every lab test then uses it.)
  */
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pgpoolBinDir, pgpoolProblem, pgpoolVersion, versionAtLeast } from '../../infra/local/pgpool-build';
+
+/** Every folder the tests make, removed at the end. */
+const made: string[] = [];
+const tempDir = () => {
+  const d = mkdtempSync(join(tmpdir(), 'pgw-pgpoolbin-'));
+  made.push(d);
+  return d;
+};
+afterAll(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
 
 function fakeBin(
   versionLine: string,
   commands = ['pcp_attach_node', 'pcp_detach_node', 'pcp_node_info', 'pcp_promote_node'],
 ) {
-  const dir = mkdtempSync(join(tmpdir(), 'pgw-pgpoolbin-'));
+  const dir = tempDir();
   writeFileSync(join(dir, 'pgpool'), `#!/bin/sh\necho "${versionLine}"\n`);
   chmodSync(join(dir, 'pgpool'), 0o755);
   for (const c of commands) writeFileSync(join(dir, c), '');
@@ -46,7 +57,7 @@ test('a missing pcp command or an unreadable version is reported', () => {
   );
   const garbled = fakeBin('hello');
   expect(pgpoolProblem(garbled)).toBe(`${join(garbled, 'pgpool')} --version printed no version`);
-  const empty = mkdtempSync(join(tmpdir(), 'pgw-pgpoolbin-'));
+  const empty = tempDir();
   expect(pgpoolProblem(empty)).toMatch(/^pgpool-II is not installed in .* \(missing pgpool, pcp_attach_node/);
 });
 
