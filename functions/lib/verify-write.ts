@@ -2,16 +2,46 @@
  * Verification from the clients' side, shared by every workflow that changes who takes writes: a
  * committed write through every pgpool endpoint, retried until a deadline. A failure throws (the
  * workflow notifies) rather than reporting success.
+ *
+ * A pgpool that counts the primary down (one failed health check, or a partition between the two
+ * that has healed since) routes writes nowhere and never attaches it by itself. The prober's heal
+ * attaches it, but not while a workflow holds the lease — and this workflow holds it until its
+ * verify passes. So between failed writes through such a pgpool, verify attaches the primary there
+ * itself (pgpool-attach.sh attaches only a backend that pgpool host can reach), at most every 2 s.
  */
-import { withClient } from './db';
+import { showPoolNodes, withClient } from './db';
+import { parseResult } from './node-result';
 import type { Deps } from './ports';
 import { settings } from './settings';
-import type { Topology } from './topology';
+import type { PgpoolSpec, Topology } from './topology';
 
 export interface PgpoolWrite {
   /** Duration of the attempt that committed. */
   ms: number;
   attempts: number;
+  /** The primary was down in this pgpool and verify attached it. */
+  attachedPrimary?: true;
+}
+
+const ATTACH_EVERY_MS = 2_000;
+
+/** Attach the topology's primary in `p` when p counts it down; true when an attach took. */
+async function attachPrimaryIfDown(deps: Deps, t: Topology, p: PgpoolSpec): Promise<boolean> {
+  const primary = t.nodes.find((n) => n.name === t.primary);
+  if (!primary) return false;
+  const s = settings();
+  const view = await showPoolNodes(p, await deps.secrets.pgpool(), s.probeTimeoutMs * 2).catch(() => undefined);
+  if (view?.find((v) => v.id === primary.backendId)?.status !== 'down') return false;
+  const r = await deps.nodes
+    .run(p.instanceId, 'pgpool-attach', { NODE_ID: String(primary.backendId) }, { timeoutMs: s.nodeCommandTimeoutMs })
+    .catch((e: Error) => ({ ok: false, stdout: '', stderr: e.message }));
+  const res = r.ok ? parseResult(r.stdout) : {};
+  deps.log(
+    res.changed === 'yes'
+      ? `verify: pgpool ${p.name} counted the primary ${primary.name} down: attached again`
+      : `verify: pgpool ${p.name} counts the primary ${primary.name} down and it was not attached (${res.reason ?? (r.stderr.trim().split('\n').pop() || 'no reason')})`,
+  );
+  return res.changed === 'yes';
 }
 
 export async function writeThroughEveryPgpool(
@@ -24,6 +54,8 @@ export async function writeThroughEveryPgpool(
   const creds = await deps.secrets.pgpool();
   const writes: Record<string, PgpoolWrite> = {};
   for (const p of t.pgpools) {
+    let lastAttach = 0;
+    let attachedPrimary = false;
     for (let attempts = 1; ; attempts++) {
       const t0 = Date.now();
       try {
@@ -39,11 +71,15 @@ export async function writeThroughEveryPgpool(
           },
           'postgres',
         );
-        writes[p.name] = { ms: Date.now() - t0, attempts };
+        writes[p.name] = { ms: Date.now() - t0, attempts, ...(attachedPrimary ? { attachedPrimary } : {}) };
         break;
       } catch (e) {
         if (Date.now() > deadline)
           throw new Error(`no committed write through ${p.name}: ${(e as Error).message}`, { cause: e });
+        if (Date.now() - lastAttach >= ATTACH_EVERY_MS) {
+          lastAttach = Date.now();
+          if (await attachPrimaryIfDown(deps, t, p)) attachedPrimary = true;
+        }
         await new Promise((r) => setTimeout(r, 100));
       }
     }

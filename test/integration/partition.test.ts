@@ -3,6 +3,8 @@
  * the lab's own iptables chain), and the drills: the primary cut off from everything, one pgpool cut
  * off from the primary, the control plane cut off from the nodes. Each drill has a lab of its own.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Client } from 'pg';
 import { executions, labApi, missingWrites, startWriteLoad } from '../../infra/local/drill';
 import type { Lab } from '../../infra/local/lab';
@@ -24,6 +26,28 @@ const names = async (lab: Lab) => new Set((await executions(lab)).map((e) => e.n
 async function reaches(lab: Lab, from: string, port: number): Promise<boolean> {
   const [cmd, args] = lab.partitions.wrap(from, 'timeout', ['2', 'bash', '-c', `exec 3<>/dev/tcp/127.0.0.1/${port}`]);
   return (await run(cmd, args, { timeoutMs: 10_000 })).code === 0;
+}
+
+/** What a failed wait needs: the pgpool's view, the control plane's recent lines, the pgpool's log tail. */
+async function explain(lab: Lab, pgpool: string): Promise<string> {
+  const tail = (file: string, n: number, re?: RegExp) => {
+    try {
+      const lines = readFileSync(file, 'utf8').split('\n');
+      return (re ? lines.filter((l) => re.test(l)) : lines).slice(-n).join('\n');
+    } catch (e) {
+      return `(${(e as Error).message})`;
+    }
+  };
+  const view = await lab.status().then(
+    (s) => JSON.stringify(s.pgpools.find((p) => p.name === pgpool)?.nodes),
+    (e: Error) => e.message,
+  );
+  return [
+    `${pgpool} sees: ${view}`,
+    `history: ${JSON.stringify(lab.readTopology().history.slice(-6))}`,
+    `control plane:\n${tail(join(lab.controlDir, 'controlplane.log'), 40, /heal|probe|failover|attach|lease/i)}`,
+    `${pgpool} log:\n${tail(join(lab.pgpoolDir(pgpool), 'log', 'pgpool.log'), 40)}`,
+  ].join('\n');
 }
 
 async function finishedFailover(lab: Lab, known: Set<string>, what: (e: Exec) => boolean = () => true) {
@@ -115,7 +139,10 @@ describe('partition tooling; one pgpool cut off from the primary', () => {
             ?.nodes.some((n) => n.name === t0.primary && n.status === 'up' && n.role === 'primary'),
         60_000,
         500,
-      );
+      ).catch(async (e: Error) => {
+        console.log(await explain(lab, 'pgpool2'));
+        throw e;
+      });
       const c = await lab.client('pgpool2', { user: 'app', database: 'app' });
       const w = await c.query(
         'insert into drill_writes (id, writer) values (2, 98) returning inet_server_port() as port',
@@ -136,6 +163,55 @@ describe('partition tooling; one pgpool cut off from the primary', () => {
       ),
     ).toEqual([]);
     expect(await missingWrites(lab, load.acked)).toBe(0);
+  });
+
+  test('a planned workflow running while a pgpool is cut off from the primary attaches the primary there after the heal, and finishes', async () => {
+    // The prober's heal attaches a detached primary, but not while a workflow holds the lease; the
+    // workflow's verify (a write through every pgpool) must do it, or it waits for its deadline and
+    // fails while the cluster is whole again (seen in CI: a rejoin blocked the re-attach for 60 s).
+    await lab.waitReady(60_000);
+    const t0 = lab.readTopology();
+    const known = await names(lab);
+    lab.partitions.partition(t0.primary, 'pgpool2');
+    let exec: string | undefined;
+    try {
+      await waitFor(
+        'pgpool2 to detach the primary',
+        async () =>
+          (await lab.status()).pgpools
+            .find((p) => p.name === 'pgpool2')
+            ?.nodes.some((n) => n.name === t0.primary && n.status === 'down'),
+        30_000,
+        200,
+      );
+      // pgpool2's report starts a failover that finds the primary writable (a false alarm); once it
+      // has ended, the rejoin of a streaming standby takes the lease.
+      await finishedFailover(lab, known);
+      const standby = t0.nodes.find((n) => n.role === 'standby')!.name;
+      exec = (await labApi<{ executionName: string }>(lab, 'POST', '/v1/rejoin', { node: standby })).executionName;
+      await waitFor(
+        'the rejoin to reach its verify step',
+        async () =>
+          (await labApi<{ steps: { state: string }[] }>(lab, 'GET', `/v1/executions/${exec}`)).steps.some(
+            (x) => x.state === 'RestoreQuorum',
+          ),
+        60_000,
+        100,
+      );
+    } finally {
+      lab.partitions.heal();
+    }
+    const done = await labApi<{ status: string; output?: { verify?: { writes?: Record<string, object> } } }>(
+      lab,
+      'GET',
+      `/v1/executions/${exec}?waitMs=90000`,
+    );
+    if (done.status !== 'SUCCEEDED') console.log(JSON.stringify(done), await explain(lab, 'pgpool2'));
+    expect(done.status).toBe('SUCCEEDED');
+    expect(done.output?.verify?.writes?.pgpool2).toMatchObject({ attachedPrimary: true });
+    const view = (await lab.status()).pgpools.find((p) => p.name === 'pgpool2')!.nodes;
+    expect(view.find((n) => n.name === t0.primary)).toMatchObject({ status: 'up', role: 'primary' });
+    expect(lab.readTopology().primary).toBe(t0.primary);
   });
 
   test('lab down removes the lab’s chain and its jump', async () => {
