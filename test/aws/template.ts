@@ -88,13 +88,19 @@ export function packageStack(): Packaged {
     timeout: 300_000,
   });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  if (res.status !== 0) {
-    throw new Error(`serverless package failed (${res.status}):\n${res.stdout}\n${res.stderr}`);
+  try {
+    if (res.status !== 0) {
+      throw new Error(`serverless package failed (${res.status}):\n${res.stdout}\n${res.stderr}`);
+    }
+    const template = JSON.parse(
+      fs.readFileSync(path.join(out, 'cloudformation-template-update-stack.json'), 'utf8'),
+    ) as Template;
+    return { template, seconds, missingHandlers };
+  } finally {
+    // The package (about 40 zips) and the stubbed tree are only read here: nothing is left in /tmp.
+    fs.rmSync(out, { recursive: true, force: true });
+    if (cwd !== ROOT) fs.rmSync(cwd, { recursive: true, force: true });
   }
-  const template = JSON.parse(
-    fs.readFileSync(path.join(out, 'cloudformation-template-update-stack.json'), 'utf8'),
-  ) as Template;
-  return { template, seconds, missingHandlers };
 }
 
 export const isObject = (v: unknown): v is Record<string, Json> =>
