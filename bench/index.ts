@@ -1,5 +1,5 @@
 /** `npm run bench -- <name>`: timing goals live here, never in the tests. Each bench prints its figures. */
-import { UsageError } from '../infra/local/cli';
+import { UsageError } from '../infra/local/usage-error';
 
 const BENCHES: Record<string, string> = {
   lab: './lab',

@@ -22,15 +22,4 @@ export async function benchLab(argv: string[], defaultPortBase: number): Promise
   return { lab, done: () => lab.down({ purge: true }) };
 }
 
-export function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : NaN;
-}
-
-export function table(head: string[], rows: (string | number)[][]): string {
-  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
-  const line = (r: (string | number)[]) => r.map((c, i) => String(c).padStart(w[i])).join('  ');
-  return [line(head), line(w.map((x) => '-'.repeat(x))), ...rows.map(line)].join('\n');
-}
-
 export const PROFILE_NOTE = `lab profile "${LAB_PROFILE.name}": pgpool health check every ${LAB_PROFILE.healthCheckPeriodS} s, probe every ${LAB_PROFILE.probeIntervalMs} ms`;

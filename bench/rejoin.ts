@@ -16,7 +16,8 @@ import { execFileSync } from 'node:child_process';
 import { executions, labApi } from '../infra/local/drill';
 import type { Lab } from '../infra/local/lab';
 import { waitFor } from '../infra/local/proc';
-import { argValue, benchLab, PROFILE_NOTE, table } from './planned-lab';
+import { argValue, benchLab, PROFILE_NOTE } from './planned-lab';
+import { table } from './util';
 
 interface Exec {
   name: string;
@@ -158,7 +159,7 @@ export async function run(argv: string[]): Promise<void> {
   } finally {
     console.log(`rejoin bench (failed primary back as a standby); ${PROFILE_NOTE}; 2 cores shared`);
     console.log(
-      table(
+      table([
         [
           'database',
           'method',
@@ -168,8 +169,8 @@ export async function run(argv: string[]): Promise<void> {
           'rejoin workflow s',
           'uptime before the rejoin',
         ],
-        rows,
-      ),
+        ...rows,
+      ]),
     );
     console.log(`total ${s(Date.now() - t0)} s`);
     await done();

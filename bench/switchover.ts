@@ -7,7 +7,8 @@
  */
 import { gaps, labApi, missingWrites, startWriteLoad } from '../infra/local/drill';
 import { waitFor } from '../infra/local/proc';
-import { argValue, benchLab, median, PROFILE_NOTE, table } from './planned-lab';
+import { argValue, benchLab, PROFILE_NOTE } from './planned-lab';
+import { median, table } from './util';
 
 interface Exec {
   status: string;
@@ -64,7 +65,7 @@ export async function run(argv: string[]): Promise<void> {
     const lostTotal = await missingWrites(lab, load.acked, 'bench_switchover');
     console.log(`switchover bench: ${runs} runs, ${writers} writers through pgpool; ${PROFILE_NOTE}`);
     console.log(
-      table(
+      table([
         [
           'run',
           'switch',
@@ -76,8 +77,8 @@ export async function run(argv: string[]): Promise<void> {
           'workflow ms',
           'client errors',
         ],
-        rows,
-      ),
+        ...rows,
+      ]),
     );
     console.log(
       `write window (longest gap between acknowledged writes): median ${median(windows)} ms, max ${Math.max(...windows)} ms; ` +

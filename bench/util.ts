@@ -4,11 +4,17 @@ import { join } from 'node:path';
 
 export const RESULTS_DIR = join(__dirname, 'results');
 
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : NaN;
+}
+
 export function stats(xs: number[]) {
   const s = [...xs].sort((a, b) => a - b);
-  const median = s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : NaN;
-  return { n: s.length, median, min: s[0] ?? NaN, max: s[s.length - 1] ?? NaN };
+  return { n: s.length, median: median(s), min: s[0] ?? NaN, max: s[s.length - 1] ?? NaN };
 }
+
+/** Rows as a text table: the first row is the header, the first column left-aligned, the others right. */
 
 export function table(rows: (string | number)[][]): string {
   const cells = rows.map((r) => r.map((c) => String(c)));

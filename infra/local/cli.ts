@@ -9,13 +9,9 @@ import { operatorUsage, UsageError as OperatorUsageError } from './operator/comm
 
 const OPERATOR_USAGE = operatorUsage();
 import { PartitionError } from './partition';
+import { UsageError } from './usage-error';
 
-export class UsageError extends Error {
-  constructor(msg: string) {
-    super(msg);
-    this.name = 'UsageError';
-  }
-}
+export { UsageError };
 
 const USAGE = `usage: pgwarden <command> [options]
 

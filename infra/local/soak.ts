@@ -11,9 +11,11 @@
  * else (fencing, promotion, rejoin, re-attach) is pgwarden's job.
  */
 import { readFileSync } from 'node:fs';
-import type { Lab, LabStatus } from './lab';
+import { parseArgs } from 'node:util';
+import { defaultLabDir, Lab, type LabStatus } from './lab';
 import { executions, gaps, labApi, startWriteLoad, type LoadHandle } from './drill';
 import { isAlive } from './proc';
+import { UsageError } from './usage-error';
 
 export const FAULT_KINDS = [
   'kill-primary',
@@ -372,9 +374,6 @@ export function renderSoak(r: SoakResult): string {
 
 /** `pgwarden soak [--seed N] [--faults N] [--json] [--keep]`: a lab of its own, brought down afterwards. */
 export async function main(argv: string[]): Promise<number> {
-  const { parseArgs } = require('node:util') as typeof import('node:util');
-  const { Lab, defaultLabDir } = require('./lab') as typeof import('./lab');
-  const { UsageError } = require('./cli') as typeof import('./cli');
   let parsed;
   try {
     parsed = parseArgs({
