@@ -8,6 +8,10 @@
  *
  * The token travels as the first path segment (`http://127.0.0.1:<port>/<token>/v1/...`, the lab's
  * `apiUrl`), so that every client built on `lab.apiUrl` carries it without knowing about it.
+ *
+ * This module is the control plane's whole HTTP plumbing: the server, the checks, the body, the
+ * answer, and the dispatch of a request to the route table (routes.ts, workflow-routes.ts,
+ * observability.ts hold the routes themselves).
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, writeSync } from 'node:fs';
@@ -135,6 +139,31 @@ export class RawBody {
     readonly contentType: string,
     readonly body: string,
   ) {}
+}
+
+/** A route's answer to an admitted request: parsed JSON body, URL without the token, `:id` segment. */
+export type Route = (body: unknown, url: URL, id?: string) => Promise<unknown>;
+
+/** The API as a table: `"METHOD /path"` (a last segment `:id` matches any one segment) to its route. */
+export type Routes = Record<string, Route>;
+
+/** The route for a request: `METHOD /path` itself, else `METHOD /parent/:id`; 404 when neither exists. */
+export async function dispatchRoute(
+  routes: ReadonlyMap<string, Route>,
+  method: string,
+  url: URL,
+  body: unknown,
+): Promise<unknown> {
+  const key = `${method} ${url.pathname}`;
+  let route = routes.get(key);
+  let id: string | undefined;
+  if (!route) {
+    const i = key.lastIndexOf('/');
+    route = routes.get(`${key.slice(0, i)}/:id`);
+    id = decodeURIComponent(key.slice(i + 1));
+  }
+  if (!route) throw new HttpError(404, `no route ${key}`);
+  return route(body, url, id);
 }
 
 export interface ApiServerOptions {

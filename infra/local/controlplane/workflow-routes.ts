@@ -11,11 +11,12 @@ import * as rejoin from '../../../functions/triggers/rejoin';
 import * as scale from '../../../functions/triggers/scale';
 import * as switchover from '../../../functions/triggers/switchover';
 import type { ExecutionRecord } from '../runner';
-import { HttpError, type ControlPlane } from './server';
+import { HttpError, type Routes } from './guard';
+import type { ControlPlane } from './server';
 
 const MAX_WAIT_MS = 280_000; // under the HTTP clients' 300 s header timeout
 
-export function register(cp: ControlPlane): void {
+export function workflowRoutes(cp: ControlPlane): Routes {
   const started = async (r: { executionName: string }, body: { wait?: unknown }) => {
     if (!body.wait) return r;
     const rec = await cp.runner.waitFor(r.executionName, null, MAX_WAIT_MS);
@@ -30,51 +31,53 @@ export function register(cp: ControlPlane): void {
     }
   };
 
-  cp.route('POST /v1/switchover', async (body) => {
-    const b = obj(body);
-    return trigger(() => switchover.handle(b, cp.deps()), b);
-  });
-  cp.route('POST /v1/rejoin', async (body) => {
-    const b = obj(body);
-    return trigger(() => rejoin.handle(b, cp.deps()), b);
-  });
-  cp.route('POST /v1/maintenance', async (body) => {
-    const b = obj(body);
-    return trigger(() => maintenance.handle(b, cp.deps()), b);
-  });
-  cp.route('POST /v1/scale', async (body) => {
-    const b = obj(body);
-    if (b.direction === 'out') {
-      if (b.node !== undefined) throw new HttpError(400, 'the lab names new nodes itself: scale out takes no node');
-      try {
-        await checkFree(cp.deps(), 'scale-out');
-      } catch (e) {
-        throw new HttpError(409, (e as Error).message);
+  return {
+    'POST /v1/switchover': async (body) => {
+      const b = obj(body);
+      return trigger(() => switchover.handle(b, cp.deps()), b);
+    },
+    'POST /v1/rejoin': async (body) => {
+      const b = obj(body);
+      return trigger(() => rejoin.handle(b, cp.deps()), b);
+    },
+    'POST /v1/maintenance': async (body) => {
+      const b = obj(body);
+      return trigger(() => maintenance.handle(b, cp.deps()), b);
+    },
+    'POST /v1/scale': async (body) => {
+      const b = obj(body);
+      if (b.direction === 'out') {
+        if (b.node !== undefined) throw new HttpError(400, 'the lab names new nodes itself: scale out takes no node');
+        try {
+          await checkFree(cp.deps(), 'scale-out');
+        } catch (e) {
+          throw new HttpError(409, (e as Error).message);
+        }
+        // The lab's stand-in for launching an instance.
+        const n = cp.lab.addNode();
+        const node = { ...n, host: '127.0.0.1', instanceId: `lab:${n.name}` };
+        try {
+          return await trigger(() => scale.handle({ ...b, node }, cp.deps()), b);
+        } catch (e) {
+          cp.lab.removeNode(n.name);
+          throw e;
+        }
       }
-      // The lab's stand-in for launching an instance.
-      const n = cp.lab.addNode();
-      const node = { ...n, host: '127.0.0.1', instanceId: `lab:${n.name}` };
-      try {
-        return await trigger(() => scale.handle({ ...b, node }, cp.deps()), b);
-      } catch (e) {
-        cp.lab.removeNode(n.name);
-        throw e;
+      // Scale in: the lab deprovisions the node once the workflow has removed it (in the background
+      // when the caller does not wait, so that the CLI can stream the steps).
+      const r = await trigger(() => scale.handle(b, cp.deps()), {});
+      const done = cp.runner.waitFor(r.executionName, null, b.wait ? MAX_WAIT_MS : 3_600_000).then((rec) => {
+        const gone = (rec?.output as { precheck?: { node?: string } } | undefined)?.precheck?.node;
+        if (rec?.status === 'SUCCEEDED' && gone) cp.lab.removeNode(gone);
+        return rec;
+      });
+      if (!b.wait) {
+        done.catch((e: Error) => cp.lab.log(`scale in: deprovisioning failed: ${e.message}`));
+        return r;
       }
-    }
-    // Scale in: the lab deprovisions the node once the workflow has removed it (in the background
-    // when the caller does not wait, so that the CLI can stream the steps).
-    const r = await trigger(() => scale.handle(b, cp.deps()), {});
-    const done = cp.runner.waitFor(r.executionName, null, b.wait ? MAX_WAIT_MS : 3_600_000).then((rec) => {
-      const gone = (rec?.output as { precheck?: { node?: string } } | undefined)?.precheck?.node;
-      if (rec?.status === 'SUCCEEDED' && gone) cp.lab.removeNode(gone);
-      return rec;
-    });
-    if (!b.wait) {
-      done.catch((e: Error) => cp.lab.log(`scale in: deprovisioning failed: ${e.message}`));
-      return r;
-    }
-    return outcome(cp, r, await done);
-  });
+      return outcome(cp, r, await done);
+    },
+  };
 }
 
 function outcome(cp: ControlPlane, r: { executionName: string }, rec: ExecutionRecord | undefined) {
