@@ -45,9 +45,28 @@ async function explain(lab: Lab, pgpool: string): Promise<string> {
   return [
     `${pgpool} sees: ${view}`,
     `history: ${JSON.stringify(lab.readTopology().history.slice(-6))}`,
-    `control plane:\n${tail(join(lab.controlDir, 'controlplane.log'), 40, /heal|probe|failover|attach|lease/i)}`,
+    `control plane:\n${tail(join(lab.controlDir, 'controlplane.log'), 40, /heal|probe|failover|attach|lease|trigger|rejoin|verify|workflow/i)}`,
     `${pgpool} log:\n${tail(join(lab.pgpoolDir(pgpool), 'log', 'pgpool.log'), 40)}`,
   ].join('\n');
+}
+
+type PoolView = Awaited<ReturnType<Lab['status']>>['pgpools'][number]['nodes'][number];
+
+/**
+ * Wait until a pgpool's view has a node matching `what`. Generous: a pgpool cut off from the primary
+ * answers nobody while it looks for a primary (search_primary_node_timeout) after detaching it, and
+ * the machine may be loaded. On timeout, prints what the pgpool saw and why.
+ */
+async function pgpoolSees(lab: Lab, pgpool: string, why: string, what: (n: PoolView) => boolean): Promise<void> {
+  await waitFor(
+    `${pgpool} ${why}`,
+    async () => (await lab.status()).pgpools.find((p) => p.name === pgpool)?.nodes.some(what),
+    90_000,
+    200,
+  ).catch(async (e: Error) => {
+    console.log(await explain(lab, pgpool));
+    throw e;
+  });
 }
 
 async function finishedFailover(lab: Lab, known: Set<string>, what: (e: Exec) => boolean = () => true) {
@@ -118,31 +137,17 @@ describe('partition tooling; one pgpool cut off from the primary', () => {
       await waitFor('writes through pgpool1', () => load.acked.length > 20, 20_000);
       lab.partitions.partition(t0.primary, 'pgpool2');
       // pgpool2 notices (health check) and detaches the primary; pgpool1 goes on writing.
-      await waitFor(
-        'pgpool2 to detach the primary',
-        async () =>
-          (await lab.status()).pgpools
-            .find((p) => p.name === 'pgpool2')
-            ?.nodes.some((n) => n.name === t0.primary && n.status === 'down'),
-        30_000,
-        200,
-      );
+      await pgpoolSees(lab, 'pgpool2', 'to detach the primary', (n) => n.name === t0.primary && n.status === 'down');
       const mark = load.acked.length;
       await waitFor('more writes through pgpool1', () => load.acked.length > mark + 50, 20_000);
       lab.partitions.heal();
       // Re-attached after the heal: pgpool2 routes writes to the same primary again.
-      await waitFor(
-        'pgpool2 to route writes to the primary again',
-        async () =>
-          (await lab.status()).pgpools
-            .find((p) => p.name === 'pgpool2')
-            ?.nodes.some((n) => n.name === t0.primary && n.status === 'up' && n.role === 'primary'),
-        60_000,
-        500,
-      ).catch(async (e: Error) => {
-        console.log(await explain(lab, 'pgpool2'));
-        throw e;
-      });
+      await pgpoolSees(
+        lab,
+        'pgpool2',
+        'to route writes to the primary again',
+        (n) => n.name === t0.primary && n.status === 'up' && n.role === 'primary',
+      );
       const c = await lab.client('pgpool2', { user: 'app', database: 'app' });
       const w = await c.query(
         'insert into drill_writes (id, writer) values (2, 98) returning inet_server_port() as port',
@@ -175,15 +180,7 @@ describe('partition tooling; one pgpool cut off from the primary', () => {
     lab.partitions.partition(t0.primary, 'pgpool2');
     let exec: string | undefined;
     try {
-      await waitFor(
-        'pgpool2 to detach the primary',
-        async () =>
-          (await lab.status()).pgpools
-            .find((p) => p.name === 'pgpool2')
-            ?.nodes.some((n) => n.name === t0.primary && n.status === 'down'),
-        30_000,
-        200,
-      );
+      await pgpoolSees(lab, 'pgpool2', 'to detach the primary', (n) => n.name === t0.primary && n.status === 'down');
       // pgpool2's report starts a failover that finds the primary writable (a false alarm); once it
       // has ended, the rejoin of a streaming standby takes the lease.
       await finishedFailover(lab, known);
