@@ -50,6 +50,7 @@ export function pgpoolPatches(): { name: string; text: string }[] {
 export function buildId(): string {
   const h = createHash('sha256');
   for (const p of pgpoolPatches()) h.update(`${p.name}\0${p.text}\0`);
+  h.update(readFileSync(join(PATCH_DIR, 'apply.sh'), 'utf8'));
   return h.digest('hex').slice(0, 10);
 }
 
@@ -226,14 +227,10 @@ export function ensurePgpool(
       const untar = runSync('tar', ['-xzf', tarball, '-C', work]);
       if (untar.code !== 0) throw new Error(`tar: ${untar.stderr}`);
       const dir = join(work, `pgpool-II-${src.version}`);
-      for (const p of pgpoolPatches()) {
-        log(`pgpool-II build: applying ${p.name}`);
-        const r = runSync('patch', ['-p1', '-d', dir, '-i', join(PATCH_DIR, p.name)]);
-        if (r.code !== 0)
-          throw new Error(
-            `patch ${p.name} does not apply to pgpool-II ${src.version}: ${(r.stdout + r.stderr).trim()}`,
-          );
-      }
+      // The same script applies them to the RPM the AWS pgpool instances install.
+      const r = runSync('bash', [join(PATCH_DIR, 'apply.sh'), dir]);
+      for (const line of r.stdout.trim().split('\n').filter(Boolean)) log(`pgpool-II build: ${line}`);
+      if (r.code !== 0) throw new Error(`pgpool-II ${src.version}: ${r.stderr.trim()}`);
       const staging = `${prefix}.partial`;
       rmSync(staging, { recursive: true, force: true });
       const steps: [string, string][] = [

@@ -1296,6 +1296,19 @@ describe('the pgpool-II package recipe', () => {
     expect(rpm).toContain(`VERSION=${labVersion}`);
     expect(rpm).toContain('./configure --prefix=/usr --libdir=/usr/lib64 --sysconfdir=/etc/pgpool-II --with-openssl');
   });
+
+  it("applies the lab's patches with the lab's own script, after unpacking and before configure", () => {
+    const rpm = fs.readFileSync(path.join(ROOT, 'infra/aws/pgpool-rpm/build-al2023.sh'), 'utf8');
+    const lab = fs.readFileSync(path.join(ROOT, 'infra/local/pgpool-build.ts'), 'utf8');
+    expect(lab).toContain("join(PATCH_DIR, 'apply.sh')");
+    const at = (s: string) => rpm.indexOf(s);
+    expect(at('PATCHES=$(cd "$(dirname "$0")/../../local/pgpool-patches" && pwd)')).toBeGreaterThan(0);
+    expect(at('tar -xzf')).toBeGreaterThan(0);
+    expect(at('bash "$PATCHES/apply.sh" "$work/pgpool-II-$VERSION"')).toBeGreaterThan(at('tar -xzf'));
+    expect(at('./configure')).toBeGreaterThan(at('$PATCHES/apply.sh'));
+    // The path the recipe names holds the script the lab runs.
+    expect(fs.existsSync(path.join(ROOT, 'infra/aws/pgpool-rpm', '../../local/pgpool-patches/apply.sh'))).toBe(true);
+  });
 });
 
 describe('least privilege: one role per Lambda, granting what its code calls', () => {

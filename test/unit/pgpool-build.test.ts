@@ -2,10 +2,18 @@
  * Which pgpool-II the lab accepts: 4.5 or later, with the pcp commands the node scripts run.
  * (The build itself runs in `doctor --install`, before any test; every lab test then uses it.)
  */
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pgpoolBinDir, pgpoolProblem, pgpoolVersion, versionAtLeast } from '../../infra/local/pgpool-build';
+import { dirname, join } from 'node:path';
+import {
+  PATCH_DIR,
+  pgpoolBinDir,
+  pgpoolPatches,
+  pgpoolProblem,
+  pgpoolVersion,
+  versionAtLeast,
+} from '../../infra/local/pgpool-build';
 
 /** Every folder the tests make, removed at the end. */
 const made: string[] = [];
@@ -70,4 +78,15 @@ test('the lab uses PGWARDEN_PGPOOL_BIN when it is set', () => {
     if (saved === undefined) delete process.env.PGWARDEN_PGPOOL_BIN;
     else process.env.PGWARDEN_PGPOOL_BIN = saved;
   }
+});
+
+test('a patch that does not apply stops the build, naming the patch (the script both builds run)', () => {
+  const src = tempDir();
+  for (const f of ['src/main/pgpool_main.c', 'src/context/pool_query_context.c']) {
+    mkdirSync(join(src, dirname(f)), { recursive: true });
+    writeFileSync(join(src, f), 'not pgpool-II 4.6.1\n');
+  }
+  const r = spawnSync('bash', [join(PATCH_DIR, 'apply.sh'), src], { encoding: 'utf8' });
+  expect(r.status).toBe(1);
+  expect(r.stderr).toContain(`patch ${pgpoolPatches()[0].name} does not apply to ${src}`);
 });

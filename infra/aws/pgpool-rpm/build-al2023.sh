@@ -3,7 +3,8 @@
 # Amazon Linux 2023 aarch64 machine (a t4g.small for a few minutes, or an arm64 AL2023 container).
 # Same recipe as the lab's build (infra/local/pgpool-build.ts): Debian trixie's pgpool-II source
 # tarball, checked against the same pinned SHA-256, `./configure --with-openssl`, make, install into a
-# staging tree; here the tree is then wrapped in an RPM.
+# staging tree, with pgwarden's patches applied by the same script (infra/local/pgpool-patches/apply.sh);
+# here the tree is then wrapped in an RPM.
 #   infra/aws/pgpool-rpm/build-al2023.sh [out-dir]     -> out-dir/pgpool-II-4.6.1-1.pgwarden.al2023.aarch64.rpm
 set -euo pipefail
 
@@ -12,6 +13,7 @@ VERSION=4.6.1
 SHA256=0f8805d93bc40002c8019dc40ae03a71a3d144bd39f3dffe6fa01f7fc19bb8e8
 URL=${PGWARDEN_DEBIAN_MIRROR:-http://deb.debian.org/debian}/pool/main/p/pgpool2/pgpool2_${VERSION}.orig.tar.gz
 OUT=$(realpath "${1:-.}")
+PATCHES=$(cd "$(dirname "$0")/../../local/pgpool-patches" && pwd)
 
 . /etc/os-release
 if [ "$ID" != amzn ] || [ "${VERSION_ID%%.*}" != 2023 ] || [ "$(uname -m)" != aarch64 ]; then
@@ -25,6 +27,8 @@ trap 'rm -rf "$work"' EXIT
 curl -fsS --retry 3 -o "$work/pgpool.tar.gz" "$URL"
 echo "$SHA256  $work/pgpool.tar.gz" | sha256sum -c -
 tar -xzf "$work/pgpool.tar.gz" -C "$work"
+# The lab's patches (each says why), applied as the lab's build applies them.
+bash "$PATCHES/apply.sh" "$work/pgpool-II-$VERSION"
 
 cd "$work/pgpool-II-$VERSION"
 # /usr/bin is what the instances use (PGW_PGPOOL_BIN); configuration is rendered by configure-pgpool.sh.
