@@ -9,7 +9,7 @@ import { ALARMS, alarmName } from '../../functions/lib/alarms';
 import { executions, failoverDrill, labApi, missingWrites, startWriteLoad } from '../../infra/local/drill';
 import type { Lab } from '../../infra/local/lab';
 import { waitFor } from '../../infra/local/proc';
-import { alarmEvent, ec2Event } from '../../infra/local/controlplane/sensors';
+import { alarmEvent, ec2Event } from '../../infra/local/controlplane/events';
 import { freshLab } from './support/lab';
 
 jest.setTimeout(240_000);

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { ALARMS, alarmName } from '../../functions/lib/alarms';
-import { alarmEvent } from '../../infra/local/controlplane/sensors';
+import { alarmEvent } from '../../infra/local/controlplane/events';
 import { executions, labApi } from '../../infra/local/drill';
 import { Lab } from '../../infra/local/lab';
 import { waitFor } from '../../infra/local/proc';

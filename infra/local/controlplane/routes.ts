@@ -9,7 +9,8 @@ import * as pgpoolHook from '../../../functions/triggers/pgpool-hook';
 import { ms, sleep } from '../aws-sim';
 import { latestDigest } from './digest-route';
 import { HttpError, type Routes } from './guard';
-import type { BusEvent, SensorSwitches } from './sensors';
+import type { BusEvent } from './events';
+import type { SensorSwitches } from './sensors';
 import type { ControlPlane } from './server';
 
 export function coreRoutes(cp: ControlPlane): Routes {

@@ -14,6 +14,7 @@ import * as ec2Trigger from '../../../functions/triggers/ec2-state';
 import type { MetricStore } from '../adapters';
 import { ms, sleep, type LambdaSim } from '../aws-sim';
 import type { Lab } from '../lab';
+import { alarmEvent, ec2Event, type BusEvent } from './events';
 
 export interface SensorSwitches {
   pgpool: boolean;
@@ -21,14 +22,6 @@ export interface SensorSwitches {
   ec2: boolean;
   /** The prober re-attaches a standby a pgpool detached while it streams (functions/probe/heal.ts). */
   heal: boolean;
-}
-
-export interface BusEvent {
-  source: string;
-  'detail-type': string;
-  time?: string;
-  detail: Record<string, unknown>;
-  [k: string]: unknown;
 }
 
 interface Rule {
@@ -194,47 +187,6 @@ function breaches(a: AlarmDefinition, x: number): boolean {
   return x >= a.threshold;
 }
 
-/** The event EventBridge delivers for an alarm state change. */
-export function alarmEvent(
-  name: string,
-  a: AlarmDefinition,
-  cluster: string,
-  dims: Record<string, string>,
-  prev: string,
-  next: string,
-): BusEvent {
-  return {
-    version: '0',
-    id: `lab-${Date.now()}`,
-    source: 'aws.cloudwatch',
-    'detail-type': 'CloudWatch Alarm State Change',
-    account: '000000000000',
-    region: 'lab',
-    time: new Date().toISOString(),
-    resources: [`arn:aws:cloudwatch:lab:000000000000:alarm:${name}`],
-    detail: {
-      alarmName: name,
-      state: {
-        value: next,
-        reason: `${a.metric} ${a.statistic} ${a.comparison} ${a.threshold}`,
-        timestamp: new Date().toISOString(),
-      },
-      previousState: { value: prev },
-      configuration: {
-        metrics: [
-          {
-            id: 'm1',
-            metricStat: {
-              metric: { namespace: 'pgwarden', name: a.metric, dimensions: { Cluster: cluster } },
-              stat: a.statistic,
-            },
-          },
-        ],
-      },
-    },
-  };
-}
-
 /** EC2 stand-in: a node's "instance" is its postmaster; its exit and return become state-change events. */
 export class Supervisor {
   private timer?: NodeJS.Timeout;
@@ -285,18 +237,4 @@ export class Supervisor {
       this.ticking = false;
     }
   }
-}
-
-export function ec2Event(instanceId: string, state: string): BusEvent {
-  return {
-    version: '0',
-    id: `lab-${Date.now()}`,
-    source: 'aws.ec2',
-    'detail-type': 'EC2 Instance State-change Notification',
-    account: '000000000000',
-    region: 'lab',
-    time: new Date().toISOString(),
-    resources: [`arn:aws:ec2:lab:000000000000:instance/${instanceId}`],
-    detail: { 'instance-id': instanceId, state },
-  };
 }

@@ -21,17 +21,18 @@ import {
 } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Client } from 'pg';
-import { syncDegraded, type Topology } from '../../functions/lib/topology';
-import { appDown, appPid, appUp } from './app-process';
-import { AWS_PGPOOL_HEALTH_CHECK, AWS_SIM_LATENCIES } from './aws-sim';
-import { ensureSystemPackages, PGBIN } from './doctor';
-import { Partitions } from './partition';
-import { pgpoolBinDir } from './pgpool-build';
-import { ensureApiToken, readApiToken } from './controlplane/guard';
-import { ensurePrivateDir, uidOf } from './private-dir';
-import { isAlive, parseResult, run, runSync, waitFor, type RunResult } from './proc';
+import { syncDegraded, type Topology } from '../../../functions/lib/topology';
+import { appDown, appPid, appUp } from '../app-process';
+import { AWS_PGPOOL_HEALTH_CHECK, AWS_SIM_LATENCIES } from '../aws-sim';
+import { ensureSystemPackages, PGBIN } from '../doctor';
+import { Partitions } from '../partition';
+import { pgpoolBinDir } from '../pgpool-build';
+import { ec2Event } from '../controlplane/events';
+import { ensureApiToken, readApiToken } from '../controlplane/guard';
+import { ensurePrivateDir, uidOf } from '../private-dir';
+import { isAlive, parseResult, run, runSync, waitFor, type RunResult } from '../proc';
 
-export const REPO_ROOT = resolve(__dirname, '..', '..');
+export const REPO_ROOT = resolve(__dirname, '..', '..', '..');
 const NODE_SCRIPTS_SRC = join(REPO_ROOT, 'infra', 'node');
 export const DEFAULT_PORT_BASE = 25432;
 const STANDARD_PORTS = [5432, 6379, 9999, 8080, 9898];
@@ -783,7 +784,6 @@ export class Lab {
     const r = await this.script(name, 'start');
     if (r.code === 3 && parseResult(r.stdout).refused === 'fenced') {
       if (await this.apiHealthy()) {
-        const { ec2Event } = require('./controlplane/sensors') as typeof import('./controlplane/sensors');
         await fetch(`${this.apiUrl}/v1/events`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
@@ -879,7 +879,7 @@ export class Lab {
     const [cmd, args] = this.partitions.wrap('control', process.execPath, [
       '--import',
       'tsx',
-      join(__dirname, 'controlplane', 'main.ts'),
+      join(REPO_ROOT, 'infra', 'local', 'controlplane', 'main.ts'),
       this.dir,
     ]);
     const child = spawn(cmd, args, {
