@@ -1303,9 +1303,11 @@ describe('the pgpool-II package recipe', () => {
     expect(lab).toContain("join(PATCH_DIR, 'apply.sh')");
     const at = (s: string) => rpm.indexOf(s);
     expect(at('PATCHES=$(cd "$(dirname "$0")/../../local/pgpool-patches" && pwd)')).toBeGreaterThan(0);
-    expect(at('tar -xzf')).toBeGreaterThan(0);
-    expect(at('bash "$PATCHES/apply.sh" "$work/pgpool-II-$VERSION"')).toBeGreaterThan(at('tar -xzf'));
-    expect(at('./configure')).toBeGreaterThan(at('$PATCHES/apply.sh'));
+    expect(at('tar -xzf "$work/pgpool.tar.gz"')).toBeGreaterThan(0);
+    expect(at('bash "$PATCHES/apply.sh" "$work/pgpool-II-$VERSION"')).toBeGreaterThan(
+      at('tar -xzf "$work/pgpool.tar.gz"'),
+    );
+    expect(at('./configure --prefix=/usr')).toBeGreaterThan(at('$PATCHES/apply.sh'));
     // The path the recipe names holds the script the lab runs.
     expect(fs.existsSync(path.join(ROOT, 'infra/aws/pgpool-rpm', '../../local/pgpool-patches/apply.sh'))).toBe(true);
   });
