@@ -1,9 +1,10 @@
 /**
- * The cluster's alarms: ONE definition, infra/aws/alarms.json, read by infra/aws/alarms.js
- * (CloudWatch alarms in the stack) and by the lab's alarm evaluator, which evaluates them with the
- * lab profile's shorter period.
+ * The cluster's alarms: ONE definition, functions/metrics/alarms.json (beside the metric definitions
+ * they read), read by infra/aws/alarms.js (CloudWatch alarms in the stack) and by the lab's alarm
+ * evaluator, which evaluates them with the lab profile's shorter period. Its `namespace` is the
+ * metric namespace everywhere (ports.ts METRIC_NAMESPACE, the IAM condition on PutMetricData).
  */
-import definitions from '../../infra/aws/alarms.json';
+import definitions from '../metrics/alarms.json';
 
 export interface AlarmDefinition {
   name: string;
@@ -28,7 +29,6 @@ export interface AlarmDefinition {
   starts?: string;
 }
 
-export const METRIC_NAMESPACE_OF_ALARMS: string = definitions.namespace;
 export const ALARMS: AlarmDefinition[] = definitions.alarms as AlarmDefinition[];
 
 export function alarmName(cluster: string, a: AlarmDefinition): string {

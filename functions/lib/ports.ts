@@ -3,6 +3,7 @@
  * (functions/lib/aws) and a lab adapter (infra/local). Domain code only sees these interfaces.
  */
 import type { Topology } from './topology';
+import alarmDefinitions from '../metrics/alarms.json';
 
 /** A node action is one infra/node script, run on the node (SSM Run Command / local spawn). */
 export type NodeAction =
@@ -193,4 +194,5 @@ export interface Deps {
   log(msg: string, fields?: Record<string, unknown>): void;
 }
 
-export const METRIC_NAMESPACE = 'pgwarden';
+/** The CloudWatch namespace of every pgwarden metric: defined once, in functions/metrics/alarms.json. */
+export const METRIC_NAMESPACE: string = alarmDefinitions.namespace;

@@ -175,7 +175,7 @@ function judge(
   }
 }
 
-/** Published once per rehearsal; the alarm rehearsal-failed (infra/aws/alarms.json) reads RehearsalFailures. */
+/** Published once per rehearsal; the alarm rehearsal-failed (functions/metrics/alarms.json) reads RehearsalFailures. */
 export const REHEARSAL_METRICS = {
   RehearsalFailures: { name: 'RehearsalFailures', unit: 'Count', dimensions: ['Cluster'] },
   RehearsalReactivations: { name: 'RehearsalReactivations', unit: 'Count', dimensions: ['Cluster'] },

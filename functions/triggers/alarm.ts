@@ -1,6 +1,6 @@
 /**
  * CloudWatch Alarm State Change (as EventBridge delivers it) -> the workflow the alarm `starts`
- * (infra/aws/alarms.json): failover, or scale out/in (scale-alarm.ts). Only a transition INTO ALARM
+ * (functions/metrics/alarms.json): failover, or scale out/in (scale-alarm.ts). Only a transition INTO ALARM
  * of one of this cluster's alarms that starts something acts; OK/INSUFFICIENT_DATA and other alarms
  * are ignored with a reason. For a failover the failing node comes from the alarm's Node dimension
  * when it has one; otherwise the primary of record is the suspect.

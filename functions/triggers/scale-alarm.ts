@@ -1,5 +1,5 @@
 /**
- * Elastic read capacity from alarms (infra/aws/alarms.json, `starts`): sustained read load on the
+ * Elastic read capacity from alarms (functions/metrics/alarms.json, `starts`): sustained read load on the
  * standbys starts the scale-out workflow on an instance the InstanceControl port provisions (AWS: a
  * spare node instance of the stack, running with PostgreSQL stopped; lab: a new node), and a long
  * quiet spell starts the scale-in workflow for the most recently added standby. Bounds

@@ -1,11 +1,11 @@
 'use strict';
 /**
- * CloudWatch alarms and the dashboard, generated from infra/aws/alarms.json (the lab's alarm evaluator
+ * CloudWatch alarms and the dashboard, generated from functions/metrics/alarms.json (the lab's alarm evaluator
  * reads the same file), and an alarm on the rehearsal Lambda's own Errors. Used as
  * `${file(./infra/aws/alarms.js):resources}`; `alarmArns` feeds the EventBridge rule of the alarm trigger.
  */
 const { pascal, functionName } = require('./naming');
-const definitions = () => require('./alarms.json');
+const definitions = () => require('../../functions/metrics/alarms.json');
 
 const alarmLogicalId = (name) => `${pascal(name)}Alarm`;
 const alarmName = (cluster, name) => `pgwarden-${cluster}-${name}`;

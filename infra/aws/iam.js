@@ -84,7 +84,7 @@ const ADAPTER_STATEMENTS = {
       Effect: 'Allow',
       Action: ['cloudwatch:PutMetricData'],
       Resource: '*',
-      Condition: { StringEquals: { 'cloudwatch:namespace': 'pgwarden' } },
+      Condition: { StringEquals: { 'cloudwatch:namespace': require('../../functions/metrics/alarms.json').namespace } },
     },
   ],
   'functions/lib/aws/sns-notifier.ts': () => [

@@ -28,7 +28,7 @@ function substitution(name, { cluster, workflowNames, file }) {
   const fixed = {
     NotifyTopicArn: { Ref: 'NotifyTopic' },
     ClusterName: cluster,
-    MetricNamespace: 'pgwarden',
+    MetricNamespace: require('../../functions/metrics/alarms.json').namespace,
     TopologyTableName: topologyTableName(cluster),
   };
   if (name in fixed) return fixed[name];

@@ -1,7 +1,7 @@
 /**
  * The rule of the observability stack: every metric an alarm or the CloudWatch dashboard reads is
  * published by some code path with the same name, dimension names and unit; an alarm with a period
- * under 60 s reads only high-resolution metrics. Reads come from infra/aws/alarms.json and the
+ * under 60 s reads only high-resolution metrics. Reads come from functions/metrics/alarms.json and the
  * dashboard alarms.js builds from it; publications from definitions.json and the MetricSpec lists
  * declared beside each publishing code path.
  */
@@ -16,7 +16,7 @@ import {
   publishedMetrics,
 } from '../../functions/metrics/catalog';
 import { METRIC_NAMESPACE } from '../../functions/lib/ports';
-import alarmDefs from '../../infra/aws/alarms.json';
+import alarmDefs from '../../functions/metrics/alarms.json';
 const { build, alarmLogicalId } = require('../../infra/aws/alarms.js') as {
   build(cluster: string, defs?: unknown): { Resources: Record<string, { Properties: Record<string, unknown> }> };
   alarmLogicalId(name: string): string;
@@ -33,6 +33,13 @@ const reads = (defs: Defs = alarmDefs, body = dashboardBody(defs)) => [
   ...alarmReads(defs),
   ...dashboardReads(body, defs.namespace),
 ];
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((n) => {
+    const p = join(dir, n);
+    return statSync(p).isDirectory() ? sourceFiles(p) : /\.(ts|js|yml)$/.test(p) ? [p] : [];
+  });
+}
 
 function tsFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((n) => {
@@ -110,8 +117,18 @@ describe('every alarm and chart reads a metric that is published as it reads it'
     expect(pw).toEqual([expect.objectContaining({ highResolution: true, source: 'functions/probe/probe.ts' })]);
   });
 
-  it('publishes in the namespace the alarms and dashboard read', () => {
+  it('names the metric namespace in one place: alarms.json, which every consumer reads', () => {
     expect(METRIC_NAMESPACE).toBe(alarmDefs.namespace);
+    // A namespace written out anywhere else in code or stack definitions (a literal beside a
+    // namespace key) is a second definition.
+    const literal = new RegExp(`namespace['"]?\\s*[:=]\\s*['"]${alarmDefs.namespace}['"]`, 'i');
+    const files = ['functions', 'app', 'infra'].flatMap((d) =>
+      sourceFiles(join(ROOT, d)).filter((f) => !f.includes('node_modules')),
+    );
+    expect(files.length).toBeGreaterThan(100);
+    const offenders = files.filter((f) => literal.test(readFileSync(f, 'utf8'))).map((f) => relative(ROOT, f));
+    expect(offenders).toEqual([]);
+    expect(literal.test("MetricNamespace: 'pgwarden',")).toBe(true);
   });
 
   it('publishes each series in one unit only', () => {

@@ -1,4 +1,4 @@
-import alarms from '../../infra/aws/alarms.json';
+import alarms from '../../functions/metrics/alarms.json';
 import { CounterMemory, counterDelta, counterRate } from '../../functions/metrics/counters';
 import { DefinitionError, PLACEMENTS, UNITS, loadDefinitions } from '../../functions/metrics/definitions';
 import declared from '../../functions/metrics/definitions.json';

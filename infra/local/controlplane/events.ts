@@ -1,9 +1,10 @@
 /**
  * The events EventBridge delivers, as the lab's stand-ins emit them: a CloudWatch alarm's state change
- * and an EC2 instance's. Plain data, no runtime imports: the sensors, the lab (a fenced node's instance
- * reported running) and tests build them.
+ * and an EC2 instance's. Plain data (the only runtime import is the metric namespace, itself data):
+ * the sensors, the lab (a fenced node's instance reported running) and tests build them.
  */
 import type { AlarmDefinition } from '../../../functions/lib/alarms';
+import { METRIC_NAMESPACE } from '../../../functions/lib/ports';
 
 export interface BusEvent {
   source: string;
@@ -35,7 +36,7 @@ export function alarmEvent(
         {
           id: 'm1',
           metricStat: {
-            metric: { namespace: 'pgwarden', name: a.metric, dimensions: { Cluster: cluster } },
+            metric: { namespace: METRIC_NAMESPACE, name: a.metric, dimensions: { Cluster: cluster } },
             stat: a.statistic,
           },
         },
