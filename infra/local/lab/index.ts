@@ -9,20 +9,18 @@ export {
   AWS_SIM_PROFILE,
   DEFAULT_PORT_BASE,
   defaultLabDir,
-  Lab,
   LAB_PROFILE,
   LabError,
   PROFILES,
   profileByName,
-  redisCli,
   REPO_ROOT,
   type LabConfig,
   type LabNode,
   type LabOptions,
   type LabPgpool,
   type LabProfile,
-  type LabStatus,
-  type NodeStatus,
-  type PgpoolStatus,
   type Secrets,
-} from './lab';
+} from './config';
+export { Lab } from './lab';
+export { redisCli } from './services';
+export type { LabStatus, NodeStatus, PgpoolStatus } from './status';

@@ -1,0 +1,204 @@
+/** `lab status`: the lab as its nodes, pgpools and services see themselves right now. */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { syncDegraded, type Topology } from '../../../functions/lib/topology';
+import type { LabNode, LabPgpool } from './config';
+import { sslQuery } from './connections';
+import type { Lab } from './lab';
+import { apiHealthy, redisPing } from './services';
+
+export interface NodeStatus {
+  name: string;
+  port: number;
+  up: boolean;
+  role: 'primary' | 'standby' | 'down' | 'unreachable';
+  expectedRole: string;
+  fenced: boolean;
+  streaming: boolean;
+  upstream?: string;
+  timeline?: number;
+  currentLsn?: string;
+  receiveLsn?: string;
+  replayLsn?: string;
+  lagBytes?: number;
+  replayLagMs?: number;
+  syncState?: string;
+  connection: string;
+  error?: string;
+}
+
+export interface PgpoolStatus {
+  name: string;
+  port: number;
+  pcpPort: number;
+  up: boolean;
+  nodes: {
+    id: number;
+    name: string;
+    status: 'up' | 'down';
+    role: string;
+    pgRole: string;
+    selectCount: number;
+    loadBalanceNode: boolean;
+    replicationDelay: number;
+    lbWeight: number;
+  }[];
+  error?: string;
+}
+
+export interface LabStatus {
+  cluster: string;
+  dir: string;
+  profile: string;
+  automation: string;
+  topologyPrimary: string;
+  timeline: number;
+  /** The synchronous replication in force, and DEGRADED with the reason when weaker than configured. */
+  synchronous: string;
+  nodes: NodeStatus[];
+  pgpools: PgpoolStatus[];
+  endpoint: string;
+  services: Record<string, string>;
+  redisUp: boolean;
+  controlPlaneUp: boolean;
+}
+
+/** What `lab status` shows: every node's role, timeline, LSNs and lag, every pgpool's view, the endpoints. */
+export async function labStatus(lab: Lab): Promise<LabStatus> {
+  const c = lab.config();
+  const topo = lab.readTopology();
+  const nodes = await Promise.all(c.nodes.map((n) => nodeStatus(lab, n, topo)));
+  const primary = nodes.find((n) => n.role === 'primary');
+  if (primary) {
+    const rep = await lab
+      .query<{
+        application_name: string;
+        state: string;
+        sync_state: string;
+        lag_bytes: string;
+        replay_lag_ms: number | null;
+      }>(
+        primary.name,
+        `select application_name, state, sync_state, pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint as lag_bytes,
+              (extract(epoch from replay_lag) * 1000)::float8 as replay_lag_ms
+         from pg_stat_replication`,
+      )
+      .catch(() => []);
+    for (const r of rep) {
+      const n = nodes.find((x) => x.name === r.application_name);
+      if (!n) continue;
+      n.lagBytes = Number(r.lag_bytes);
+      n.replayLagMs = r.replay_lag_ms ?? 0;
+      n.syncState = r.sync_state;
+    }
+  }
+  const pgpools = await Promise.all(c.pgpools.map((p) => pgpoolStatus(lab, p)));
+  const s = lab.secrets();
+  return {
+    cluster: c.cluster,
+    dir: lab.dir,
+    profile: c.profile.name,
+    automation: topo.paused ? `paused${topo.pausedReason ? ` (${topo.pausedReason})` : ''}` : 'active',
+    topologyPrimary: topo.primary,
+    timeline: topo.timeline,
+    synchronous: synchronousLine(topo),
+    nodes,
+    pgpools,
+    endpoint: `postgresql://app:${s.PGW_PW_APP}@127.0.0.1:${c.pgpools[0].port}/app${sslQuery(lab)}`,
+    services: {
+      redis: `redis://:${s.PGW_PW_REDIS}@127.0.0.1:${c.redisPort}`,
+      // Without the token: the status is printed and logged.
+      controlPlane: `http://127.0.0.1:${c.apiPort}`,
+      xray: `udp://127.0.0.1:${c.xrayPort}`,
+      app: `http://127.0.0.1:${c.appPort}`,
+    },
+    redisUp: await redisPing(lab),
+    controlPlaneUp: await apiHealthy(lab),
+  };
+}
+
+async function nodeStatus(lab: Lab, n: LabNode, topo: Topology): Promise<NodeStatus> {
+  const s: NodeStatus = {
+    name: n.name,
+    port: n.port,
+    up: false,
+    role: 'down',
+    fenced: existsSync(join(lab.dataDir(n.name), 'pgwarden.fenced')),
+    expectedRole: topo.nodes.find((x) => x.name === n.name)?.role ?? 'standby',
+    streaming: false,
+    connection: `postgresql://pgwarden:***@127.0.0.1:${n.port}/postgres`,
+  };
+  if (!lab.postmasterPid(n.name)) return s;
+  try {
+    const [r] = await lab.query<{
+      in_recovery: boolean;
+      current_lsn: string | null;
+      receive_lsn: string | null;
+      replay_lsn: string | null;
+      tli: number | null;
+      wr_status: string | null;
+      sender: string | null;
+    }>(
+      n.name,
+      `select pg_is_in_recovery() as in_recovery,
+              case when pg_is_in_recovery() then null else pg_current_wal_lsn()::text end as current_lsn,
+              pg_last_wal_receive_lsn()::text as receive_lsn, pg_last_wal_replay_lsn()::text as replay_lsn,
+              coalesce((select received_tli from pg_stat_wal_receiver),
+                       case when pg_is_in_recovery() then (select timeline_id from pg_control_checkpoint())
+                            else ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int end) as tli,
+              (select status from pg_stat_wal_receiver) as wr_status,
+              (select sender_host || ':' || sender_port from pg_stat_wal_receiver) as sender`,
+      [],
+      lab.config().profile.probeTimeoutMs * 4,
+    );
+    s.up = true;
+    s.role = r.in_recovery ? 'standby' : 'primary';
+    s.timeline = r.tli ?? undefined;
+    s.currentLsn = r.current_lsn ?? undefined;
+    s.receiveLsn = r.receive_lsn ?? undefined;
+    s.replayLsn = r.replay_lsn ?? undefined;
+    s.streaming = r.wr_status === 'streaming';
+    const up = lab.config().nodes.find((x) => `127.0.0.1:${x.port}` === r.sender);
+    s.upstream = up?.name ?? r.sender ?? undefined;
+  } catch (e) {
+    // Running but not answering (frozen, overloaded, starting up): not the same as down.
+    s.role = 'unreachable';
+    s.error = (e as Error).message;
+  }
+  return s;
+}
+
+async function pgpoolStatus(lab: Lab, p: LabPgpool): Promise<PgpoolStatus> {
+  const out: PgpoolStatus = { name: p.name, port: p.port, pcpPort: p.pcpPort, up: false, nodes: [] };
+  try {
+    const rows = await lab.query<Record<string, string>>(p.name, 'SHOW POOL_NODES', [], 3000, {
+      user: 'pgpool',
+      database: 'postgres',
+    });
+    out.up = true;
+    const names = new Map(lab.config().nodes.map((n) => [String(n.port), n.name]));
+    out.nodes = rows.map((r) => ({
+      id: Number(r.node_id),
+      name: names.get(String(r.port)) ?? `${r.hostname}:${r.port}`,
+      status: r.status === 'down' ? 'down' : 'up',
+      role: r.role,
+      pgRole: r.pg_role,
+      selectCount: Number(r.select_cnt),
+      loadBalanceNode: r.load_balance_node === 'true',
+      replicationDelay: Number(r.replication_delay),
+      lbWeight: Number(r.lb_weight),
+    }));
+  } catch (e) {
+    out.error = (e as Error).message;
+  }
+  return out;
+}
+
+function synchronousLine(t: Topology): string {
+  const degraded = syncDegraded(t);
+  if (degraded) return `DEGRADED: ${degraded}`;
+  const r = t.sync;
+  if (!r)
+    return t.syncQuorum > 0 ? `ANY ${t.syncQuorum} configured (nothing recorded yet)` : 'asynchronous (configured)';
+  return r.quorum > 0 ? `ANY ${r.quorum} (${r.standbys.join(', ')}) in force` : 'asynchronous (configured)';
+}
