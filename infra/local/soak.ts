@@ -10,10 +10,10 @@
  * a cloud restores: a killed instance or pgpool comes back (`lab start`, pgpool-start); everything
  * else (fencing, promotion, rejoin, re-attach) is pgwarden's job.
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { defaultLabDir, Lab, type LabStatus } from './lab';
 import { executions, gaps, labApi, startWriteLoad, type LoadHandle } from './drill';
+import { readPid } from './lab/processes';
 import { isAlive } from './proc';
 import { UsageError } from './usage-error';
 
@@ -301,13 +301,10 @@ async function inject(lab: Lab, f: Fault, r: FaultResult, log: (m: string) => vo
   }
 }
 
+/** The running pgpool's pid (its pid file ends in a NUL byte: read by readPid, which strips it). */
 function pgpoolPid(lab: Lab, name: string): number | undefined {
-  try {
-    const pid = Number(readFileSync(`${lab.pgpoolDir(name)}/run/pgpool.pid`, 'utf8').trim());
-    return pid > 0 && isAlive(pid) ? pid : undefined;
-  } catch {
-    return undefined;
-  }
+  const pid = readPid(`${lab.pgpoolDir(name)}/run/pgpool.pid`);
+  return pid && isAlive(pid) ? pid : undefined;
 }
 
 /**

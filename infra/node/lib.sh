@@ -81,6 +81,12 @@ process_alive() {
   [ -n "$state" ] && [ "$state" != Z ]
 }
 
+# The pid in this pgpool's pid file (pgpool writes it with its terminating NUL byte, which a plain
+# $(cat) reads with a warning); fails when there is no pid file.
+pgpool_pid() {
+  [ -r "$PGW_PGPOOL_DIR/run/pgpool.pid" ] && tr -d '\0\n' <"$PGW_PGPOOL_DIR/run/pgpool.pid"
+}
+
 # pcp_* command (pcp_node_info, pcp_attach_node, ...) against this pgpool instance.
 pcp() {
   as_pg env PCPPASSFILE="$PGW_PGPOOL_DIR/pcppass" "${PGW_PGPOOL_BIN:-/usr/sbin}/$1" \

@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 d=$PGW_PGPOOL_DIR
 log_file=$d/log/pgpool.log
-pid_alive() { [ -r "$d/run/pgpool.pid" ] && kill -0 "$(cat "$d/run/pgpool.pid")" 2>/dev/null; }
+pid_alive() { local p; p=$(pgpool_pid) && kill -0 "$p" 2>/dev/null; }
 if pid_alive; then
   result running=yes
   exit 0
@@ -53,7 +53,7 @@ for attempt in 1 2; do
     "$(dirname "$0")/pgpool-stop.sh" >/dev/null
     reason=$(why)
   elif ready; then
-    result running=yes pid="$(cat "$d/run/pgpool.pid")"
+    result running=yes pid="$(pgpool_pid)"
     exit 0
   else
     reason=$(why)

@@ -210,7 +210,10 @@ describe('pgpool-start.sh when its port is taken', () => {
   afterEach(release);
 
   test('a pgpool that cannot bind its PCP port fails with the reason and who holds the port, and leaves no pgpool running', async () => {
-    expect((await lab.script(pool().name, 'pgpool-stop')).code).toBe(0);
+    const stop = await lab.script(pool().name, 'pgpool-stop');
+    expect(stop.code).toBe(0);
+    // pgpool's pid file ends in a NUL byte: read without a shell warning.
+    expect(stop.stderr).not.toContain('null byte');
     holder = await holdPcpPort();
     const r = await lab.script(pool().name, 'pgpool-start');
     expect(r.code).not.toBe(0);
@@ -222,7 +225,7 @@ describe('pgpool-start.sh when its port is taken', () => {
     expect(r.stderr).toContain('starting it again once its ports are free');
     expect(await accepting(pool().port)).toBe(false);
     const pidFile = join(lab.pgpoolDir(pool().name), 'run', 'pgpool.pid');
-    if (existsSync(pidFile)) expect(isAlive(Number(readFileSync(pidFile, 'utf8')))).toBe(false);
+    if (existsSync(pidFile)) expect(isAlive(parseInt(readFileSync(pidFile, 'utf8'), 10))).toBe(false);
   });
 
   test('a pgpool whose PCP port is freed while it starts is started again and answers', async () => {
@@ -262,6 +265,25 @@ describe('pgpool-start.sh when its port is taken', () => {
     expect(r.code).toBe(0);
     expect(r.stderr).not.toContain('starting it again');
     expect((await lab.status()).pgpools[0]).toMatchObject({ name: pool().name, up: true });
+  });
+
+  test('the lab counts the running pgpool and its children as its own processes (lab down waits for them)', () => {
+    const pid = parseInt(readFileSync(join(lab.pgpoolDir(pool().name), 'run', 'pgpool.pid'), 'utf8'), 10);
+    expect(isAlive(pid)).toBe(true);
+    const mine = lab.labPids();
+    expect(mine).toContain(pid);
+    const children = readdirSync('/proc')
+      .filter((d) => /^\d+$/.test(d))
+      .filter((d) => {
+        try {
+          return readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1].split(' ')[1] === String(pid);
+        } catch {
+          return false;
+        }
+      })
+      .map(Number);
+    expect(children.length).toBeGreaterThan(2);
+    for (const c of children) expect(mine).toContain(c);
   });
 
   test("pgpool's Unix socket is in its own run directory, for its OS user only, never in /tmp", () => {

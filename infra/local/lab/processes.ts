@@ -41,7 +41,8 @@ export function nodeProcesses(lab: Lab, name: string): number[] {
 
 export function readPid(file: string): number | undefined {
   try {
-    const n = Number(readFileSync(file, 'utf8').split('\n')[0].trim());
+    // pgpool writes its pid file with the C string's terminating NUL byte: Number() of that is NaN.
+    const n = Number(readFileSync(file, 'utf8').replace(/\0/g, '').split('\n')[0].trim());
     return Number.isInteger(n) && n > 0 ? n : undefined;
   } catch {
     return undefined;
