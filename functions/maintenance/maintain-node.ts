@@ -8,8 +8,8 @@ import { lambda } from '../lib/handler';
 import type { Deps } from '../lib/ports';
 import { nodeByName, withEvent } from '../lib/topology';
 import { updateTopology } from '../lib/topology-update';
-import { holdLease, nodeAction, refuse, waitCaughtUp, waitNoNewSessions } from '../switchover/common';
-import { inEveryPgpool } from '../switchover/pgpool';
+import { holdLease, nodeAction, refuse, waitCaughtUp, waitNoNewSessions } from '../planned/common';
+import { inEveryPgpool } from '../planned/pgpool';
 import type { NodeMaintenance } from './types';
 
 export const COMMAND_DONE = 'maintenance-command-done';

@@ -8,7 +8,7 @@ import { probeNode } from '../lib/db';
 import { lambda } from '../lib/handler';
 import type { Deps } from '../lib/ports';
 import { settings } from '../lib/settings';
-import { holdLease, live, refuse, validatePlanned } from '../switchover/common';
+import { holdLease, live, refuse, validatePlanned } from '../planned/common';
 import type { MaintenanceInput, NodeMaintenance } from './types';
 
 export const SAFE_COMMAND = /^[^'\\\r\n]{1,500}$/;

@@ -1,5 +1,5 @@
 /** The rolling maintenance workflow's state document. */
-import type { PlannedInput } from '../switchover/common';
+import type { PlannedInput } from '../planned/common';
 
 export interface MaintenanceInput extends PlannedInput {
   /** What runs on each node while PostgreSQL is stopped: "restart" (default) or a shell command. */

@@ -10,7 +10,7 @@ import { FAILOVER_METRICS } from '../failover/record';
 import type { MetricSpec } from '../lib/metric-spec';
 import { PROBE_METRICS } from '../probe/probe';
 import { REHEARSAL_METRICS } from '../rehearsal/rehearse';
-import { WORKFLOW_METRICS } from '../switchover/record';
+import { WORKFLOW_METRICS } from '../planned/record';
 import { COLLECT_METRICS } from './collect';
 import { loadDefinitions, type MetricDefinition } from './definitions';
 
@@ -28,7 +28,7 @@ export interface PublishedMetric {
 export const CODE_PUBLISHERS: Record<string, Record<string, MetricSpec>> = {
   'functions/probe/probe.ts': PROBE_METRICS,
   'functions/failover/record.ts': FAILOVER_METRICS,
-  'functions/switchover/record.ts': WORKFLOW_METRICS,
+  'functions/planned/record.ts': WORKFLOW_METRICS,
   'functions/logdigest/handler.ts': DIGEST_METRICS,
   'functions/metrics/collect.ts': COLLECT_METRICS,
   'functions/rehearsal/rehearse.ts': REHEARSAL_METRICS,

@@ -17,7 +17,7 @@ import { settings } from '../lib/settings';
 import { parseResult } from '../lib/node-result';
 import { withEvent, type Topology } from '../lib/topology';
 import { updateTopology } from '../lib/topology-update';
-import { blocker } from '../switchover/common';
+import { blocker } from '../planned/common';
 import { RefusedError, startPlanned } from '../triggers/planned';
 
 export const REATTACH_EVENT = 'standby-reattach';

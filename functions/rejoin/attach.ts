@@ -3,8 +3,8 @@ import { lambda } from '../lib/handler';
 import type { Deps } from '../lib/ports';
 import { nodeByName } from '../lib/topology';
 import { updateTopology } from '../lib/topology-update';
-import { inEveryPgpool } from '../switchover/pgpool';
-import { nodeName } from './types';
+import { inEveryPgpool } from '../planned/pgpool';
+import { nodeName } from '../planned/common';
 
 export async function step(state: { node?: string | { name: string } }, deps: Deps) {
   const t = await deps.topology.get(deps.cluster);

@@ -6,7 +6,7 @@ import { probeNode } from '../lib/db';
 import { lambda } from '../lib/handler';
 import type { Deps } from '../lib/ports';
 import { settings } from '../lib/settings';
-import { holdLease, primaryOf, refuse, validatePlanned } from '../switchover/common';
+import { holdLease, primaryOf, refuse, validatePlanned } from '../planned/common';
 import type { RejoinState } from './types';
 
 export async function step(state: RejoinState, deps: Deps) {

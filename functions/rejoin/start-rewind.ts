@@ -10,8 +10,8 @@ import { lambda } from '../lib/handler';
 import { startLongCommand } from '../lib/long-command';
 import type { Deps } from '../lib/ports';
 import { nodeByName } from '../lib/topology';
-import { holdLease, primaryOf } from '../switchover/common';
-import { inEveryPgpool } from '../switchover/pgpool';
+import { holdLease, primaryOf } from '../planned/common';
+import { inEveryPgpool } from '../planned/pgpool';
 import type { RejoinState } from './types';
 
 /** How long a rewind or basebackup may take, from its first start to its end (the workflow's TimeoutSeconds is 7200). */

@@ -1,6 +1,6 @@
 /** The rejoin (failback) workflow's state document. */
 import type { LongCommand, LongCommandProgress } from '../lib/long-command';
-import type { PlannedInput } from '../switchover/common';
+import type { PlannedInput } from '../planned/common';
 
 export interface RejoinInput extends PlannedInput {
   /** The node to bring back as a standby. */
@@ -17,12 +17,4 @@ export interface RejoinState extends RejoinInput {
    */
   rewind?: LongCommandProgress | { running: false; method: string; durationMs: number; command: LongCommand };
   error?: { Error: string; Cause: string };
-}
-
-/** The node a state names: a rejoin names it, scale-out carries its spec. */
-export function nodeName(state: { node?: string | { name: string } }): string {
-  const n = state.node;
-  const name = typeof n === 'string' ? n : n?.name;
-  if (!name) throw new Error('workflow state names no node');
-  return name;
 }

@@ -8,8 +8,8 @@
 import { lambda } from '../lib/handler';
 import { activeLease } from '../lib/lease';
 import type { Deps } from '../lib/ports';
-import { live, nodeAction, replicas, setQuorum } from '../switchover/common';
-import { restoreWritable } from '../switchover/abort';
+import { live, nodeAction, replicas, setQuorum } from '../planned/common';
+import { restoreWritable } from '../planned/restore-writable';
 import type { ScaleInInput } from './types';
 
 export async function step(state: ScaleInInput, deps: Deps) {

@@ -6,8 +6,8 @@
 import { lambda } from '../lib/handler';
 import type { Deps } from '../lib/ports';
 import { updateTopology } from '../lib/topology-update';
-import { holdLease, nodeAction } from '../switchover/common';
-import { poolView } from '../switchover/pgpool';
+import { holdLease, nodeAction } from '../planned/common';
+import { poolView } from '../planned/pgpool';
 import type { ScaleOutInput } from './types';
 
 export async function step(state: ScaleOutInput, deps: Deps) {

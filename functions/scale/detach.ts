@@ -8,8 +8,8 @@ import { lambda } from '../lib/handler';
 import type { Deps } from '../lib/ports';
 import { nodeByName } from '../lib/topology';
 import { updateTopology } from '../lib/topology-update';
-import { holdLease } from '../switchover/common';
-import { inEveryPgpool, poolView } from '../switchover/pgpool';
+import { holdLease } from '../planned/common';
+import { inEveryPgpool, poolView } from '../planned/pgpool';
 import { childPids } from './drain';
 import type { ScaleInInput } from './types';
 

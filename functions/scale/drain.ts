@@ -22,7 +22,7 @@ import { lambda } from '../lib/handler';
 import type { DbCredentials, Deps } from '../lib/ports';
 import { nodeByName, type PgpoolSpec } from '../lib/topology';
 import { updateTopology } from '../lib/topology-update';
-import { holdLease, nodeAction } from '../switchover/common';
+import { holdLease, nodeAction } from '../planned/common';
 import type { OpenSession, ScaleInInput } from './types';
 
 export const DEFAULT_DRAIN_SECONDS = 60;

@@ -5,7 +5,7 @@
  */
 import { lambda } from '../lib/handler';
 import type { Deps } from '../lib/ports';
-import { holdLease, live, refuse, validatePlanned } from '../switchover/common';
+import { holdLease, live, refuse, validatePlanned } from '../planned/common';
 import type { ScaleInInput } from './types';
 
 export async function step(state: ScaleInInput, deps: Deps) {

@@ -6,7 +6,7 @@ import { probeNode } from '../lib/db';
 import { lambda } from '../lib/handler';
 import type { Deps } from '../lib/ports';
 import { settings } from '../lib/settings';
-import { holdLease, live, primaryOf, refuse, validatePlanned } from '../switchover/common';
+import { holdLease, live, primaryOf, refuse, validatePlanned } from '../planned/common';
 import type { ScaleOutInput } from './types';
 
 export async function step(state: ScaleOutInput, deps: Deps) {

@@ -1,7 +1,7 @@
 /** The primary's synchronous quorum over the remaining standbys, before the node leaves. */
 import { lambda } from '../lib/handler';
 import type { Deps } from '../lib/ports';
-import { holdLease, setQuorum } from '../switchover/common';
+import { holdLease, setQuorum } from '../planned/common';
 import type { ScaleInInput } from './types';
 
 export async function step(state: ScaleInInput, deps: Deps) {

@@ -8,7 +8,7 @@
 import { lambda } from '../lib/handler';
 import { startLongCommand } from '../lib/long-command';
 import type { Deps } from '../lib/ports';
-import { holdLease, primaryOf } from '../switchover/common';
+import { holdLease, primaryOf } from '../planned/common';
 import type { ScaleOutInput } from './types';
 
 /** How long the basebackup may take, from its first start to its end (the workflow's TimeoutSeconds is 7200). */

@@ -9,7 +9,7 @@ import { nodeByName, withEvent } from '../lib/topology';
 import { updateTopology } from '../lib/topology-update';
 import { probeNode } from '../lib/db';
 import { settings } from '../lib/settings';
-import { holdLease, live, nodeAction, primaryOf, slotName, sql, waitNoNewSessions } from '../switchover/common';
+import { holdLease, live, nodeAction, primaryOf, slotName, sql, waitNoNewSessions } from '../planned/common';
 import type { ScaleInInput } from './types';
 
 export async function step(state: ScaleInInput, deps: Deps) {

@@ -1,5 +1,5 @@
 /** The scale-out and scale-in workflows' state documents. */
-import type { PlannedInput } from '../switchover/common';
+import type { PlannedInput } from '../planned/common';
 
 /** A provisioned instance for the new standby (AWS: launched from the node launch template; lab: Lab.addNode). */
 export interface NewNode {

@@ -7,8 +7,8 @@ import { probeNode } from '../lib/db';
 import { lambda } from '../lib/handler';
 import type { Deps } from '../lib/ports';
 import { settings } from '../lib/settings';
-import { holdLease, live, primaryOf, refuse, replicas, validatePlanned } from './common';
-import { inEveryPgpool, poolView } from './pgpool';
+import { holdLease, live, primaryOf, refuse, replicas, validatePlanned } from '../planned/common';
+import { inEveryPgpool, poolView } from '../planned/pgpool';
 import { maxLagDefault, type PrecheckResult, type SwitchoverState } from './types';
 
 export async function step(state: SwitchoverState, deps: Deps): Promise<PrecheckResult> {

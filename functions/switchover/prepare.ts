@@ -7,7 +7,7 @@ import { lambda } from '../lib/handler';
 import type { Deps } from '../lib/ports';
 import { nodeByName } from '../lib/topology';
 import { withClient } from '../lib/db';
-import { holdLease, nodeAction, quorumOver, quoteLiteral, slotName, sql } from './common';
+import { holdLease, nodeAction, quorumOver, quoteLiteral, slotName, sql } from '../planned/common';
 import { need, type SwitchoverState } from './types';
 
 export async function step(state: SwitchoverState, deps: Deps) {

@@ -6,8 +6,8 @@
 import { lambda } from '../lib/handler';
 import type { Deps } from '../lib/ports';
 import { nodeByName } from '../lib/topology';
-import { holdLease, nodeAction } from './common';
-import { inEveryPgpool } from './pgpool';
+import { holdLease, nodeAction } from '../planned/common';
+import { inEveryPgpool } from '../planned/pgpool';
 import { need, type SwitchoverState } from './types';
 
 export async function step(state: SwitchoverState, deps: Deps) {

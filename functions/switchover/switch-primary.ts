@@ -22,7 +22,7 @@ import type { Deps } from '../lib/ports';
 import { settings } from '../lib/settings';
 import { nodeByName, syncRecord, withEvent } from '../lib/topology';
 import { updateTopology } from '../lib/topology-update';
-import { holdLease, lsnAfter, nodeAction, quorumOver, quoteLiteral, slotName } from './common';
+import { holdLease, lsnAfter, nodeAction, quorumOver, quoteLiteral, slotName } from '../planned/common';
 import { need, type SwitchoverState, type SwitchResult } from './types';
 
 const CATCH_UP_TIMEOUT_MS = 30_000;

@@ -1,5 +1,5 @@
 /** The switchover workflow's state document: the operator's request plus one result per step. */
-import type { PlannedInput } from './common';
+import type { PlannedInput } from '../planned/common';
 
 export interface SwitchoverInput extends PlannedInput {
   /** The standby to promote; absent = the healthy standby with the least replay lag. */

@@ -2,7 +2,7 @@
 import { lambda } from '../lib/handler';
 import type { Deps } from '../lib/ports';
 import { nodeByName } from '../lib/topology';
-import { routeWritesTo } from './pgpool';
+import { routeWritesTo } from '../planned/pgpool';
 import { need, type SwitchoverState } from './types';
 
 export async function step(state: SwitchoverState, deps: Deps) {

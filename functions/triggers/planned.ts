@@ -7,7 +7,7 @@
 import { executionName } from '../lib/execution-name';
 import { StepRefusal } from '../lib/handler';
 import type { Deps, WorkflowName } from '../lib/ports';
-import { blocker, holdLease, release, type PlannedWorkflow } from '../switchover/common';
+import { blocker, holdLease, release, type PlannedWorkflow } from '../planned/common';
 import { isObject, InvalidEventError } from './common';
 
 export class RefusedError extends Error {

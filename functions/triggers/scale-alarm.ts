@@ -10,7 +10,7 @@
 import type { AlarmDefinition } from '../lib/alarms';
 import { NoCapacityError, type Deps } from '../lib/ports';
 import { settings } from '../lib/settings';
-import { live } from '../switchover/common';
+import { live } from '../planned/common';
 import { RefusedError, startPlanned, type PlannedStart } from './planned';
 
 export type ScaleAlarmOutcome = PlannedStart | { action: 'ignored'; reason: string };

@@ -3,7 +3,7 @@
  * while another node may have been promoted, and never act on a cluster another execution holds.
  */
 import { takeLease } from '../../functions/lib/lease';
-import { restoreWritable } from '../../functions/switchover/abort';
+import { restoreWritable } from '../../functions/planned/restore-writable';
 import { BlackHoles, closedPort } from './support/black-holes';
 import { memoryDeps, topology } from './support/memory-deps';
 

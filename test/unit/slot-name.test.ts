@@ -1,7 +1,7 @@
 /** The replication slot a standby streams through is named the same by the steps (TypeScript) and the node scripts (lib.sh). */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { slotName } from '../../functions/switchover/common';
+import { slotName } from '../../functions/planned/common';
 
 const LIB = join(__dirname, '../../infra/node/lib.sh');
 

@@ -4,7 +4,7 @@
  */
 import { lambda } from '../lib/handler';
 import type { Deps } from '../lib/ports';
-import { live, setQuorum } from '../switchover/common';
+import { live, setQuorum } from './common';
 
 export async function step(_state: unknown, deps: Deps) {
   const t = await deps.topology.get(deps.cluster);

@@ -1,8 +1,7 @@
 /** Wait until the node streams from the primary with a small replay lag (rejoin and scale-out). */
 import { lambda } from '../lib/handler';
 import type { Deps } from '../lib/ports';
-import { waitCaughtUp } from '../switchover/common';
-import { nodeName } from './types';
+import { nodeName, waitCaughtUp } from './common';
 
 const MAX_LAG_BYTES = 1024 * 1024;
 

@@ -195,3 +195,11 @@ export function lsnAfter(a: string, b: string): boolean {
 }
 
 export { causeOf } from '../lib/handler';
+
+/** The node a state names: a rejoin names it, scale-out carries its spec. */
+export function nodeName(state: { node?: string | { name: string } }): string {
+  const n = state.node;
+  const name = typeof n === 'string' ? n : n?.name;
+  if (!name) throw new Error('workflow state names no node');
+  return name;
+}

@@ -1,6 +1,6 @@
 /**
- * Verify from the clients' side: a committed write through every pgpool, and every standby of the
- * topology streaming from the new primary.
+ * Verify from the clients' side, the last step of every planned workflow: a committed write through
+ * every pgpool, and every standby of the topology streaming from the primary.
  */
 import { lambda } from '../lib/handler';
 import type { Deps } from '../lib/ports';
