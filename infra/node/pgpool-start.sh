@@ -35,6 +35,9 @@ why() {
   printf '%s' "${lines:-pgpool logged nothing}"
   [ -z "$holders" ] || printf '; ports %s/%s held by: %s' "$PGW_PGPOOL_PORT" "$PGW_PCP_PORT" "$(echo "$holders" | tr '\n' ' ')"
 }
+# A backend connection silent this long fails (data unacknowledged or keepalives unanswered; pgwarden's
+# patch 0003): a partition between this pgpool and a backend must not stall pgpool for TCP's ~15 min.
+export PGW_BACKEND_DEAD_AFTER_MS=${PGW_BACKEND_DEAD_AFTER_MS:-10000}
 for attempt in 1 2; do
   rm -f "$d/run/pgpool.pid" "$d/run/.s.PGSQL.$PGW_PGPOOL_PORT" "$d/run/.s.PGSQL.$PGW_PCP_PORT"
   offset=$(stat -c %s "$log_file" 2>/dev/null || echo 0)

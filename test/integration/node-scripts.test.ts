@@ -180,6 +180,15 @@ test('a rejoin interrupted while swapping in a fresh copy is put right by the ne
   await rejoinForReal();
 });
 
+/** The parent pid of a process, from /proc (undefined once it is gone). */
+function parentOf(pid: number): number | undefined {
+  try {
+    return Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[1]);
+  } catch {
+    return undefined;
+  }
+}
+
 describe('pgpool-start.sh when its port is taken', () => {
   const pool = () => lab.config().pgpools[0];
   const pgpoolLog = () => join(lab.pgpoolDir(pool().name), 'log', 'pgpool.log');
@@ -274,16 +283,31 @@ describe('pgpool-start.sh when its port is taken', () => {
     expect(mine).toContain(pid);
     const children = readdirSync('/proc')
       .filter((d) => /^\d+$/.test(d))
-      .filter((d) => {
-        try {
-          return readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1].split(' ')[1] === String(pid);
-        } catch {
-          return false;
-        }
-      })
-      .map(Number);
+      .map(Number)
+      .filter((p) => parentOf(p) === pid);
     expect(children.length).toBeGreaterThan(2);
     for (const c of children) expect(mine).toContain(c);
+  });
+
+  test("pgpool's connections to the backends are probed when idle, so a backend the network silences fails them in seconds (patch 0003)", async () => {
+    // A client session holds a pgpool child's connections to every backend, idle between statements.
+    const c = await lab.client(pool().name, { user: 'app', database: 'app' });
+    try {
+      await c.query('select 1');
+      const pgpoolPid = parseInt(readFileSync(join(lab.pgpoolDir(pool().name), 'run', 'pgpool.pid'), 'utf8'), 10);
+      const backendPorts = new Set(lab.config().nodes.map((n) => String(n.port)));
+      // ss -tpo: each established socket with its owner and its timer; pgpool's children are its own.
+      const lines = runSync('ss', ['-Htnpo', 'state', 'established'])
+        .stdout.split('\n')
+        .filter((l) => backendPorts.has(l.trim().split(/\s+/)[3]?.split(':').pop() ?? ''))
+        .filter((l) => [...l.matchAll(/pid=(\d+)/g)].some((m) => parentOf(Number(m[1])) === pgpoolPid));
+      expect(lines.length).toBeGreaterThanOrEqual(lab.config().nodes.length);
+      // Keepalive timers of at most 5 s (PGW_BACKEND_DEAD_AFTER_MS 10 s: first probe after 5 s idle).
+      // ss prints them as "4.860ms" (4 s 860 ms), "5sec" or "860ms"; minutes would be the kernel's 2 h.
+      for (const l of lines) expect(l).toMatch(/timer:\(keepalive,([1-5](sec|\.\d{3}ms)|\d{1,3}ms),/);
+    } finally {
+      await c.end();
+    }
   });
 
   test("pgpool's Unix socket is in its own run directory, for its OS user only, never in /tmp", () => {
