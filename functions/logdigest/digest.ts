@@ -3,14 +3,14 @@
  * Analyzer. Files are read in chunks and split into lines here (no whole-file buffering); gzip files
  * are decompressed on the fly.
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, promises as fs } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
 import { Analyzer, AnalyzerOptions } from './analyzer';
 import { DEFAULT_PREFIX, LineSink, LogEntry, LogFormat } from './entry';
 import { CsvLogParser } from './csvlog';
 import { JsonLogParser } from './jsonlog';
+import { LineSplitter } from './lines';
 import { compilePrefix, CompiledPrefix } from './prefix';
 import type { DigestReport } from './report';
 import { StderrParser } from './stderr';
@@ -25,6 +25,9 @@ export interface DigestOptions extends AnalyzerOptions {
   /** log_timezone as an IANA name: settles ambiguous zone abbreviations (IST, CST...). */
   logTimezone?: string;
 }
+
+/** Bytes read from a file at a time. */
+const READ_CHUNK = 1 << 20;
 
 interface SourceRecord {
   name: string;
@@ -78,45 +81,62 @@ export class Digest {
   /** One file, streamed; "-" is the standard input. */
   async addFile(path: string): Promise<void> {
     if (path === '-') return this.addStream('(stdin)', process.stdin, false);
-    return this.addStream(path, createReadStream(path, { highWaterMark: 1 << 18 }), path.endsWith('.gz'));
+    if (path.endsWith('.gz')) return this.addStream(path, createReadStream(path, { highWaterMark: 1 << 18 }), true);
+    // A plain file: read into two buffers in turn, the next read under way while a chunk is split.
+    const fh = await fs.open(path, 'r');
+    const lines = this.lineSink(path);
+    const buffers = [Buffer.allocUnsafe(READ_CHUNK), Buffer.allocUnsafe(READ_CHUNK)];
+    let bytes = 0;
+    let turn = 0;
+    let reading = fh.read(buffers[0], 0, READ_CHUNK, null);
+    try {
+      for (;;) {
+        const { bytesRead, buffer } = await reading;
+        if (bytesRead === 0) break;
+        bytes += bytesRead;
+        turn ^= 1;
+        reading = fh.read(buffers[turn], 0, READ_CHUNK, null);
+        lines.push(buffer.subarray(0, bytesRead));
+      }
+    } finally {
+      await reading.catch(() => undefined); // the read under way if a chunk failed
+      await fh.close();
+    }
+    lines.end(bytes);
   }
 
-  /** A byte stream of log lines (a file, the standard input), gzip-compressed or not. */
+  /** A byte stream of log lines (the standard input, a .gz file), gzip-compressed or not. */
   async addStream(path: string, raw: Readable, gzip: boolean): Promise<void> {
+    const lines = this.lineSink(path);
     let bytes = 0;
     raw.on('data', (c: Buffer | string) => {
       bytes += c.length;
     });
     const stream = gzip ? raw.pipe(createGunzip()) : raw;
-    const decoder = new StringDecoder('utf8');
-    let rest = '';
-    let sink: ReturnType<Digest['source']> | undefined;
-    const feed = (text: string) => {
-      let start = 0;
-      for (;;) {
-        const nl = text.indexOf('\n', start);
-        if (nl < 0) break;
-        const line = start === 0 && rest ? rest + text.slice(0, nl) : text.slice(start, nl);
-        if (start === 0) rest = '';
-        sink ??= this.source(path, this.opts.inputFormat ?? detectFormat(line));
-        sink.line(line);
-        start = nl + 1;
-      }
-      rest = start === 0 ? rest + text : text.slice(start);
-    };
     try {
-      for await (const chunk of stream) feed(decoder.write(chunk as Buffer));
+      for await (const chunk of stream) lines.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
     } finally {
       raw.destroy();
     }
-    feed(decoder.end());
-    if (rest.length > 0) {
-      sink ??= this.source(path, this.opts.inputFormat ?? detectFormat(rest));
-      sink.line(rest);
-    }
-    sink ??= this.source(path, this.opts.inputFormat ?? 'stderr');
-    sink.end();
-    sink.addBytes(bytes);
+    lines.end(bytes);
+  }
+
+  /** Byte chunks of `path` to its sink, made at the first line (the format is detected from it). */
+  private lineSink(path: string): { push(chunk: Buffer): void; end(bytes: number): void } {
+    let sink: ReturnType<Digest['source']> | undefined;
+    const splitter = new LineSplitter((line) => {
+      sink ??= this.source(path, this.opts.inputFormat ?? detectFormat(line));
+      sink.line(line);
+    });
+    return {
+      push: (chunk) => splitter.push(chunk),
+      end: (bytes) => {
+        splitter.end();
+        sink ??= this.source(path, this.opts.inputFormat ?? 'stderr');
+        sink.end();
+        sink.addBytes(bytes);
+      },
+    };
   }
 
   report(): DigestReport {
