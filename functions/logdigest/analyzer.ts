@@ -4,6 +4,7 @@
  * grow with the size of the log.
  */
 import { BoundedCounter, NameCounter } from './counter';
+import { decimalAt } from './decimal';
 import type { LogEntry } from './entry';
 import { detach, normalizeQuery, StatementType } from './normalize';
 import { DigestReport, FORMAT_VERSION, QueryStats, Severity, SlowStatement, TIMELINE_SERIES } from './report';
@@ -421,7 +422,7 @@ export class Analyzer {
   private duration(e: LogEntry, m: string): void {
     const msEnd = m.indexOf(' ms', 10);
     if (msEnd < 0) return;
-    const ms = Number(m.slice(10, msEnd));
+    const ms = decimalAt(m, 10, msEnd);
     if (!Number.isFinite(ms)) return;
     const r = msEnd + 3; // where the rest of the message starts (compared in place: no slice per line)
     if (r === m.length) {

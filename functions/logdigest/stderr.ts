@@ -5,6 +5,7 @@
  * A line that is none of these is counted as skipped.
  */
 import { CompiledPrefix, compilePrefix } from './prefix';
+import { decimalAt } from './decimal';
 import { LineSink, LogEntry } from './entry';
 import { parseEpoch, parsePgTimestamp } from './timestamp';
 
@@ -58,10 +59,14 @@ export class StderrParser implements LineSink {
       if (text.length > 0 || this.current) this.stats.skipped++;
       return;
     }
-    const severity = m[this.p.severityGroup];
-    const pid = this.p.groups.pid ? Number(m[this.p.groups.pid]) : 0;
+    // LOG (nearly every line) as the literal: later comparisons with 'LOG' are then by identity, and
+    // the keyed lookup below (a string-table probe for a string the regex made) is skipped for it.
+    const severity = m[this.p.severityGroup] === 'LOG' ? 'LOG' : m[this.p.severityGroup];
+    const pg = this.p.groups.pid;
+    // (\d+), read by decimalAt; NaN when %p is in an absent %q part, as Number(undefined) is
+    const pid = !pg ? 0 : m[pg] === undefined ? NaN : decimalAt(m[pg], 0, m[pg].length);
     const body = m[this.p.messageGroup];
-    const secondary = SECONDARY_FIELD[severity];
+    const secondary = severity === 'LOG' ? undefined : SECONDARY_FIELD[severity];
     if (secondary || severity === 'LOCATION') {
       const cur = this.current;
       if (!cur || cur.pid !== pid) {
