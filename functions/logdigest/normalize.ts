@@ -70,136 +70,222 @@ const isOperator = (c: number) => c < 128 && OPERATOR_CODES[c] === 1;
 const cache = new Map<number, Normalized>();
 const CACHE_MAX = 20000;
 
+/**
+ * Texts without constants of their own are also kept by their exact text: they recur word for word
+ * (BEGIN, COMMIT, a prepared or extended-protocol statement with $1...), and a lookup by text (hashed
+ * by V8 in native code) skips the shape scan. Texts with constants rarely recur and are not kept.
+ */
+const exact = new Map<string, Normalized>();
+const EXACT_MAX = 1000;
+const EXACT_TEXT_MAX = 1000;
+
 export function normalizeQuery(sql: string): Normalized {
+  let r = exact.get(sql);
+  if (r !== undefined) return r;
   const key = shapeHash(sql);
-  let r = cache.get(key);
+  r = cache.get(key);
   if (r === undefined) {
     r = normalizeUncached(sql);
     if (cache.size >= CACHE_MAX) cache.clear();
     cache.set(key, r);
   }
+  if (!shapeHadConstant && sql.length <= EXACT_TEXT_MAX) {
+    if (exact.size >= EXACT_MAX) exact.clear();
+    exact.set(detach(sql), r);
+  }
   return r;
 }
 
-let h1 = 0;
-let h2 = 0;
-const mix = (c: number) => {
-  h1 = Math.imul(h1 ^ c, 16777619); // FNV-1a
-  h2 = (Math.imul(h2, 31) + c) | 0; // and a polynomial hash, independent of it
-};
 /** A token boundary, then the token's kind (so that "ab" and "a b", "?" and '?' differ). */
 const TOKEN = 0x110000;
 const LITERAL = 0x110001;
+const FNV_PRIME = 16777619;
+
+// Classes for shapeHash's dispatch (0: a character that is a token of its own).
+const C_SPACE = 1;
+const C_WORD = 2; // starts a word: a letter, _ (and any non-ASCII character)
+const C_DIGIT = 3;
+const C_QUOTE = 4;
+const C_DQUOTE = 5;
+const C_DOLLAR = 6;
+const C_DOT = 7;
+const C_COLON = 8;
+const C_DASH = 9;
+const C_SLASH = 10;
+const C_OPERATOR = 11; // the other operator characters
+const SHAPE_CLASS = new Uint8Array(128);
+for (let c = 0; c < 128; c++) {
+  if (CLASS[c] === 4) SHAPE_CLASS[c] = C_SPACE;
+  else if (CLASS[c] & 1) SHAPE_CLASS[c] = C_WORD;
+  else if (isDigit(c)) SHAPE_CLASS[c] = C_DIGIT;
+  else if (isOperator(c)) SHAPE_CLASS[c] = c === 45 ? C_DASH : c === 47 ? C_SLASH : C_OPERATOR;
+}
+SHAPE_CLASS[39] = C_QUOTE;
+SHAPE_CLASS[34] = C_DQUOTE;
+SHAPE_CLASS[36] = C_DOLLAR;
+SHAPE_CLASS[46] = C_DOT;
+SHAPE_CLASS[58] = C_COLON;
 
 /**
  * The hash of what normalizeUncached would emit, without building it: the same scan (keep the two in
  * step; test/unit/logdigest/normalize.test.ts checks them against each other), literals as one
- * marker, unquoted words lower-cased, everything else as written.
+ * marker, unquoted words lower-cased, everything else as written. Two hashes of that stream, FNV-1a
+ * and a polynomial one, independent of each other.
+ *
+ * This runs on every statement, so it is written for speed: one dispatch per token on a class
+ * table, a tight loop for words (most of a statement), the state in locals, and no read past the
+ * end of the text (an out-of-bounds read would make V8 throw away its optimized code).
  */
 export function shapeHash(sql: string): number {
   const n = sql.length;
-  h1 = 0x811c9dc5;
-  h2 = 0x9747b28c;
+  let h1 = 0x811c9dc5;
+  let h2 = 0x9747b28c;
+  let constants = 0;
   let i = 0;
   while (i < n) {
     const c = sql.charCodeAt(i);
-    if (isSpace(c)) {
-      i++;
-    } else if (c === 45 /* - */ && sql.charCodeAt(i + 1) === 45) {
-      while (i < n && sql.charCodeAt(i) !== 10) i++;
-    } else if (c === 47 /* / */ && sql.charCodeAt(i + 1) === 42) {
-      const end = sql.indexOf('*/', i + 2);
-      i = end < 0 ? n : end + 2;
-    } else if (
-      c === 39 /* ' */ ||
-      (sql.charCodeAt(i + 1) === 39 && isLiteralPrefix(c) && !isWordChar(sql.charCodeAt(i - 1)))
-    ) {
-      const backslash = c === 69 || c === 101;
-      i += c === 39 ? 1 : 2;
-      while (i < n) {
-        const d = sql.charCodeAt(i);
-        if (backslash && d === 92) i += 2;
-        else if (d === 39) {
-          if (sql.charCodeAt(i + 1) === 39) i += 2;
-          else {
-            i++;
-            break;
-          }
-        } else i++;
-      }
-      mix(LITERAL);
-    } else if (c === 36 /* $ */ && isDigit(sql.charCodeAt(i + 1))) {
-      i++;
-      while (i < n && isDigit(sql.charCodeAt(i))) i++;
-      mix(LITERAL);
-    } else if (c === 36) {
-      const close = sql.indexOf('$', i + 1);
-      const tag = close < 0 ? '' : sql.slice(i, close + 1);
-      if (!/^\$[A-Za-z_][A-Za-z_0-9]*\$$|^\$\$$/.test(tag)) {
-        mix(TOKEN);
-        mix(36);
+    const next = i + 1 < n ? sql.charCodeAt(i + 1) : -1;
+    // the token: chars [i, j) hashed after a TOKEN marker, or a LITERAL marker alone
+    let j = i + 1;
+    let kind = TOKEN;
+    switch (c < 128 ? SHAPE_CLASS[c] : C_WORD) {
+      case C_SPACE:
         i++;
-      } else {
-        const end = sql.indexOf(tag, close + 1);
-        i = end < 0 ? n : end + tag.length;
-        mix(LITERAL);
-      }
-    } else if (c === 34 /* " */) {
-      let j = i + 1;
-      while (j < n) {
-        if (sql.charCodeAt(j) === 34) {
-          if (sql.charCodeAt(j + 1) === 34) j += 2;
-          else break;
-        } else j++;
-      }
-      mix(TOKEN);
-      for (let k = i; k <= j && k < n; k++) mix(sql.charCodeAt(k));
-      i = j + 1;
-    } else if (isDigit(c) || (c === 46 && isDigit(sql.charCodeAt(i + 1)))) {
-      i++;
-      while (i < n) {
-        const d = sql.charCodeAt(i);
-        if (isDigit(d) || d === 46) i++;
-        else if ((d === 101 || d === 69) && isExponentNext(sql.charCodeAt(i + 1))) i += 2;
-        else break;
-      }
-      mix(LITERAL);
-    } else if (isWordStart(c)) {
-      mix(TOKEN);
-      let j = i;
-      while (j < n) {
-        const d = sql.charCodeAt(j);
-        if (!isWordChar(d)) break;
-        // ASCII upper case as lower case; other letters as written (toLowerCase maps them in the output,
-        // so two spellings only make two cache entries)
-        mix(d >= 65 && d <= 90 ? d + 32 : d);
-        j++;
-      }
-      i = j;
-    } else if (c === 58 /* : */ && sql.charCodeAt(i + 1) === 58) {
-      mix(TOKEN);
-      mix(58);
-      mix(58);
-      i += 2;
-    } else if (isOperator(c)) {
-      // one token per operator run, cut as normalizeUncached cuts it
-      let j = i + 1;
-      while (j < n) {
-        const d = sql.charCodeAt(j);
-        if (!isOperator(d) || ((d === 43 || d === 45) && isDigit(sql.charCodeAt(j + 1)))) break;
-        j++;
-      }
-      mix(TOKEN);
-      for (let k = i; k < j; k++) mix(sql.charCodeAt(k));
-      i = j;
-    } else {
-      // ( ) , ; [ ] . and any other character: one token each
-      mix(TOKEN);
-      mix(c);
-      i++;
+        continue;
+      case C_WORD:
+        if (next === 39 && isLiteralPrefix(c) && (i === 0 || !isWordChar(sql.charCodeAt(i - 1)))) {
+          j = stringEnd(sql, i + 2, c === 69 || c === 101); // E'...', B'...', X'...', N'...'
+          kind = LITERAL;
+          break;
+        }
+        // a word, ASCII upper case as lower case (other letters as written: toLowerCase maps them in
+        // the output, so two spellings only make two cache entries)
+        h1 = Math.imul(h1 ^ TOKEN, FNV_PRIME);
+        h2 = (Math.imul(h2, 31) + TOKEN) | 0;
+        for (let d = c; ;) {
+          if (d >= 65 && d <= 90) d += 32;
+          h1 = Math.imul(h1 ^ d, FNV_PRIME);
+          h2 = (Math.imul(h2, 31) + d) | 0;
+          if (++i === n) break;
+          d = sql.charCodeAt(i);
+          if (!isWordChar(d)) break;
+        }
+        continue;
+      case C_QUOTE:
+        j = stringEnd(sql, i + 1, false);
+        kind = LITERAL;
+        break;
+      case C_DIGIT:
+        j = numberEnd(sql, i + 1);
+        kind = LITERAL;
+        break;
+      case C_DOT:
+        if (isDigit(next)) {
+          j = numberEnd(sql, i + 1);
+          kind = LITERAL;
+        }
+        break;
+      case C_DOLLAR:
+        if (isDigit(next)) {
+          while (j < n && isDigit(sql.charCodeAt(j))) j++;
+          kind = LITERAL;
+        } else {
+          const close = sql.indexOf('$', i + 1);
+          const tag = close < 0 ? '' : sql.slice(i, close + 1);
+          if (/^\$[A-Za-z_][A-Za-z_0-9]*\$$|^\$\$$/.test(tag)) {
+            const end = sql.indexOf(tag, close + 1);
+            j = end < 0 ? n : end + tag.length;
+            kind = LITERAL;
+          }
+        }
+        break;
+      case C_DQUOTE:
+        while (j < n) {
+          if (sql.charCodeAt(j) === 34) {
+            if (j + 1 < n && sql.charCodeAt(j + 1) === 34) j += 2;
+            else break;
+          } else j++;
+        }
+        j = j < n ? j + 1 : n; // the closing quote is part of the token
+        break;
+      case C_COLON:
+        if (next === 58) j = i + 2;
+        break;
+      case C_DASH:
+        if (next === 45) {
+          const eol = sql.indexOf('\n', i);
+          i = eol < 0 ? n : eol;
+          continue;
+        }
+        j = operatorEnd(sql, j);
+        break;
+      case C_SLASH:
+        if (next === 42) {
+          const end = sql.indexOf('*/', i + 2);
+          i = end < 0 ? n : end + 2;
+          continue;
+        }
+        j = operatorEnd(sql, j);
+        break;
+      case C_OPERATOR:
+        j = operatorEnd(sql, j);
+        break;
+      // ( ) , ; [ ] and any other character: one token each
     }
+    h1 = Math.imul(h1 ^ kind, FNV_PRIME);
+    h2 = (Math.imul(h2, 31) + kind) | 0;
+    if (kind === LITERAL && !(c === 36 && isDigit(next))) constants++; // $1 is a parameter, not a constant
+    if (kind === TOKEN) {
+      for (let k = i; k < j; k++) {
+        const d = sql.charCodeAt(k);
+        h1 = Math.imul(h1 ^ d, FNV_PRIME);
+        h2 = (Math.imul(h2, 31) + d) | 0;
+      }
+    }
+    i = j;
   }
+  shapeHadConstant = constants > 0;
   return (h1 >>> 0) * 2097152 + ((h2 >>> 0) & 0x1fffff);
+}
+
+/** Whether the text shapeHash last read had a constant (a literal other than a $n parameter). */
+let shapeHadConstant = false;
+
+/** The end of a quoted string whose text starts at i ('' is an escaped quote; with backslash, \' too). */
+function stringEnd(sql: string, i: number, backslash: boolean): number {
+  const n = sql.length;
+  while (i < n) {
+    const d = sql.charCodeAt(i);
+    if (backslash && d === 92) i += 2;
+    else if (d === 39) {
+      if (i + 1 < n && sql.charCodeAt(i + 1) === 39) i += 2;
+      else return i + 1;
+    } else i++;
+  }
+  return i;
+}
+
+/** The end of a number whose first character is before i: digits, dots, an exponent. */
+function numberEnd(sql: string, i: number): number {
+  const n = sql.length;
+  while (i < n) {
+    const d = sql.charCodeAt(i);
+    if (isDigit(d) || d === 46) i++;
+    else if ((d === 101 || d === 69) && i + 1 < n && isExponentNext(sql.charCodeAt(i + 1))) i += 2;
+    else break;
+  }
+  return i;
+}
+
+/** The end of an operator run that started before j; it stops before a sign that starts a number ("=-1"). */
+function operatorEnd(sql: string, j: number): number {
+  const n = sql.length;
+  while (j < n) {
+    const d = sql.charCodeAt(j);
+    if (!isOperator(d) || ((d === 43 || d === 45) && j + 1 < n && isDigit(sql.charCodeAt(j + 1)))) break;
+    j++;
+  }
+  return j;
 }
 
 const isLiteralPrefix = (c: number) =>
