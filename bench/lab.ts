@@ -1,6 +1,7 @@
 /**
  * `npm run bench -- lab`: time for `lab up` from nothing; pgbench TPS straight to the primary vs
- * through pgpool (simple, extended and prepared protocol); read-only TPS through pgpool with load balancing to
+ * through pgpool (simple, extended and prepared protocol, and the latter two against the simple one
+ * through pgpool, the same run); read-only TPS through pgpool with load balancing to
  * the standbys on vs off (off: every query carries pgpool's NO LOAD BALANCE comment).
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -69,7 +70,18 @@ export async function run(_argv: string[]): Promise<void> {
       `pgbench: ${CLIENTS} clients, ${SECONDS} s per run, scale 10, synchronous quorum ANY 1 of 2, 2 cores shared by all\n`,
     );
     console.log(table(rows));
-    console.log(`\nresults: ${saveResults('lab', { upMs, clients: CLIENTS, seconds: SECONDS, tps: results })}`);
+    // Through pgpool, the extended and prepared protocols against the simple one, measured in the same run.
+    const viaPgpool = (proto: string) => results[`tpcb-like (read-write) pgpool ${proto}`];
+    const ratios = {
+      extended: viaPgpool('extended') / viaPgpool('simple'),
+      prepared: viaPgpool('prepared') / viaPgpool('simple'),
+    };
+    console.log(
+      `\nthrough pgpool, against the simple protocol: extended ${(ratios.extended * 100).toFixed(0)}%, prepared ${(ratios.prepared * 100).toFixed(0)}%`,
+    );
+    console.log(
+      `\nresults: ${saveResults('lab', { upMs, clients: CLIENTS, seconds: SECONDS, tps: results, pgpoolProtocolRatios: ratios })}`,
+    );
   } finally {
     await lab.down({ purge: true });
   }

@@ -6,7 +6,8 @@
  * Debian 13 (trixie) ships, from Debian's source package: the upstream tarball, checked against a
  * pinned SHA-256, or, once Debian has moved on to a newer release, that one, checked against the
  * checksum in trixie's signed source index. The patches in pgpool-patches/ are applied (they shorten
- * what clients wait for while pgpool processes a failover; each says why). Built once per machine
+ * what clients wait for while pgpool processes a failover, and make the extended query protocol as
+ * cheap through pgpool as the simple one; each says why). Built once per machine
  * into a prefix of its own, named by the patches it carries (nothing of the system's is replaced);
  * `PGWARDEN_PGPOOL_BIN` points the lab at another pgpool-II instead (for example a packaged 4.5+).
  */

@@ -83,6 +83,14 @@ reserved_connections = 0
 load_balance_mode = on
 disable_load_balance_on_write = 'transaction'
 statement_level_load_balance = off
+# The extended query protocol (node-postgres for every parameterized query) costs what the simple one
+# does only with pgwarden's pgpool patch 0004 (infra/local/pgpool-patches/: one write per client
+# pipeline instead of one per message, no Sync to nodes the pipeline did not reach, the answers to the
+# client in one write); no setting does it. Measured per pgbench tpcb-like transaction through 4.6.1
+# with patches 0001-0002 (write/read calls of pgpool, extended protocol; simple: 24/32): these 96/92;
+# statement_level_load_balance = on 108/100 (a node per statement: BEGIN and END reach more nodes);
+# load_balance_mode = off 84/84 (the Sync still goes to every node) and no read balancing;
+# disable_load_balance_on_write = 'always' 96/92. With the patch: 16/32.
 # Reads go to standbys (any of them, by weight); the primary serves them only when no standby is up.
 database_redirect_preference_list = '.*:standby'
 
