@@ -70,28 +70,13 @@ const isOperator = (c: number) => c < 128 && OPERATOR_CODES[c] === 1;
 const cache = new Map<number, Normalized>();
 const CACHE_MAX = 20000;
 
-/**
- * Texts without constants of their own are also kept by their exact text: they recur word for word
- * (BEGIN, COMMIT, a prepared or extended-protocol statement with $1...), and a lookup by text (hashed
- * by V8 in native code) skips the shape scan. Texts with constants rarely recur and are not kept.
- */
-const exact = new Map<string, Normalized>();
-const EXACT_MAX = 1000;
-const EXACT_TEXT_MAX = 1000;
-
 export function normalizeQuery(sql: string): Normalized {
-  let r = exact.get(sql);
-  if (r !== undefined) return r;
   const key = shapeHash(sql);
-  r = cache.get(key);
+  let r = cache.get(key);
   if (r === undefined) {
     r = normalizeUncached(sql);
     if (cache.size >= CACHE_MAX) cache.clear();
     cache.set(key, r);
-  }
-  if (!shapeHadConstant && sql.length <= EXACT_TEXT_MAX) {
-    if (exact.size >= EXACT_MAX) exact.clear();
-    exact.set(detach(sql), r);
   }
   return r;
 }
@@ -138,9 +123,9 @@ SHAPE_CLASS[58] = C_COLON;
  */
 export function shapeHash(sql: string): number {
   const n = sql.length;
-  let h1 = 0x811c9dc5;
-  let h2 = 0x9747b28c;
-  let constants = 0;
+  // the seeds as int32 (| 0), as the loop keeps them: above 2^31 they made V8 hold both as doubles
+  let h1 = 0x811c9dc5 | 0;
+  let h2 = 0x9747b28c | 0;
   let i = 0;
   while (i < n) {
     const c = sql.charCodeAt(i);
@@ -234,7 +219,6 @@ export function shapeHash(sql: string): number {
     }
     h1 = Math.imul(h1 ^ kind, FNV_PRIME);
     h2 = (Math.imul(h2, 31) + kind) | 0;
-    if (kind === LITERAL && !(c === 36 && isDigit(next))) constants++; // $1 is a parameter, not a constant
     if (kind === TOKEN) {
       for (let k = i; k < j; k++) {
         const d = sql.charCodeAt(k);
@@ -244,12 +228,8 @@ export function shapeHash(sql: string): number {
     }
     i = j;
   }
-  shapeHadConstant = constants > 0;
   return (h1 >>> 0) * 2097152 + ((h2 >>> 0) & 0x1fffff);
 }
-
-/** Whether the text shapeHash last read had a constant (a literal other than a $n parameter). */
-let shapeHadConstant = false;
 
 /** The end of a quoted string whose text starts at i ('' is an escaped quote; with backslash, \' too). */
 function stringEnd(sql: string, i: number, backslash: boolean): number {
