@@ -1,7 +1,8 @@
 /**
  * Turns a log_line_prefix (as written in postgresql.conf) into one anchored regular expression that
- * matches a whole stderr line: prefix, severity, message. Escapes after %q are optional, as PostgreSQL
- * omits them for background processes.
+ * matches the start of a stderr line: prefix, severity and the two spaces after it; the message is
+ * the rest of the line. Escapes after %q are optional, as PostgreSQL omits them for background
+ * processes.
  */
 export type PrefixField = 'time' | 'epoch' | 'pid' | 'user' | 'db' | 'app' | 'client' | 'clientPort' | 'sqlstate';
 
@@ -10,7 +11,6 @@ export interface CompiledPrefix {
   /** Capture group of each field present in the prefix. */
   groups: Partial<Record<PrefixField, number>>;
   severityGroup: number;
-  messageGroup: number;
 }
 
 const TIME = String.raw`(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)?(?: [A-Za-z0-9+:\-/_]+)?)`;
@@ -86,7 +86,8 @@ export function compilePrefix(prefix: string): CompiledPrefix {
   }
   if (optionalFrom >= 0) out = out.slice(0, optionalFrom) + '(?:' + out.slice(optionalFrom) + ')?';
   const severityGroup = group + 1;
-  const messageGroup = group + 2;
-  const regex = new RegExp(`^${out}(${SEVERITIES}|${SECONDARY}):  (.*)$`, 's');
-  return { regex, groups, severityGroup, messageGroup };
+  // The message is not part of the match: the line after it (no regular expression need read the
+  // message, most of the line, to its end).
+  const regex = new RegExp(`^${out}(${SEVERITIES}|${SECONDARY}):  `, 's');
+  return { regex, groups, severityGroup };
 }

@@ -65,7 +65,7 @@ export class StderrParser implements LineSink {
     const pg = this.p.groups.pid;
     // (\d+), read by decimalAt; NaN when %p is in an absent %q part, as Number(undefined) is
     const pid = !pg ? 0 : m[pg] === undefined ? NaN : decimalAt(m[pg], 0, m[pg].length);
-    const body = m[this.p.messageGroup];
+    const body = text.slice(m[0].length);
     const secondary = severity === 'LOG' ? undefined : SECONDARY_FIELD[severity];
     if (secondary || severity === 'LOCATION') {
       const cur = this.current;
