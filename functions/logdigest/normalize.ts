@@ -117,19 +117,21 @@ SHAPE_CLASS[58] = C_COLON;
  * marker, unquoted words lower-cased, everything else as written. Two hashes of that stream, FNV-1a
  * and a polynomial one, independent of each other.
  *
- * This runs on every statement, so it is written for speed: one dispatch per token on a class
- * table, a tight loop for words (most of a statement), the state in locals, and no read past the
- * end of the text (an out-of-bounds read would make V8 throw away its optimized code).
+ * This runs on every statement, so it is written for speed: over the text's code units in an array
+ * (codeUnits), one dispatch per token on a class table, a tight loop for words (most of a
+ * statement), the state in locals, and no read past the end of the text (an out-of-bounds read would
+ * make V8 throw away its optimized code).
  */
 export function shapeHash(sql: string): number {
   const n = sql.length;
+  const u = codeUnits(sql);
   // the seeds as int32 (| 0), as the loop keeps them: above 2^31 they made V8 hold both as doubles
   let h1 = 0x811c9dc5 | 0;
   let h2 = 0x9747b28c | 0;
   let i = 0;
   while (i < n) {
-    const c = sql.charCodeAt(i);
-    const next = i + 1 < n ? sql.charCodeAt(i + 1) : -1;
+    const c = u[i];
+    const next = i + 1 < n ? u[i + 1] : -1;
     // the token: chars [i, j) hashed after a TOKEN marker, or a LITERAL marker alone
     let j = i + 1;
     let kind = TOKEN;
@@ -138,8 +140,8 @@ export function shapeHash(sql: string): number {
         i++;
         continue;
       case C_WORD:
-        if (next === 39 && isLiteralPrefix(c) && (i === 0 || !isWordChar(sql.charCodeAt(i - 1)))) {
-          j = stringEnd(sql, i + 2, c === 69 || c === 101); // E'...', B'...', X'...', N'...'
+        if (next === 39 && isLiteralPrefix(c) && (i === 0 || !isWordChar(u[i - 1]))) {
+          j = stringEnd(u, n, i + 2, c === 69 || c === 101); // E'...', B'...', X'...', N'...'
           kind = LITERAL;
           break;
         }
@@ -152,27 +154,27 @@ export function shapeHash(sql: string): number {
           h1 = Math.imul(h1 ^ d, FNV_PRIME);
           h2 = (Math.imul(h2, 31) + d) | 0;
           if (++i === n) break;
-          d = sql.charCodeAt(i);
+          d = u[i];
           if (!isWordChar(d)) break;
         }
         continue;
       case C_QUOTE:
-        j = stringEnd(sql, i + 1, false);
+        j = stringEnd(u, n, i + 1, false);
         kind = LITERAL;
         break;
       case C_DIGIT:
-        j = numberEnd(sql, i + 1);
+        j = numberEnd(u, n, i + 1);
         kind = LITERAL;
         break;
       case C_DOT:
         if (isDigit(next)) {
-          j = numberEnd(sql, i + 1);
+          j = numberEnd(u, n, i + 1);
           kind = LITERAL;
         }
         break;
       case C_DOLLAR:
         if (isDigit(next)) {
-          while (j < n && isDigit(sql.charCodeAt(j))) j++;
+          while (j < n && isDigit(u[j])) j++;
           kind = LITERAL;
         } else {
           const close = sql.indexOf('$', i + 1);
@@ -186,8 +188,8 @@ export function shapeHash(sql: string): number {
         break;
       case C_DQUOTE:
         while (j < n) {
-          if (sql.charCodeAt(j) === 34) {
-            if (j + 1 < n && sql.charCodeAt(j + 1) === 34) j += 2;
+          if (u[j] === 34) {
+            if (j + 1 < n && u[j + 1] === 34) j += 2;
             else break;
           } else j++;
         }
@@ -202,7 +204,7 @@ export function shapeHash(sql: string): number {
           i = eol < 0 ? n : eol;
           continue;
         }
-        j = operatorEnd(sql, j);
+        j = operatorEnd(u, n, j);
         break;
       case C_SLASH:
         if (next === 42) {
@@ -210,10 +212,10 @@ export function shapeHash(sql: string): number {
           i = end < 0 ? n : end + 2;
           continue;
         }
-        j = operatorEnd(sql, j);
+        j = operatorEnd(u, n, j);
         break;
       case C_OPERATOR:
-        j = operatorEnd(sql, j);
+        j = operatorEnd(u, n, j);
         break;
       // ( ) , ; [ ] and any other character: one token each
     }
@@ -221,7 +223,7 @@ export function shapeHash(sql: string): number {
     h2 = (Math.imul(h2, 31) + kind) | 0;
     if (kind === TOKEN) {
       for (let k = i; k < j; k++) {
-        const d = sql.charCodeAt(k);
+        const d = u[k];
         h1 = Math.imul(h1 ^ d, FNV_PRIME);
         h2 = (Math.imul(h2, 31) + d) | 0;
       }
@@ -231,14 +233,36 @@ export function shapeHash(sql: string): number {
   return (h1 >>> 0) * 2097152 + ((h2 >>> 0) & 0x1fffff);
 }
 
+/**
+ * The code units of a text, as shapeHash reads them: copied by native code into an array it indexes
+ * (a charCodeAt costs V8 a check of the string's representation on every call). The array is reused
+ * (grown up to UNITS_KEPT; a longer text gets one of its own); only [0, text.length) is the text.
+ */
+let units = new Uint16Array(1 << 12);
+let unitBytes = Buffer.from(units.buffer);
+const UNITS_KEPT = 1 << 16;
+const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+
+function codeUnits(sql: string): Uint16Array {
+  let u = units;
+  let bytes = unitBytes;
+  if (sql.length > u.length) {
+    u = new Uint16Array(Math.max(sql.length, 2 * u.length));
+    bytes = Buffer.from(u.buffer);
+    if (u.length <= UNITS_KEPT) [units, unitBytes] = [u, bytes];
+  }
+  if (LITTLE_ENDIAN) bytes.write(sql, 'utf16le');
+  else for (let k = 0; k < sql.length; k++) u[k] = sql.charCodeAt(k);
+  return u;
+}
+
 /** The end of a quoted string whose text starts at i ('' is an escaped quote; with backslash, \' too). */
-function stringEnd(sql: string, i: number, backslash: boolean): number {
-  const n = sql.length;
+function stringEnd(u: Uint16Array, n: number, i: number, backslash: boolean): number {
   while (i < n) {
-    const d = sql.charCodeAt(i);
+    const d = u[i];
     if (backslash && d === 92) i += 2;
     else if (d === 39) {
-      if (i + 1 < n && sql.charCodeAt(i + 1) === 39) i += 2;
+      if (i + 1 < n && u[i + 1] === 39) i += 2;
       else return i + 1;
     } else i++;
   }
@@ -246,23 +270,21 @@ function stringEnd(sql: string, i: number, backslash: boolean): number {
 }
 
 /** The end of a number whose first character is before i: digits, dots, an exponent. */
-function numberEnd(sql: string, i: number): number {
-  const n = sql.length;
+function numberEnd(u: Uint16Array, n: number, i: number): number {
   while (i < n) {
-    const d = sql.charCodeAt(i);
+    const d = u[i];
     if (isDigit(d) || d === 46) i++;
-    else if ((d === 101 || d === 69) && i + 1 < n && isExponentNext(sql.charCodeAt(i + 1))) i += 2;
+    else if ((d === 101 || d === 69) && i + 1 < n && isExponentNext(u[i + 1])) i += 2;
     else break;
   }
   return i;
 }
 
 /** The end of an operator run that started before j; it stops before a sign that starts a number ("=-1"). */
-function operatorEnd(sql: string, j: number): number {
-  const n = sql.length;
+function operatorEnd(u: Uint16Array, n: number, j: number): number {
   while (j < n) {
-    const d = sql.charCodeAt(j);
-    if (!isOperator(d) || ((d === 43 || d === 45) && j + 1 < n && isDigit(sql.charCodeAt(j + 1)))) break;
+    const d = u[j];
+    if (!isOperator(d) || ((d === 43 || d === 45) && j + 1 < n && isDigit(u[j + 1]))) break;
     j++;
   }
   return j;

@@ -137,4 +137,13 @@ describe('normalizeQuery cache (shape hash)', () => {
     expect(shapeHash('select a::int')).not.toBe(shapeHash('select a: :int'));
     expect(shapeHash('select ab')).not.toBe(shapeHash('select a b'));
   });
+
+  it('reads a text longer than the array it copies texts into as it reads a short one', () => {
+    // ~140,000 characters: more than the array shapeHash keeps, so one of its own
+    const long = 'select ' + Array.from({ length: 20000 }, (_, i) => `c${i}`).join(', ') + ' from t';
+    expect(shapeHash(long + ' where a = 1')).toBe(shapeHash(long + " where a = 'x'"));
+    expect(shapeHash(long)).not.toBe(shapeHash(long.replace('c19999', 'd19999')));
+    expect(shapeHash('select a = 1')).toBe(shapeHash('select a = 22'));
+    expect(normalizeQuery(long + ' where a = 1')).toEqual(normalizeUncached(long + ' where a = 1'));
+  });
 });
