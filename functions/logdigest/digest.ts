@@ -5,7 +5,6 @@
  */
 import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
 import { Analyzer, AnalyzerOptions } from './analyzer';
 import { DEFAULT_PREFIX, LineSink, LogEntry, LogFormat } from './entry';
 import { CsvLogParser } from './csvlog';
@@ -107,7 +106,8 @@ export class Digest {
     raw.on('data', (c: Buffer | string) => {
       bytes += c.length;
     });
-    const stream = gzip ? raw.pipe(createGunzip()) : raw;
+    // zlib (and the stream modules it loads) only when needed: loading them costs every run 3 ms
+    const stream = gzip ? raw.pipe((await import('node:zlib')).createGunzip()) : raw;
     try {
       for await (const chunk of stream) lines.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
     } finally {
