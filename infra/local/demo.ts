@@ -4,11 +4,10 @@
  * rejoined as a standby, and a summary.
  */
 import { parseArgs } from 'node:util';
-import { renderStatus } from './cli';
 import { failoverDrill, labApi, renderDrill, type TriggerPath } from './drill';
 import { appUrl } from './app-process';
 import type { TraceView } from './controlplane/xray-collector';
-import { Lab } from './lab';
+import { Lab, renderStatus } from './lab';
 import { waitFor } from './proc';
 import { renderTrace } from './traces-cli';
 

@@ -23,4 +23,4 @@ export {
 } from './config';
 export { Lab } from './lab';
 export { redisCli } from './services';
-export type { LabStatus, NodeStatus, PgpoolStatus } from './status';
+export { renderStatus, type LabStatus, type NodeStatus, type PgpoolStatus } from './status';

@@ -202,3 +202,71 @@ function synchronousLine(t: Topology): string {
     return t.syncQuorum > 0 ? `ANY ${t.syncQuorum} configured (nothing recorded yet)` : 'asynchronous (configured)';
   return r.quorum > 0 ? `ANY ${r.quorum} (${r.standbys.join(', ')}) in force` : 'asynchronous (configured)';
 }
+
+/** `lab status` as text: the nodes' table, each pgpool's view, endpoints and services. */
+export function renderStatus(s: LabStatus): string {
+  const rows: string[][] = [
+    ['node', 'role', 'port', 'timeline', 'lsn (current/received/replayed)', 'upstream', 'lag', 'sync', 'note'],
+  ];
+  for (const n of s.nodes) {
+    const lsn =
+      n.role === 'primary' ? (n.currentLsn ?? '') : n.up ? `${n.receiveLsn ?? '-'} / ${n.replayLsn ?? '-'}` : '';
+    const lag =
+      n.role === 'standby' && n.lagBytes !== undefined ? `${n.lagBytes} B ${Math.round(n.replayLagMs ?? 0)} ms` : '';
+    const note = [n.fenced ? 'FENCED' : '', n.role === 'standby' && !n.streaming ? 'not streaming' : '', n.error ?? '']
+      .filter(Boolean)
+      .join(' ');
+    rows.push([
+      n.name,
+      n.role,
+      String(n.port),
+      n.timeline !== undefined ? String(n.timeline) : '',
+      lsn,
+      n.upstream ?? '',
+      lag,
+      n.syncState ?? '',
+      note,
+    ]);
+  }
+  const out = [
+    `cluster ${s.cluster} (profile ${s.profile})  automation: ${s.automation}  primary of record: ${s.topologyPrimary}, timeline ${s.timeline}`,
+    `synchronous replication: ${s.synchronous}`,
+    table(rows),
+    '',
+  ];
+  for (const p of s.pgpools) {
+    const pr: string[][] = [
+      [`${p.name} :${p.port} (pcp :${p.pcpPort})`, 'status', 'role', 'selects', 'lb weight', 'delay'],
+    ];
+    if (!p.up) pr.push([p.error ?? 'down', '', '', '', '', '']);
+    for (const n of p.nodes)
+      pr.push([
+        `  ${n.id} ${n.name}`,
+        n.status,
+        n.role,
+        String(n.selectCount),
+        String(n.lbWeight),
+        String(n.replicationDelay),
+      ]);
+    out.push(table(pr), '');
+  }
+  out.push(`endpoint (clients use this): ${s.endpoint}`);
+  for (const n of s.nodes) out.push(`  ${n.name}: ${n.connection}`);
+  out.push(`redis: ${s.services.redis} (${s.redisUp ? 'up' : 'down'})`);
+  out.push(`control plane: ${s.services.controlPlane} (${s.controlPlaneUp ? 'up' : 'down'})`);
+  out.push(`x-ray collector: ${s.services.xray}    app: ${s.services.app}`);
+  out.push(`state: ${s.dir}`);
+  return out.join('\n');
+}
+
+function table(rows: string[][]): string {
+  const w = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => (c ?? '').padEnd(w[i]))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
