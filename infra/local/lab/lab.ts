@@ -1,26 +1,17 @@
 /**
- * The lab's handle: its folder, configuration and paths, and every operation the CLI, tests, benches,
- * drills and the control plane call. The work is done in the modules beside it (one a concern, each
- * taking the lab); docs/architecture.md lists them.
+ * The lab's handle: every operation the CLI, tests, benches, drills and the control plane call, on
+ * top of its folder, configuration, paths and node lookup (LabFolder, folder.ts). The work is done in
+ * the modules beside it (one a concern, each taking the lab); docs/architecture.md lists them.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { Client } from 'pg';
-import type { Topology } from '../../../functions/lib/topology';
 import { ensureSystemPackages } from '../doctor';
 import { Partitions } from '../partition';
 import type { RunResult } from '../proc';
-import {
-  defaultLabDir,
-  LabError,
-  type LabConfig,
-  type LabNode,
-  type LabOptions,
-  type LabPgpool,
-  type Secrets,
-} from './config';
+import { defaultLabDir, type LabNode, type LabOptions } from './config';
 import * as connections from './connections';
 import * as elastic from './elastic';
+import { LabFolder } from './folder';
 import { checkOptionsMatch, createLab } from './create';
 import { bringDown, bringUp, waitReady } from './lifecycle';
 import { runScript } from './node-scripts';
@@ -29,72 +20,19 @@ import { labPids, nodeProcesses } from './processes';
 import * as services from './services';
 import { labStatus, type LabStatus } from './status';
 
-export class Lab {
-  readonly dir: string;
+export class Lab extends LabFolder {
   private readonly opts: LabOptions;
-  private cfg?: LabConfig;
   readonly log: (msg: string) => void;
 
   constructor(opts: LabOptions = {}) {
+    super(resolve(opts.dir ?? defaultLabDir()));
     this.opts = opts;
-    this.dir = resolve(opts.dir ?? defaultLabDir());
     this.log = opts.log ?? ((m) => console.error(m));
   }
 
-  // ---------- configuration (create.ts makes a new one) ----------
-
-  get configFile(): string {
-    return join(this.dir, 'lab.json');
-  }
-
-  exists(): boolean {
-    return existsSync(this.configFile);
-  }
-
-  config(): LabConfig {
-    if (this.cfg) return this.cfg;
-    if (!this.exists()) throw new LabError(`no lab at ${this.dir} (run: pgwarden lab up)`);
-    this.cfg = JSON.parse(readFileSync(this.configFile, 'utf8')) as LabConfig;
-    return this.cfg;
-  }
-
-  /** The lab's private CA and the certificate every node and pgpool serves (127.0.0.1). */
-  get tlsDir(): string {
-    return join(this.dir, 'tls');
-  }
-  /** The CA file clients verify the servers with, when the lab runs with TLS. */
-  get caFile(): string | undefined {
-    return this.config().tls ? join(this.tlsDir, 'ca.crt') : undefined;
-  }
-
-  get secretsFile(): string {
-    return join(this.dir, 'secrets.env');
-  }
-
-  secrets(): Secrets {
-    const out: Secrets = {};
-    for (const line of readFileSync(this.secretsFile, 'utf8').split('\n')) {
-      const i = line.indexOf('=');
-      if (i > 0) out[line.slice(0, i)] = line.slice(i + 1);
-    }
-    return out;
-  }
-
-  get topologyFile(): string {
-    return join(this.dir, 'control', 'topology.json');
-  }
-
-  readTopology(): Topology {
-    return JSON.parse(readFileSync(this.topologyFile, 'utf8')) as Topology;
-  }
+  // configuration, paths, node and pgpool lookup: folder.ts (LabFolder)
 
   // ---------- elastic standbys (elastic.ts) ----------
-
-  /** Forget the cached lab.json: another process (the control plane) may have added or removed a node. */
-  reloadConfig(): LabConfig {
-    this.cfg = undefined;
-    return this.config();
-  }
 
   /**
    * Provision a new database node (elastic.ts): the next name, port and pgpool backend id, its env file;
@@ -107,61 +45,6 @@ export class Lab {
   /** Deprovision a node that scale-in has stopped: its data is deleted (elastic.ts). */
   removeNode(name: string): void {
     elastic.removeNode(this, name);
-  }
-
-  // ---------- paths ----------
-
-  get scriptsDir(): string {
-    return join(this.dir, 'node-scripts');
-  }
-  nodeDir(name: string): string {
-    return join(this.dir, 'nodes', name);
-  }
-  dataDir(name: string): string {
-    return join(this.nodeDir(name), 'data');
-  }
-  logDir(name: string): string {
-    return join(this.nodeDir(name), 'log');
-  }
-  pgpoolDir(name: string): string {
-    return join(this.dir, 'pgpools', name);
-  }
-  get redisDir(): string {
-    return join(this.dir, 'redis');
-  }
-  get controlDir(): string {
-    return join(this.dir, 'control');
-  }
-
-  node(name: string): LabNode {
-    const n = this.config().nodes.find((x) => x.name === name);
-    if (!n) {
-      throw new LabError(
-        `unknown node "${name}" (nodes: ${this.config()
-          .nodes.map((x) => x.name)
-          .join(', ')})`,
-      );
-    }
-    return n;
-  }
-
-  pgpool(name: string): LabPgpool {
-    const p = this.config().pgpools.find((x) => x.name === name);
-    if (!p)
-      throw new LabError(
-        `unknown pgpool "${name}" (pgpools: ${this.config()
-          .pgpools.map((x) => x.name)
-          .join(', ')})`,
-      );
-    return p;
-  }
-
-  /** The instance a target name refers to: a database node or a pgpool. */
-  targetEnvFile(target: string): string {
-    const name = target.replace(/^lab:/, '');
-    if (this.config().nodes.some((n) => n.name === name)) return join(this.nodeDir(name), 'node.env');
-    if (this.config().pgpools.some((p) => p.name === name)) return join(this.pgpoolDir(name), 'pgpool.env');
-    throw new LabError(`unknown node "${name}"`);
   }
 
   // ---------- lifecycle (lifecycle.ts) ----------
