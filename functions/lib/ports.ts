@@ -191,6 +191,8 @@ export interface Deps {
   notifier: Notifier;
   secrets: Secrets;
   now(): Date;
+  /** Wait `ms` milliseconds (a timer in both runtimes; unit tests pass a fake clock). */
+  sleep(ms: number): Promise<void>;
   log(msg: string, fields?: Record<string, unknown>): void;
 }
 

@@ -81,6 +81,7 @@ export function dryRunDeps(deps: Deps): DryDeps {
       return deps.secrets;
     },
     now: () => deps.now(),
+    sleep: (ms) => deps.sleep(ms),
     log: (msg, fields) => deps.log(`dry run: ${msg}`, fields),
   };
 }

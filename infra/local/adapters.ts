@@ -279,6 +279,7 @@ export function labDeps(lab: Lab, workflows: WorkflowStarter, metrics: MetricsSi
     notifier,
     secrets: new LabSecrets(lab),
     now: () => new Date(),
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     log: (msg, fields) => lab.log(`${msg}${fields ? ' ' + JSON.stringify(fields) : ''}`),
   };
 }

@@ -57,6 +57,7 @@ function fakeDeps(over: Partial<Topology> = {}, capacity = true) {
       },
     },
     now: () => new Date('2026-11-26T00:00:00Z'),
+    sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
     log: () => undefined,
   } as unknown as Deps;
   return { deps, starts, topology: () => t };

@@ -58,7 +58,7 @@ function build(env: PgwardenEnv): Deps {
 
   // Powertools Logger: the same JSON lines with the invocation's keys (cluster, execution, step, trace id).
   const log = powertoolsLog();
-  const memo: Partial<Omit<Deps, 'now' | 'log'>> = {};
+  const memo: Partial<Omit<Deps, 'now' | 'sleep' | 'log'>> = {};
 
   return {
     get cluster() {
@@ -92,6 +92,7 @@ function build(env: PgwardenEnv): Deps {
       }));
     },
     now: () => new Date(),
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     log,
   };
 }

@@ -83,6 +83,7 @@ function wrap(base: Deps, topology: TopologyStore | undefined, log: Deps['log'])
       return base.secrets;
     },
     now: () => base.now(),
+    sleep: (ms) => base.sleep(ms),
     log,
   };
 }

@@ -56,6 +56,7 @@ function fakeDeps(over: Partial<Topology> = {}) {
       },
     },
     now: () => NOW,
+    sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
     log: () => undefined,
   } as unknown as Deps;
   return { deps, starts, topology: () => t, store };

@@ -31,6 +31,7 @@ export function memoryDeps(t: Topology, extra: Partial<Deps> = {}): Deps & { top
       pgpool: async () => ({ user: 'pgpool', password: 'x', database: 'postgres' }),
     },
     now: () => new Date(),
+    sleep: (ms) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
     log: () => undefined,
     ...extra,
   } as Deps & { topology: MemoryTopology };
