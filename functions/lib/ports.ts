@@ -4,23 +4,16 @@
  */
 import type { Topology } from './topology';
 import alarmDefinitions from '../metrics/alarms.json';
+import nodeActionDefinitions from './node-actions.json';
 
-/** A node action is one infra/node script, run on the node (SSM Run Command / local spawn). */
-export type NodeAction =
-  | 'promote'
-  | 'fence'
-  | 'follow'
-  | 'rejoin'
-  | 'start'
-  | 'stop'
-  | 'restart'
-  | 'checkpoint'
-  | 'slots'
-  | 'maintenance'
-  | 'pgpool-detach'
-  | 'pgpool-attach'
-  | 'pgpool-reload'
-  | 'pgpool-weight';
+/**
+ * A node action is one infra/node script, run on the instance (SSM Run Command / local spawn). The
+ * actions are defined once, in node-actions.json (also read by infra/aws/naming.js: one SSM document each).
+ */
+export type NodeAction = keyof typeof nodeActionDefinitions.actions;
+
+/** Every node action, in node-actions.json's order. */
+export const NODE_ACTIONS = Object.keys(nodeActionDefinitions.actions) as NodeAction[];
 
 export interface NodeCommandResult {
   ok: boolean;

@@ -19,23 +19,11 @@ const STATEMACHINE_DIR = path.join(ROOT, 'statemachines');
 const FUNCTIONS_DIR = path.join(ROOT, 'functions');
 const NODE_SCRIPTS_DIR = path.join(ROOT, 'infra', 'node');
 
-/** The node actions of functions/lib/ports.ts (NodeAction): one SSM document each. */
-const NODE_ACTIONS = [
-  'promote',
-  'fence',
-  'follow',
-  'rejoin',
-  'start',
-  'stop',
-  'restart',
-  'checkpoint',
-  'maintenance',
-  'slots',
-  'pgpool-detach',
-  'pgpool-attach',
-  'pgpool-reload',
-  'pgpool-weight',
-];
+/**
+ * The node actions (functions/lib/ports.ts NodeAction): one SSM document each. Defined once, in
+ * functions/lib/node-actions.json.
+ */
+const NODE_ACTIONS = Object.keys(require('../../functions/lib/node-actions.json').actions);
 
 const PLACEHOLDER = /\$\{([A-Za-z][A-Za-z0-9]*)\}/g;
 

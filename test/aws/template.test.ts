@@ -22,6 +22,7 @@ import {
 } from './template';
 import { taskTimeoutErrors } from './timeouts';
 import { handlersWithoutRehearsal, rehearsalErrors, rehearsalLambdas, taskLambdas } from './rehearsal';
+import { NODE_ACTIONS } from '../../functions/lib/ports';
 
 const aslValidator = require('asl-validator') as (d: unknown) => { isValid: boolean; errors: unknown[] };
 const { agentConfigText } = require('../../infra/aws/nodes') as { agentConfigText(cluster: string): string };
@@ -367,26 +368,12 @@ describe('the build-out', () => {
     expect(l?.[1].Properties?.Port).toBe(443);
     expect(JSON.stringify(l?.[1].Properties?.Certificates)).toContain('{"Ref":"CertificateArn"}');
   });
-  it('defines one SSM document per node action, running its infra/node script', () => {
+  it('defines one SSM document per node action (functions/lib/node-actions.json), running its infra/node script', () => {
     const docs = byType(t, 'AWS::SSM::Document').map(([, r]) => r.Properties?.Name);
-    for (const a of [
-      'promote',
-      'fence',
-      'follow',
-      'rejoin',
-      'start',
-      'stop',
-      'restart',
-      'checkpoint',
-      'maintenance',
-      'slots',
-      'pgpool-detach',
-      'pgpool-attach',
-      'pgpool-reload',
-      'pgpool-weight',
-    ]) {
-      expect(docs).toContain(`pgwarden-main-${a}`);
-    }
+    expect(NODE_ACTIONS.length).toBeGreaterThan(0);
+    expect([...docs].sort()).toEqual(
+      [...NODE_ACTIONS.map((a) => `pgwarden-main-${a}`), 'pgwarden-main-install-node-scripts'].sort(),
+    );
     const follow = byType(t, 'AWS::SSM::Document').find(([, r]) => r.Properties?.Name === 'pgwarden-main-follow')![1];
     const text = JSON.stringify(follow.Properties?.Content);
     expect(text).toContain("export PGW_PARAM_PRIMARY_HOST='{{ PRIMARY_HOST }}'");
