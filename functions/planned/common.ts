@@ -6,6 +6,7 @@
 import { compareLsn, withClient, type Endpoint } from '../lib/db';
 import { StepRefusal } from '../lib/handler';
 import { parseResult } from '../lib/node-result';
+import { pollUntil, wallClock, type Clock } from '../lib/poll';
 import type { DbCredentials, Deps, NodeAction } from '../lib/ports';
 import { settings } from '../lib/settings';
 import { syncRecord, type NodeSpec, type Topology } from '../lib/topology';
@@ -61,27 +62,37 @@ export async function nodeAction(
  * `quietMs`. A pgpool session that began just before the detach took its view of the backends then
  * and still opens (and reads) its connection to this node; a fast stop in that moment ends that
  * client's session with "unable to read data from DB node N". Sessions of pgwarden's own role (the
- * prober, the steps) do not count. Gives up, and says so, after `deadlineMs`.
+ * prober, the steps) do not count. Gives up, and says so, after `deadlineMs`. Time comes from `clock`
+ * (pass the Deps; the wall clock default is for maintenance/maintain-node.ts until it passes them).
  */
 export async function waitNoNewSessions(
   node: NodeSpec,
   creds: DbCredentials,
   quietMs = 1000,
   deadlineMs = 15_000,
+  clock: Clock = wallClock,
 ): Promise<{ quietAfterMs: number; timedOut: boolean }> {
-  const t0 = Date.now();
-  for (;;) {
-    const [r] = await sql<{ ms: number | null }>(
-      node,
-      creds,
-      `select (extract(epoch from now() - max(backend_start)) * 1000)::float8 as ms from pg_stat_activity
-        where backend_type = 'client backend' and usename is distinct from current_user`,
-    );
-    const ms = r.ms;
-    if (ms === null || ms >= quietMs) return { quietAfterMs: Date.now() - t0, timedOut: false };
-    if (Date.now() - t0 > deadlineMs) return { quietAfterMs: Date.now() - t0, timedOut: true };
-    await new Promise((res) => setTimeout(res, Math.min(200, quietMs - ms + 10)));
-  }
+  let pauseMs = 0;
+  return pollUntil<{ quietAfterMs: number; timedOut: boolean }>(
+    clock,
+    async (poll) => {
+      const [r] = await sql<{ ms: number | null }>(
+        node,
+        creds,
+        `select (extract(epoch from now() - max(backend_start)) * 1000)::float8 as ms from pg_stat_activity
+          where backend_type = 'client backend' and usename is distinct from current_user`,
+      );
+      const ms = r.ms;
+      if (ms === null || ms >= quietMs) return { quietAfterMs: poll.elapsedMs(), timedOut: false };
+      pauseMs = Math.min(200, quietMs - ms + 10);
+      return undefined;
+    },
+    {
+      timeoutMs: deadlineMs,
+      intervalMs: () => pauseMs,
+      onTimeout: (poll) => ({ quietAfterMs: poll.elapsedMs(), timedOut: true }),
+    },
+  );
 }
 
 export function live(t: Topology): NodeSpec[] {
@@ -130,7 +141,7 @@ export async function setQuorum(deps: Deps, t: Topology, standbys: string[], by 
       for (let i = 0; i < 200; i++) {
         const r = await c.query('select pg_reload_conf(), current_setting($1) as v', ['synchronous_standby_names']);
         if (r.rows[0].v === names) break;
-        await new Promise((res) => setTimeout(res, 10));
+        await deps.sleep(10);
       }
       return (await c.query('select pg_current_wal_lsn()::text as lsn')).rows[0].lsn as string;
     },
@@ -178,16 +189,25 @@ export async function waitCaughtUp(
   maxLagBytes: number,
   timeoutMs: number,
 ): Promise<{ lagBytes: number; waitedMs: number }> {
-  const t0 = Date.now();
-  for (;;) {
-    const t = await deps.topology.get(deps.cluster);
-    const r = (await replicas(deps, t).catch(() => [])).find((x) => x.name === node);
-    if (r && r.state === 'streaming' && r.replayLagBytes <= maxLagBytes)
-      return { lagBytes: r.replayLagBytes, waitedMs: Date.now() - t0 };
-    const last = r ? `${r.state}, ${r.replayLagBytes} bytes behind` : 'not connected to the primary';
-    if (Date.now() - t0 > timeoutMs) throw new Error(`${node} did not catch up within ${timeoutMs} ms (${last})`);
-    await new Promise((res) => setTimeout(res, 100));
-  }
+  let last = '';
+  return pollUntil(
+    deps,
+    async (poll) => {
+      const t = await deps.topology.get(deps.cluster);
+      const r = (await replicas(deps, t).catch(() => [])).find((x) => x.name === node);
+      if (r && r.state === 'streaming' && r.replayLagBytes <= maxLagBytes)
+        return { lagBytes: r.replayLagBytes, waitedMs: poll.elapsedMs() };
+      last = r ? `${r.state}, ${r.replayLagBytes} bytes behind` : 'not connected to the primary';
+      return undefined;
+    },
+    {
+      timeoutMs,
+      intervalMs: 100,
+      onTimeout: () => {
+        throw new Error(`${node} did not catch up within ${timeoutMs} ms (${last})`);
+      },
+    },
+  );
 }
 
 export function lsnAfter(a: string, b: string): boolean {

@@ -1,5 +1,6 @@
 /** Every pgpool of the cluster, seen and changed the same way by the planned workflows. */
 import { showPoolNodes, type PoolNode } from '../lib/db';
+import { pollUntil } from '../lib/poll';
 import type { Deps } from '../lib/ports';
 import { settings } from '../lib/settings';
 import type { NodeSpec, PgpoolSpec, Topology } from '../lib/topology';
@@ -41,27 +42,36 @@ export async function inEveryPgpool(
  */
 async function upIn(deps: Deps, p: PgpoolSpec, node: NodeSpec): Promise<void> {
   const s = settings();
-  const deadline = Date.now() + s.pgpoolWaitMs;
-  let attachedAt = Date.now();
+  let attachedAt = 0;
   let attempts = 1;
-  for (;;) {
-    const view = await poolView(deps, p).catch(() => [] as PoolNode[]);
-    const status = view.find((v) => v.id === node.backendId)?.status;
-    if (status === 'up') return;
-    if (Date.now() > deadline)
-      throw new Error(
-        `pgpool ${p.name} does not show ${node.name} up ${s.pgpoolWaitMs} ms after attaching it (${attempts} attempts)`,
-      );
-    if (status === 'down' && Date.now() - attachedAt > 1_000 && attempts < 5) {
-      await nodeAction(deps, { name: p.name, instanceId: p.instanceId }, 'pgpool-attach', {
-        NODE_ID: String(node.backendId),
-      });
-      attachedAt = Date.now();
-      attempts++;
-      deps.log(`pgpool ${p.name} detached ${node.name} again after its attach: attached again`, { attempts });
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  let status: string | undefined;
+  await pollUntil(
+    deps,
+    async () => {
+      const view = await poolView(deps, p).catch(() => [] as PoolNode[]);
+      status = view.find((v) => v.id === node.backendId)?.status;
+      return status === 'up' ? true : undefined;
+    },
+    {
+      timeoutMs: s.pgpoolWaitMs,
+      intervalMs: 100,
+      onTimeout: () => {
+        throw new Error(
+          `pgpool ${p.name} does not show ${node.name} up ${s.pgpoolWaitMs} ms after attaching it (${attempts} attempts)`,
+        );
+      },
+      meanwhile: async (poll) => {
+        if (status === 'down' && poll.elapsedMs() - attachedAt > 1_000 && attempts < 5) {
+          await nodeAction(deps, { name: p.name, instanceId: p.instanceId }, 'pgpool-attach', {
+            NODE_ID: String(node.backendId),
+          });
+          attachedAt = poll.elapsedMs();
+          attempts++;
+          deps.log(`pgpool ${p.name} detached ${node.name} again after its attach: attached again`, { attempts });
+        }
+      },
+    },
+  );
 }
 
 /**
@@ -76,28 +86,36 @@ export async function routeWritesTo(
   old: NodeSpec | undefined,
 ): Promise<{ actions: string[]; waitedMs: number }> {
   const s = settings();
-  const t0 = Date.now();
   const actions: string[] = [];
   let detached = false;
-  for (;;) {
-    const view = await poolView(deps, p).catch(() => [] as PoolNode[]);
-    const at = (n: NodeSpec) => view.find((v) => v.id === n.backendId);
-    if (at(primary)?.status === 'up' && at(primary)?.role === 'primary') return { actions, waitedMs: Date.now() - t0 };
-    if (old && !detached && at(old)?.status === 'up') {
-      await nodeAction(deps, { name: p.name, instanceId: p.instanceId }, 'pgpool-detach', {
-        NODE_ID: String(old.backendId),
-      });
-      actions.push(`detached ${old.name}`);
-      detached = true;
-    } else if (view.length && at(primary)?.status === 'down' && Date.now() - t0 > s.pgpoolWaitMs / 2) {
-      // The new primary itself was marked down in this pgpool: attaching it makes pgpool search again.
-      await nodeAction(deps, { name: p.name, instanceId: p.instanceId }, 'pgpool-attach', {
-        NODE_ID: String(primary.backendId),
-      });
-      actions.push(`attached ${primary.name}`);
-    }
-    if (Date.now() - t0 > s.pgpoolWaitMs)
-      throw new Error(`pgpool ${p.name} does not route writes to ${primary.name} after ${s.pgpoolWaitMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  return pollUntil(
+    deps,
+    async (poll) => {
+      const view = await poolView(deps, p).catch(() => [] as PoolNode[]);
+      const at = (n: NodeSpec) => view.find((v) => v.id === n.backendId);
+      if (at(primary)?.status === 'up' && at(primary)?.role === 'primary')
+        return { actions, waitedMs: poll.elapsedMs() };
+      if (old && !detached && at(old)?.status === 'up') {
+        await nodeAction(deps, { name: p.name, instanceId: p.instanceId }, 'pgpool-detach', {
+          NODE_ID: String(old.backendId),
+        });
+        actions.push(`detached ${old.name}`);
+        detached = true;
+      } else if (view.length && at(primary)?.status === 'down' && poll.elapsedMs() > s.pgpoolWaitMs / 2) {
+        // The new primary itself was marked down in this pgpool: attaching it makes pgpool search again.
+        await nodeAction(deps, { name: p.name, instanceId: p.instanceId }, 'pgpool-attach', {
+          NODE_ID: String(primary.backendId),
+        });
+        actions.push(`attached ${primary.name}`);
+      }
+      return undefined;
+    },
+    {
+      timeoutMs: s.pgpoolWaitMs,
+      intervalMs: 50,
+      onTimeout: () => {
+        throw new Error(`pgpool ${p.name} does not route writes to ${primary.name} after ${s.pgpoolWaitMs} ms`);
+      },
+    },
+  );
 }

@@ -3,6 +3,7 @@
  * every pgpool, and every standby of the topology streaming from the primary.
  */
 import { lambda } from '../lib/handler';
+import { pollUntil } from '../lib/poll';
 import type { Deps } from '../lib/ports';
 import { settings } from '../lib/settings';
 import { writeThroughEveryPgpool } from '../lib/verify-write';
@@ -11,22 +12,30 @@ import { live, replicas } from './common';
 export async function verifyCluster(deps: Deps, executionName: string) {
   const t = await deps.topology.get(deps.cluster);
   const s = settings();
-  const deadline = Date.now() + s.verifyTimeoutMs;
+  const deadline = deps.now().getTime() + s.verifyTimeoutMs;
   const writes = await writeThroughEveryPgpool(deps, t, executionName, deadline);
   const expected = live(t)
     .filter((n) => n.role === 'standby')
     .map((n) => n.name);
-  let streaming: string[] = [];
-  for (;;) {
-    streaming = (await replicas(deps, t).catch(() => []))
-      .filter((r) => r.state === 'streaming')
-      .map((r) => r.name)
-      .sort();
-    const missing = expected.filter((n) => !streaming.includes(n));
-    if (!missing.length) break;
-    if (Date.now() > deadline) throw new Error(`not streaming from ${t.primary}: ${missing.join(', ')}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  let missing: string[] = [];
+  const streaming = await pollUntil(
+    deps,
+    async () => {
+      const now = (await replicas(deps, t).catch(() => []))
+        .filter((r) => r.state === 'streaming')
+        .map((r) => r.name)
+        .sort();
+      missing = expected.filter((n) => !now.includes(n));
+      return missing.length ? undefined : now;
+    },
+    {
+      deadline,
+      intervalMs: 100,
+      onTimeout: () => {
+        throw new Error(`not streaming from ${t.primary}: ${missing.join(', ')}`);
+      },
+    },
+  );
   return { primary: t.primary, timeline: t.timeline, writes, streaming };
 }
 
