@@ -76,11 +76,11 @@ const HELP_FLAG = { help: { type: 'boolean', short: 'h' } } as const;
 /** As the operator table renders its commands (operator/commands.ts operatorUsage). */
 const USAGE_COL = 48;
 
-/** One row of a command list: the usage, then the summary from column USAGE_COL (below it if longer). */
+/** One row of a command list: the usage, then the summary after it (below it if the usage is longer). */
 export function row(usage: string, summary: string): string {
-  const pad = ' '.repeat(USAGE_COL + 2);
+  const pad = ' '.repeat(USAGE_COL + 3);
   const [first, ...more] = summary.split('\n');
-  const head = usage.length < USAGE_COL ? [`  ${usage.padEnd(USAGE_COL)}${first}`] : [`  ${usage}`, `${pad}${first}`];
+  const head = usage.length <= USAGE_COL ? [`  ${usage.padEnd(USAGE_COL)} ${first}`] : [`  ${usage}`, `${pad}${first}`];
   return [...head, ...more.map((l) => `${pad}${l}`)].join('\n');
 }
 
