@@ -10,6 +10,9 @@
  *   working on a standby): a dead primary must never wait behind a rejoin. The pre-empted execution's
  *   next renewal fails, so it stops at its next step. A switchover is never pre-empted: it is moving
  *   the primary itself and has its own abort path.
+ * - A nested execution (maintenance starts a switchover for its switch) takes the lease over from
+ *   its parent, which waits meanwhile, and its release hands the lease back to the parent: the
+ *   cluster is never free between the two, and nobody else can take it in between.
  * - Pause stops planned work between steps; a failover that has started acting is not stopped by a
  *   pause (stopping after the fence would leave the cluster without a writer).
  */
@@ -26,7 +29,7 @@ export const REFUSED = 'Refused';
 
 /**
  * Workflows that move the primary themselves: a failover never pre-empts them. A maintenance is
- * pre-empted while it works on a standby, not while its switch step holds `switching`.
+ * pre-empted while it works on a standby, not while its nested switchover holds the lease.
  */
 const NOT_PREEMPTIBLE: ReadonlySet<string> = new Set(['failover', 'switchover']);
 
@@ -57,6 +60,7 @@ function leaseFor(cur: Topology, workflow: WorkflowKind, execution: string, now:
     since: mine ? cur.lease!.since : now.toISOString(),
     expiresAt: new Date(now.getTime() + settings().leaseMs).toISOString(),
     ...(mine && cur.lease!.switching ? { switching: cur.lease!.switching } : {}),
+    ...(mine && cur.lease!.parent ? { parent: cur.lease!.parent } : {}),
   };
 }
 
@@ -67,6 +71,11 @@ export interface TakeOptions {
   preempt?: boolean;
   /** A pause does not refuse (a failover's own checks decide about pause before they take it). */
   ignorePause?: boolean;
+  /**
+   * A nested execution: take the lease over from this execution, which started it and must hold it
+   * now (refused otherwise); the release hands it back.
+   */
+  parent?: string;
 }
 
 export type TakeResult = { taken: true; topology: Topology; preempted?: Lease } | { taken: false; why: string };
@@ -80,15 +89,23 @@ export async function takeLease(
 ): Promise<TakeResult> {
   let why: string | undefined;
   let preempted: Lease | undefined;
+  let parent: Lease['parent'];
   const t = await updateTopology(deps, (cur) => {
     const now = deps.now();
     why = undefined;
     preempted = undefined;
+    parent = undefined;
     if (cur.paused && !opts.ignorePause) why = `automation is paused (${cur.pausedReason ?? 'no reason given'})`;
     else if (opts.primary !== undefined && cur.primary !== opts.primary) why = `the primary changed to ${cur.primary}`;
     else {
       const held = activeLease(cur, now);
-      if (held && held.execution !== execution) {
+      if (opts.parent !== undefined && held?.execution !== execution) {
+        if (held?.execution !== opts.parent)
+          why = held
+            ? `${held.workflow} ${held.execution} is acting on the cluster, not the parent execution ${opts.parent}`
+            : `the parent execution ${opts.parent} no longer holds the cluster's lease`;
+        else parent = { workflow: held.workflow, execution: held.execution, since: held.since };
+      } else if (held && held.execution !== execution) {
         if (opts.preempt && preemptible(held)) preempted = held;
         else why = `${held.workflow} ${held.execution} is already acting on the cluster`;
       }
@@ -102,7 +119,8 @@ export async function takeLease(
           now,
         )
       : cur;
-    return { ...next, lease: leaseFor(cur, workflow, execution, now) };
+    const lease = leaseFor(cur, workflow, execution, now);
+    return { ...next, lease: parent ? { ...lease, parent } : lease };
   });
   if (why) return { taken: false, why };
   return { taken: true, topology: t, preempted };
@@ -154,14 +172,18 @@ export async function holdLease(
   workflow: Exclude<WorkflowKind, 'failover'>,
   execution: string,
   mode: 'take' | 'renew' = 'renew',
+  parent?: string,
 ): Promise<Topology> {
   if (mode === 'renew') return renewLease(deps, workflow, execution);
-  const r = await takeLease(deps, workflow, execution);
+  const r = await takeLease(deps, workflow, execution, parent === undefined ? {} : { parent });
   if (!r.taken) throw new StepRefusal(REFUSED, `${workflow} refused: ${r.why}`);
   return r.topology;
 }
 
-/** Record the outcome in the topology history and release the lease if this execution holds it. */
+/**
+ * Record the outcome in the topology history and release the lease if this execution holds it (back
+ * to the parent execution when it was taken over from one).
+ */
 export async function releaseLease(
   deps: Pick<Deps, 'topology' | 'cluster' | 'now'>,
   execution: string,
@@ -171,7 +193,15 @@ export async function releaseLease(
 ): Promise<Topology> {
   return updateTopology(deps, (cur) => {
     const next = withEvent(cur, kind, { execution, ...detail }, deps.now());
-    if (next.lease?.execution === execution) delete next.lease;
+    const held = next.lease;
+    if (held?.execution === execution) {
+      if (held.parent)
+        next.lease = {
+          ...held.parent,
+          expiresAt: new Date(deps.now().getTime() + settings().leaseMs).toISOString(),
+        };
+      else delete next.lease;
+    }
     change?.(next);
     return next;
   });

@@ -135,6 +135,11 @@ export interface Lease {
    * pre-empt the workflow that is moving it.
    */
   switching?: { from: string; to: string; since: string };
+  /**
+   * A nested execution (maintenance's switchover) holds the lease for the execution that started
+   * it: its release hands the lease back to that parent instead of freeing the cluster.
+   */
+  parent?: { workflow: string; execution: string; since: string };
 }
 
 // Parameter Store holds at most 8 KB per parameter (Advanced tier): keep the history short; the full record

@@ -1,10 +1,11 @@
 /**
  * Plan: refuse unless rolling maintenance can keep the cluster writable (not paused, no other
  * workflow — the lease is taken here for the whole run —, every node healthy, at least one standby to
- * switch over to); the standbys in the order they will be maintained, then the switchover, then the
- * old primary.
+ * switch over to); the standbys in the order they will be maintained, then the switchover (the
+ * switchover workflow as a nested execution: its name is chosen here), then the old primary.
  */
 import { probeNode } from '../lib/db';
+import { executionName } from '../lib/execution-name';
 import { lambda } from '../lib/handler';
 import type { Deps } from '../lib/ports';
 import { settings } from '../lib/settings';
@@ -35,7 +36,9 @@ export async function step(state: MaintenanceInput, deps: Deps) {
     node,
     command,
   });
-  return { primary: t.primary, command, standbys: standbys.map(item) };
+  // The switch is the switchover workflow, run as a nested execution under this name.
+  const switchover = executionName([state.executionName, 'switchover']);
+  return { primary: t.primary, command, standbys: standbys.map(item), switchover };
 }
 
 export const handler = lambda(step);

@@ -14,11 +14,14 @@ export async function step(
   state: PlannedInput & { error?: { Error: string; Cause: string }; abort?: unknown },
   deps: Deps,
 ) {
-  const refused = state.error?.Error === REFUSED;
+  const child = nestedFailure(state.error);
+  const refused = child ? child.refused : state.error?.Error === REFUSED;
   const outcome = refused ? 'refused' : 'failed';
-  const cause = refused
-    ? causeOf(state.error?.Cause)
-    : `${state.error?.Error ?? 'Error'}: ${causeOf(state.error?.Cause)}`;
+  const cause = child
+    ? child.cause
+    : refused
+      ? causeOf(state.error?.Cause)
+      : `${state.error?.Error ?? 'Error'}: ${causeOf(state.error?.Cause)}`;
   await release(deps, state.executionName, `${state.workflow}-${outcome}`, { outcome, cause });
   await deps.metrics.put(METRIC_NAMESPACE, [
     datum(WORKFLOW_METRICS.WorkflowRuns, 1, { Cluster: state.cluster, Workflow: state.workflow, Outcome: outcome }),
@@ -36,3 +39,29 @@ export async function step(
 }
 
 export const handler = lambda(step);
+
+/**
+ * A nested execution that did not succeed (maintenance's switchover) fails its Task with
+ * States.TaskFailed and the child's description as the Cause (JSON with its Error and Cause). The
+ * child notified its own outcome with the details; this names it. Its refusal ("SwitchoverRefused")
+ * is this workflow's refusal too.
+ */
+export function nestedFailure(error?: {
+  Error: string;
+  Cause: string;
+}): { refused: boolean; cause: string } | undefined {
+  if (error?.Error !== 'States.TaskFailed') return undefined;
+  let d: Record<string, unknown>;
+  try {
+    d = JSON.parse(error.Cause) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+  const name = d.Name ?? d.name ?? d.ExecutionArn ?? d.executionArn;
+  const status = d.Status ?? d.status;
+  if (typeof name !== 'string' || typeof status !== 'string') return undefined;
+  const err = String(d.Error ?? d.error ?? status);
+  const refused = err.endsWith(REFUSED);
+  const what = refused ? 'was refused' : status === 'FAILED' ? 'failed' : `ended ${status}`;
+  return { refused, cause: `nested execution ${name} ${what} (${err}: ${causeOf(String(d.Cause ?? d.cause ?? ''))})` };
+}

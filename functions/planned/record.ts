@@ -20,7 +20,7 @@ export interface RecordResult {
 }
 
 export async function step(state: PlannedInput & Record<string, unknown>, deps: Deps): Promise<RecordResult> {
-  const durationMs = Math.max(0, deps.now().getTime() - Date.parse(state.at ?? deps.now().toISOString()));
+  const durationMs = Math.max(0, deps.now().getTime() - Date.parse(await startedAt(state, deps)));
   const summary = summarize(state, durationMs);
   await release(deps, state.executionName, state.workflow, { outcome: 'succeeded', summary });
   const dims = { Cluster: state.cluster, Workflow: state.workflow };
@@ -37,6 +37,18 @@ export async function step(state: PlannedInput & Record<string, unknown>, deps: 
   });
   deps.log(`${state.workflow} completed`, { execution: state.executionName, summary });
   return { outcome: 'succeeded', summary, durationMs };
+}
+
+/**
+ * When the work began: when it was asked (`at`); for a nested execution (maintenance's switchover),
+ * whose `at` is its parent's, when it took the lease over from the parent.
+ */
+async function startedAt(state: PlannedInput & Record<string, unknown>, deps: Deps): Promise<string> {
+  if (typeof state.parentExecution === 'string') {
+    const lease = (await deps.topology.get(deps.cluster)).lease;
+    if (lease?.execution === state.executionName) return lease.since;
+  }
+  return state.at ?? deps.now().toISOString();
 }
 
 function summarize(state: Record<string, unknown>, ms: number): string {

@@ -13,7 +13,7 @@ import { maxLagDefault, type PrecheckResult, type SwitchoverState } from './type
 
 export async function step(state: SwitchoverState, deps: Deps): Promise<PrecheckResult> {
   validatePlanned(state, deps);
-  const t = await holdLease(deps, state.workflow ?? 'switchover', state.executionName, 'take');
+  const t = await holdLease(deps, state.workflow ?? 'switchover', state.executionName, 'take', state.parentExecution);
   const primary = primaryOf(t);
   const nodes = live(t);
   const standbys = nodes.filter((n) => n.role === 'standby');

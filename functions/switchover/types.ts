@@ -6,6 +6,11 @@ export interface SwitchoverInput extends PlannedInput {
   to?: string;
   /** Refuse when the target is further behind than this (default PGWARDEN_SWITCHOVER_MAX_LAG_BYTES). */
   maxLagBytes?: number;
+  /**
+   * Set when another execution runs this switchover as a nested execution (rolling maintenance): the
+   * lease is taken over from that execution, and handed back when this one ends.
+   */
+  parentExecution?: string;
 }
 
 export interface PrecheckResult {

@@ -53,6 +53,20 @@ export function moduleForResource(resource: string): { area: string; file: strin
   return { area: area.toLowerCase(), file: join(REPO_ROOT, 'functions', area.toLowerCase(), `${kebab}.ts`), fn: m[1] };
 }
 
+/** Step Functions' own integration: start another workflow and wait for it (a nested execution). */
+export const NESTED_EXECUTION = /^arn:aws:states:::states:startExecution\.sync(:2)?$/;
+
+const stateMachineArn = (workflow: string) =>
+  `arn:aws:states:us-east-1:000000000000:stateMachine:pgwarden-lab-${workflow}`;
+
+/** `Switchover` -> switchover, `ScaleOut` -> scale-out (the workflows are the files in statemachines/). */
+function workflowOfPascal(pascal: string): string {
+  const w = pascal.replace(/[A-Z]/g, (c, i: number) => (i ? '-' : '') + c.toLowerCase());
+  if (!existsSync(join(REPO_ROOT, 'statemachines', `${w}.asl.json`)))
+    throw new Error(`\${${pascal}StateMachineArn} names no workflow in statemachines/`);
+  return w;
+}
+
 interface TaskState {
   Type: string;
   Resource?: string;
@@ -79,10 +93,12 @@ export function loadDefinition(workflow: string): {
   const original = JSON.parse(raw) as { States: Record<string, TaskState> };
   const tasks = taskStates(original.States);
   // Resources become placeholder Lambda ARNs, as DefinitionSubstitutions would make them in AWS.
-  const substituted = raw.replace(
-    /\$\{([A-Za-z0-9]+)FunctionArn\}/g,
-    (_, n: string) => `arn:aws:lambda:us-east-1:000000000000:function:pgwarden-lab-${n}`,
-  );
+  const substituted = raw
+    .replace(
+      /\$\{([A-Za-z0-9]+)FunctionArn\}/g,
+      (_, n: string) => `arn:aws:lambda:us-east-1:000000000000:function:pgwarden-lab-${n}`,
+    )
+    .replace(/\$\{([A-Za-z0-9]+)StateMachineArn\}/g, (_, n: string) => stateMachineArn(workflowOfPascal(n)));
   return { definition: JSON.parse(substituted) as Record<string, unknown>, tasks };
 }
 
@@ -125,6 +141,10 @@ export class LocalRunner implements WorkflowStarter {
     const { definition, tasks } = loadDefinition(workflow);
     const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
     for (const [state, resource] of Object.entries(tasks)) {
+      if (NESTED_EXECUTION.test(resource)) {
+        handlers[state] = (stateInput: unknown) => this.nested(state, stateInput);
+        continue;
+      }
       const mod = moduleForResource(resource);
       const step = (require(mod.file) as { step?: StepFn }).step;
       if (typeof step !== 'function') throw new Error(`${mod.file} exports no step() for ${resource}`);
@@ -153,6 +173,35 @@ export class LocalRunner implements WorkflowStarter {
     const c = { sm, handlers, retries };
     this.cache.set(workflow, c);
     return c;
+  }
+
+  /**
+   * `states:startExecution.sync:2`: start the child workflow in this runner and wait for it. As in
+   * Step Functions, the result carries the child's Output (JSON), and a child that did not succeed
+   * fails the Task with States.TaskFailed, its Cause the child's description (Error and Cause).
+   */
+  private async nested(state: string, params: unknown): Promise<unknown> {
+    const p = (params ?? {}) as { StateMachineArn?: unknown; Name?: unknown; Input?: unknown };
+    const m = /:stateMachine:pgwarden-lab-([a-z-]+)$/.exec(String(p.StateMachineArn));
+    if (!m) throw new Error(`${state}: StateMachineArn ${String(p.StateMachineArn)} is not a lab workflow`);
+    const workflow = m[1] as WorkflowName;
+    const name = typeof p.Name === 'string' ? p.Name : `${state}-${Date.now()}`;
+    const { executionArn } = await this.start(workflow, name, p.Input ?? {});
+    const rec = this.executions.get(name)!;
+    await rec.done;
+    const description = {
+      ExecutionArn: executionArn,
+      Name: name,
+      StateMachineArn: p.StateMachineArn,
+      Status: rec.status,
+      Input: p.Input ?? {},
+      StartDate: rec.startedAtMs,
+      StopDate: rec.endedAtMs,
+    };
+    if (rec.status === 'SUCCEEDED') return { ...description, Output: rec.output };
+    const e = new Error(JSON.stringify({ ...description, Error: rec.error?.Error, Cause: rec.error?.Cause }));
+    e.name = 'States.TaskFailed';
+    throw e;
   }
 
   /** Compile every available workflow now, so that the first failover does not pay for it. */

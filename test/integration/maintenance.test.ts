@@ -121,3 +121,45 @@ test('a failing maintenance command aborts safely and leaves the cluster writabl
     200,
   );
 }, 240_000);
+
+test('a nested switchover that fails ends the maintenance safely: both abort, the lease comes back and is released', async () => {
+  await lab.waitReady(30_000);
+  const before = lab.readTopology().primary;
+  // The switchover's PrepareSwitch fails more often than it is retried: the nested execution aborts.
+  await labApi(lab, 'POST', '/v1/faults', { state: 'PrepareSwitch', times: 10 });
+  const { executionName } = await labApi<{ executionName: string }>(lab, 'POST', '/v1/maintenance', {
+    command: 'true',
+  });
+  const exec = await waitFor(
+    'the maintenance to end',
+    async () => (await executions(lab)).find((e) => e.name === executionName && e.status !== 'RUNNING'),
+    200_000,
+    200,
+  );
+  const steps = exec.steps.map((x) => x.state);
+  expect({ status: exec.status, error: exec.error?.Error }).toEqual({ status: 'FAILED', error: 'MaintenanceFailed' });
+  expect(steps).toEqual(
+    expect.arrayContaining(['MaintainStandbys', 'Switchover', 'AbortMaintenance', 'NotifyFailure']),
+  );
+  expect(steps).not.toContain('MaintainOldPrimary');
+  // The switchover ran as its own execution, named by the maintenance, and ended on its own failure path.
+  const child = (await executions(lab)).find((e) => e.workflow === 'switchover' && e.name.startsWith(executionName));
+  expect({ status: child?.status, steps: child?.steps.map((x) => x.state), error: child?.error }).toMatchObject({
+    status: 'FAILED',
+    steps: ['Precheck', 'PrepareSwitch', 'NotifyFailure', 'WasRefused', 'SwitchoverFailed'],
+  });
+  const t = lab.readTopology();
+  expect(t.primary).toBe(before);
+  expect(t.lease === undefined || !['maintenance', 'switchover'].includes(t.lease.workflow)).toBe(true);
+  expect(t.nodes.filter((n) => n.maintenance)).toEqual([]);
+  // The child handed the lease back and the maintenance released it, naming the nested execution.
+  const failed = t.history.filter((e) => e.kind === 'maintenance-failed' && e.detail.execution === executionName);
+  expect(failed).toHaveLength(1);
+  expect(String(failed[0].detail.cause)).toContain(`nested execution ${child!.name} failed`);
+  await waitFor(
+    'a committed write through pgpool',
+    async () => (await lab.query('pgpool', 'create table if not exists after_nested_abort (x int)', [], 3000), true),
+    15_000,
+    200,
+  );
+}, 300_000);

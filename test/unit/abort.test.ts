@@ -1,7 +1,9 @@
 /**
- * Aborting planned work (functions/switchover/abort.ts restoreWritable): never start the old primary
- * while another node may have been promoted, and never act on a cluster another execution holds.
+ * Aborting planned work (functions/planned/abort.ts, restore-writable.ts): never start the old
+ * primary while another node may have been promoted, and never act on a cluster another execution
+ * holds; a nested execution's failure as its parent reads it.
  */
+import { nestedFailure } from '../../functions/planned/notify-failure';
 import { takeLease } from '../../functions/lib/lease';
 import { restoreWritable } from '../../functions/planned/restore-writable';
 import { BlackHoles, closedPort } from './support/black-holes';
@@ -46,4 +48,30 @@ test('an execution that no longer holds the cluster restores nothing', async () 
   expect(await restoreWritable(deps, 'exec-old')).toEqual([
     'failover exec-failover holds the cluster: nothing restored by exec-old',
   ]);
+});
+
+describe("a nested execution's failure, as its parent's NotifyFailure reads it", () => {
+  const cause = (d: Record<string, unknown>) => ({ Error: 'States.TaskFailed', Cause: JSON.stringify(d) });
+
+  test("the child's refusal is the parent's refusal, named", () => {
+    expect(
+      nestedFailure(cause({ Name: 'm-1-switchover', Status: 'FAILED', Error: 'SwitchoverRefused', Cause: 'Refused' })),
+    ).toEqual({ refused: true, cause: 'nested execution m-1-switchover was refused (SwitchoverRefused: Refused)' });
+  });
+
+  test("the child's failure is a failure; a timed-out child says so", () => {
+    expect(nestedFailure(cause({ Name: 'c', Status: 'FAILED', Error: 'SwitchoverFailed', Cause: 'x' }))).toEqual({
+      refused: false,
+      cause: 'nested execution c failed (SwitchoverFailed: x)',
+    });
+    expect(nestedFailure(cause({ name: 'c', status: 'TIMED_OUT' }))?.cause).toBe(
+      'nested execution c ended TIMED_OUT (TIMED_OUT: unknown)',
+    );
+  });
+
+  test('any other error is not a nested failure', () => {
+    expect(nestedFailure({ Error: 'Refused', Cause: 'paused' })).toBeUndefined();
+    expect(nestedFailure({ Error: 'States.TaskFailed', Cause: 'not json' })).toBeUndefined();
+    expect(nestedFailure(undefined)).toBeUndefined();
+  });
 });

@@ -100,4 +100,44 @@ describe('lease', () => {
     await releaseLease(deps, 'exec-a', 'rejoin-done', {});
     expect(deps.topology.current.lease).toBeUndefined();
   });
+
+  test('a nested execution takes the lease over from its parent only, and its release hands it back', async () => {
+    const deps = memoryDeps(topology());
+    await takeLease(deps, 'maintenance', 'exec-m');
+    const since = deps.topology.current.lease!.since;
+    // Not from anybody else: the parent must hold the lease.
+    expect(await takeLease(deps, 'switchover', 'exec-s', { parent: 'exec-other' })).toEqual({
+      taken: false,
+      why: 'maintenance exec-m is acting on the cluster, not the parent execution exec-other',
+    });
+    expect((await takeLease(deps, 'switchover', 'exec-s', { parent: 'exec-m' })).taken).toBe(true);
+    expect(deps.topology.current.lease).toMatchObject({
+      workflow: 'switchover',
+      execution: 'exec-s',
+      parent: { workflow: 'maintenance', execution: 'exec-m', since },
+    });
+    // Meanwhile the parent is not the holder, nobody else can take it, and a failover cannot pre-empt it.
+    await expect(holdLease(deps, 'maintenance', 'exec-m')).rejects.toThrow(/switchover exec-s does/);
+    expect((await takeLease(deps, 'rejoin', 'exec-r')).taken).toBe(false);
+    expect((await takeLease(deps, 'failover', 'exec-f', { preempt: true })).taken).toBe(false);
+    // A retried take and a renewal keep the parent.
+    await holdLease(deps, 'switchover', 'exec-s', 'take', 'exec-m');
+    await renewLease(deps, 'switchover', 'exec-s');
+    expect(deps.topology.current.lease?.parent?.execution).toBe('exec-m');
+    await releaseLease(deps, 'exec-s', 'switched-over', {});
+    expect(deps.topology.current.lease).toMatchObject({ workflow: 'maintenance', execution: 'exec-m', since });
+    expect(deps.topology.current.lease?.parent).toBeUndefined();
+    await renewLease(deps, 'maintenance', 'exec-m');
+    await releaseLease(deps, 'exec-m', 'maintenance-done', {});
+    expect(deps.topology.current.lease).toBeUndefined();
+  });
+
+  test('a nested execution is refused when its parent no longer holds the lease', async () => {
+    const deps = memoryDeps(topology());
+    expect(await takeLease(deps, 'switchover', 'exec-s', { parent: 'exec-m' })).toEqual({
+      taken: false,
+      why: "the parent execution exec-m no longer holds the cluster's lease",
+    });
+    expect(deps.topology.current.lease).toBeUndefined();
+  });
 });

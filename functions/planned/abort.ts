@@ -6,7 +6,7 @@
  */
 import { lambda } from '../lib/handler';
 import type { Deps } from '../lib/ports';
-import { restoreWritable } from '../planned/restore-writable';
+import { restoreWritable } from './restore-writable';
 
 export async function step(state: { executionName: string }, deps: Deps) {
   try {
