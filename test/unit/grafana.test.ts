@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkMetricRule, publishedMetrics, type ReadMetric } from '../../functions/metrics/catalog';
 import { prometheusName, snakeCase } from '../../functions/metrics/current';
+import { METRIC_NAMESPACE } from '../../functions/lib/ports';
 
 type Json = Record<string, unknown>;
 const DIR = join(__dirname, '..', '..', 'docs', 'grafana');
@@ -91,7 +92,8 @@ function promQueryProblems(d: Json): string[] {
 function cloudWatchReads(d: Json): ReadMetric[] {
   return (d.panels as Json[]).flatMap((p) =>
     (p.targets as { namespace: string; metricName: string; dimensions: Record<string, string> }[]).map((t) => {
-      expect(t.namespace).toBe('pgwarden');
+      // The dashboard file has to spell the namespace: it must be the one of alarms.json.
+      expect(t.namespace).toBe(METRIC_NAMESPACE);
       return {
         name: t.metricName,
         dimensions: Object.keys(t.dimensions).sort(),
