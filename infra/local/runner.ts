@@ -42,15 +42,21 @@ export interface ExecutionRecord {
 
 type StepFn = (input: unknown, deps: Deps) => Promise<unknown>;
 
-/** `${FailoverReconfigurePgpoolFunctionArn}` -> functions/failover/reconfigure-pgpool.ts */
+const naming = require('../aws/naming') as {
+  stepFunction(placeholder: string): { key: string; handler: string; logicalId: string } | undefined;
+};
+
+/**
+ * `${FailoverReconfigurePgpoolFunctionArn}` -> functions/failover/reconfigure-pgpool.ts: the module of the
+ * Lambda the AWS stack builds for that Resource (infra/aws/naming.js's stepFunction, the one mapping).
+ */
 export function moduleForResource(resource: string): { area: string; file: string; fn: string } {
   const m = /^\$\{([A-Z][A-Za-z0-9]*)FunctionArn\}$/.exec(resource);
   if (!m) throw new Error(`Task resource "${resource}" is not of the form \${<Area><Step>FunctionArn}`);
-  const words = m[1].match(/[A-Z][a-z0-9]*/g) ?? [];
-  const [area, ...rest] = words;
-  if (!area || rest.length === 0) throw new Error(`cannot derive a module from ${resource}`);
-  const kebab = rest.map((w) => w.toLowerCase()).join('-');
-  return { area: area.toLowerCase(), file: join(REPO_ROOT, 'functions', area.toLowerCase(), `${kebab}.ts`), fn: m[1] };
+  const fn = naming.stepFunction(`${m[1]}FunctionArn`);
+  const h = fn && /^functions\/([^/]+)\/(.+)\.handler$/.exec(fn.handler);
+  if (!h) throw new Error(`cannot derive a module from ${resource}`);
+  return { area: h[1], file: join(REPO_ROOT, 'functions', h[1], `${h[2]}.ts`), fn: m[1] };
 }
 
 /** Step Functions' own integration: start another workflow and wait for it (a nested execution). */

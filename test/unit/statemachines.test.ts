@@ -111,3 +111,19 @@ describe('maintenance nests the switchover workflow (AWS: infra/aws/statemachine
     ]);
   });
 });
+
+test('the lab runs, for every Task, the module the AWS stack packages as its Lambda (one mapping, naming.js)', () => {
+  const { stepFunction } = require('../../infra/aws/naming') as {
+    stepFunction(p: string): { handler: string } | undefined;
+  };
+  const resources = files.flatMap((f) =>
+    [...readFileSync(join(dir, f), 'utf8').matchAll(/"Resource":\s*"\$\{([A-Za-z0-9]+FunctionArn)\}"/g)].map(
+      (m) => m[1],
+    ),
+  );
+  expect(resources.length).toBeGreaterThan(30);
+  for (const r of new Set(resources)) {
+    const lab = moduleForResource(`\${${r}}`).file;
+    expect({ r, lab }).toEqual({ r, lab: join(dir, '..', stepFunction(r)!.handler.replace(/\.handler$/, '.ts')) });
+  }
+});
