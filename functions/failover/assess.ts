@@ -85,11 +85,16 @@ export async function step(input: FailoverInput, deps: Deps): Promise<AssessResu
   // that answers. While standbys still hear the primary, or nobody answers, keep asking within the
   // confirmation window (standbys of a dead host disconnect after wal_receiver_timeout).
   let r = await round();
-  const deadline = Date.now() + s.confirmWindowMs;
+  const deadline = deps.now().getTime() + s.confirmWindowMs;
   let rounds = 1;
   const evidence = (x: typeof r) => judge(x.primaryProbe, x.standbyProbes, x.views, endpoint);
-  while (!r.primaryProbe.reachable && !isRefused(r.primaryProbe) && !evidence(r).confirmed && Date.now() < deadline) {
-    await new Promise((res) => setTimeout(res, s.probeRetryDelayMs));
+  while (
+    !r.primaryProbe.reachable &&
+    !isRefused(r.primaryProbe) &&
+    !evidence(r).confirmed &&
+    deps.now().getTime() < deadline
+  ) {
+    await deps.sleep(s.probeRetryDelayMs);
     r = await round();
     rounds++;
   }

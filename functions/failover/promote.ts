@@ -65,6 +65,7 @@ export async function step(state: FailoverState, deps: Deps): Promise<PromoteRes
       slots,
       connectTimeoutMs: settings().checkTimeoutMs,
       promoteTimeoutMs: settings().nodeCommandTimeoutMs,
+      clock: deps,
     });
     res = { timeline: r.timeline, lsn: r.lsn };
     marker = r.fenceMarker;

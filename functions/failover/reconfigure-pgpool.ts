@@ -8,6 +8,7 @@
 import { showPoolNodes, type PoolNode } from '../lib/db';
 import { lambda } from '../lib/handler';
 import { renewLease } from '../lib/lease';
+import { pollUntil } from '../lib/poll';
 import type { Deps } from '../lib/ports';
 import { settings } from '../lib/settings';
 import { nodeByName, type PgpoolSpec } from '../lib/topology';
@@ -56,7 +57,7 @@ async function converge(
 ): Promise<PgpoolOutcome> {
   const s = settings();
   const creds = await deps.secrets.pgpool();
-  const t0 = Date.now();
+  const t0 = deps.now().getTime();
   const actions: string[] = [];
   const run = async (action: 'pgpool-detach' | 'pgpool-attach', id: number) => {
     const r = await deps.nodes.run(
@@ -71,34 +72,42 @@ async function converge(
   };
   let view: PoolNode[] = [];
   let kicked = false;
-  const deadline = t0 + s.pgpoolWaitMs;
-  for (;;) {
-    try {
-      // checkTimeoutMs, not the probe deadline: SHOW POOL_NODES waits for pgpool to reach every
-      // backend, and one that silently drops traffic (a partitioned old primary) costs seconds.
-      view = await showPoolNodes(p, creds, s.checkTimeoutMs);
-    } catch {
-      view = [];
-    }
-    const byId = (id: number) => view.find((v) => v.id === id);
-    if (byId(oldId)?.status === 'up') await run('pgpool-detach', oldId);
-    const ok = byId(primaryId)?.status === 'up' && byId(primaryId)?.role === 'primary';
-    if (ok) break;
-    if (Date.now() > deadline)
-      throw new Error(`pgpool ${p.name} does not route to the new primary after ${s.pgpoolWaitMs} ms`);
-    // Half the budget spent with no primary in this pgpool: make it search again.
-    if (!kicked && view.length && Date.now() - t0 > s.pgpoolWaitMs / 2) {
-      kicked = true;
-      if (byId(primaryId)?.status === 'down') await run('pgpool-attach', primaryId);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const byId = (id: number) => view.find((v) => v.id === id);
+  await pollUntil(
+    deps,
+    async () => {
+      try {
+        // checkTimeoutMs, not the probe deadline: SHOW POOL_NODES waits for pgpool to reach every
+        // backend, and one that silently drops traffic (a partitioned old primary) costs seconds.
+        view = await showPoolNodes(p, creds, s.checkTimeoutMs);
+      } catch {
+        view = [];
+      }
+      if (byId(oldId)?.status === 'up') await run('pgpool-detach', oldId);
+      const ok = byId(primaryId)?.status === 'up' && byId(primaryId)?.role === 'primary';
+      return ok ? true : undefined;
+    },
+    {
+      deadline: t0 + s.pgpoolWaitMs,
+      intervalMs: 50,
+      onTimeout: () => {
+        throw new Error(`pgpool ${p.name} does not route to the new primary after ${s.pgpoolWaitMs} ms`);
+      },
+      // Half the budget spent with no primary in this pgpool: make it search again.
+      meanwhile: async () => {
+        if (!kicked && view.length && deps.now().getTime() - t0 > s.pgpoolWaitMs / 2) {
+          kicked = true;
+          if (byId(primaryId)?.status === 'down') await run('pgpool-attach', primaryId);
+        }
+      },
+    },
+  );
   for (const id of followerIds) if (view.find((v) => v.id === id)?.status === 'down') await run('pgpool-attach', id);
   const routes = view.find((v) => v.role === 'primary' && v.status === 'up');
   return {
     routesWritesTo: nodes.find((n) => n.backendId === routes?.id)?.name ?? null,
     actions,
-    waitedMs: Date.now() - t0,
+    waitedMs: deps.now().getTime() - t0,
   };
 }
 

@@ -6,6 +6,7 @@
 import { withClient } from '../lib/db';
 import { lambda } from '../lib/handler';
 import { renewLease } from '../lib/lease';
+import { pollUntil } from '../lib/poll';
 import type { Deps } from '../lib/ports';
 import { settings } from '../lib/settings';
 import { writeThroughEveryPgpool } from '../lib/verify-write';
@@ -17,23 +18,27 @@ export async function step(state: FailoverState, deps: Deps) {
   const t = await renewLease(deps, 'failover', state.executionName, { primary: promote.node, ignorePause: true });
   const s = settings();
   const creds = await deps.secrets.admin();
-  const deadline = Date.now() + s.verifyTimeoutMs;
+  const deadline = deps.now().getTime() + s.verifyTimeoutMs;
   // The repointed standbys stream from the new primary (or the cluster is reported degraded).
   const primary = nodeByName(t, promote.node);
   const expected = state.repoint?.following ?? [];
   let rep: { application_name: string; sync_state: string }[] = [];
-  for (;;) {
-    rep = await withClient(
-      primary,
-      creds,
-      s.probeTimeoutMs,
-      async (c) =>
-        (await c.query("select application_name, sync_state from pg_stat_replication where state = 'streaming'")).rows,
-      'postgres',
-    ).catch(() => []);
-    if (expected.every((n) => rep.some((r) => r.application_name === n)) || Date.now() > deadline) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await pollUntil(
+    deps,
+    async () => {
+      rep = await withClient(
+        primary,
+        creds,
+        s.probeTimeoutMs,
+        async (c) =>
+          (await c.query("select application_name, sync_state from pg_stat_replication where state = 'streaming'"))
+            .rows,
+        'postgres',
+      ).catch(() => []);
+      return expected.every((n) => rep.some((r) => r.application_name === n)) ? true : undefined;
+    },
+    { deadline, intervalMs: 50, onTimeout: () => false },
+  );
   const streaming = rep.map((r) => r.application_name).sort();
   const missing = expected.filter((n) => !streaming.includes(n));
   // Strict synchronous mode with too few of the synchronous set streaming: a commit waits (by design)

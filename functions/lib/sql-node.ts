@@ -6,6 +6,7 @@
  */
 import type { Client } from 'pg';
 import { connectClient, type Endpoint } from './db';
+import { pollUntil, type Clock } from './poll';
 import type { DbCredentials } from './ports';
 
 /** The replication slot of a standby (lib.sh's slot_name). */
@@ -43,7 +44,7 @@ export interface SqlPromoteResult {
 export async function promoteOverSql(
   node: Endpoint,
   creds: DbCredentials,
-  opts: { sync: string; slots: string[]; connectTimeoutMs: number; promoteTimeoutMs: number },
+  opts: { sync: string; slots: string[]; connectTimeoutMs: number; promoteTimeoutMs: number; clock: Clock },
 ): Promise<SqlPromoteResult> {
   // Every statement is short (pg_promote(false) does not wait): the connect timeout bounds each one,
   // promoteTimeoutMs the wait for the end of recovery.
@@ -56,11 +57,13 @@ export async function promoteOverSql(
     await c.query('select pg_reload_conf()');
     if (await inRecovery(c)) await c.query('select pg_promote(false)');
     // pg_promote(true) polls every 100 ms; poll faster.
-    const deadline = Date.now() + opts.promoteTimeoutMs;
-    while (await inRecovery(c)) {
-      if (Date.now() > deadline) throw new Error(`pg_promote did not complete within ${opts.promoteTimeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await pollUntil(opts.clock, async () => ((await inRecovery(c)) ? undefined : true), {
+      timeoutMs: opts.promoteTimeoutMs,
+      intervalMs: 10,
+      onTimeout: () => {
+        throw new Error(`pg_promote did not complete within ${opts.promoteTimeoutMs} ms`);
+      },
+    });
     await c.query('alter system reset primary_conninfo');
     await c.query('alter system reset primary_slot_name');
     await c.query('select pg_reload_conf()');

@@ -11,6 +11,7 @@
  */
 import { showPoolNodes, withClient } from './db';
 import { parseResult } from './node-result';
+import { pollUntil } from './poll';
 import type { Deps } from './ports';
 import { settings } from './settings';
 import type { PgpoolSpec, Topology } from './topology';
@@ -48,41 +49,55 @@ export async function writeThroughEveryPgpool(
   deps: Deps,
   t: Topology,
   execution: string,
-  deadline = Date.now() + settings().verifyTimeoutMs,
+  deadline = deps.now().getTime() + settings().verifyTimeoutMs,
 ): Promise<Record<string, PgpoolWrite>> {
   const s = settings();
   const creds = await deps.secrets.pgpool();
   const writes: Record<string, PgpoolWrite> = {};
+  const now = () => deps.now().getTime();
   for (const p of t.pgpools) {
     let lastAttach = 0;
     let attachedPrimary = false;
-    for (let attempts = 1; ; attempts++) {
-      const t0 = Date.now();
-      try {
-        await withClient(
-          p,
-          creds,
-          s.checkTimeoutMs,
-          async (c) => {
-            await c.query(
-              'insert into pgwarden_heartbeat values ($1, now(), $2) on conflict (source) do update set at = excluded.at, execution = excluded.execution',
-              [`verify:${p.name}`, execution],
-            );
-          },
-          'postgres',
-        );
-        writes[p.name] = { ms: Date.now() - t0, attempts, ...(attachedPrimary ? { attachedPrimary } : {}) };
-        break;
-      } catch (e) {
-        if (Date.now() > deadline)
-          throw new Error(`no committed write through ${p.name}: ${(e as Error).message}`, { cause: e });
-        if (Date.now() - lastAttach >= ATTACH_EVERY_MS) {
-          lastAttach = Date.now();
-          if (await attachPrimaryIfDown(deps, t, p)) attachedPrimary = true;
+    let attempts = 0;
+    let failed: unknown;
+    writes[p.name] = await pollUntil<PgpoolWrite>(
+      deps,
+      async () => {
+        attempts++;
+        const t0 = now();
+        try {
+          await withClient(
+            p,
+            creds,
+            s.checkTimeoutMs,
+            async (c) => {
+              await c.query(
+                'insert into pgwarden_heartbeat values ($1, now(), $2) on conflict (source) do update set at = excluded.at, execution = excluded.execution',
+                [`verify:${p.name}`, execution],
+              );
+            },
+            'postgres',
+          );
+          return { ms: now() - t0, attempts, ...(attachedPrimary ? { attachedPrimary } : {}) };
+        } catch (e) {
+          failed = e;
+          return undefined;
         }
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
+      },
+      {
+        deadline,
+        intervalMs: 100,
+        onTimeout: () => {
+          throw new Error(`no committed write through ${p.name}: ${(failed as Error).message}`, { cause: failed });
+        },
+        meanwhile: async () => {
+          if (now() - lastAttach >= ATTACH_EVERY_MS) {
+            lastAttach = now();
+            if (await attachPrimaryIfDown(deps, t, p)) attachedPrimary = true;
+          }
+        },
+      },
+    );
   }
   return writes;
 }
