@@ -2,7 +2,8 @@
 /**
  * CloudWatch alarms and the dashboard, generated from functions/metrics/alarms.json (the lab's alarm evaluator
  * reads the same file), and an alarm on the rehearsal Lambda's own Errors. Used as
- * `${file(./infra/aws/alarms.js):resources}`; `alarmArns` feeds the EventBridge rule of the alarm trigger.
+ * `${file(./infra/aws/alarms.js):resources}`; `alarmArns` is `{alarmArns}` in the alarm trigger's EventBridge
+ * pattern (functions/triggers/event-rules.json, filled in by event-rules.js).
  */
 const { pascal, functionName } = require('./naming');
 const definitions = () => require('../../functions/metrics/alarms.json');

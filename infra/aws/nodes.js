@@ -570,8 +570,8 @@ async function resources({ resolveVariable }) {
 
 /**
  * The instance ids of every database node, the spare included when the stack has it (it becomes a
- * standby on scale out, so its state changes matter as any node's): the ec2StateTrigger's EventBridge
- * pattern, `instance-id: ${file(./infra/aws/nodes.js):nodeInstanceIds}`.
+ * standby on scale out, so its state changes matter as any node's): `{nodeInstanceIds}` in the
+ * ec2StateTrigger's EventBridge pattern (functions/triggers/event-rules.json, filled in by event-rules.js).
  */
 function nodeInstanceIds() {
   const refs = (nodes) => nodes.map((n) => ref(`${n.id}Instance`));

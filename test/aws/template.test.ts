@@ -23,6 +23,7 @@ import {
 import { taskTimeoutErrors } from './timeouts';
 import { handlersWithoutRehearsal, rehearsalErrors, rehearsalLambdas, taskLambdas } from './rehearsal';
 import { NODE_ACTIONS } from '../../functions/lib/ports';
+import eventRules from '../../functions/triggers/event-rules.json';
 
 const aslValidator = require('asl-validator') as (d: unknown) => { isValid: boolean; errors: unknown[] };
 const { agentConfigText } = require('../../infra/aws/nodes') as { agentConfigText(cluster: string): string };
@@ -30,9 +31,11 @@ const { stepFunctions, REHEARSAL_SCHEDULE_DEFAULT } = require('../../infra/aws/f
   stepFunctions(): { key: string }[];
   REHEARSAL_SCHEDULE_DEFAULT: string;
 };
-const { workflows } = require('../../infra/aws/naming') as {
+const { workflows, functionLogicalId } = require('../../infra/aws/naming') as {
   workflows(): { name: string; logicalId: string; placeholders: string[] }[];
+  functionLogicalId(key: string): string;
 };
+const { fill: fillPattern } = require('../../infra/aws/event-rules') as { fill(pattern: unknown): Promise<Json> };
 
 jest.setTimeout(300_000);
 
@@ -408,6 +411,22 @@ describe('the build-out', () => {
     expect((alarm?.resources as Json[]).length).toBe(byType(t, 'AWS::CloudWatch::Alarm').length);
     const ec2 = rules.find((p) => JSON.stringify(p?.['detail-type']) === '["EC2 Instance State-change Notification"]');
     expect(JSON.stringify(ec2?.detail)).toContain('"Ref":"Node1Instance"');
+  });
+  it('has exactly the EventBridge rules of functions/triggers/event-rules.json, each invoking its function', async () => {
+    const patterned = byType(t, 'AWS::Events::Rule').filter(([, r]) => r.Properties?.EventPattern !== undefined);
+    const got = patterned.map(([, r]) => ({
+      targets: (r.Properties?.Targets as Record<string, Json>[]).map((x) => x.Arn),
+      pattern: r.Properties?.EventPattern,
+    }));
+    const wanted = await Promise.all(
+      eventRules.rules.map(async (r) => ({
+        targets: [{ 'Fn::GetAtt': [functionLogicalId(r.function), 'Arn'] }],
+        pattern: await fillPattern(r.pattern),
+      })),
+    );
+    expect(wanted.length).toBeGreaterThan(0);
+    const key = (x: unknown) => JSON.stringify(x);
+    expect(got.map(key).sort()).toEqual(wanted.map(key).sort());
   });
   it('watches the EC2 state of every database node, the spare node too when the stack has it', () => {
     const rule = byType(t, 'AWS::Events::Rule')

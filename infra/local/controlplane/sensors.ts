@@ -14,6 +14,7 @@ import * as ec2Trigger from '../../../functions/triggers/ec2-state';
 import type { MetricStore } from '../adapters';
 import { ms, sleep, type LambdaSim } from '../aws-sim';
 import type { Lab } from '../lab';
+import eventRules from '../../../functions/triggers/event-rules.json';
 import { alarmEvent, ec2Event, type BusEvent } from './events';
 
 export interface SensorSwitches {
@@ -24,31 +25,46 @@ export interface SensorSwitches {
   heal: boolean;
 }
 
+/** An EventBridge event pattern: exact values (one of a list), nested objects, "{placeholder}" (any value here). */
+type Pattern = { [field: string]: string | (string | number | boolean)[] | Pattern };
+
 interface Rule {
   name: string;
-  source: string;
-  detailType: string;
+  /** The serverless.yml function the rule invokes in AWS. */
+  function: string;
+  pattern: Pattern;
   sensor: keyof SensorSwitches;
   target: (event: unknown, deps: Deps) => Promise<unknown>;
 }
 
-/** The EventBridge rules of serverless.yml, for the lab's bus. */
-export const RULES: Rule[] = [
-  {
-    name: 'failover-on-alarm',
-    source: 'aws.cloudwatch',
-    detailType: 'CloudWatch Alarm State Change',
-    sensor: 'alarm',
-    target: alarmTrigger.handle,
-  },
-  {
-    name: 'node-state-change',
-    source: 'aws.ec2',
-    detailType: 'EC2 Instance State-change Notification',
-    sensor: 'ec2',
-    target: ec2Trigger.handle,
-  },
-];
+/** The lab's side of each rule's target function: the switch that stands for its sensor, its trigger. */
+const TARGETS: Record<string, Pick<Rule, 'sensor' | 'target'>> = {
+  alarmTrigger: { sensor: 'alarm', target: alarmTrigger.handle },
+  ec2StateTrigger: { sensor: 'ec2', target: ec2Trigger.handle },
+};
+
+/** The EventBridge rules of serverless.yml, for the lab's bus: functions/triggers/event-rules.json. */
+export const RULES: Rule[] = eventRules.rules.map((r) => {
+  const t = TARGETS[r.function];
+  if (!t) throw new Error(`event-rules.json: rule ${r.name} invokes ${r.function}, which the lab's bus does not know`);
+  return { name: r.name, function: r.function, pattern: r.pattern as unknown as Pattern, ...t };
+});
+
+/**
+ * Whether `event` matches `pattern` as EventBridge matches it: every listed field of the pattern is in
+ * the event with one of the listed values (for an array in the event, any of its elements). A
+ * "{placeholder}" (the cluster's own resources in AWS) matches any value, and none: the lab's events come
+ * from its own alarms and instances only, and the bus has always routed on source and detail-type alone.
+ */
+export function matches(pattern: Pattern, event: unknown): boolean {
+  const fields = typeof event === 'object' && event !== null ? (event as Record<string, unknown>) : {};
+  return Object.entries(pattern).every(([field, p]) => {
+    const v = fields[field];
+    if (typeof p === 'string') return true;
+    if (Array.isArray(p)) return (Array.isArray(v) ? v : [v]).some((x) => p.includes(x as string));
+    return matches(p, v);
+  });
+}
 
 export class EventBus {
   readonly log: { at: string; event: BusEvent; rule?: string; result?: unknown; error?: string }[] = [];
@@ -60,7 +76,7 @@ export class EventBus {
   ) {}
 
   async put(event: BusEvent): Promise<{ rule: string | null; result?: unknown; error?: string }> {
-    const rule = RULES.find((r) => r.source === event.source && r.detailType === event['detail-type']);
+    const rule = RULES.find((r) => matches(r.pattern, event));
     const entry: (typeof this.log)[number] = { at: new Date().toISOString(), event, rule: rule?.name };
     this.log.push(entry);
     if (this.log.length > 200) this.log.shift();
@@ -72,7 +88,7 @@ export class EventBus {
     try {
       if (this.lambdaSim) {
         await sleep(
-          (rule.source === 'aws.cloudwatch' ? ms('alarmToEventBridge') : ms('ec2Event')) + ms('eventBridgeToLambda'),
+          (event.source === 'aws.cloudwatch' ? ms('alarmToEventBridge') : ms('ec2Event')) + ms('eventBridgeToLambda'),
         );
         await this.lambdaSim.invoke(rule.name);
       }
