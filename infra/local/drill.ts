@@ -163,7 +163,7 @@ async function api<T>(lab: Lab, method: string, path: string, body?: unknown): P
 
 export { api as labApi };
 
-interface ExecutionSummary {
+export interface ExecutionSummary {
   name: string;
   workflow: string;
   status: string;
@@ -177,6 +177,37 @@ interface ExecutionSummary {
 
 export async function executions(lab: Lab): Promise<ExecutionSummary[]> {
   return (await api<{ executions: ExecutionSummary[] }>(lab, 'GET', '/v1/executions')).executions;
+}
+
+/** Outcomes of a failover execution that did not handle the failure itself. */
+const NOT_THE_FAILOVER = new Set(['standby-failure', 'duplicate']);
+
+/**
+ * Wait for the failover execution that handled a failure: the first failover execution not in `known`
+ * that has ended, started at or after `since` (not a false alarm from before the fault), and was
+ * neither another trigger of the same failure ('duplicate') nor a standby's ('standby-failure'), and
+ * matches `what`.
+ */
+export async function finishedFailover(
+  lab: Lab,
+  known: Set<string>,
+  opts: { since?: number; what?: (e: ExecutionSummary) => boolean; timeoutMs?: number } = {},
+): Promise<ExecutionSummary> {
+  return waitFor(
+    'a failover workflow to finish',
+    async () =>
+      (await executions(lab)).find(
+        (e) =>
+          e.workflow === 'failover' &&
+          !known.has(e.name) &&
+          e.status !== 'RUNNING' &&
+          (opts.since === undefined || Date.parse(e.startedAt) >= opts.since) &&
+          !NOT_THE_FAILOVER.has(e.output?.record?.outcome ?? '') &&
+          (opts.what?.(e) ?? true),
+      ),
+    opts.timeoutMs ?? 90_000,
+    100,
+  );
 }
 
 const SENSORS: Record<TriggerPath, { pgpool: boolean; alarm: boolean; ec2: boolean }> = {
@@ -221,21 +252,7 @@ export async function failoverDrill(
     lab.kill(oldPrimary);
     if (trigger === 'operator')
       await api(lab, 'POST', '/v1/failover', { reason: 'drill: operator-initiated failover', wait: false });
-    const exec = await waitFor(
-      'a failover workflow to finish',
-      async () =>
-        (await executions(lab)).find(
-          (e) =>
-            !known.has(e.name) &&
-            // Not a false alarm raised before the kill (it would be measured instead of the failover).
-            Date.parse(e.startedAt) >= killAt &&
-            e.workflow === 'failover' &&
-            e.status !== 'RUNNING' &&
-            e.output?.record?.outcome !== 'standby-failure',
-        ),
-      60_000,
-      100,
-    );
+    const exec = await finishedFailover(lab, known, { since: killAt, timeoutMs: 60_000 });
     await waitFor('writes to resume', () => load.acked.some((a) => a.at > killAt + 0), 30_000);
     // Keep writing a moment after the workflow, so that a late disruption (e.g. pgpool restarting
     // its children again) shows in the gap measurement.

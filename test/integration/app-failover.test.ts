@@ -4,7 +4,7 @@
  * Retry-After; nothing else, nothing that hangs, nothing reported committed that is missing.
  */
 import { appUrl } from '../../infra/local/app-process';
-import { executions } from '../../infra/local/drill';
+import { executions, finishedFailover } from '../../infra/local/drill';
 import type { Lab } from '../../infra/local/lab';
 import { waitFor } from '../../infra/local/proc';
 import { freshLab } from './support/lab';
@@ -89,21 +89,7 @@ describe('the app during a failover', () => {
       await waitFor('app writes to flow', () => traffic.outcomes.filter((o) => o.status === 201).length > 30, 20_000);
       killAt = Date.now();
       lab.kill(oldPrimary);
-      const exec = await waitFor(
-        'the failover workflow to finish',
-        async () =>
-          (await executions(lab)).find(
-            (e) =>
-              !known.has(e.name) &&
-              e.workflow === 'failover' &&
-              e.status !== 'RUNNING' &&
-              // Another trigger of the same failure (the alarm beside pgpool's hook) records a duplicate.
-              e.output?.record?.outcome !== 'standby-failure' &&
-              e.output?.record?.outcome !== 'duplicate',
-          ),
-        90_000,
-        100,
-      );
+      const exec = await finishedFailover(lab, known);
       expect(exec.output?.record?.outcome).toBe('failed-over');
       // Writes through the app resume on the new primary.
       await waitFor(

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { executions, labApi, missingWrites, startWriteLoad } from '../../infra/local/drill';
+import { executions, finishedFailover, labApi, missingWrites, startWriteLoad } from '../../infra/local/drill';
 import type { Lab } from '../../infra/local/lab';
 import { run, runSync, waitFor } from '../../infra/local/proc';
 import { freshLab } from './support/lab';
@@ -67,18 +67,6 @@ async function pgpoolSees(lab: Lab, pgpool: string, why: string, what: (n: PoolV
     console.log(await explain(lab, pgpool));
     throw e;
   });
-}
-
-async function finishedFailover(lab: Lab, known: Set<string>, what: (e: Exec) => boolean = () => true) {
-  return waitFor(
-    'a failover execution to finish',
-    async () =>
-      ((await executions(lab)) as Exec[]).find(
-        (e) => e.workflow === 'failover' && !known.has(e.name) && e.status !== 'RUNNING' && what(e),
-      ),
-    90_000,
-    200,
-  );
 }
 
 describe('partition tooling; one pgpool cut off from the primary', () => {
@@ -247,7 +235,7 @@ describe('the primary cut off from everything', () => {
       .query("insert into cut_off values (1, 'written while cut off')")
       .then(() => (acknowledged = true))
       .catch((e: Error) => (failed = e.message));
-    const exec = await finishedFailover(lab, known, (e) => !!e.output?.promote);
+    const exec = await finishedFailover(lab, known, { what: (e) => !!e.output?.promote });
     expect(exec.status).toBe('SUCCEEDED');
     expect(exec.output!.record!.outcome).toBe('failed-over');
     const next = exec.output!.promote!.node;

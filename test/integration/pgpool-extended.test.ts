@@ -9,7 +9,7 @@
  * nodes) must change none of these answers; the test passes on the stock and on the patched build.
  */
 import { Client } from 'pg';
-import { executions } from '../../infra/local/drill';
+import { executions, finishedFailover } from '../../infra/local/drill';
 import { waitFor } from '../../infra/local/proc';
 import { freshLab } from './support/lab';
 
@@ -524,20 +524,7 @@ describe('the extended query protocol through pgpool', () => {
         20_000,
       );
       lab.kill(oldPrimary);
-      const exec = await waitFor(
-        'the failover workflow to finish',
-        async () =>
-          (await executions(lab)).find(
-            (e) =>
-              !known.has(e.name) &&
-              e.workflow === 'failover' &&
-              e.status !== 'RUNNING' &&
-              e.output?.record?.outcome !== 'standby-failure' &&
-              e.output?.record?.outcome !== 'duplicate',
-          ),
-        90_000,
-        100,
-      );
+      const exec = await finishedFailover(lab, known);
       expect(exec.output?.record?.outcome).toBe('failed-over');
       const before = acknowledged.length;
       const readsBefore = reads;
