@@ -68,9 +68,11 @@ export async function nodeAction(
 export async function waitNoNewSessions(
   node: NodeSpec,
   creds: DbCredentials,
-  quietMs = 1000,
-  deadlineMs = 15_000,
-  clock: Clock = wallClock,
+  {
+    clock = wallClock,
+    quietMs = 1000,
+    deadlineMs = 15_000,
+  }: { clock?: Clock; quietMs?: number; deadlineMs?: number } = {},
 ): Promise<{ quietAfterMs: number; timedOut: boolean }> {
   let pauseMs = 0;
   return pollUntil<{ quietAfterMs: number; timedOut: boolean }>(

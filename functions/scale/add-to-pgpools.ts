@@ -4,6 +4,7 @@
  * weight of the configuration; the node joins the topology as a standby.
  */
 import { lambda } from '../lib/handler';
+import { pollUntil } from '../lib/poll';
 import type { Deps } from '../lib/ports';
 import { updateTopology } from '../lib/topology-update';
 import { holdLease, nodeAction } from '../planned/common';
@@ -19,11 +20,13 @@ export async function step(state: ScaleOutInput, deps: Deps) {
     const known = async () => (await poolView(deps, p)).some((v) => v.id === n.backendId);
     if (!(await known())) {
       await nodeAction(deps, target, 'pgpool-reload', {});
-      const deadline = Date.now() + 10_000;
-      while (!(await known())) {
-        if (Date.now() > deadline) throw new Error(`pgpool ${p.name} did not add backend ${n.backendId} on reload`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await pollUntil(deps, async () => ((await known()) ? true : undefined), {
+        timeoutMs: 10_000,
+        intervalMs: 100,
+        onTimeout: () => {
+          throw new Error(`pgpool ${p.name} did not add backend ${n.backendId} on reload`);
+        },
+      });
     }
     const r = await nodeAction(deps, target, 'pgpool-attach', { NODE_ID: String(n.backendId) });
     out[p.name] = r.changed === 'yes' ? 'added and attached' : 'already attached';

@@ -5,6 +5,7 @@
  * saw open whose pgpool child is gone once the pgpool shows the node down.
  */
 import { lambda } from '../lib/handler';
+import { pollUntil } from '../lib/poll';
 import type { Deps } from '../lib/ports';
 import { nodeByName } from '../lib/topology';
 import { updateTopology } from '../lib/topology-update';
@@ -32,15 +33,17 @@ export async function step(state: ScaleInInput, deps: Deps) {
   for (const p of t.pgpools.filter((x) => left.some((s) => s.pgpool === x.name))) {
     const mine = left.filter((s) => s.pgpool === p.name);
     // pgpool marks the node down and restarts the children whose session used it; give it a moment.
-    const t0 = Date.now();
     let gone = 0;
-    for (;;) {
-      const down = (await poolView(deps, p).catch(() => [])).find((x) => x.id === node.backendId)?.status === 'down';
-      const pids = await childPids(p, creds).catch(() => undefined);
-      if (pids) gone = mine.filter((s) => !pids.has(s.pid)).length;
-      if ((down && gone === mine.length) || Date.now() - t0 > SETTLE_MS) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await pollUntil(
+      deps,
+      async () => {
+        const down = (await poolView(deps, p).catch(() => [])).find((x) => x.id === node.backendId)?.status === 'down';
+        const pids = await childPids(p, creds).catch(() => undefined);
+        if (pids) gone = mine.filter((s) => !pids.has(s.pid)).length;
+        return down && gone === mine.length ? true : undefined;
+      },
+      { timeoutMs: SETTLE_MS, intervalMs: 100, onTimeout: () => false },
+    );
     cut += gone;
   }
   return { pgpools, sessionsOpenAtDetach: left.length, sessionsCut: cut };

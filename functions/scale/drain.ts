@@ -122,7 +122,8 @@ export async function step(state: ScaleInInput, deps: Deps) {
     return cur;
   });
   const creds = await deps.secrets.pgpool();
-  const t0 = Date.now();
+  const now = () => deps.now().getTime();
+  const t0 = now();
   // Weight 0 in every pgpool, then the sessions open there: every later session avoids the node.
   await Promise.all(
     t.pgpools.map((p) =>
@@ -141,31 +142,31 @@ export async function step(state: ScaleInInput, deps: Deps) {
     let left = first.flatMap((x) => x ?? []);
     const atStart = left.length;
     const tracked = new Set(left.map((s) => s.key));
-    const tw = Date.now();
-    while (Date.now() - t0 < drainMs) {
-      const now = await Promise.all(t.pgpools.map((p) => views.sessions(p)));
+    const tw = now();
+    while (now() - t0 < drainMs) {
+      const seen = await Promise.all(t.pgpools.map((p) => views.sessions(p)));
       // A client accepted just before the weight changed may have picked the node and still be starting
       // its session (not yet shown as connected): the sessions that appear shortly after are waited for too.
-      if (Date.now() - tw < STARTING_MS)
-        for (const v of now)
+      if (now() - tw < STARTING_MS)
+        for (const v of seen)
           for (const s of v ?? [])
             if (!tracked.has(s.key)) {
               tracked.add(s.key);
               left.push(s);
             }
       left = left.filter((s) => {
-        const view = now[t.pgpools.findIndex((p) => p.name === s.pgpool)];
+        const view = seen[t.pgpools.findIndex((p) => p.name === s.pgpool)];
         // A pgpool that did not answer this time keeps its sessions counted as open.
         return view === undefined || view.some((x) => x.key === s.key);
       });
-      if (!left.length && Date.now() - tw >= STARTING_MS) break;
-      await new Promise((r) => setTimeout(r, POLL_MS));
+      if (!left.length && now() - tw >= STARTING_MS) break;
+      await deps.sleep(POLL_MS);
     }
     return {
       node: node.name,
       weight: 0,
       drained: left.length === 0,
-      waitedMs: Date.now() - t0,
+      waitedMs: now() - t0,
       deadlineMs: drainMs,
       sessionsAtStart: atStart,
       sessionsWaitedFor: tracked.size,

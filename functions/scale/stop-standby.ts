@@ -17,7 +17,7 @@ export async function step(state: ScaleInInput, deps: Deps) {
   const node = nodeByName(t, state.precheck?.node ?? '');
   const creds = await deps.secrets.admin();
   // Sessions that began just before the detach still open their connection to it: let them.
-  const quiet = await waitNoNewSessions(node, creds).catch((e: Error) => ({ error: e.message }));
+  const quiet = await waitNoNewSessions(node, creds, { clock: deps }).catch((e: Error) => ({ error: e.message }));
   await nodeAction(deps, node, 'stop', { MODE: 'fast' });
   const primary = primaryOf(t);
   // Its slot goes everywhere: on the primary, and on any standby that once was primary or upstream.
