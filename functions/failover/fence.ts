@@ -5,6 +5,7 @@
  * instance itself is force-stopped. Idempotent.
  */
 import { lambda } from '../lib/handler';
+import { nodeAction, NodeActionFailed } from '../lib/node-action';
 import { renewLease } from '../lib/lease';
 import type { Deps } from '../lib/ports';
 import { settings } from '../lib/settings';
@@ -24,14 +25,10 @@ export async function step(state: FailoverState, deps: Deps): Promise<FenceResul
   const detachP = Promise.all(
     t.pgpools.map(async (p) => {
       try {
-        const r = await deps.nodes.run(
-          p.instanceId,
-          'pgpool-detach',
-          { NODE_ID: String(old.backendId) },
-          { timeoutMs: s.nodeCommandTimeoutMs },
-        );
-        return [p.name, r.ok ? 'detached' : `detach failed: ${lastLine(r.stderr)}`] as const;
+        await nodeAction(deps, p, 'pgpool-detach', { NODE_ID: String(old.backendId) }, s.nodeCommandTimeoutMs);
+        return [p.name, 'detached'] as const;
       } catch (e) {
+        if (e instanceof NodeActionFailed) return [p.name, `detach failed: ${e.why}`] as const;
         // An unreachable pgpool cannot route to the old primary once it is fenced below.
         return [p.name, `unreachable: ${(e as Error).message}`] as const;
       }
@@ -44,13 +41,7 @@ export async function step(state: FailoverState, deps: Deps): Promise<FenceResul
 
   async function fenceNode(): Promise<void> {
     try {
-      const r = await deps.nodes.run(
-        old.instanceId,
-        'fence',
-        { REASON: `failover ${state.executionName}` },
-        { timeoutMs: s.nodeCommandTimeoutMs },
-      );
-      if (!r.ok) throw new Error(`fence script failed: ${lastLine(r.stderr)}`);
+      await nodeAction(deps, old, 'fence', { REASON: `failover ${state.executionName}` }, s.nodeCommandTimeoutMs);
     } catch (e) {
       deps.log('fence script did not complete; force-stopping the instance', {
         node: old.name,
@@ -69,10 +60,6 @@ export async function step(state: FailoverState, deps: Deps): Promise<FenceResul
   });
   deps.log('fenced', { node: old.name, method });
   return { node: old.name, method, pgpools: Object.fromEntries(detach) };
-}
-
-function lastLine(s: string): string {
-  return s.trim().split('\n').pop() ?? '';
 }
 
 export const handler = lambda(step);

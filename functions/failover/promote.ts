@@ -8,7 +8,7 @@
  */
 import { lambda, StepRefusal } from '../lib/handler';
 import { REFUSED, renewLease } from '../lib/lease';
-import { parseResult } from '../lib/node-result';
+import { nodeAction } from '../lib/node-action';
 import type { Deps } from '../lib/ports';
 import { settings } from '../lib/settings';
 import { promoteOverSql } from '../lib/sql-node';
@@ -41,17 +41,10 @@ export async function step(state: FailoverState, deps: Deps): Promise<PromoteRes
   // and rejoins (bounded by max_slot_wal_keep_size), so that a rejoin can rewind instead of copying.
   const slots = [...others, assess.primary];
   const viaSsm = async () => {
-    const r = await deps.nodes.run(
-      cand.instanceId,
-      'promote',
-      { SYNC_STANDBYS: sync, SLOTS: slots.join(',') },
-      { timeoutMs: settings().nodeCommandTimeoutMs },
-    );
-    if (!r.ok) throw new Error(`promote on ${cand.name} failed: ${r.stderr.trim().split('\n').pop()}`);
-    const res = parseResult(r.stdout);
+    const res = await nodeAction(deps, cand, 'promote', { SYNC_STANDBYS: sync, SLOTS: slots.join(',') });
     const timeline = Number(res.timeline);
     if (!Number.isInteger(timeline))
-      throw new Error(`promote on ${cand.name} reported no timeline: ${r.stdout.trim()}`);
+      throw new Error(`promote on ${cand.name} reported no timeline: ${JSON.stringify(res)}`);
     return { timeline, lsn: res.lsn };
   };
   // Over the SQL connection first (promote.sh's statements, without SSM's round trip); SSM when SQL

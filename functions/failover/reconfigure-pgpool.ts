@@ -7,6 +7,7 @@
  */
 import { showPoolNodes, type PoolNode } from '../lib/db';
 import { lambda } from '../lib/handler';
+import { nodeAction, NodeActionFailed } from '../lib/node-action';
 import { renewLease } from '../lib/lease';
 import { pollUntil } from '../lib/poll';
 import type { Deps } from '../lib/ports';
@@ -60,15 +61,14 @@ async function converge(
   const t0 = deps.now().getTime();
   const actions: string[] = [];
   const run = async (action: 'pgpool-detach' | 'pgpool-attach', id: number) => {
-    const r = await deps.nodes.run(
-      p.instanceId,
-      action,
-      { NODE_ID: String(id) },
-      { timeoutMs: s.nodeCommandTimeoutMs },
+    const outcome = await nodeAction(deps, p, action, { NODE_ID: String(id) }, s.nodeCommandTimeoutMs).then(
+      () => 'ok',
+      (e: unknown) => {
+        if (e instanceof NodeActionFailed) return e.why;
+        throw e;
+      },
     );
-    actions.push(
-      `${action} ${nodes.find((n) => n.backendId === id)?.name ?? id}: ${r.ok ? 'ok' : r.stderr.trim().split('\n').pop()}`,
-    );
+    actions.push(`${action} ${nodes.find((n) => n.backendId === id)?.name ?? id}: ${outcome}`);
   };
   let view: PoolNode[] = [];
   let kicked = false;

@@ -6,7 +6,7 @@
 import { lambda } from '../lib/handler';
 import { probeNode } from '../lib/db';
 import { datum, type MetricSpec } from '../lib/metric-spec';
-import { parseResult } from '../lib/node-result';
+import { nodeAction } from '../lib/node-action';
 import { startRejoin } from '../triggers/rejoin-start';
 import { settings } from '../lib/settings';
 import { METRIC_NAMESPACE, type Deps } from '../lib/ports';
@@ -109,14 +109,14 @@ export async function reattachPrimary(state: FailoverState, deps: Deps): Promise
   await Promise.all(
     t.pgpools.map(async (p) => {
       try {
-        const r = await deps.nodes.run(
-          p.instanceId,
+        const r = await nodeAction(
+          deps,
+          p,
           'pgpool-attach',
           { NODE_ID: String(primary.backendId) },
-          { timeoutMs: s.nodeCommandTimeoutMs },
+          s.nodeCommandTimeoutMs,
         );
-        if (!r.ok) throw new Error(r.stderr.trim().split('\n').pop() || `exit ${r.exitCode}`);
-        if (parseResult(r.stdout).changed === 'yes') done.push(p.name);
+        if (r.changed === 'yes') done.push(p.name);
       } catch (e) {
         deps.log('re-attach of the primary failed', { pgpool: p.name, error: (e as Error).message });
       }

@@ -6,6 +6,7 @@
  * Verify checks that they stream. A standby that cannot follow is left for the rejoin workflow.
  */
 import { lambda } from '../lib/handler';
+import { nodeAction, NodeActionFailed } from '../lib/node-action';
 import { renewLease } from '../lib/lease';
 import type { Deps } from '../lib/ports';
 import { settings } from '../lib/settings';
@@ -42,16 +43,16 @@ export async function step(state: FailoverState, deps: Deps): Promise<RepointRes
             });
           }
         }
-        const r = await deps.nodes.run(
-          o.instanceId,
+        await nodeAction(
+          deps,
+          o,
           'follow',
           { PRIMARY_HOST: primary.host, PRIMARY_PORT: String(primary.port), WAIT_SECONDS: '0' },
-          { timeoutMs: s.nodeCommandTimeoutMs },
+          s.nodeCommandTimeoutMs,
         );
-        if (r.ok) following.push(o.name);
-        else failed[o.name] = r.stderr.trim().split('\n').pop() ?? `exit ${r.exitCode}`;
+        following.push(o.name);
       } catch (e) {
-        failed[o.name] = (e as Error).message;
+        failed[o.name] = e instanceof NodeActionFailed ? e.why : (e as Error).message;
       }
     }),
   );
