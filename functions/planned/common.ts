@@ -5,9 +5,8 @@
  */
 import { compareLsn, withClient, type Endpoint } from '../lib/db';
 import { StepRefusal } from '../lib/handler';
-import { parseResult } from '../lib/node-result';
 import { pollUntil, wallClock, type Clock } from '../lib/poll';
-import type { DbCredentials, Deps, NodeAction } from '../lib/ports';
+import type { DbCredentials, Deps } from '../lib/ports';
 import { settings } from '../lib/settings';
 import { syncRecord, type NodeSpec, type Topology } from '../lib/topology';
 import { updateTopology } from '../lib/topology-update';
@@ -41,21 +40,8 @@ export function validatePlanned(input: PlannedInput, deps: Pick<Deps, 'cluster'>
     throw new StepRefusal('InvalidInput', 'workflow input has no executionName');
 }
 
-/** Run a node action; a non-zero exit is an error naming the node and the script's last words. */
-export async function nodeAction(
-  deps: Deps,
-  node: { name: string; instanceId: string },
-  action: NodeAction,
-  params: Record<string, string>,
-  timeoutMs = settings().nodeCommandTimeoutMs,
-): Promise<Record<string, string>> {
-  const r = await deps.nodes.run(node.instanceId, action, params, { timeoutMs });
-  if (!r.ok) {
-    const why = r.stderr.trim().split('\n').pop() || `exit ${r.exitCode}`;
-    throw new Error(`${action} on ${node.name} failed: ${why}`);
-  }
-  return parseResult(r.stdout);
-}
+/** Node actions: one runner for every step (a non-zero exit names the node and the script's last words). */
+export { nodeAction, NodeActionFailed } from '../lib/node-action';
 
 /**
  * Before a detached standby is stopped or restarted: wait until no client session has reached it for
@@ -156,10 +142,8 @@ export async function setQuorum(deps: Deps, t: Topology, standbys: string[], by 
   return names;
 }
 
-/** The physical replication slot a standby streams through (lib.sh slot_name). */
-export function slotName(node: string): string {
-  return `pgw_${node.replace(/[^a-zA-Z0-9_]/g, '_')}`;
-}
+/** A standby's replication slot (one definition in TypeScript; infra/node/lib.sh's slot_name in shell). */
+export { slotName } from '../lib/sql-node';
 
 export function quoteLiteral(s: string): string {
   return `'${s.replace(/'/g, "''")}'`;

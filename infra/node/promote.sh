@@ -7,17 +7,21 @@
 #             SLOTS (comma-separated standby names that need a replication slot here).
 . "$(dirname "$0")/lib.sh"
 is_running || die "PostgreSQL is not running on $PGW_NODE"
-out=$(PGW_SYNC="${PGW_PARAM_SYNC_STANDBYS:-}" PGW_SLOTS="${PGW_PARAM_SLOTS:-}" psql_local <<'SQL'
+slots=""
+IFS=',' read -ra standbys <<<"${PGW_PARAM_SLOTS:-}"
+for n in "${standbys[@]}"; do [ -n "$n" ] && slots+="${slots:+,}$(slot_name "$n")"; done
+out=$(PGW_SYNC="${PGW_PARAM_SYNC_STANDBYS:-}" PGW_SLOTS="$slots" psql_local <<'SQL'
 \getenv sync PGW_SYNC
 \getenv slots PGW_SLOTS
 SELECT pg_is_in_recovery() AS was_standby \gset
+-- The slots' names (lib.sh's slot_name of each standby), comma-separated.
 SELECT set_config('pgwarden.slots', :'slots', false) \gset
 -- A standby being repointed at the same time may create its own slot first: tolerate that.
 DO $$ DECLARE n text; BEGIN
   FOREACH n IN ARRAY string_to_array(current_setting('pgwarden.slots'), ',') LOOP
     CONTINUE WHEN n = '';
     BEGIN
-      PERFORM pg_create_physical_replication_slot('pgw_' || regexp_replace(n, '[^a-zA-Z0-9_]', '_', 'g'), true);
+      PERFORM pg_create_physical_replication_slot(n, true);
     EXCEPTION WHEN duplicate_object THEN NULL;
     END;
   END LOOP;
