@@ -1,6 +1,6 @@
 /**
- * Configuration from environment variables, read here and nowhere else. No AWS import: the lab reads
- * the same names.
+ * Configuration from environment variables, read here and nowhere else (and the step timings, in
+ * settings.ts). No AWS import: the lab reads the same names.
  *
  * Every getter reads the variable when asked, so a Lambda that never notifies does not need the
  * topic ARN, and a missing variable fails with an error that names it.
@@ -33,6 +33,9 @@ export class EnvError extends Error {
   }
 }
 
+/** Environment variables by name: process.env, or what a caller or test hands in instead. */
+export type EnvSource = Readonly<Record<string, string | undefined>>;
+
 export interface PgwardenEnv {
   /** PGWARDEN_CLUSTER */
   readonly cluster: string;
@@ -56,7 +59,7 @@ export interface PgwardenEnv {
   readonly region: string;
 }
 
-export function readEnv(source: Record<string, string | undefined> = process.env): PgwardenEnv {
+export function readEnv(source: EnvSource = process.env): PgwardenEnv {
   const optional = (name: string): string | undefined => {
     const v = source[name]?.trim();
     return v ? v : undefined;
@@ -100,6 +103,21 @@ export function readEnv(source: Record<string, string | undefined> = process.env
   };
 }
 
+/** readEnv over the process's environment with some variables given (the operator CLI's command line). */
+export function readEnvWith(given: EnvSource, source: EnvSource = process.env): PgwardenEnv {
+  return readEnv({ ...source, ...given });
+}
+
+/** AWS_LAMBDA_FUNCTION_NAME, as set (by Lambda; unset in the lab, the tests and the operator's CLI). */
+export function lambdaFunctionName(source: EnvSource = process.env): string | undefined {
+  return source.AWS_LAMBDA_FUNCTION_NAME;
+}
+
+/** PGWARDEN_CLUSTER when set and not empty, for log keys (readEnv's cluster throws when it is missing). */
+export function clusterIfSet(source: EnvSource = process.env): string | undefined {
+  return source.PGWARDEN_CLUSTER || undefined;
+}
+
 /**
  * Reads every variable once and returns what it read: a required variable that is missing, or one that
  * does not parse, throws the EnvError naming it. A rehearsal (functions/lib/rehearsal.ts) proves a
@@ -115,7 +133,7 @@ export function checkEnv(env: PgwardenEnv = readEnv()): PgwardenEnv {
  * "functions": ["failoverAssess", ...]}` (the names share their prefix; written once, the list stays far
  * from Lambda's 4 KB of environment whatever the cluster's and stage's names). Returns the full names.
  */
-export function readRehearsalFunctions(source: Record<string, string | undefined> = process.env): string[] {
+export function readRehearsalFunctions(source: EnvSource = process.env): string[] {
   const name = 'PGWARDEN_REHEARSAL_FUNCTIONS';
   const raw = source[name]?.trim();
   if (!raw) throw new EnvError(name, 'is not set');

@@ -4,7 +4,7 @@
  * with its own wiring.
  */
 import type { LambdaContext } from './aws/logger';
-import { checkEnv } from './env';
+import { checkEnv, lambdaFunctionName } from './env';
 import type { Deps } from './ports';
 import { isRehearsal, type RehearsalAnswer } from './rehearsal';
 import { settings } from './settings';
@@ -46,7 +46,7 @@ export function lambda<I, O>(step: Step<I, O>): (event: I, context?: LambdaConte
       }
       const answer: RehearsalAnswer = {
         pgwarden: 'rehearsal',
-        functionName: context?.functionName ?? process.env.AWS_LAMBDA_FUNCTION_NAME ?? 'unknown',
+        functionName: context?.functionName ?? lambdaFunctionName() ?? 'unknown',
         coldStart,
         initMs,
       };

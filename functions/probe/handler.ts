@@ -21,13 +21,14 @@ export async function handler(
 
 async function probeForAMinute(): Promise<{ rounds: number; lastPrimaryWritable: boolean }> {
   const deps = awsDeps();
-  const every = Number(process.env.PGWARDEN_PROBE_EVERY_S ?? 2) * 1000;
-  const until = Date.now() + 55_000;
+  const every = settings().probeEveryMs;
+  const now = () => deps.now().getTime();
+  const until = now() + 55_000;
   let rounds = 0;
   let last: boolean;
   const rearm = settings().rearmAfterMs > 0 ? new FailoverRearm(settings().rearmAfterMs) : undefined;
   for (;;) {
-    const t0 = Date.now();
+    const t0 = now();
     const round = await probeCluster(deps);
     last = round.primaryWritable;
     await rearm?.check(deps, round).catch((e: Error) => deps.log('failover re-arm failed', { error: e.message }));
@@ -36,8 +37,8 @@ async function probeForAMinute(): Promise<{ rounds: number; lastPrimaryWritable:
         deps.log('heal check failed', { error: e.message }),
       );
     rounds++;
-    if (Date.now() + every > until) break;
-    await new Promise((r) => setTimeout(r, Math.max(0, every - (Date.now() - t0))));
+    if (now() + every > until) break;
+    await deps.sleep(Math.max(0, every - (now() - t0)));
   }
   return { rounds, lastPrimaryWritable: last };
 }

@@ -1,4 +1,5 @@
 /** The switchover workflow's state document: the operator's request plus one result per step. */
+import { settings } from '../lib/settings';
 import type { PlannedInput } from '../planned/common';
 
 export interface SwitchoverInput extends PlannedInput {
@@ -52,8 +53,5 @@ export function need<T>(v: T | undefined | null, what: string): T {
 }
 
 export function maxLagDefault(): number {
-  const v = process.env.PGWARDEN_SWITCHOVER_MAX_LAG_BYTES;
-  const n = v ? Number(v) : 16 * 1024 * 1024;
-  if (!Number.isFinite(n) || n < 0) throw new Error(`PGWARDEN_SWITCHOVER_MAX_LAG_BYTES must be a number, got "${v}"`);
-  return n;
+  return settings().switchoverMaxLagBytes;
 }

@@ -6,6 +6,7 @@
  * keys. docs/aws.md has the Logs Insights query that reads one workflow execution in order.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
+import { clusterIfSet, lambdaFunctionName } from '../env';
 import type { Deps } from '../ports';
 
 export const logger = new Logger({ serviceName: 'pgwarden' });
@@ -44,10 +45,11 @@ export async function withInvocationLog<O>(
   const e = (event ?? {}) as { cluster?: unknown; executionName?: unknown };
   if (context) l.addContext(context);
   const keys: Record<string, string> = {};
+  const cluster = clusterIfSet();
   if (typeof e.cluster === 'string') keys.cluster = e.cluster;
-  else if (process.env.PGWARDEN_CLUSTER) keys.cluster = process.env.PGWARDEN_CLUSTER;
+  else if (cluster) keys.cluster = cluster;
   if (typeof e.executionName === 'string') keys.execution = e.executionName;
-  const step = stepOf(context?.functionName ?? process.env.AWS_LAMBDA_FUNCTION_NAME);
+  const step = stepOf(context?.functionName ?? lambdaFunctionName());
   if (step) keys.step = step;
   l.appendKeys(keys);
   const t0 = Date.now();

@@ -7,7 +7,7 @@
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { readEnv } from '../env';
+import { readEnvWith } from '../env';
 import type { Deps, TopologyStore } from '../ports';
 import { CloudWatchAlarms } from './cloudwatch-alarms';
 import { awsDeps } from './deps';
@@ -43,8 +43,7 @@ export function operatorAws(o: OperatorAwsOptions): OperatorAws {
     operatorLambda: new LambdaOperator(new LambdaClient({ region: o.region }), `pgwarden-${o.stage}-operator`),
     deps(stateMachines) {
       const base = awsDeps(
-        readEnv({
-          ...process.env,
+        readEnvWith({
           PGWARDEN_CLUSTER: o.cluster,
           AWS_REGION: o.region,
           PGWARDEN_STATE_MACHINE_ARNS: JSON.stringify(stateMachines),

@@ -4,8 +4,9 @@
  * Outside Lambda (unit tests, the lab) clients stay as they are: there is no segment to attach to.
  */
 import { captureAWSv3Client } from 'aws-xray-sdk-core';
+import { lambdaFunctionName, type EnvSource } from '../env';
 
-export function tracedClient<T extends object>(client: T, env: Record<string, string | undefined> = process.env): T {
-  if (!env.AWS_LAMBDA_FUNCTION_NAME) return client;
+export function tracedClient<T extends object>(client: T, env?: EnvSource): T {
+  if (!lambdaFunctionName(env)) return client;
   return captureAWSv3Client(client as Parameters<typeof captureAWSv3Client>[0]) as unknown as T;
 }

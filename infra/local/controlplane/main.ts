@@ -1,19 +1,25 @@
 /** The lab's control plane process: started in the background by `pgwarden lab up`. */
 import '../polyfills';
+import { configureSettings, type SettingsProfile } from '../../../functions/lib/settings';
 import { Lab, type LabProfile } from '../lab';
 import { ControlPlane } from './server';
 
-/** The lab profile's step timings (AWS uses the defaults of functions/lib/settings.ts). */
-function labTimings(p: LabProfile): void {
-  process.env.PGWARDEN_PROBE_TIMEOUT_MS ??= String(p.probeTimeoutMs);
-  process.env.PGWARDEN_PROBE_RETRY_DELAY_MS ??= '100';
-  process.env.PGWARDEN_HEAL_BACKOFF_MS ??= '20000';
-  process.env.PGWARDEN_HOOK_POLL_MS ??= '10'; // a local file, not Parameter Store
-  // Strict synchronous mode is AWS's default; the lab runs degraded (asynchronous) rather than
-  // waiting when a failover leaves no standby, unless PGWARDEN_SYNC_STRICT=1 at lab up.
-  process.env.PGWARDEN_SYNC_STRICT ??= '0';
-  // A failover that found the cluster busy or paused is tried again by the prober after this long.
-  process.env.PGWARDEN_REARM_AFTER_MS ??= String(p.alarmPeriodS * 3000);
+/**
+ * The lab profile's step timings (AWS uses the defaults of functions/lib/settings.ts). A PGWARDEN_*
+ * variable set at lab up still wins over these.
+ */
+function labTimings(p: LabProfile): SettingsProfile {
+  return {
+    probeTimeoutMs: p.probeTimeoutMs,
+    probeRetryDelayMs: 100,
+    healBackoffMs: 20000,
+    hookPollMs: 10, // a local file, not Parameter Store
+    // Strict synchronous mode is AWS's default; the lab runs degraded (asynchronous) rather than
+    // waiting when a failover leaves no standby, unless PGWARDEN_SYNC_STRICT=1 at lab up.
+    syncStrict: false,
+    // A failover that found the cluster busy or paused is tried again by the prober after this long.
+    rearmAfterMs: p.alarmPeriodS * 3000,
+  };
 }
 
 async function main(): Promise<void> {
@@ -22,7 +28,7 @@ async function main(): Promise<void> {
   const lab = new Lab({ dir, log: (m) => console.log(`${new Date().toISOString()} ${m}`) });
   // The aws-sim profile keeps AWS's step timings (functions/lib/settings.ts's defaults).
   const p = lab.config().profile;
-  if (p.name !== 'aws-sim') labTimings(p);
+  if (p.name !== 'aws-sim') configureSettings(labTimings(p));
   const cp = new ControlPlane(lab);
   await cp.start();
   const stop = () => {
