@@ -39,9 +39,9 @@ export const handler = async (
     const budget = context?.getRemainingTimeInMillis?.() ?? DEFAULT_BUDGET_MS;
     return runRehearsal(d, names, inv, {
       ...DEFAULT_OPTIONS,
-      deadline: Date.now() + budget - REHEARSAL_MARGIN_MS,
-      now: () => Date.now(),
-      sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+      deadline: d.now().getTime() + budget - REHEARSAL_MARGIN_MS,
+      now: () => d.now().getTime(),
+      sleep: (ms) => d.sleep(ms),
     });
   });
 };

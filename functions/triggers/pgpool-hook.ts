@@ -69,9 +69,9 @@ async function plannedSwitch(deps: Deps, topo: Topology, node: NodeSpec): Promis
   // pgpool noticed only after the promotion was recorded.
   if (topo.primary !== node.name) return switchedFrom(topo, node, lease.execution) ? ignored(topo) : undefined;
   const s = settings();
-  const deadline = Date.now() + s.hookSwitchWaitMs;
+  const deadline = deps.now().getTime() + s.hookSwitchWaitMs;
   for (;;) {
-    await new Promise((r) => setTimeout(r, s.hookPollMs));
+    await deps.sleep(s.hookPollMs);
     // A failed read (e.g. Parameter Store throttling two pgpools' hooks) is retried until the deadline.
     const cur = await deps.topology.get(deps.cluster).catch((err: unknown) => {
       deps.log(`pgpool hook: reading the topology failed, retrying: ${String(err)}`);
@@ -79,7 +79,7 @@ async function plannedSwitch(deps: Deps, topo: Topology, node: NodeSpec): Promis
     });
     if (cur && cur.primary !== node.name && switchedFrom(cur, node, lease.execution)) return ignored(cur);
     if (cur && (cur.lease?.execution !== lease.execution || cur.primary !== node.name)) return undefined;
-    if (Date.now() >= deadline) {
+    if (deps.now().getTime() >= deadline) {
       deps.log(`pgpool detached ${node.name}: no promotion recorded within ${s.hookSwitchWaitMs} ms of the switch`);
       return undefined;
     }

@@ -5,6 +5,7 @@ import * as pgpool from '../../functions/triggers/pgpool-hook';
 import * as operator from '../../functions/triggers/operator';
 import { NoCapacityError, TopologyConflictError, type Deps, type StartResult } from '../../functions/lib/ports';
 import type { Topology } from '../../functions/lib/topology';
+import { fakeClock } from './support/clock';
 
 function fakeDeps(over: Partial<Topology> = {}, capacity = true) {
   let t: Topology = {
@@ -23,6 +24,7 @@ function fakeDeps(over: Partial<Topology> = {}, capacity = true) {
     history: [],
     ...over,
   };
+  const clock = fakeClock(Date.parse('2026-11-26T00:00:00Z'));
   const started = new Set<string>();
   const starts: { workflow: string; name: string; input: unknown }[] = [];
   const deps = {
@@ -56,11 +58,12 @@ function fakeDeps(over: Partial<Topology> = {}, capacity = true) {
         };
       },
     },
-    now: () => new Date('2026-11-26T00:00:00Z'),
-    sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
+    // The Deps clock: it moves only when a step sleeps.
+    now: clock.now,
+    sleep: clock.sleep,
     log: () => undefined,
   } as unknown as Deps;
-  return { deps, starts, topology: () => t };
+  return { deps, starts, clock, topology: () => t };
 }
 
 const alarmEvent = (name: string, value: string, node?: string) => ({
@@ -278,6 +281,19 @@ describe('triggers', () => {
       const r = await pgpool.handle({ source: 'pgpool', failedNodeId: 0 }, deps);
       expect(r).toMatchObject({ action: 'started', suspect: 'db1' });
       expect(starts).toHaveLength(1);
+    });
+
+    test('the wait runs on the Deps clock: 8 s of polls every 100 ms (the defaults), nothing waited for real', async () => {
+      delete process.env.PGWARDEN_HOOK_POLL_MS;
+      delete process.env.PGWARDEN_HOOK_SWITCH_WAIT_MS;
+      const { deps, starts, clock } = during('switchover', Number.MAX_SAFE_INTEGER, (t) => t);
+      const started = Date.now();
+      const r = await pgpool.handle({ source: 'pgpool', failedNodeId: 0 }, deps);
+      expect(r).toMatchObject({ action: 'started', suspect: 'db1' });
+      expect(starts).toHaveLength(1);
+      // Polls at 100, 200, ... 8000 ms of the fake clock: the last one reaches the deadline.
+      expect(clock.slept).toEqual(Array(80).fill(100));
+      expect(Date.now() - started).toBeLessThan(4_000);
     });
 
     test('a standby detached during a switch, or a switch by another execution, is a failure report', async () => {
