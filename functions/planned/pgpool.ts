@@ -1,14 +1,13 @@
 /** Every pgpool of the cluster, seen and changed the same way by the planned workflows. */
-import { showPoolNodes, type PoolNode } from '../lib/db';
+import type { PoolNode } from '../lib/db';
+import { poolView, routeWritesTo as routeWrites } from '../lib/pgpool-route';
 import { pollUntil } from '../lib/poll';
 import type { Deps } from '../lib/ports';
 import { settings } from '../lib/settings';
 import type { NodeSpec, PgpoolSpec, Topology } from '../lib/topology';
 import { nodeAction } from './common';
 
-export async function poolView(deps: Deps, p: PgpoolSpec): Promise<PoolNode[]> {
-  return showPoolNodes(p, await deps.secrets.pgpool(), settings().checkTimeoutMs);
-}
+export { poolView };
 
 /**
  * Detach (or attach) a node in every pgpool; idempotent (the scripts check the node's status first).
@@ -75,9 +74,8 @@ async function upIn(deps: Deps, p: PgpoolSpec, node: NodeSpec): Promise<void> {
 }
 
 /**
- * Wait until a pgpool routes writes to `primary`; the old primary is detached there if it is still
- * attached (a pgpool without traffic may not have noticed the switch). pgpool finds the new primary
- * by itself once the old one is detached.
+ * Wait until a pgpool routes writes to `primary`, `old` detached there while it still shows it up
+ * (the failover's routing too: functions/lib/pgpool-route.ts).
  */
 export async function routeWritesTo(
   deps: Deps,
@@ -85,37 +83,6 @@ export async function routeWritesTo(
   primary: NodeSpec,
   old: NodeSpec | undefined,
 ): Promise<{ actions: string[]; waitedMs: number }> {
-  const s = settings();
-  const actions: string[] = [];
-  let detached = false;
-  return pollUntil(
-    deps,
-    async (poll) => {
-      const view = await poolView(deps, p).catch(() => [] as PoolNode[]);
-      const at = (n: NodeSpec) => view.find((v) => v.id === n.backendId);
-      if (at(primary)?.status === 'up' && at(primary)?.role === 'primary')
-        return { actions, waitedMs: poll.elapsedMs() };
-      if (old && !detached && at(old)?.status === 'up') {
-        await nodeAction(deps, { name: p.name, instanceId: p.instanceId }, 'pgpool-detach', {
-          NODE_ID: String(old.backendId),
-        });
-        actions.push(`detached ${old.name}`);
-        detached = true;
-      } else if (view.length && at(primary)?.status === 'down' && poll.elapsedMs() > s.pgpoolWaitMs / 2) {
-        // The new primary itself was marked down in this pgpool: attaching it makes pgpool search again.
-        await nodeAction(deps, { name: p.name, instanceId: p.instanceId }, 'pgpool-attach', {
-          NODE_ID: String(primary.backendId),
-        });
-        actions.push(`attached ${primary.name}`);
-      }
-      return undefined;
-    },
-    {
-      timeoutMs: s.pgpoolWaitMs,
-      intervalMs: 50,
-      onTimeout: () => {
-        throw new Error(`pgpool ${p.name} does not route writes to ${primary.name} after ${s.pgpoolWaitMs} ms`);
-      },
-    },
-  );
+  const { actions, waitedMs } = await routeWrites(deps, p, primary, old);
+  return { actions, waitedMs };
 }
