@@ -4,12 +4,14 @@
  * large one written by real PostgreSQL 15 (pgbench with log_min_duration_statement = 0, plus errors,
  * slow statements with auto_explain plans, temp files, checkpoints, autovacuum, connections).
  *
- *   npm run bench -- digest [--size-mb 18] [--copies 2] [--log <file>...] [--regenerate] [--port N]
+ *   npm run bench -- digest [--size-mb 18] [--copies 2] [--repeat 3] [--log <file>...] [--regenerate] [--port N]
  *
  * A log of at least --size-mb is generated once into bench/results/digest-log/ and reused (pgbench
  * writes ~45 MB a round); the small logs are its first 10 MB (the smallest size the goal is for,
  * where start-up weighs most) and its first --size-mb, the large one all of it --copies times. Prints
  * MB/s, the ratio to pgBadger and peak RSS for each; results go to bench/results/digest-<time>.json.
+ * Each log is timed --repeat times (both tools in turn) and the median run of each tool is reported,
+ * with every run in the results file: on a shared machine one run can be off by a factor of two.
  * Goal: >= 30x pgBadger -j 1 on any log from 10 MB up, peak RSS < 150 MB.
  * Needs Debian's pgbadger (apt-get install pgbadger).
  */
@@ -263,6 +265,7 @@ function compare(ours: DigestReport, pgb: PgBadgerJson) {
 export async function run(argv: string[]): Promise<void> {
   const targetBytes = Number(argValue(argv, '--size-mb') ?? 18) * 1e6;
   const copies = Number(argValue(argv, '--copies') ?? 2);
+  const repeat = Math.max(1, Number(argValue(argv, '--repeat') ?? 3));
   const port = Number(argValue(argv, '--port') ?? 25800 + (process.pid % 100));
   if (!(await fs.stat('/usr/bin/pgbadger').catch(() => undefined)))
     throw new Error('pgbadger is not installed: apt-get install pgbadger');
@@ -300,9 +303,17 @@ export async function run(argv: string[]): Promise<void> {
   const runs = [];
   for (const [name, input] of [...smallLogs, ['large', [large]] as [string, string[]]]) {
     const bytes = await sizeOf([...input]);
-    process.stdout.write(`${name}: ${(bytes / 1e6).toFixed(1)} MB, pgwarden digest then pgbadger -j 1...\n`);
-    const ours = await runOurs([...input], bytes, path.join(RESULTS, `digest-ours-${name}-${stamp}.json`));
-    const pgb = await runPgBadger([...input], bytes, path.join(RESULTS, `digest-pgbadger-${name}-${stamp}.json`));
+    process.stdout.write(
+      `${name}: ${(bytes / 1e6).toFixed(1)} MB, pgwarden digest then pgbadger -j 1, ${repeat} time(s)...\n`,
+    );
+    const oursRuns = [];
+    const pgbRuns = [];
+    for (let r = 0; r < repeat; r++) {
+      oursRuns.push(await runOurs([...input], bytes, path.join(RESULTS, `digest-ours-${name}-${stamp}.json`)));
+      pgbRuns.push(await runPgBadger([...input], bytes, path.join(RESULTS, `digest-pgbadger-${name}-${stamp}.json`)));
+    }
+    const ours = medianRun(oursRuns);
+    const pgb = medianRun(pgbRuns);
     runs.push({
       name,
       files: input,
@@ -310,6 +321,8 @@ export async function run(argv: string[]): Promise<void> {
       lines: ours.report.input.lines,
       ours,
       pgb,
+      oursAll: oursRuns.map((x) => x.m),
+      pgbAll: pgbRuns.map((x) => x.m),
       ratio: pgb.m.wall_s / ours.m.wall_s,
       cpuRatio: (pgb.m.cpu_s ?? 0) / (ours.m.cpu_s ?? 1),
     });
@@ -327,6 +340,8 @@ export async function run(argv: string[]): Promise<void> {
       lines: r.lines,
       pgwarden: r.ours.m,
       pgbadger: r.pgb.m,
+      pgwarden_runs: r.oursAll,
+      pgbadger_runs: r.pgbAll,
       ratio: r.ratio,
       cpu_ratio: r.cpuRatio,
     })),
@@ -334,13 +349,14 @@ export async function run(argv: string[]): Promise<void> {
     notes: [
       'MB = 10^6 bytes. Both tools are timed as a user runs them (wall time of the whole process, start-up included), one after the other on the same files.',
       'Peak RSS is the maximum resident set size of each process (/usr/bin/time %M).',
+      `Each log was timed ${repeat} time(s), the two tools in turn; pgwarden and pgbadger are each tool's median run by wall time (all runs in *_runs), and the ratios are between the two medians.`,
     ],
   };
   const file = path.join(RESULTS, `digest-${stamp}.json`);
   await fs.writeFile(file, JSON.stringify(result, null, 2));
   const out = [
     '',
-    'stderr logs written by PostgreSQL 15; wall time of each process, start-up included',
+    `stderr logs written by PostgreSQL 15; wall time of each process, start-up included; median of ${repeat} run(s) of each tool`,
     '',
     '| log | MB | pgwarden s (CPU s) | pgwarden MB/s | pgwarden peak RSS MB | pgBadger -j 1 s (CPU s) | pgBadger MB/s | pgBadger peak RSS MB | ratio (CPU ratio) |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
@@ -357,6 +373,11 @@ export async function run(argv: string[]): Promise<void> {
     '',
   ];
   process.stdout.write(out.join('\n'));
+}
+
+/** The run with the median wall time (the upper one of the middle two for an even count). */
+function medianRun<T extends { m: Measured }>(runs: T[]): T {
+  return [...runs].sort((a, b) => a.m.wall_s - b.m.wall_s)[Math.floor(runs.length / 2)];
 }
 
 /** Child mode: digest the files, write the report and the digest-only time. */
