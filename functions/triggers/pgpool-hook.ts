@@ -4,21 +4,18 @@
  * node is the primary, the workflow decides; if it is a standby, the workflow records a standby
  * failure and promotes nothing.
  *
- * A planned switch (a switchover, alone or inside rolling maintenance) stops the primary on purpose,
- * and pgpool fails over by itself. pgpool runs this hook before it searches for the new primary, and
- * that search retries only once a second; meanwhile every pgpool child that runs a statement exits.
- * So, when the detached node is the primary of record and a planned workflow holds the lease, the
- * hook starts no failover: it waits until the topology records the promotion (the switch records it
- * at once) and returns, so that pgpool's first search finds the new primary.
+ * A planned switch (a switchover, alone or nested in rolling maintenance) stops the primary on
+ * purpose, and pgpool fails over by itself. pgpool runs this hook before it searches for the new
+ * primary. So, when the detached node is the primary of record and the lease says a switch is stopping
+ * it (`switching`, set by the switch step just before the stop), the hook starts no failover: it waits
+ * (hookSwitchWaitMs, the same setting in AWS and the lab) until the topology records the promotion
+ * (the switch records it at once) and returns, so that pgpool's search finds the new primary.
  */
 import { lambda } from '../lib/handler';
 import type { Deps } from '../lib/ports';
 import { settings } from '../lib/settings';
 import type { NodeSpec, Topology } from '../lib/topology';
 import { InvalidEventError, isObject, startFailover, type TriggerOutcome } from './common';
-
-/** Workflows that stop the primary themselves (their switch step records the promotion). */
-const PLANNED_SWITCH = new Set(['switchover', 'maintenance']);
 
 export async function handle(event: unknown, deps: Deps): Promise<TriggerOutcome> {
   if (!isObject(event)) throw new InvalidEventError('event must be a JSON object');
@@ -58,7 +55,7 @@ export async function handle(event: unknown, deps: Deps): Promise<TriggerOutcome
 async function plannedSwitch(deps: Deps, topo: Topology, node: NodeSpec): Promise<TriggerOutcome | undefined> {
   const lease = topo.lease;
   const now = deps.now().getTime();
-  if (!lease || !PLANNED_SWITCH.has(lease.workflow) || Date.parse(lease.expiresAt) <= now) return undefined;
+  if (!lease || Date.parse(lease.expiresAt) <= now) return undefined;
   const ignored = (t: Topology): TriggerOutcome => {
     deps.log(`pgpool detached ${node.name}: planned switch by ${lease.execution}, ${t.primary} promoted`);
     return {
@@ -68,6 +65,10 @@ async function plannedSwitch(deps: Deps, topo: Topology, node: NodeSpec): Promis
   };
   // pgpool noticed only after the promotion was recorded.
   if (topo.primary !== node.name) return switchedFrom(topo, node, lease.execution) ? ignored(topo) : undefined;
+  // Only a switch that is stopping this very node (its switch step marks the lease before the stop)
+  // is waited for: a primary that dies while a switchover is still checking or preparing, or while
+  // any other workflow holds the lease, is a failure report at once.
+  if (lease.switching?.from !== node.name) return undefined;
   const s = settings();
   const deadline = deps.now().getTime() + s.hookSwitchWaitMs;
   for (;;) {

@@ -203,11 +203,13 @@ describe('triggers', () => {
   });
 
   describe('pgpool detaching the primary a planned switch stops', () => {
-    const lease = (workflow = 'switchover') => ({
+    /** A switch step stopping db1 marks the lease `switching` before the stop. */
+    const lease = (workflow = 'switchover', switching = workflow === 'switchover') => ({
       workflow,
       execution: 'sw-1',
       since: '2026-11-26T00:00:00Z',
       expiresAt: '2026-11-26T00:05:00Z',
+      ...(switching ? { switching: { from: 'db1', to: 'db2', since: '2026-11-26T00:00:01Z' } } : {}),
     });
     const switched = (t: Topology, execution = 'sw-1'): Topology => ({
       ...t,
@@ -219,8 +221,8 @@ describe('triggers', () => {
       ],
     });
     /** The topology store answers `before` for the first `polls` reads, then `after`. */
-    function during(workflow: string, polls: number, after: (t: Topology) => Topology) {
-      const f = fakeDeps({ lease: lease(workflow) });
+    function during(workflow: string, polls: number, after: (t: Topology) => Topology, switching?: boolean) {
+      const f = fakeDeps({ lease: lease(workflow, switching) });
       const before = f.topology();
       let reads = 0;
       f.deps.topology.get = async () => structuredClone(++reads > polls ? after(before) : before);
@@ -235,16 +237,26 @@ describe('triggers', () => {
       process.env = { ...env };
     });
 
-    test.each(['switchover', 'maintenance'])(
-      'waits until the %s records the promotion, then starts no failover',
-      async (workflow) => {
-        const { deps, starts, reads } = during(workflow, 3, (t) => switched(t));
-        const r = await pgpool.handle({ source: 'pgpool', pgpool: 'pp1', failedNodeId: 0 }, deps);
-        expect(r).toEqual({ action: 'ignored', reason: expect.stringContaining('db2 is the primary') });
-        expect(reads()).toBeGreaterThan(3);
-        expect(starts).toEqual([]);
-      },
-    );
+    test('waits until the switch records the promotion, then starts no failover', async () => {
+      const { deps, starts, reads } = during('switchover', 3, (t) => switched(t));
+      const r = await pgpool.handle({ source: 'pgpool', pgpool: 'pp1', failedNodeId: 0 }, deps);
+      expect(r).toEqual({ action: 'ignored', reason: expect.stringContaining('db2 is the primary') });
+      expect(reads()).toBeGreaterThan(3);
+      expect(starts).toEqual([]);
+    });
+
+    test('a primary that dies while a switchover (or a maintenance) holds the lease but is not stopping it: a failover at once', async () => {
+      for (const workflow of ['switchover', 'maintenance']) {
+        const { deps, starts, clock } = during(workflow, Number.MAX_SAFE_INTEGER, (t) => t, false);
+        expect(await pgpool.handle({ source: 'pgpool', failedNodeId: 0 }, deps)).toMatchObject({
+          action: 'started',
+          suspect: 'db1',
+        });
+        // No wait for a promotion nobody is making.
+        expect({ workflow, slept: clock.slept }).toEqual({ workflow, slept: [] });
+        expect(starts).toHaveLength(1);
+      }
+    });
 
     test('reported after the promotion was recorded: ignored at once', async () => {
       const { deps, starts, reads } = during('switchover', 0, (t) => switched(t));
