@@ -10,7 +10,7 @@
  * itself (pgpool-attach.sh attaches only a backend that pgpool host can reach), at most every 2 s.
  */
 import { showPoolNodes, withClient } from './db';
-import { parseResult } from './node-result';
+import { attachIn } from './pgpool-route';
 import { pollUntil } from './poll';
 import type { Deps } from './ports';
 import { settings } from './settings';
@@ -33,16 +33,13 @@ async function attachPrimaryIfDown(deps: Deps, t: Topology, p: PgpoolSpec): Prom
   const s = settings();
   const view = await showPoolNodes(p, await deps.secrets.pgpool(), s.probeTimeoutMs * 2).catch(() => undefined);
   if (view?.find((v) => v.id === primary.backendId)?.status !== 'down') return false;
-  const r = await deps.nodes
-    .run(p.instanceId, 'pgpool-attach', { NODE_ID: String(primary.backendId) }, { timeoutMs: s.nodeCommandTimeoutMs })
-    .catch((e: Error) => ({ ok: false, stdout: '', stderr: e.message }));
-  const res = r.ok ? parseResult(r.stdout) : {};
+  const r = await attachIn(deps, p, primary);
   deps.log(
-    res.changed === 'yes'
+    r.attached
       ? `verify: pgpool ${p.name} counted the primary ${primary.name} down: attached again`
-      : `verify: pgpool ${p.name} counts the primary ${primary.name} down and it was not attached (${res.reason ?? (r.stderr.trim().split('\n').pop() || 'no reason')})`,
+      : `verify: pgpool ${p.name} counts the primary ${primary.name} down and it was not attached (${r.why || 'no reason'})`,
   );
-  return res.changed === 'yes';
+  return r.attached;
 }
 
 export async function writeThroughEveryPgpool(

@@ -33,7 +33,7 @@ export async function step(item: NodeMaintenance, deps: Deps) {
       else delete n.maintenance;
       return cur;
     });
-  const t0 = Date.now();
+  const t0 = deps.now().getTime();
   // A retry after the command succeeded (e.g. the attach failed) does not run it again.
   const done = t.history.find(
     (e) => e.kind === COMMAND_DONE && e.detail.execution === item.executionName && e.detail.node === node.name,
@@ -41,7 +41,7 @@ export async function step(item: NodeMaintenance, deps: Deps) {
   await mark(true);
   const detached = await inEveryPgpool(deps, t, 'pgpool-detach', node);
   // Sessions that began just before the detach still open their connection to it: let them.
-  await waitNoNewSessions(node, await deps.secrets.admin()).catch(() => undefined);
+  await waitNoNewSessions(node, await deps.secrets.admin(), { clock: deps }).catch(() => undefined);
   let r: Record<string, string>;
   if (done) {
     r = { command: String(done.detail.command ?? item.command), skipped: 'already run by this execution' };
@@ -61,7 +61,14 @@ export async function step(item: NodeMaintenance, deps: Deps) {
   const caught = await waitCaughtUp(deps, node.name, 1024 * 1024, CATCH_UP_TIMEOUT_MS);
   const attached = await inEveryPgpool(deps, t, 'pgpool-attach', node);
   await mark(false);
-  return { node: node.name, command: r.command, detached, attached, caughtUp: caught, durationMs: Date.now() - t0 };
+  return {
+    node: node.name,
+    command: r.command,
+    detached,
+    attached,
+    caughtUp: caught,
+    durationMs: deps.now().getTime() - t0,
+  };
 }
 
 export const handler = lambda(step);

@@ -14,7 +14,7 @@
 import { showPoolNodes, type PoolNode } from '../lib/db';
 import type { Deps } from '../lib/ports';
 import { settings } from '../lib/settings';
-import { parseResult } from '../lib/node-result';
+import { attachIn } from '../lib/pgpool-route';
 import { withEvent, type Topology } from '../lib/topology';
 import { updateTopology } from '../lib/topology-update';
 import { blocker } from '../planned/common';
@@ -55,15 +55,12 @@ async function reattachPrimary(
     const last = lastPrimaryAttempt.get(key) ?? -Infinity;
     if (deps.now().getTime() - last < settings().healBackoffMs) continue;
     const p = t.pgpools.find((x) => x.name === v.pgpool)!;
-    const r = await deps.nodes
-      .run(p.instanceId, 'pgpool-attach', { NODE_ID: String(primary.backendId) }, { timeoutMs: 30_000 })
-      .catch((e: Error) => ({ ok: false, stdout: '', stderr: e.message, exitCode: -1, durationMs: 0 }));
-    const res = r.ok ? parseResult(r.stdout) : {};
-    const attached = res.changed === 'yes';
+    const r = await attachIn(deps, p, primary, 30_000);
+    const attached = r.attached;
     if (attached) lastPrimaryAttempt.set(key, deps.now().getTime());
     const reason = attached
       ? `pgpool ${v.pgpool} had detached the writable primary ${primary.name}: attached again`
-      : `pgpool ${v.pgpool} counts the writable primary ${primary.name} down: ${res.reason ?? (r.stderr.trim().split('\n').pop() || 'not attached')}`;
+      : `pgpool ${v.pgpool} counts the writable primary ${primary.name} down: ${r.why || 'not attached'}`;
     if (attached)
       await updateTopology(deps, (cur) =>
         withEvent(cur, PRIMARY_REATTACH_EVENT, { node: primary.name, pgpool: v.pgpool }, deps.now()),

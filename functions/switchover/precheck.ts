@@ -5,6 +5,7 @@
  */
 import { probeNode } from '../lib/db';
 import { lambda } from '../lib/handler';
+import { pollUntil, type Clock } from '../lib/poll';
 import type { Deps } from '../lib/ports';
 import { settings } from '../lib/settings';
 import { holdLease, live, primaryOf, refuse, replicas, validatePlanned } from '../planned/common';
@@ -43,7 +44,7 @@ export async function step(state: SwitchoverState, deps: Deps): Promise<Precheck
   const reattached: string[] = [];
   for (const p of t.pgpools) {
     // Right after an attach, pgpool restarts its children and answers slowly: a few attempts.
-    const view = await retry(() => poolView(deps, p), 15_000).catch((e: Error) =>
+    const view = await retry(deps, () => poolView(deps, p), 15_000).catch((e: Error) =>
       refuse(`pgpool ${p.name} is unreachable: ${e.message}`),
     );
     for (const n of nodes) {
@@ -82,16 +83,24 @@ export async function step(state: SwitchoverState, deps: Deps): Promise<Precheck
   };
 }
 
-async function retry<T>(fn: () => Promise<T>, withinMs: number): Promise<T> {
-  const deadline = Date.now() + withinMs;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (e) {
-      if (Date.now() > deadline) throw e;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
+/** `fn` again every 200 ms while it throws, for `withinMs`; then its last error. */
+async function retry<T>(clock: Clock, fn: () => Promise<T>, withinMs: number): Promise<T> {
+  let last: unknown;
+  return pollUntil(
+    clock,
+    () =>
+      fn().catch((e: unknown) => {
+        last = e;
+        return undefined;
+      }),
+    {
+      timeoutMs: withinMs,
+      intervalMs: 200,
+      onTimeout: () => {
+        throw last;
+      },
+    },
+  );
 }
 
 export const handler = lambda(step);

@@ -45,13 +45,13 @@ export async function step(state: SwitchoverState, deps: Deps) {
     },
     'postgres',
   );
-  const t0 = Date.now();
+  const t0 = deps.now().getTime();
   await sql(nodeByName(t, pre.primary), creds, 'checkpoint', [], 60_000);
   return {
     cascadingFrom: target.name,
     standbys: cascading,
     synchronousStandbyNames: sync,
-    checkpointMs: Date.now() - t0,
+    checkpointMs: deps.now().getTime() - t0,
   };
 }
 

@@ -15,7 +15,7 @@ export async function step(state: SwitchoverState, deps: Deps) {
   const t = await holdLease(deps, state.workflow ?? 'switchover', state.executionName);
   const old = nodeByName(t, sw.oldPrimary);
   const primary = nodeByName(t, sw.newPrimary);
-  const t0 = Date.now();
+  const t0 = deps.now().getTime();
   const r = await nodeAction(
     deps,
     old,
@@ -23,7 +23,7 @@ export async function step(state: SwitchoverState, deps: Deps) {
     { PRIMARY_HOST: primary.host, PRIMARY_PORT: String(primary.port), METHOD: 'standby', WAIT_SECONDS: '60' },
     120_000,
   );
-  const streamingMs = Date.now() - t0;
+  const streamingMs = deps.now().getTime() - t0;
   const pgpools = await inEveryPgpool(deps, t, 'pgpool-attach', old);
   return { node: old.name, method: r.method, streamingMs, pgpools };
 }

@@ -18,6 +18,7 @@
 import type { Client } from 'pg';
 import { withClient } from '../lib/db';
 import { lambda } from '../lib/handler';
+import { pollUntil, type Clock } from '../lib/poll';
 import type { Deps } from '../lib/ports';
 import { settings } from '../lib/settings';
 import { nodeByName, syncRecord, withEvent } from '../lib/topology';
@@ -26,6 +27,7 @@ import { holdLease, lsnAfter, nodeAction, quorumOver, quoteLiteral, slotName } f
 import { need, type SwitchoverState, type SwitchResult } from './types';
 
 const CATCH_UP_TIMEOUT_MS = 30_000;
+const PROMOTE_TIMEOUT_MS = 60_000;
 
 export async function step(state: SwitchoverState, deps: Deps): Promise<SwitchResult> {
   const pre = need(state.precheck, 'precheck');
@@ -52,7 +54,7 @@ export async function step(state: SwitchoverState, deps: Deps): Promise<SwitchRe
     creds,
     CATCH_UP_TIMEOUT_MS,
     async (c) => {
-      const t0 = Date.now();
+      const t0 = deps.now().getTime();
       const stopped = await nodeAction(
         deps,
         old,
@@ -63,11 +65,11 @@ export async function step(state: SwitchoverState, deps: Deps): Promise<SwitchRe
       if (stopped.state !== 'shut_down' || !stopped.checkpoint_lsn)
         throw new Error(`${old.name} did not shut down cleanly (state "${stopped.state}")`);
       const lastLsn = stopped.checkpoint_lsn;
-      const t1 = Date.now();
-      await replayedPast(c, target.name, lastLsn);
-      const t2 = Date.now();
-      await promote(c);
-      const t3 = Date.now();
+      const t1 = deps.now().getTime();
+      await replayedPast(deps, c, target.name, lastLsn);
+      const t2 = deps.now().getTime();
+      await promote(deps, c);
+      const t3 = deps.now().getTime();
       const timeline = await timelineOf(c);
       await updateTopology(deps, (cur) => {
         const next = withEvent(
@@ -102,28 +104,41 @@ export async function step(state: SwitchoverState, deps: Deps): Promise<SwitchRe
   );
 }
 
-async function replayedPast(c: Client, name: string, lsn: string): Promise<void> {
-  const deadline = Date.now() + CATCH_UP_TIMEOUT_MS;
-  for (;;) {
-    const r = await c.query('select pg_last_wal_replay_lsn()::text as replay, pg_is_in_recovery() as rec');
-    const { replay, rec } = r.rows[0] as { replay: string | null; rec: boolean };
-    if (!rec) throw new Error(`${name} is no longer in recovery before its promotion`);
-    if (replay && lsnAfter(replay, lsn)) return;
-    if (Date.now() > deadline)
-      throw new Error(`${name} did not replay past the old primary's last LSN ${lsn} (at ${replay})`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
+async function replayedPast(clock: Clock, c: Client, name: string, lsn: string): Promise<void> {
+  let replay: string | null = null;
+  await pollUntil(
+    clock,
+    async () => {
+      const r = await c.query('select pg_last_wal_replay_lsn()::text as replay, pg_is_in_recovery() as rec');
+      const row = r.rows[0] as { replay: string | null; rec: boolean };
+      replay = row.replay;
+      if (!row.rec) throw new Error(`${name} is no longer in recovery before its promotion`);
+      return replay && lsnAfter(replay, lsn) ? true : undefined;
+    },
+    {
+      timeoutMs: CATCH_UP_TIMEOUT_MS,
+      intervalMs: 5,
+      onTimeout: () => {
+        throw new Error(`${name} did not replay past the old primary's last LSN ${lsn} (at ${replay})`);
+      },
+    },
+  );
 }
 
 /** Promote (its slots and quorum were set by PrepareSwitch), polling every 5 ms. */
-async function promote(c: Client): Promise<void> {
+async function promote(clock: Clock, c: Client): Promise<void> {
   await c.query('select pg_promote(false)');
-  for (let i = 0; ; i++) {
-    const r = await c.query('select pg_is_in_recovery() as rec');
-    if (!r.rows[0].rec) return;
-    if (i > 12000) throw new Error('promotion did not complete within 60 s');
-    await new Promise((res) => setTimeout(res, 5));
-  }
+  await pollUntil(
+    clock,
+    async () => ((await c.query('select pg_is_in_recovery() as rec')).rows[0].rec ? undefined : true),
+    {
+      timeoutMs: PROMOTE_TIMEOUT_MS,
+      intervalMs: 5,
+      onTimeout: () => {
+        throw new Error(`promotion did not complete within ${PROMOTE_TIMEOUT_MS / 1000} s`);
+      },
+    },
+  );
 }
 
 async function timelineOf(c: Client): Promise<number> {
