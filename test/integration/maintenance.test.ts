@@ -124,6 +124,17 @@ test('a failing maintenance command aborts safely and leaves the cluster writabl
 
 test('a nested switchover that fails ends the maintenance safely: both abort, the lease comes back and is released', async () => {
   await lab.waitReady(30_000);
+  // The test before may leave a standby for the prober to attach again (through a rejoin): let it finish.
+  await waitFor(
+    'no workflow acting on the cluster',
+    async () => {
+      const l = lab.readTopology().lease;
+      return !l || Date.parse(l.expiresAt) < Date.now();
+    },
+    120_000,
+    200,
+  );
+  await lab.waitReady(30_000);
   const before = lab.readTopology().primary;
   // The switchover's PrepareSwitch fails more often than it is retried: the nested execution aborts.
   await labApi(lab, 'POST', '/v1/faults', { state: 'PrepareSwitch', times: 10 });
