@@ -17,6 +17,8 @@ export interface ForceStopTiming {
   deadlineMs: number;
   pollMs: number;
   sleep(ms: number): Promise<void>;
+  /** The clock the deadline is read on (epoch ms). */
+  now(): number;
 }
 
 const DEFAULT_TIMING: ForceStopTiming = {
@@ -24,6 +26,7 @@ const DEFAULT_TIMING: ForceStopTiming = {
   deadlineMs: 100_000,
   pollMs: 2_000,
   sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+  now: () => Date.now(),
 };
 
 export class Ec2InstanceControl implements InstanceControl {
@@ -56,9 +59,9 @@ export class Ec2InstanceControl implements InstanceControl {
           cause: err,
         });
     }
-    const deadline = Date.now() + this.timing.deadlineMs;
+    const deadline = this.timing.now() + this.timing.deadlineMs;
     while (!state || !STOPPED_STATES.has(state)) {
-      if (Date.now() >= deadline)
+      if (this.timing.now() >= deadline)
         throw new Error(
           `instance ${instanceId} is still ${state ?? 'in an unknown state'} ${this.timing.deadlineMs} ms after its forced stop: not fenced yet`,
         );

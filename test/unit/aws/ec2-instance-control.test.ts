@@ -7,7 +7,9 @@ import type { Topology } from '../../../functions/lib/topology';
 const ec2Mock = mockClient(EC2Client);
 const INSTANCE = 'i-0123456789abcdef0';
 
-function control(timing: { deadlineMs?: number } = {}) {
+function control(
+  timing: { deadlineMs?: number; pollMs?: number; sleep?(ms: number): Promise<void>; now?(): number } = {},
+) {
   return new Ec2InstanceControl(new EC2Client({ region: 'eu-west-1' }), {
     pollMs: 1,
     sleep: () => Promise.resolve(),
@@ -56,11 +58,21 @@ describe('Ec2InstanceControl.forceStop', () => {
     });
     ec2Mock.on(DescribeInstancesCommand).resolves(described('stopping'));
 
-    // Act
-    const stop = control({ deadlineMs: 5 }).forceStop(INSTANCE);
+    // Act: the default 100 s deadline and 2 s polls, on a fake clock (nothing waited for real)
+    let now = 0;
+    const stop = control({
+      deadlineMs: 100_000,
+      pollMs: 2_000,
+      now: () => now,
+      sleep: async (ms) => {
+        now += ms;
+      },
+    }).forceStop(INSTANCE);
 
     // Assess
-    await expect(stop).rejects.toThrow(`instance ${INSTANCE} is still stopping`);
+    await expect(stop).rejects.toThrow(`instance ${INSTANCE} is still stopping 100000 ms after its forced stop`);
+    expect(now).toBe(100_000);
+    expect(ec2Mock).toHaveReceivedCommandTimes(DescribeInstancesCommand, 50);
   });
 
   it('waits for an instance that was already stopping', async () => {
