@@ -3,13 +3,11 @@
  * primary's synchronous standbys streaming. Retries with a deadline; a failure here fails the
  * workflow loudly (the notify state) rather than reporting success.
  */
-import { withClient } from '../lib/db';
 import { lambda } from '../lib/handler';
 import { renewLease } from '../lib/lease';
-import { pollUntil } from '../lib/poll';
 import type { Deps } from '../lib/ports';
 import { settings } from '../lib/settings';
-import { writeThroughEveryPgpool } from '../lib/verify-write';
+import { waitStreaming, writeThroughEveryPgpool } from '../lib/verify-write';
 import { nodeByName } from '../lib/topology';
 import { requireState, type FailoverState } from './types';
 
@@ -17,29 +15,12 @@ export async function step(state: FailoverState, deps: Deps) {
   const promote = requireState(state.promote, 'promote');
   const t = await renewLease(deps, 'failover', state.executionName, { primary: promote.node, ignorePause: true });
   const s = settings();
-  const creds = await deps.secrets.admin();
   const deadline = deps.now().getTime() + s.verifyTimeoutMs;
   // The repointed standbys stream from the new primary (or the cluster is reported degraded).
   const primary = nodeByName(t, promote.node);
   const expected = state.repoint?.following ?? [];
-  let rep: { application_name: string; sync_state: string }[] = [];
-  await pollUntil(
-    deps,
-    async () => {
-      rep = await withClient(
-        primary,
-        creds,
-        s.probeTimeoutMs,
-        async (c) =>
-          (await c.query("select application_name, sync_state from pg_stat_replication where state = 'streaming'"))
-            .rows,
-        'postgres',
-      ).catch(() => []);
-      return expected.every((n) => rep.some((r) => r.application_name === n)) ? true : undefined;
-    },
-    { deadline, intervalMs: 50, onTimeout: () => false },
-  );
-  const streaming = rep.map((r) => r.application_name).sort();
+  const rep = await waitStreaming(deps, primary, expected, deadline, 50);
+  const streaming = rep.map((r) => r.name).sort();
   const missing = expected.filter((n) => !streaming.includes(n));
   // Strict synchronous mode with too few of the synchronous set streaming: a commit waits (by design)
   // until one comes back, so no write can be verified now; say so instead of failing the failover.
@@ -53,7 +34,7 @@ export async function step(state: FailoverState, deps: Deps) {
   return {
     writes,
     streaming,
-    synchronous: rep.filter((r) => r.sync_state === 'quorum' || r.sync_state === 'sync').length,
+    synchronous: rep.filter((r) => r.syncState === 'quorum' || r.syncState === 'sync').length,
     degraded: missing.length ? `not streaming from ${promote.node}: ${missing.join(', ')}` : undefined,
     ...(waiting ? { writesWait: waiting } : {}),
   };

@@ -14,7 +14,7 @@ import { attachIn } from './pgpool-route';
 import { pollUntil } from './poll';
 import type { Deps } from './ports';
 import { settings } from './settings';
-import type { PgpoolSpec, Topology } from './topology';
+import type { NodeSpec, PgpoolSpec, Topology } from './topology';
 
 export interface PgpoolWrite {
   /** Duration of the attempt that committed. */
@@ -97,4 +97,41 @@ export async function writeThroughEveryPgpool(
     );
   }
   return writes;
+}
+
+/**
+ * The standbys streaming from `primary` (name and sync state), once every one of `expected` streams or
+ * the deadline (epoch ms) has passed: the caller decides what missing ones mean (the failover reports
+ * the cluster degraded, a planned workflow fails).
+ */
+export async function waitStreaming(
+  deps: Pick<Deps, 'secrets' | 'now' | 'sleep'>,
+  primary: NodeSpec,
+  expected: string[],
+  deadline: number,
+  intervalMs: number,
+): Promise<{ name: string; syncState: string }[]> {
+  const s = settings();
+  const creds = await deps.secrets.admin();
+  let rows: { name: string; syncState: string }[] = [];
+  await pollUntil(
+    deps,
+    async () => {
+      rows = await withClient(
+        primary,
+        creds,
+        s.probeTimeoutMs,
+        async (c) =>
+          (
+            await c.query(
+              'select application_name as name, sync_state as "syncState" from pg_stat_replication where state = \'streaming\'',
+            )
+          ).rows as { name: string; syncState: string }[],
+        'postgres',
+      ).catch(() => []);
+      return expected.every((n) => rows.some((r) => r.name === n)) ? true : undefined;
+    },
+    { deadline, intervalMs, onTimeout: () => false },
+  );
+  return rows;
 }

@@ -3,11 +3,10 @@
  * every pgpool, and every standby of the topology streaming from the primary.
  */
 import { lambda } from '../lib/handler';
-import { pollUntil } from '../lib/poll';
 import type { Deps } from '../lib/ports';
 import { settings } from '../lib/settings';
-import { writeThroughEveryPgpool } from '../lib/verify-write';
-import { live, replicas } from './common';
+import { waitStreaming, writeThroughEveryPgpool } from '../lib/verify-write';
+import { live, primaryOf } from './common';
 
 export async function verifyCluster(deps: Deps, executionName: string) {
   const t = await deps.topology.get(deps.cluster);
@@ -17,25 +16,9 @@ export async function verifyCluster(deps: Deps, executionName: string) {
   const expected = live(t)
     .filter((n) => n.role === 'standby')
     .map((n) => n.name);
-  let missing: string[] = [];
-  const streaming = await pollUntil(
-    deps,
-    async () => {
-      const now = (await replicas(deps, t).catch(() => []))
-        .filter((r) => r.state === 'streaming')
-        .map((r) => r.name)
-        .sort();
-      missing = expected.filter((n) => !now.includes(n));
-      return missing.length ? undefined : now;
-    },
-    {
-      deadline,
-      intervalMs: 100,
-      onTimeout: () => {
-        throw new Error(`not streaming from ${t.primary}: ${missing.join(', ')}`);
-      },
-    },
-  );
+  const streaming = (await waitStreaming(deps, primaryOf(t), expected, deadline, 100)).map((r) => r.name).sort();
+  const missing = expected.filter((n) => !streaming.includes(n));
+  if (missing.length) throw new Error(`not streaming from ${t.primary}: ${missing.join(', ')}`);
   return { primary: t.primary, timeline: t.timeline, writes, streaming };
 }
 
