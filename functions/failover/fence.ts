@@ -11,6 +11,7 @@ import type { Deps } from '../lib/ports';
 import { settings } from '../lib/settings';
 import { nodeByName } from '../lib/topology';
 import { updateTopology } from '../lib/topology-update';
+import { fence } from '../lib/topology-changes';
 import { requireState, type FailoverState, type FenceResult } from './types';
 
 export async function step(state: FailoverState, deps: Deps): Promise<FenceResult> {
@@ -52,12 +53,7 @@ export async function step(state: FailoverState, deps: Deps): Promise<FenceResul
     }
   }
 
-  await updateTopology(deps, (cur) => {
-    const n = cur.nodes.find((x) => x.name === old.name);
-    if (!n || n.role === 'fenced') return undefined;
-    n.role = 'fenced';
-    return cur;
-  });
+  await updateTopology(deps, (cur) => fence(cur, old.name));
   deps.log('fenced', { node: old.name, method });
   return { node: old.name, method, pgpools: Object.fromEntries(detach) };
 }

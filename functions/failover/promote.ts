@@ -12,8 +12,9 @@ import { nodeAction } from '../lib/node-action';
 import type { Deps } from '../lib/ports';
 import { settings } from '../lib/settings';
 import { promoteOverSql } from '../lib/sql-node';
-import { nodeByName, syncRecord, withEvent } from '../lib/topology';
+import { nodeByName } from '../lib/topology';
 import { updateTopology } from '../lib/topology-update';
+import { promoted } from '../lib/topology-changes';
 import { requireState, type FailoverState, type PromoteResult } from './types';
 
 export async function step(state: FailoverState, deps: Deps): Promise<PromoteResult> {
@@ -71,37 +72,19 @@ export async function step(state: FailoverState, deps: Deps): Promise<PromoteRes
   }
   const timeline = res.timeline;
   if (!Number.isInteger(timeline)) throw new Error(`promote on ${cand.name} reported no timeline`);
-  await updateTopology(deps, (cur) => {
-    if (cur.primary === cand.name && cur.timeline === timeline) return undefined;
-    const next = withEvent(
-      { ...cur, primary: cand.name, timeline },
-      'promoted',
-      {
-        node: cand.name,
-        timeline,
-        previous: assess.primary,
-        execution: state.executionName,
-        synchronousStandbyNames: sync,
-      },
-      deps.now(),
-    );
-    for (const n of next.nodes) {
-      if (n.name === cand.name) {
-        n.role = 'primary';
-        delete n.stale;
-      } else if (
-        n.role === 'standby' &&
-        n.name !== assess.primary &&
-        (!elect.standbys[n.name]?.reachable || elect.stale?.includes(n.name))
-      )
-        n.stale = true;
-    }
-    // Every commit before the promotion is on the candidate (the election proved it); every commit
-    // after it waits for the quorum over `others`.
-    next.sync = syncRecord(cur, cand.name, sync, res.lsn, state.executionName, deps.now());
-    if (next.absentSince) delete next.absentSince[cand.name];
-    return next;
-  });
+  // Standbys that were unreachable, or behind the election, are stale until they rejoin.
+  await updateTopology(deps, (cur) =>
+    promoted(cur, {
+      node: cand.name,
+      timeline,
+      sync,
+      lsn: res.lsn,
+      previous: assess.primary,
+      execution: state.executionName,
+      at: deps.now(),
+      stale: (n) => !elect.standbys[n]?.reachable || !!elect.stale?.includes(n),
+    }),
+  );
   // A fence marker left from an earlier fencing would keep the new primary from starting as one:
   // promote.sh (idempotent on a primary) removes it, after the promotion is recorded.
   if (marker) await viaSsm();

@@ -8,6 +8,7 @@ import { lambda } from '../lib/handler';
 import type { Deps } from '../lib/ports';
 import { nodeByName, withEvent } from '../lib/topology';
 import { updateTopology } from '../lib/topology-update';
+import { markMaintenance } from '../lib/topology-changes';
 import { holdLease, nodeAction, refuse, waitCaughtUp, waitNoNewSessions } from '../planned/common';
 import { inEveryPgpool } from '../planned/pgpool';
 import type { NodeMaintenance } from './types';
@@ -25,14 +26,7 @@ export async function step(item: NodeMaintenance, deps: Deps) {
   const t = await holdLease(deps, 'maintenance', item.executionName);
   const node = nodeByName(t, item.node);
   if (node.name === t.primary) refuse(`${node.name} is the primary: switch over first`);
-  const mark = (on: boolean) =>
-    updateTopology(deps, (cur) => {
-      const n = cur.nodes.find((x) => x.name === node.name);
-      if (!n) return undefined;
-      if (on) n.maintenance = true;
-      else delete n.maintenance;
-      return cur;
-    });
+  const mark = (on: boolean) => updateTopology(deps, (cur) => markMaintenance(cur, node.name, on));
   const t0 = deps.now().getTime();
   // A retry after the command succeeded (e.g. the attach failed) does not run it again.
   const done = t.history.find(

@@ -9,6 +9,7 @@ import { activeLease } from '../lib/lease';
 import type { Deps } from '../lib/ports';
 import { settings } from '../lib/settings';
 import { updateTopology } from '../lib/topology-update';
+import { clearMaintenanceMarks } from '../lib/topology-changes';
 import { live, nodeAction, primaryOf, replicas } from './common';
 import { inEveryPgpool, routeWritesTo } from './pgpool';
 
@@ -56,10 +57,6 @@ export async function restoreWritable(deps: Deps, execution: string): Promise<st
       actions.push(`attached ${n.name}`);
     } else actions.push(`${n.name} is not streaming: left detached for the rejoin workflow`);
   }
-  await updateTopology(deps, (cur) => {
-    if (!cur.nodes.some((n) => n.maintenance)) return undefined;
-    for (const n of cur.nodes) delete n.maintenance;
-    return cur;
-  });
+  await updateTopology(deps, clearMaintenanceMarks);
   return actions;
 }

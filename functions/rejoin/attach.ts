@@ -3,6 +3,7 @@ import { lambda } from '../lib/handler';
 import type { Deps } from '../lib/ports';
 import { nodeByName } from '../lib/topology';
 import { updateTopology } from '../lib/topology-update';
+import { attached } from '../lib/topology-changes';
 import { inEveryPgpool } from '../planned/pgpool';
 import { nodeName } from '../planned/common';
 
@@ -10,15 +11,7 @@ export async function step(state: { node?: string | { name: string } }, deps: De
   const t = await deps.topology.get(deps.cluster);
   const node = nodeByName(t, nodeName(state));
   const pgpools = await inEveryPgpool(deps, t, 'pgpool-attach', node);
-  await updateTopology(deps, (cur) => {
-    const n = cur.nodes.find((x) => x.name === node.name);
-    if (!n) return undefined;
-    n.role = 'standby';
-    delete n.maintenance;
-    delete n.stale;
-    if (cur.absentSince) delete cur.absentSince[node.name];
-    return cur;
-  });
+  await updateTopology(deps, (cur) => attached(cur, node.name));
   return pgpools;
 }
 

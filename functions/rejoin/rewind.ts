@@ -10,6 +10,7 @@ import { lambda, StepRefusal } from '../lib/handler';
 import { pollLongCommand, startedCommand } from '../lib/long-command';
 import type { Deps } from '../lib/ports';
 import { updateTopology } from '../lib/topology-update';
+import { rewound } from '../lib/topology-changes';
 import type { RejoinState } from './types';
 
 export async function step(state: RejoinState, deps: Deps) {
@@ -18,13 +19,8 @@ export async function step(state: RejoinState, deps: Deps) {
     throw new StepRefusal('InvalidInput', `$.rewind is a command on ${c.node}, this rejoin is of ${state.node}`);
   const p = await pollLongCommand(deps, c);
   if (p.running) return p;
-  await updateTopology(deps, (cur) => {
-    const n = cur.nodes.find((x) => x.name === c.node);
-    if (!n || n.role === 'standby') return undefined;
-    n.role = 'standby';
-    n.maintenance = true; // not yet attached: automatic failover ignores it until then
-    return cur;
-  });
+  // Not yet attached: marked, so that automatic failover ignores it until then.
+  await updateTopology(deps, (cur) => rewound(cur, c.node));
   return { running: false as const, method: p.result.method ?? 'unknown', durationMs: p.elapsedMs, command: p.command };
 }
 

@@ -9,6 +9,7 @@ import { pollUntil } from '../lib/poll';
 import type { Deps } from '../lib/ports';
 import { nodeByName } from '../lib/topology';
 import { updateTopology } from '../lib/topology-update';
+import { markMaintenance } from '../lib/topology-changes';
 import { holdLease } from '../planned/common';
 import { inEveryPgpool, poolView } from '../planned/pgpool';
 import { childPids } from './drain';
@@ -19,12 +20,7 @@ const SETTLE_MS = 2_000;
 export async function step(state: ScaleInInput, deps: Deps) {
   const t = await holdLease(deps, 'scale-in', state.executionName);
   const node = nodeByName(t, state.precheck?.node ?? '');
-  await updateTopology(deps, (cur) => {
-    const n = cur.nodes.find((x) => x.name === node.name);
-    if (!n || n.maintenance) return undefined;
-    n.maintenance = true;
-    return cur;
-  });
+  await updateTopology(deps, (cur) => markMaintenance(cur, node.name));
   const pgpools = await inEveryPgpool(deps, t, 'pgpool-detach', node);
   const left = state.drain?.sessionsLeft ?? [];
   if (!left.length) return { pgpools, sessionsOpenAtDetach: 0, sessionsCut: 0 };

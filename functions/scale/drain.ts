@@ -22,6 +22,7 @@ import { lambda } from '../lib/handler';
 import type { DbCredentials, Deps } from '../lib/ports';
 import { nodeByName, type PgpoolSpec } from '../lib/topology';
 import { updateTopology } from '../lib/topology-update';
+import { markMaintenance } from '../lib/topology-changes';
 import { holdLease, nodeAction } from '../planned/common';
 import type { OpenSession, ScaleInInput } from './types';
 
@@ -115,12 +116,7 @@ export async function step(state: ScaleInInput, deps: Deps) {
   const drainMs =
     Math.min(MAX_DRAIN_SECONDS, Math.max(0, Number(state.drainSeconds ?? DEFAULT_DRAIN_SECONDS) || 0)) * 1000;
   // Marked for maintenance first: pgpool's failover hook and the alarms ignore it from now on.
-  await updateTopology(deps, (cur) => {
-    const n = cur.nodes.find((x) => x.name === node.name);
-    if (!n || n.maintenance) return undefined;
-    n.maintenance = true;
-    return cur;
-  });
+  await updateTopology(deps, (cur) => markMaintenance(cur, node.name));
   const creds = await deps.secrets.pgpool();
   const now = () => deps.now().getTime();
   const t0 = now();

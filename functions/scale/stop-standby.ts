@@ -5,8 +5,9 @@
  */
 import { lambda } from '../lib/handler';
 import type { Deps } from '../lib/ports';
-import { nodeByName, withEvent } from '../lib/topology';
+import { nodeByName } from '../lib/topology';
 import { updateTopology } from '../lib/topology-update';
+import { removeStandby } from '../lib/topology-changes';
 import { probeNode } from '../lib/db';
 import { settings } from '../lib/settings';
 import { holdLease, live, nodeAction, primaryOf, slotName, sql, waitNoNewSessions } from '../planned/common';
@@ -34,15 +35,7 @@ export async function step(state: ScaleInInput, deps: Deps) {
     [slotName(node.name)],
   );
   if (left[0].n !== 0) throw new Error(`the slot of ${node.name} is still on ${primary.name}`);
-  await updateTopology(deps, (cur) => {
-    const next = withEvent(cur, 'standby-removed', { node: node.name, execution: state.executionName }, deps.now());
-    const n = next.nodes.find((x) => x.name === node.name);
-    if (n) {
-      n.role = 'removed';
-      delete n.maintenance;
-    }
-    return next;
-  });
+  await updateTopology(deps, (cur) => removeStandby(cur, node.name, state.executionName, deps.now()));
   return { node: node.name, slotsDropped: dropped, quiet };
 }
 

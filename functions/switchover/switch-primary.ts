@@ -21,8 +21,9 @@ import { lambda } from '../lib/handler';
 import { pollUntil, type Clock } from '../lib/poll';
 import type { Deps } from '../lib/ports';
 import { settings } from '../lib/settings';
-import { nodeByName, syncRecord, withEvent } from '../lib/topology';
+import { nodeByName } from '../lib/topology';
 import { updateTopology } from '../lib/topology-update';
+import { markSwitching, switchedOver } from '../lib/topology-changes';
 import { holdLease, lsnAfter, nodeAction, quorumOver, quoteLiteral, slotName } from '../planned/common';
 import { need, type SwitchoverState, type SwitchResult } from './types';
 
@@ -43,11 +44,7 @@ export async function step(state: SwitchoverState, deps: Deps): Promise<SwitchRe
 
   // Before the window opens: the primary is about to go down on purpose, and a failover must not
   // pre-empt this workflow for it (lib/lease.ts). The promotion's record clears it.
-  await updateTopology(deps, (cur) => {
-    if (cur.lease?.execution !== state.executionName || cur.lease.switching) return undefined;
-    cur.lease.switching = { from: old.name, to: target.name, since: deps.now().toISOString() };
-    return cur;
-  });
+  await updateTopology(deps, (cur) => markSwitching(cur, state.executionName, old.name, target.name, deps.now()));
   // Connected before the window opens: polling and promoting cost no connection set-up.
   return withClient(
     target,
@@ -71,22 +68,19 @@ export async function step(state: SwitchoverState, deps: Deps): Promise<SwitchRe
       await promote(deps, c);
       const t3 = deps.now().getTime();
       const timeline = await timelineOf(c);
-      await updateTopology(deps, (cur) => {
-        const next = withEvent(
-          { ...cur, primary: target.name, timeline },
-          'switched-over',
-          { from: old.name, to: target.name, timeline, lastLsn, execution: state.executionName },
-          deps.now(),
-        );
-        for (const n of next.nodes) {
-          if (n.name === target.name) n.role = 'primary';
-          // It restarts as a standby in the next step, within this workflow.
-          if (n.name === old.name) n.role = 'standby';
-        }
-        next.sync = syncRecord(cur, target.name, sync, lastLsn, state.executionName, deps.now());
-        if (next.lease?.execution === state.executionName) delete next.lease.switching;
-        return next;
-      });
+      // The old primary restarts as a standby in the next step, within this workflow.
+      await updateTopology(deps, (cur) =>
+        switchedOver(cur, {
+          node: target.name,
+          timeline,
+          sync,
+          lsn: lastLsn,
+          lastLsn,
+          from: old.name,
+          execution: state.executionName,
+          at: deps.now(),
+        }),
+      );
       await settle(c, sync, followers);
       deps.log('switched over', { from: old.name, to: target.name, timeline, lastLsn });
       return {
