@@ -36,6 +36,11 @@ export class EnvError extends Error {
 /** Environment variables by name: process.env, or what a caller or test hands in instead. */
 export type EnvSource = Readonly<Record<string, string | undefined>>;
 
+/** The process's environment, for a reader elsewhere that takes its source as a parameter (the digest's config). */
+export function processEnv(): EnvSource {
+  return process.env;
+}
+
 export interface PgwardenEnv {
   /** PGWARDEN_CLUSTER */
   readonly cluster: string;

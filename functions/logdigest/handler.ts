@@ -5,6 +5,7 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { processEnv, type EnvSource } from '../lib/env';
 import { datum, type MetricSpec } from '../lib/metric-spec';
 import { METRIC_NAMESPACE, type MetricDatum, type MetricsSink, type Notifier } from '../lib/ports';
 import { anonymizeReport } from './anonymize';
@@ -49,7 +50,7 @@ export interface DigestConfig {
 }
 
 /** All configuration, from the environment, in one place. */
-export function readConfig(env: NodeJS.ProcessEnv = process.env): DigestConfig {
+export function readConfig(env: EnvSource = processEnv()): DigestConfig {
   const cluster = env.PGWARDEN_CLUSTER ?? env.CLUSTER;
   if (!cluster) throw new Error('PGWARDEN_CLUSTER is not set');
   const windowHours = Number(env.DIGEST_WINDOW_HOURS ?? 24);
