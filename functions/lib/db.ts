@@ -147,6 +147,38 @@ export async function showPoolNodes(ep: Endpoint, creds: DbCredentials, timeoutM
   );
 }
 
+/** A standby connected to the primary, from its pg_stat_replication; lags in bytes behind the primary's WAL. */
+export interface Replica {
+  /** Its application_name (the node's name). */
+  name: string;
+  /** 'streaming', 'catchup', ... */
+  state: string;
+  syncState: string;
+  /** Not yet flushed by the standby (0 when it reported nothing). */
+  flushLagBytes: number;
+  /** Not yet replayed by the standby (the whole WAL when it replayed nothing). */
+  replayLagBytes: number;
+}
+
+/** The primary's pg_stat_replication: every standby connected to it, streaming or not. */
+export async function replicationOf(ep: Endpoint, creds: DbCredentials, timeoutMs: number): Promise<Replica[]> {
+  return withClient(
+    ep,
+    creds,
+    timeoutMs,
+    async (c) =>
+      (
+        await c.query(
+          `select application_name as name, state, sync_state as "syncState",
+                  coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), flush_lsn), 0)::float8 as "flushLagBytes",
+                  pg_wal_lsn_diff(pg_current_wal_lsn(), coalesce(replay_lsn, '0/0'))::float8 as "replayLagBytes"
+             from pg_stat_replication`,
+        )
+      ).rows as Replica[],
+    'postgres',
+  );
+}
+
 /** Compare two LSNs ("X/Y"): negative when a < b. */
 export function compareLsn(a: string, b: string): number {
   const v = (s: string) => {

@@ -9,7 +9,7 @@
  * verify passes. So between failed writes through such a pgpool, verify attaches the primary there
  * itself (pgpool-attach.sh attaches only a backend that pgpool host can reach), at most every 2 s.
  */
-import { showPoolNodes, withClient } from './db';
+import { replicationOf, showPoolNodes, withClient } from './db';
 import { attachIn } from './pgpool-route';
 import { pollUntil } from './poll';
 import type { Deps } from './ports';
@@ -117,18 +117,9 @@ export async function waitStreaming(
   await pollUntil(
     deps,
     async () => {
-      rows = await withClient(
-        primary,
-        creds,
-        s.probeTimeoutMs,
-        async (c) =>
-          (
-            await c.query(
-              'select application_name as name, sync_state as "syncState" from pg_stat_replication where state = \'streaming\'',
-            )
-          ).rows as { name: string; syncState: string }[],
-        'postgres',
-      ).catch(() => []);
+      rows = (await replicationOf(primary, creds, s.probeTimeoutMs).catch(() => [])).filter(
+        (r) => r.state === 'streaming',
+      );
       return expected.every((n) => rows.some((r) => r.name === n)) ? true : undefined;
     },
     { deadline, intervalMs, onTimeout: () => false },

@@ -3,7 +3,7 @@
  * cluster's lease (one workflow acts on a cluster at a time; a second one is refused, never queued
  * behind a half-done change), the pause switch, and small node helpers.
  */
-import { compareLsn, withClient, type Endpoint } from '../lib/db';
+import { compareLsn, replicationOf, withClient, type Endpoint, type Replica } from '../lib/db';
 import { StepRefusal } from '../lib/handler';
 import { pollUntil, wallClock, type Clock } from '../lib/poll';
 import type { DbCredentials, Deps } from '../lib/ports';
@@ -149,23 +149,11 @@ export function quoteLiteral(s: string): string {
   return `'${s.replace(/'/g, "''")}'`;
 }
 
-export interface ReplicaState {
-  name: string;
-  state: string;
-  replayLagBytes: number;
-}
+export type ReplicaState = Replica;
 
 /** pg_stat_replication of the primary, by application_name. */
 export async function replicas(deps: Deps, t: Topology): Promise<ReplicaState[]> {
-  const creds = await deps.secrets.admin();
-  const rows = await sql<{ name: string; state: string; lag: string | null }>(
-    primaryOf(t),
-    creds,
-    `select application_name as name, state,
-            pg_wal_lsn_diff(pg_current_wal_lsn(), coalesce(replay_lsn, '0/0'))::bigint::text as lag
-       from pg_stat_replication`,
-  );
-  return rows.map((r) => ({ name: r.name, state: r.state, replayLagBytes: Number(r.lag ?? Infinity) }));
+  return replicationOf(primaryOf(t), await deps.secrets.admin(), settings().checkTimeoutMs);
 }
 
 /** Poll until `node` streams from the primary with a replay lag under `maxLagBytes`. */

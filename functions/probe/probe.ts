@@ -3,13 +3,12 @@
  * alarm watches), and the bookkeeping that lets the election prove zero loss when a standby is gone:
  * the primary's LSN at the first probe that saw that standby not streaming.
  */
-import { probeNode, type NodeProbe } from '../lib/db';
+import { probeNode, replicationOf, type NodeProbe } from '../lib/db';
 import { METRIC_NAMESPACE, type Deps, type MetricDatum } from '../lib/ports';
 import { datum, type MetricSpec } from '../lib/metric-spec';
 import { settings } from '../lib/settings';
 import { updateTopology } from '../lib/topology-update';
 import { syncDegraded } from '../lib/topology';
-import { withClient } from '../lib/db';
 
 // The prober runs every 2 s within each invocation: its metrics are high resolution, which the
 // primary-unwritable alarm (10 s period) needs.
@@ -51,18 +50,9 @@ export async function probeCluster(deps: Deps): Promise<ProbeRound> {
   let streaming: { name: string; lag: number }[] = [];
   if (primaryWritable) {
     const primary = t.nodes.find((n) => n.name === t.primary)!;
-    streaming = await withClient(
-      primary,
-      creds,
-      s.probeTimeoutMs,
-      async (c) =>
-        (
-          await c.query(
-            "select application_name as name, coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), flush_lsn), 0)::float8 as lag from pg_stat_replication where state = 'streaming'",
-          )
-        ).rows as { name: string; lag: number }[],
-      'postgres',
-    ).catch(() => []);
+    streaming = (await replicationOf(primary, creds, s.probeTimeoutMs).catch(() => []))
+      .filter((r) => r.state === 'streaming')
+      .map((r) => ({ name: r.name, lag: r.flushLagBytes }));
   }
   const dims = { Cluster: deps.cluster };
   const m = PROBE_METRICS;
