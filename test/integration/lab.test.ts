@@ -72,6 +72,14 @@ describe('lab', () => {
     const table = cli(lab, 'lab', 'status');
     expect(table.out).toMatch(new RegExp(`pg2\\s+standby\\s+${PORT_BASE + 1}\\s+1\\s+`));
     expect(table.out).toContain('endpoint (clients use this)');
+    // Passwords only when asked for: a status is pasted into tickets.
+    const secrets = lab.secrets();
+    const pws = [secrets.PGW_PW_APP, secrets.PGW_PW_REDIS, secrets.PGW_PW_PGWARDEN];
+    for (const out of [table.out, r.out]) for (const pw of pws) expect(out).not.toContain(pw);
+    expect(table.out).toContain(`passwords: ${lab.secretsFile}`);
+    const shown = JSON.parse(cli(lab, 'lab', 'status', '--json', '--show-secrets').out);
+    expect(shown.endpoint).toContain(`app:${secrets.PGW_PW_APP}@`);
+    expect(shown.services.redis).toContain(`:${secrets.PGW_PW_REDIS}@`);
     // 4 MB WAL segments (bootstrap-primary.sh), inherited by the standbys: a faster promotion.
     for (const n of ['pg1', 'pg2', 'pg3']) {
       const [row] = await lab.query<{ wal_segment_size: string }>(n, 'show wal_segment_size');

@@ -45,11 +45,14 @@ const up: Leaf = {
 
 const status: Leaf = {
   name: 'status',
-  usage: 'lab status [--json]',
+  usage: 'lab status [--json] [--show-secrets]',
   summary: "roles, timelines, LSNs, lag, pgpool's view, endpoints",
-  options: JSON_OPTION,
+  options: {
+    'show-secrets': { type: 'boolean', help: 'passwords in the endpoints (otherwise ***: see the secrets file named)' },
+    ...JSON_OPTION,
+  },
   async run({ values }) {
-    const s = await new Lab().status();
+    const s = await new Lab().status({ showSecrets: values['show-secrets'] === true });
     console.log(values.json ? JSON.stringify(s, null, 2) : renderStatus(s));
     return 0;
   },

@@ -189,7 +189,7 @@ export class Lab extends LabFolder {
     return connections.query<T>(this, target, sql, params, timeoutMs, as);
   }
 
-  status(): Promise<LabStatus> {
-    return labStatus(this);
+  status(opts: { showSecrets?: boolean } = {}): Promise<LabStatus> {
+    return labStatus(this, opts);
   }
 }

@@ -57,14 +57,17 @@ export interface LabStatus {
   synchronous: string;
   nodes: NodeStatus[];
   pgpools: PgpoolStatus[];
+  /** The clients' URL; its password is *** unless the status was asked with secrets (see secretsFile). */
   endpoint: string;
+  /** Where the lab's passwords are (PGW_PW_APP, PGW_PW_REDIS, ...): root- or owner-readable only. */
+  secretsFile: string;
   services: Record<string, string>;
   redisUp: boolean;
   controlPlaneUp: boolean;
 }
 
 /** What `lab status` shows: every node's role, timeline, LSNs and lag, every pgpool's view, the endpoints. */
-export async function labStatus(lab: Lab): Promise<LabStatus> {
+export async function labStatus(lab: Lab, opts: { showSecrets?: boolean } = {}): Promise<LabStatus> {
   const c = lab.config();
   const topo = lab.readTopology();
   const nodes = await Promise.all(c.nodes.map((n) => nodeStatus(lab, n, topo)));
@@ -93,7 +96,9 @@ export async function labStatus(lab: Lab): Promise<LabStatus> {
     }
   }
   const pgpools = await Promise.all(c.pgpools.map((p) => pgpoolStatus(lab, p)));
-  const s = lab.secrets();
+  const secrets = lab.secrets();
+  // A status is pasted into tickets and chats: passwords only when asked for (lab status --show-secrets).
+  const pw = (k: 'PGW_PW_APP' | 'PGW_PW_REDIS') => (opts.showSecrets ? secrets[k] : '***');
   return {
     cluster: c.cluster,
     dir: lab.dir,
@@ -104,9 +109,10 @@ export async function labStatus(lab: Lab): Promise<LabStatus> {
     synchronous: synchronousLine(topo),
     nodes,
     pgpools,
-    endpoint: `postgresql://app:${s.PGW_PW_APP}@127.0.0.1:${c.pgpools[0].port}/app${sslQuery(lab)}`,
+    endpoint: `postgresql://app:${pw('PGW_PW_APP')}@127.0.0.1:${c.pgpools[0].port}/app${sslQuery(lab)}`,
+    secretsFile: lab.secretsFile,
     services: {
-      redis: `redis://:${s.PGW_PW_REDIS}@127.0.0.1:${c.redisPort}`,
+      redis: `redis://:${pw('PGW_PW_REDIS')}@127.0.0.1:${c.redisPort}`,
       // Without the token: the status is printed and logged.
       controlPlane: `http://127.0.0.1:${c.apiPort}`,
       xray: `udp://127.0.0.1:${c.xrayPort}`,
@@ -256,6 +262,7 @@ export function renderStatus(s: LabStatus): string {
   out.push(`control plane: ${s.services.controlPlane} (${s.controlPlaneUp ? 'up' : 'down'})`);
   out.push(`x-ray collector: ${s.services.xray}    app: ${s.services.app}`);
   out.push(`state: ${s.dir}`);
+  if (s.endpoint.includes(':***@')) out.push(`passwords: ${s.secretsFile} (or lab status --show-secrets)`);
   return out.join('\n');
 }
 
