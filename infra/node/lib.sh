@@ -44,7 +44,7 @@ result() { printf 'result %s\n' "$*"; }
 
 # PostgreSQL refuses to run as root: drop to the database OS user when we are root.
 as_pg() {
-  if [ "$(id -u)" = 0 ]; then
+  if [ "$EUID" = 0 ]; then
     runuser -u "$PGW_OS_USER" -- "$@"
   else
     "$@"
@@ -64,7 +64,8 @@ postmaster_pid() {
   [ -n "$pid" ] || return 1
   kill -0 "$pid" 2>/dev/null || return 1
   # A recycled pid is not our postmaster: check its data directory.
-  [ "$(readlink -f "/proc/$pid/cwd" 2>/dev/null)" = "$(readlink -f "$PGW_PGDATA")" ] || return 1
+  resolve_pgdata
+  [ "$(readlink -f "/proc/$pid/cwd" 2>/dev/null)" = "$PGW_PGDATA_REAL" ] || return 1
   echo "$pid"
 }
 
@@ -87,9 +88,11 @@ pgpool_pid() {
   [ -r "$PGW_PGPOOL_DIR/run/pgpool.pid" ] && tr -d '\0\n' <"$PGW_PGPOOL_DIR/run/pgpool.pid"
 }
 
-# pcp_* command (pcp_node_info, pcp_attach_node, ...) against this pgpool instance.
+# pcp_* command (pcp_node_info, pcp_attach_node, ...) against this pgpool instance. A PCP client over
+# TCP, run as whoever runs the script (libpcp reads the 0600 pcppass file; root may): no runuser, whose
+# PAM session costs more than the command on the failover's path (a detach, the attaches).
 pcp() {
-  as_pg env PCPPASSFILE="$PGW_PGPOOL_DIR/pcppass" "${PGW_PGPOOL_BIN:-/usr/sbin}/$1" \
+  PCPPASSFILE="$PGW_PGPOOL_DIR/pcppass" "${PGW_PGPOOL_BIN:-/usr/sbin}/$1" \
     -h 127.0.0.1 -p "$PGW_PCP_PORT" -U pgwarden -w "${@:2}"
 }
 
@@ -110,12 +113,19 @@ read_control() {
 
 is_in_recovery() { [ "$(psql_local -c 'select pg_is_in_recovery()')" = "t" ]; }
 
+# The data directory's real path in PGW_PGDATA_REAL, resolved once per script when called outside a
+# command substitution (the fence and stop paths scan /proc with it several times, and every process
+# started costs time on the failover's critical path).
+resolve_pgdata() { [ -n "${PGW_PGDATA_REAL:-}" ] || PGW_PGDATA_REAL=$(readlink -f "$PGW_PGDATA"); }
+
 # Every process whose working directory is this node's data directory: the postmaster and all
 # its backends, including backends orphaned by a SIGKILL of the postmaster.
 node_pids() {
-  local d
-  d=$(readlink -f "$PGW_PGDATA")
-  { find /proc/[0-9]*/cwd -maxdepth 0 -lname "$d" 2>/dev/null || true; } | cut -d/ -f3
+  local p
+  resolve_pgdata
+  for p in $(find /proc/[0-9]*/cwd -maxdepth 0 -lname "$PGW_PGDATA_REAL" -printf '%h\n' 2>/dev/null || true); do
+    echo "${p#/proc/}"
+  done
 }
 
 wait_until() {
@@ -254,7 +264,7 @@ render_config() {
 }
 
 chown_pg() {
-  if [ "$(id -u)" = 0 ]; then chown "$PGW_OS_USER" "$@"; fi
+  if [ "$EUID" = 0 ]; then chown "$PGW_OS_USER" "$@"; fi
 }
 
 # The standby's connection to its upstream. Written into postgresql.auto.conf (which ALTER SYSTEM

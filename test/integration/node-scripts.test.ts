@@ -127,8 +127,17 @@ test('start.sh refuses a fenced data directory with a clear message', async () =
 
 test('a standby SIGKILLed by the fence rejoins and streams again (crash recovery as a standby, not a single-user one)', async () => {
   expect(lab.postmasterPid(standby)).toBeDefined();
-  expect((await lab.script(standby, 'fence', { REASON: 'test: killed standby' })).code).toBe(0);
+  const f = await lab.script(standby, 'fence', { REASON: 'test: killed standby' });
+  expect(f.code).toBe(0);
+  expect(f.stdout).toMatch(/result fenced=yes killed=[1-9]/);
   expect(lab.postmasterPid(standby)).toBeUndefined();
+  // Its marks belong to the database's OS user, as everything in the data directory does.
+  const owner = statSync(data()).uid;
+  for (const f of ['standby.signal', 'pgwarden.fenced'])
+    expect({ f, uid: statSync(join(data(), f)).uid }).toEqual({ f, uid: owner });
+  expect(readFileSync(join(data(), 'pgwarden.fenced'), 'utf8')).toMatch(
+    /^fenced at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ: test: killed standby\n$/,
+  );
   const r = await lab.script(standby, 'rejoin', { ...primaryParams(), METHOD: 'rewind', WAIT_SECONDS: '60' });
   expect(r.stderr).toContain('crash recovery as a standby first');
   expect(r.code).toBe(0);
