@@ -25,6 +25,7 @@ import type { DigestReport } from '../functions/logdigest/report';
 import { ScratchPg } from '../test/integration/support/scratch-pg';
 
 const run$ = promisify(execFile);
+const BIN = path.resolve(__dirname, '..', 'bin', 'pgwarden');
 const RESULTS = path.resolve(__dirname, 'results');
 const LOG_DIR = path.join(RESULTS, 'digest-log');
 const PG_BIN = '/usr/lib/postgresql/15/bin';
@@ -137,10 +138,9 @@ function timed(
   });
 }
 
-/** `bin/pgwarden digest` as a user runs it, under /usr/bin/time. */
+/** `bin/pgwarden digest` as a user runs it (the program, not `node bin/pgwarden`), under /usr/bin/time. */
 async function runOurs(files: string[], bytes: number, out: string): Promise<{ m: Measured; report: DigestReport }> {
-  const bin = path.resolve(__dirname, '..', 'bin', 'pgwarden');
-  const t = await timed(process.execPath, [bin, 'digest', ...files, '--format', 'json', '--output', out]);
+  const t = await timed(BIN, ['digest', ...files, '--format', 'json', '--output', out]);
   const report = JSON.parse(await fs.readFile(out, 'utf8')) as DigestReport;
   return {
     m: { wall_s: t.wall_s, cpu_s: t.cpu_s, peak_rss_mb: t.peak_rss_mb, mb_per_s: bytes / 1e6 / t.wall_s },
@@ -299,7 +299,7 @@ export async function run(argv: string[]): Promise<void> {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   // Once before timing: the first digest after a change of its sources builds its bundle
   // (bin/digest-bundle.js), a one-time cost like an install's, not part of reading a log.
-  await timed(process.execPath, [path.resolve(__dirname, '..', 'bin', 'pgwarden'), 'digest', '--help']);
+  await timed(BIN, ['digest', '--help']);
   const runs = [];
   for (const [name, input] of [...smallLogs, ['large', [large]] as [string, string[]]]) {
     const bytes = await sizeOf([...input]);

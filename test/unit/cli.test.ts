@@ -157,4 +157,25 @@ describe('bin/pgwarden', () => {
     expect(bad.stdout).toBe('');
     expect(bad.stderr).toMatch(/^pgwarden lab: unknown lab command "explode"\n\nusage: pgwarden lab <command>/);
   }, 60_000);
+
+  test('run as a program, it starts the digest without NODE_EXTRA_CA_CERTS and every other command with it', () => {
+    // Node warns at start when the CA file it was told to read is missing: the warning shows whether
+    // the process read it. The digest reads local files only; the AWS commands may need the CA.
+    const direct = (...args: string[]) =>
+      spawnSync(BIN, args, {
+        env: { ...process.env, PGWARDEN_LAB_DIR: join(NO_LAB, 'lab'), NODE_EXTRA_CA_CERTS: join(NO_LAB, 'no-ca.pem') },
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+    const digest = direct('digest', '--help');
+    expect(digest.status).toBe(0);
+    expect(digest.stdout).toMatch(/^usage: pgwarden digest /);
+    expect(digest.stderr).not.toContain('extra certs');
+    const other = direct('lab', 'up', '--help');
+    expect(other.status).toBe(0);
+    expect(other.stdout).toMatch(/^usage: pgwarden lab up /);
+    expect(other.stderr).toContain('Ignoring extra certs');
+    // And through node, as package.json's scripts run it, the file is the same CLI.
+    expect(run('digest', '--help').stdout).toMatch(/^usage: pgwarden digest /);
+  }, 60_000);
 });
