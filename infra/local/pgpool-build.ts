@@ -18,6 +18,7 @@ import {
   mkdtempSync,
   readFileSync,
   readdirSync,
+  readlinkSync,
   renameSync,
   rmSync,
   writeFileSync,
@@ -259,8 +260,42 @@ export function ensurePgpool(
     const still = pgpoolProblem(bin);
     if (still) throw new Error(`after the build: ${still}`);
     log(`pgpool-II ${pgpoolVersion(bin)} installed in ${prefix}`);
+    for (const gone of pruneOldBuilds(prefix)) log(`removed the earlier pgpool-II build ${gone}`);
     return bin;
   });
+}
+
+/** A build of this file's making: pgpool-II-pgw-<buildId>. */
+const BUILD_DIR = /^pgpool-II-pgw-[0-9a-f]{10}$/;
+
+/**
+ * Remove the earlier builds beside `current` (a change of patches builds anew under a new name, and
+ * each build is about 20 MB), except one a running process was started from (a lab still up on it).
+ * Only folders named as this file names its builds; returns the ones removed.
+ */
+export function pruneOldBuilds(current: string): string[] {
+  const base = dirname(current);
+  let names: string[];
+  try {
+    names = readdirSync(base);
+  } catch {
+    return [];
+  }
+  const old = names.filter((n) => BUILD_DIR.test(n) && join(base, n) !== current).map((n) => join(base, n));
+  if (!old.length) return [];
+  const inUse = new Set<string>();
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    let exe: string;
+    try {
+      exe = readlinkSync(`/proc/${pid}/exe`);
+    } catch {
+      continue; // gone, or not ours to read
+    }
+    for (const d of old) if (exe.startsWith(`${d}/`)) inUse.add(d);
+  }
+  const removed = old.filter((d) => !inUse.has(d));
+  for (const d of removed) rmSync(d, { recursive: true, force: true });
+  return removed;
 }
 
 function availableCores(): number {

@@ -2,8 +2,8 @@
  * Which pgpool-II the lab accepts: 4.5 or later, with the pcp commands the node scripts run.
  * (The build itself runs in `doctor --install`, before any test; every lab test then uses it.)
  */
-import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import {
@@ -12,6 +12,7 @@ import {
   pgpoolPatches,
   pgpoolProblem,
   pgpoolVersion,
+  pruneOldBuilds,
   versionAtLeast,
 } from '../../infra/local/pgpool-build';
 
@@ -89,4 +90,32 @@ test('a patch that does not apply stops the build, naming the patch (the script 
   const r = spawnSync('bash', [join(PATCH_DIR, 'apply.sh'), src], { encoding: 'utf8' });
   expect(r.status).toBe(1);
   expect(r.stderr).toContain(`patch ${pgpoolPatches()[0].name} does not apply to ${src}`);
+});
+
+test('a new build removes the earlier builds beside it, except one a running process was started from', async () => {
+  const base = tempDir();
+  const build = (id: string) => {
+    const d = join(base, `pgpool-II-pgw-${id}`);
+    mkdirSync(join(d, 'bin'), { recursive: true });
+    return d;
+  };
+  const current = build('cccccccccc');
+  const idle = build('aaaaaaaaaa');
+  const running = build('bbbbbbbbbb');
+  const other = join(base, 'pgpool-II-4.6.1'); // not named as the build names its folders
+  mkdirSync(other);
+  // A process started from the `running` build (a lab still up on it): a copy of sleep as its pgpool.
+  copyFileSync('/bin/sleep', join(running, 'bin', 'pgpool'));
+  chmodSync(join(running, 'bin', 'pgpool'), 0o755);
+  const child = spawn(join(running, 'bin', 'pgpool'), ['30'], { stdio: 'ignore' });
+  try {
+    await new Promise((resolve, reject) => child.once('spawn', resolve).once('error', reject));
+    expect(pruneOldBuilds(current)).toEqual([idle]);
+    expect([current, idle, running, other].map(existsSync)).toEqual([true, false, true, true]);
+  } finally {
+    child.kill('SIGKILL');
+  }
+  await new Promise((resolve) => (child.exitCode === null ? child.once('exit', resolve) : resolve(undefined)));
+  expect(pruneOldBuilds(current)).toEqual([running]);
+  expect(pruneOldBuilds(join(tempDir(), 'missing', 'pgpool-II-pgw-cccccccccc'))).toEqual([]);
 });
