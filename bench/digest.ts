@@ -23,6 +23,7 @@ import { digestFiles } from '../functions/logdigest/digest';
 import { DEFAULT_PREFIX } from '../functions/logdigest/entry';
 import type { DigestReport } from '../functions/logdigest/report';
 import { ScratchPg } from '../test/integration/support/scratch-pg';
+import { machine } from './util';
 
 const run$ = promisify(execFile);
 const BIN = path.resolve(__dirname, '..', 'bin', 'pgwarden');
@@ -353,7 +354,7 @@ export async function run(argv: string[]): Promise<void> {
     ],
   };
   const file = path.join(RESULTS, `digest-${stamp}.json`);
-  await fs.writeFile(file, JSON.stringify(result, null, 2));
+  await fs.writeFile(file, JSON.stringify({ machine: machine(), ...result }, null, 2));
   const out = [
     '',
     `stderr logs written by PostgreSQL 15; wall time of each process, start-up included; median of ${repeat} run(s) of each tool`,
