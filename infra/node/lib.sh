@@ -26,6 +26,7 @@ PGW_SUPERUSER=${PGW_SUPERUSER:-postgres}
 PGW_REPL_USER=${PGW_REPL_USER:-replicator}
 PGW_HBA_CIDR=${PGW_HBA_CIDR:-127.0.0.1/32}
 PGW_NODE_SCRIPTS=${PGW_NODE_SCRIPTS:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
+PGW_PGDATA_REAL= # set by resolve_pgdata only (never inherited)
 # TLS, when the node env names a certificate (PGW_SSL_CERT, PGW_SSL_KEY, PGW_SSL_CA): the server
 # accepts TLS connections only, and every libpq client started from here (pg_basebackup, pg_rewind,
 # psql over TCP, the walreceiver of a postmaster started here) verifies the server against the CA.
@@ -64,8 +65,9 @@ postmaster_pid() {
   [ -n "$pid" ] || return 1
   kill -0 "$pid" 2>/dev/null || return 1
   # A recycled pid is not our postmaster: check its data directory.
-  resolve_pgdata
-  [ "$(readlink -f "/proc/$pid/cwd" 2>/dev/null)" = "$PGW_PGDATA_REAL" ] || return 1
+  local d=${PGW_PGDATA_REAL:-}
+  [ -n "$d" ] || d=$(readlink -f "$PGW_PGDATA")
+  [ "$(readlink -f "/proc/$pid/cwd" 2>/dev/null)" = "$d" ] || return 1
   echo "$pid"
 }
 
@@ -113,17 +115,18 @@ read_control() {
 
 is_in_recovery() { [ "$(psql_local -c 'select pg_is_in_recovery()')" = "t" ]; }
 
-# The data directory's real path in PGW_PGDATA_REAL, resolved once per script when called outside a
-# command substitution (the fence and stop paths scan /proc with it several times, and every process
-# started costs time on the failover's critical path).
-resolve_pgdata() { [ -n "${PGW_PGDATA_REAL:-}" ] || PGW_PGDATA_REAL=$(readlink -f "$PGW_PGDATA"); }
+# The data directory's real path, resolved once into PGW_PGDATA_REAL by a script that never moves its
+# data directory (fence.sh: it scans /proc with it several times, and every process started costs
+# time on the failover's critical path). Without it, node_pids and postmaster_pid resolve the path at
+# each call: rejoin.sh swaps directories in and out of PGW_PGDATA (a symlink there becomes a folder).
+resolve_pgdata() { PGW_PGDATA_REAL=$(readlink -f "$PGW_PGDATA"); }
 
 # Every process whose working directory is this node's data directory: the postmaster and all
 # its backends, including backends orphaned by a SIGKILL of the postmaster.
 node_pids() {
-  local p
-  resolve_pgdata
-  for p in $(find /proc/[0-9]*/cwd -maxdepth 0 -lname "$PGW_PGDATA_REAL" -printf '%h\n' 2>/dev/null || true); do
+  local p d=${PGW_PGDATA_REAL:-}
+  [ -n "$d" ] || d=$(readlink -f "$PGW_PGDATA")
+  for p in $(find /proc/[0-9]*/cwd -maxdepth 0 -lname "$d" -printf '%h\n' 2>/dev/null || true); do
     echo "${p#/proc/}"
   done
 }
