@@ -59,6 +59,11 @@ export function buildId(): string {
 const MIRROR = (process.env.PGWARDEN_DEBIAN_MIRROR ?? 'http://deb.debian.org/debian').replace(/\/$/, '');
 const KEYRING = '/usr/share/keyrings/debian-archive-keyring.gpg';
 
+/** A build's folder: this, then its buildId (10 hex digits). */
+const BUILD_NAME = 'pgpool-II-pgw-';
+const isBuildFolder = (name: string) =>
+  name.startsWith(BUILD_NAME) && /^[0-9a-f]{10}$/.test(name.slice(BUILD_NAME.length));
+
 /** Where the lab's pgpool-II is built: /usr/local for root (readable by the postgres user), else the user's cache. */
 export function pgpoolPrefix(): string {
   if (process.env.PGWARDEN_PGPOOL_PREFIX) return process.env.PGWARDEN_PGPOOL_PREFIX;
@@ -66,7 +71,7 @@ export function pgpoolPrefix(): string {
     process.getuid?.() === 0
       ? '/usr/local/lib/pgwarden'
       : join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'pgwarden');
-  return join(base, `pgpool-II-pgw-${buildId()}`);
+  return join(base, `${BUILD_NAME}${buildId()}`);
 }
 
 /** The directory holding pgpool and the pcp_* commands the lab runs. */
@@ -265,9 +270,6 @@ export function ensurePgpool(
   });
 }
 
-/** A build of this file's making: pgpool-II-pgw-<buildId>. */
-const BUILD_DIR = /^pgpool-II-pgw-[0-9a-f]{10}$/;
-
 /**
  * Remove the earlier builds beside `current` (a change of patches builds anew under a new name, and
  * each build is about 20 MB), except one a running process was started from (a lab still up on it).
@@ -281,7 +283,7 @@ export function pruneOldBuilds(current: string): string[] {
   } catch {
     return [];
   }
-  const old = names.filter((n) => BUILD_DIR.test(n) && join(base, n) !== current).map((n) => join(base, n));
+  const old = names.filter((n) => isBuildFolder(n) && join(base, n) !== current).map((n) => join(base, n));
   if (!old.length) return [];
   const inUse = new Set<string>();
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {

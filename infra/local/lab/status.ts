@@ -262,7 +262,7 @@ export function renderStatus(s: LabStatus): string {
   out.push(`control plane: ${s.services.controlPlane} (${s.controlPlaneUp ? 'up' : 'down'})`);
   out.push(`x-ray collector: ${s.services.xray}    app: ${s.services.app}`);
   out.push(`state: ${s.dir}`);
-  if (s.endpoint.includes(':***@')) out.push(`passwords: ${s.secretsFile} (or lab status --show-secrets)`);
+  out.push(`passwords: ${s.secretsFile} (or lab status --show-secrets)`);
   return out.join('\n');
 }
 
