@@ -51,6 +51,9 @@ describe('packaging', () => {
   it('packages the real tree: every handler file serverless.yml needs exists', () => {
     expect(packaged.missingHandlers).toEqual([]);
   });
+  it('leaves nothing in the temp directory (serverless-esbuild zips from folders it does not remove)', () => {
+    expect(packaged.tmpLeftovers).toEqual([]);
+  });
 });
 
 describe('CloudFormation resource specification', () => {

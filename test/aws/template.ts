@@ -26,6 +26,8 @@ export interface Packaged {
   seconds: number;
   /** Handler files serverless.yml names that do not exist in the tree (stubbed in a copy to package). */
   missingHandlers: string[];
+  /** What the run left in the temp directory it was given (TMPDIR, a fresh folder): should be nothing. */
+  tmpLeftovers: string[];
 }
 
 /** Handler files the stack needs: `functions/x/y.handler` -> functions/x/y.ts */
@@ -73,8 +75,10 @@ export function packageStack(): Packaged {
       fs.writeFileSync(path.join(cwd, `${h}.ts`), 'export const handler = async () => undefined;\n');
     }
   }
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pgwarden-tmp-'));
   const env: NodeJS.ProcessEnv = {
     ...process.env,
+    TMPDIR: tmp,
     CI: 'true',
     SLS_TELEMETRY_DISABLED: '1',
     SLS_NOTIFICATIONS_MODE: 'off',
@@ -95,8 +99,9 @@ export function packageStack(): Packaged {
     const template = JSON.parse(
       fs.readFileSync(path.join(out, 'cloudformation-template-update-stack.json'), 'utf8'),
     ) as Template;
-    return { template, seconds, missingHandlers };
+    return { template, seconds, missingHandlers, tmpLeftovers: fs.readdirSync(tmp) };
   } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
     // The package (about 40 zips) and the stubbed tree are only read here: nothing is left in /tmp.
     fs.rmSync(out, { recursive: true, force: true });
     if (cwd !== ROOT) fs.rmSync(cwd, { recursive: true, force: true });
