@@ -33,12 +33,16 @@ rm -f "$PGW_PGDATA/postmaster.pid"
 # (start.sh refuses it) and keeps standby.signal whenever it is not being rewound, so that a failure,
 # or this script killed at any point, never leaves a directory that starts writable on an old timeline.
 # A fresh copy is made beside the data directory and swapped in only when complete; what an interrupted
-# run left behind is put right first.
-new_copy="$PGW_PGDATA.rejoin-new"
-old_copy="$PGW_PGDATA.rejoin-old"
-if [ ! -e "$PGW_PGDATA" ] && [ -d "$old_copy" ]; then
+# run left behind is put right first. "The data directory" is the real one: when PGW_PGDATA is a
+# symbolic link (PGDATA moved to a volume of its own and linked from the usual place), the copy is made
+# beside its target, on the target's file system, and the link is left as it is.
+real_pgdata=$(readlink -f -- "$PGW_PGDATA")
+[ -n "$real_pgdata" ] || die "cannot resolve the data directory $PGW_PGDATA (a parent is missing)"
+new_copy="$real_pgdata.rejoin-new"
+old_copy="$real_pgdata.rejoin-old"
+if [ ! -e "$real_pgdata" ] && [ -d "$old_copy" ]; then
   log "restoring $old_copy: an earlier rejoin stopped while swapping in a fresh copy"
-  mv "$old_copy" "$PGW_PGDATA"
+  mv "$old_copy" "$real_pgdata"
 fi
 rm -rf "$new_copy" "$old_copy"
 mark_fenced() {
@@ -155,6 +159,11 @@ rewind() {
 
 basebackup() {
   log "pg_basebackup from $host:$port"
+  # A mount point cannot be renamed, and a copy beside it would be on another file system: refused
+  # before anything is touched (PostgreSQL's own advice: PGDATA a directory inside the mounted volume).
+  if mountpoint -q -- "$real_pgdata"; then
+    die "the data directory $real_pgdata is a mount point: a fresh copy cannot be swapped in for it; mount the volume one level up and keep PGDATA a directory inside it (pg_rewind, METHOD=rewind, works in place)"
+  fi
   # What can fail comes first (the slot, then the whole copy, beside the data directory); the old data
   # is replaced only by a complete copy, which is marked fenced and a standby before it is swapped in.
   create_slot_on "$host" "$port"
@@ -165,8 +174,8 @@ basebackup() {
     die "pg_basebackup failed: $(tail -n 3 "$PGW_LOG_DIR/basebackup.log" | tr '\n' ' ')"
   fi
   mark_fenced "$new_copy"
-  if [ -e "$PGW_PGDATA" ]; then mv "$PGW_PGDATA" "$old_copy"; fi
-  mv "$new_copy" "$PGW_PGDATA"
+  if [ -e "$real_pgdata" ]; then mv "$real_pgdata" "$old_copy"; fi
+  mv "$new_copy" "$real_pgdata"
   rm -rf "$old_copy"
 }
 

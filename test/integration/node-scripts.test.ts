@@ -7,12 +7,17 @@
  */
 import {
   existsSync,
+  lstatSync,
   mkdirSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
   renameSync,
+  rmdirSync,
+  rmSync,
   statSync,
   symlinkSync,
+  unlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
@@ -186,6 +191,73 @@ test('a rejoin interrupted while swapping in a fresh copy is put right by the ne
   expect(r.code).not.toBe(0);
   expect(r.stderr).toContain('restoring');
   await expectIntactAndFenced(id);
+  await rejoinForReal();
+});
+
+/**
+ * The standby's data moved to `volume/pgdata` in its node folder (a volume of its own, as it were) and
+ * reached through `fn(volume, target)`; put back as it was afterwards, the node stopped.
+ */
+async function withDataMovedTo(fn: (volume: string, target: string) => Promise<void>): Promise<void> {
+  await lab.stop(standby);
+  const volume = join(lab.nodeDir(standby), 'volume');
+  const target = join(volume, 'pgdata');
+  mkdirSync(volume);
+  if (lab.config().osUser) runSync('chown', [lab.config().osUser!, volume]);
+  try {
+    await fn(volume, target);
+  } finally {
+    if (lab.postmasterPid(standby)) await lab.stop(standby);
+    if (lstatSync(data()).isSymbolicLink()) {
+      unlinkSync(data());
+      renameSync(target, data());
+    }
+    rmSync(volume, { recursive: true, force: true });
+  }
+}
+
+test('rejoin by basebackup keeps a data directory that is a symbolic link a link: the fresh copy is made at its target', async () => {
+  await withDataMovedTo(async (volume, target) => {
+    renameSync(data(), target);
+    symlinkSync(target, data());
+    const r = await lab.script(standby, 'rejoin', { ...primaryParams(), METHOD: 'basebackup' });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('result method=basebackup');
+    // The link is where it was, to the same place; the copy is there, and nothing is left beside either.
+    expect(lstatSync(data()).isSymbolicLink()).toBe(true);
+    expect(readlinkSync(data())).toBe(target);
+    expect(readdirSync(volume)).toEqual(['pgdata']);
+    expect(leftovers()).toEqual([]);
+    expect(existsSync(join(target, 'standby.signal'))).toBe(true);
+    expect(existsSync(join(target, 'pgwarden.fenced'))).toBe(false);
+    await waitFor(
+      `${standby} streaming`,
+      async () => (await lab.status()).nodes.find((n) => n.name === standby)?.streaming,
+      30_000,
+    );
+  });
+  await rejoinForReal();
+});
+
+test('rejoin by basebackup refuses a data directory that is a mount point, before it touches it', async () => {
+  await withDataMovedTo(async (volume, target) => {
+    // The data directory itself is the mount point (a bind mount of another folder).
+    renameSync(data(), target);
+    mkdirSync(data());
+    expect(runSync('mount', ['--bind', target, data()]).code).toBe(0);
+    try {
+      const id = systemId();
+      const r = await lab.script(standby, 'rejoin', { ...primaryParams(), METHOD: 'basebackup' });
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain(`the data directory ${data()} is a mount point`);
+      await expectIntactAndFenced(id);
+      expect(readdirSync(volume)).toEqual(['pgdata']);
+    } finally {
+      runSync('umount', [data()]);
+      rmdirSync(data());
+      renameSync(target, data());
+    }
+  });
   await rejoinForReal();
 });
 
