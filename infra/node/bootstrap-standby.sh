@@ -13,7 +13,16 @@ chmod 700 "$PGW_SOCKET_DIR"
 if [ ! -s "$PGW_PGDATA/PG_VERSION" ]; then
   create_slot_on "$PGW_PARAM_PRIMARY_HOST" "$PGW_PARAM_PRIMARY_PORT"
   log "pg_basebackup from $PGW_PARAM_PRIMARY_HOST:$PGW_PARAM_PRIMARY_PORT"
-  rm -rf "$PGW_PGDATA"
+  # Whatever is at PGDATA without a cluster goes; a symbolic link or a mount point there stays (emptied
+  # in place: pg_basebackup fills an existing empty directory), so the data lands on its volume.
+  real_pgdata=$(readlink -f -- "$PGW_PGDATA")
+  if [ -d "$real_pgdata" ]; then
+    find "$real_pgdata" -mindepth 1 -maxdepth 1 -exec rm -rf -- {} +
+    chown_pg "$real_pgdata"
+    chmod 700 "$real_pgdata"
+  else
+    rm -rf "$PGW_PGDATA"
+  fi
   as_pg env PGPASSFILE="$PGPASSFILE" "$PGW_PGBIN/pg_basebackup" -h "$PGW_PARAM_PRIMARY_HOST" -p "$PGW_PARAM_PRIMARY_PORT" \
     -U "$PGW_REPL_USER" -D "$PGW_PGDATA" -X stream -c fast -S "$(slot_name "$PGW_NODE")" -w
 fi

@@ -239,6 +239,28 @@ test('rejoin by basebackup keeps a data directory that is a symbolic link a link
   await rejoinForReal();
 });
 
+test('a new standby whose data directory is a symbolic link is cloned into its target, and the link stays', async () => {
+  await withDataMovedTo(async (volume, target) => {
+    // A fresh node: an empty directory on its data volume, linked from PGDATA.
+    rmSync(data(), { recursive: true, force: true });
+    mkdirSync(target);
+    if (lab.config().osUser) runSync('chown', [lab.config().osUser!, target]);
+    symlinkSync(target, data());
+    const r = await lab.script(standby, 'bootstrap-standby', primaryParams());
+    expect(r.code).toBe(0);
+    expect(lstatSync(data()).isSymbolicLink()).toBe(true);
+    expect(readlinkSync(data())).toBe(target);
+    expect(existsSync(join(target, 'PG_VERSION'))).toBe(true);
+    expect(readdirSync(volume)).toEqual(['pgdata']);
+    await waitFor(
+      `${standby} streaming`,
+      async () => (await lab.status()).nodes.find((n) => n.name === standby)?.streaming,
+      30_000,
+    );
+  });
+  await rejoinForReal();
+});
+
 test('rejoin by basebackup refuses a data directory that is a mount point, before it touches it', async () => {
   await withDataMovedTo(async (volume, target) => {
     // The data directory itself is the mount point (a bind mount of another folder).
