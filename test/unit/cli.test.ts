@@ -4,7 +4,7 @@
  * command line exits 2 with the message and the help of the command concerned. No lab is touched.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main, SECTIONS } from '../../infra/local/cli';
@@ -177,5 +177,38 @@ describe('bin/pgwarden', () => {
     expect(other.stderr).toContain('Ignoring extra certs');
     // And through node, as package.json's scripts run it, the file is the same CLI.
     expect(run('digest', '--help').stdout).toMatch(/^usage: pgwarden digest /);
+  }, 60_000);
+
+  test("run as a program, it starts the digest with the digest's runtime settings, and nothing else with them", () => {
+    // A module preloaded into the node that bin/pgwarden starts reports that node's flags and glibc tunables.
+    const probe = join(NO_LAB, 'probe.js');
+    writeFileSync(
+      probe,
+      `process.stderr.write('PROBE ' + JSON.stringify({ argv: process.execArgv, tunables: process.env.GLIBC_TUNABLES ?? null }) + '\\n');\n`,
+    );
+    const started = (...args: string[]) => {
+      const r = spawnSync(BIN, args, {
+        env: {
+          ...process.env,
+          PGWARDEN_LAB_DIR: join(NO_LAB, 'lab'),
+          NODE_OPTIONS: `--require ${probe}`,
+          GLIBC_TUNABLES: 'glibc.malloc.tcache_count=7',
+        },
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      expect(r.status).toBe(0);
+      const line = r.stderr.split('\n').find((l) => l.startsWith('PROBE '));
+      return JSON.parse(line!.slice(6)) as { argv: string[]; tunables: string | null };
+    };
+    const digest = started('digest', '--help');
+    expect(digest.argv).toEqual(['--max-semi-space-size=1', '--v8-pool-size=1']);
+    // the user's own tunables are kept, the digest's come after them
+    expect(digest.tunables).toBe(
+      'glibc.malloc.tcache_count=7:glibc.malloc.trim_threshold=268435456:glibc.malloc.mmap_threshold=33554432:glibc.malloc.arena_max=1',
+    );
+    const other = started('lab', 'up', '--help');
+    expect(other.argv).toEqual([]);
+    expect(other.tunables).toBe('glibc.malloc.tcache_count=7');
   }, 60_000);
 });
