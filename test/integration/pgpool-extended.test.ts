@@ -157,6 +157,8 @@ async function appClient(opts: { pipeline?: boolean } = {}): Promise<Client> {
 /** The node that answered: its cluster_name (pgw-<node>); a stable function, so pgpool may balance it. */
 const WHERE = "current_setting('cluster_name')";
 
+/** pgpool sends a statement that starts with this comment to the primary (as app/store.ts does). */
+const ON_PRIMARY = '/*NO LOAD BALANCE*/';
 let primaryName = '';
 const standbyNames = () =>
   lab
@@ -184,7 +186,11 @@ describe('the extended query protocol through pgpool', () => {
         const r = await c.query('INSERT INTO pgx (v, n) VALUES ($1, $2) RETURNING id, v, n', [`p${i}`, i]);
         expect(r.rows[0]).toMatchObject({ v: `p${i}`, n: i });
       }
-      const n = await c.query('SELECT count(*)::int AS n, sum(n)::int AS s FROM pgx WHERE v LIKE $1', ['p%']);
+      // A read after committed writes is load-balanced to a standby, which may not have replayed them yet
+      // (quorum commit waits for one standby's flush, not for any replay): read them on the primary.
+      const n = await c.query(`${ON_PRIMARY} SELECT count(*)::int AS n, sum(n)::int AS s FROM pgx WHERE v LIKE $1`, [
+        'p%',
+      ]);
       expect(n.rows[0]).toEqual({ n: 200, s: (199 * 200) / 2 });
       expect((await c.query('SELECT $1::text IS NULL AS isnull', [null])).rows[0]).toEqual({ isnull: true });
 
@@ -197,7 +203,12 @@ describe('the extended query protocol through pgpool', () => {
       await c.query('BEGIN');
       await c.query('UPDATE pgx SET n = n + $1 WHERE v = $2', [1000, 'p7']);
       await c.query('COMMIT');
-      expect((await c.query('SELECT n FROM pgx WHERE v = $1', ['p7'])).rows[0].n).toBe(1007);
+      expect((await c.query(`${ON_PRIMARY} SELECT n, ${WHERE} AS node FROM pgx WHERE v = $1`, ['p7'])).rows[0]).toEqual(
+        {
+          n: 1007,
+          node: primaryName,
+        },
+      );
       // Simple and extended protocol interleaved on one session.
       expect((await c.query("SELECT 'simple' AS s")).rows[0].s).toBe('simple');
       expect((await c.query('SELECT $1::int * 2 AS d', [21])).rows[0].d).toBe(42);
@@ -280,7 +291,9 @@ describe('the extended query protocol through pgpool', () => {
       const out = await Promise.all(qs);
       out.forEach((v, i) => expect(v).toEqual(i === 30 ? 'division by zero' : i));
       // 20 multiples of 3 below 60, less the failing one (30)
-      expect((await c.query('SELECT count(*)::int AS n FROM pgx WHERE v = $1', ['pipe'])).rows[0].n).toBe(19);
+      expect((await c.query(`${ON_PRIMARY} SELECT count(*)::int AS n FROM pgx WHERE v = $1`, ['pipe'])).rows[0].n).toBe(
+        19,
+      );
     } finally {
       await c.end();
     }
@@ -543,7 +556,7 @@ describe('the extended query protocol through pgpool', () => {
     const c = await appClient();
     try {
       const present = new Set(
-        (await c.query<{ v: string }>("SELECT v FROM pgx WHERE v LIKE 'fo-%'")).rows.map((r) => r.v),
+        (await c.query<{ v: string }>(`${ON_PRIMARY} SELECT v FROM pgx WHERE v LIKE 'fo-%'`)).rows.map((r) => r.v),
       );
       expect(acknowledged.filter((v) => !present.has(v))).toEqual([]);
     } finally {
