@@ -32,7 +32,11 @@ export interface LabProfile {
 export const LAB_PROFILE: LabProfile = {
   name: 'lab',
   probeIntervalMs: 500,
-  probeTimeoutMs: 500,
+  // A probe is a new TLS connection and a backend fork: under the soak's write load on a 2-vCPU VM
+  // they took 270-630 ms, so a 500 ms limit failed healthy primaries and set off a false-alarm
+  // failover every few seconds. A killed primary refuses at once and a frozen or partitioned one is
+  // confirmed by its standbys' wal_receiver_timeout, so detection does not wait for this limit.
+  probeTimeoutMs: 1000,
   alarmPeriodS: 1,
   healthCheckPeriodS: 1,
   healthCheckTimeoutS: 1,
