@@ -62,16 +62,20 @@ async function expectIntactAndFenced(id: string | undefined): Promise<void> {
   expect(lab.postmasterPid(standby)).toBeUndefined();
 }
 
+/** Until the standby streams again, as `lab status` shows it (30 s at most). */
+const standbyStreaming = () =>
+  waitFor(
+    `${standby} streaming`,
+    async () => (await lab.status()).nodes.find((n) => n.name === standby)?.streaming,
+    30_000,
+  );
+
 async function rejoinForReal(): Promise<void> {
   const r = await lab.script(standby, 'rejoin', { ...primaryParams(), METHOD: 'auto' });
   expect(r.code).toBe(0);
   expect(existsSync(join(data(), 'pgwarden.fenced'))).toBe(false);
   expect(existsSync(join(data(), 'standby.signal'))).toBe(true);
-  await waitFor(
-    `${standby} streaming`,
-    async () => (await lab.status()).nodes.find((n) => n.name === standby)?.streaming,
-    30_000,
-  );
+  await standbyStreaming();
 }
 
 beforeAll(async () => {
@@ -147,11 +151,7 @@ test('a standby SIGKILLed by the fence rejoins and streams again (crash recovery
   expect(r.stderr).toContain('crash recovery as a standby first');
   expect(r.code).toBe(0);
   expect(existsSync(join(data(), 'pgwarden.fenced'))).toBe(false);
-  await waitFor(
-    `${standby} streaming`,
-    async () => (await lab.status()).nodes.find((n) => n.name === standby)?.streaming,
-    30_000,
-  );
+  await standbyStreaming();
 });
 
 test('rejoin by basebackup whose slot cannot be created leaves the data directory in place, fenced', async () => {
@@ -230,11 +230,7 @@ test('rejoin by basebackup keeps a data directory that is a symbolic link a link
     expect(leftovers()).toEqual([]);
     expect(existsSync(join(target, 'standby.signal'))).toBe(true);
     expect(existsSync(join(target, 'pgwarden.fenced'))).toBe(false);
-    await waitFor(
-      `${standby} streaming`,
-      async () => (await lab.status()).nodes.find((n) => n.name === standby)?.streaming,
-      30_000,
-    );
+    await standbyStreaming();
   });
   await rejoinForReal();
 });
@@ -252,11 +248,7 @@ test('a new standby whose data directory is a symbolic link is cloned into its t
     expect(readlinkSync(data())).toBe(target);
     expect(existsSync(join(target, 'PG_VERSION'))).toBe(true);
     expect(readdirSync(volume)).toEqual(['pgdata']);
-    await waitFor(
-      `${standby} streaming`,
-      async () => (await lab.status()).nodes.find((n) => n.name === standby)?.streaming,
-      30_000,
-    );
+    await standbyStreaming();
   });
   await rejoinForReal();
 });
