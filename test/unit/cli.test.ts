@@ -202,7 +202,7 @@ describe('bin/pgwarden', () => {
       return JSON.parse(line!.slice(6)) as { argv: string[]; tunables: string | null };
     };
     const digest = started('digest', '--help');
-    expect(digest.argv).toEqual(['--max-semi-space-size=1', '--v8-pool-size=1']);
+    expect(digest.argv).toEqual(['--max-semi-space-size=1', '--v8-pool-size=1', '--max-inlined-bytecode-size=100']);
     // the user's own tunables are kept, the digest's come after them
     expect(digest.tunables).toBe(
       'glibc.malloc.tcache_count=7:glibc.malloc.trim_threshold=268435456:glibc.malloc.mmap_threshold=33554432:glibc.malloc.arena_max=1',
