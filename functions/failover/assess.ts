@@ -7,7 +7,7 @@
  * failure or a node under maintenance, and when a failover or switchover already holds the cluster's
  * lease; other planned work is pre-empted.
  */
-import { probeNode, showPoolNodes, type NodeProbe } from '../lib/db';
+import { probeNode, pgpoolBackends, type NodeProbe } from '../lib/db';
 import { activeLease, preemptible, takeLease } from '../lib/lease';
 import { lambda, StepRefusal } from '../lib/handler';
 import type { Deps } from '../lib/ports';
@@ -63,7 +63,7 @@ export async function step(input: FailoverInput, deps: Deps): Promise<AssessResu
       await Promise.all(
         t.pgpools.map(async (p) => {
           try {
-            const v = await showPoolNodes(p, await deps.secrets.pgpool(), s.probeTimeoutMs);
+            const v = await pgpoolBackends(p, await deps.secrets.pgpool(), s.probeTimeoutMs);
             const mine = v.find((x) => x.id === primary.backendId);
             return [p.name, mine ? mine.status : 'no such backend'] as const;
           } catch (e) {

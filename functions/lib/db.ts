@@ -117,30 +117,36 @@ export async function probeNode(ep: Endpoint, creds: DbCredentials, timeoutMs: n
   }
 }
 
-/** pgpool's own view: SHOW POOL_NODES through its SQL port. */
+/** A pgpool's own view of one of its backends: pgpool's status for it and the role pgpool gives it. */
 export interface PoolNode {
   id: number;
   host: string;
   port: number;
   status: 'up' | 'down';
   role: string;
-  selectCount: number;
 }
 
-export async function showPoolNodes(ep: Endpoint, creds: DbCredentials, timeoutMs: number): Promise<PoolNode[]> {
+/**
+ * pgpool's view of its backends, from its shared memory (SHOW POOL_HEALTH_CHECK_STATS through its SQL
+ * port). Not SHOW POOL_NODES: that one pings every backend and opens a connection to each for its
+ * pg_status and pg_role columns, so one backend that drops traffic (a partitioned or frozen host)
+ * held every read of the view for libpq's 2 s minimum connect timeout, in the failover's
+ * ReconfigurePgpools, the prober's heal and the metrics alike, and each read cost the backends a
+ * connection apiece. pgpool's status and role are what routing depends on.
+ */
+export async function pgpoolBackends(ep: Endpoint, creds: DbCredentials, timeoutMs: number): Promise<PoolNode[]> {
   return withClient(
     ep,
     creds,
     timeoutMs,
     async (c) => {
-      const r = await c.query('SHOW POOL_NODES');
+      const r = await c.query('SHOW POOL_HEALTH_CHECK_STATS');
       return r.rows.map((x: Record<string, string>) => ({
         id: Number(x.node_id),
         host: x.hostname,
         port: Number(x.port),
         status: x.status === 'down' ? ('down' as const) : ('up' as const),
         role: x.role,
-        selectCount: Number(x.select_cnt),
       }));
     },
     'postgres',

@@ -2,7 +2,7 @@
  * Routing writes through a pgpool to a new primary: one implementation for the failover
  * (ReconfigurePgpools) and the planned workflows (switchover's UpdatePgpools, the abort).
  */
-import { showPoolNodes, type PoolNode } from './db';
+import { pgpoolBackends, type PoolNode } from './db';
 import { nodeAction, NodeActionFailed } from './node-action';
 import { pollUntil } from './poll';
 import type { Deps } from './ports';
@@ -19,11 +19,11 @@ export interface Routed {
   view: PoolNode[];
 }
 
-/** A pgpool's view of its backends (SHOW POOL_NODES). */
+/** A pgpool's view of its backends (pgpoolBackends: pgpool's status and role for each, no backend contacted). */
 export async function poolView(deps: Pick<Deps, 'secrets'>, p: PgpoolSpec): Promise<PoolNode[]> {
-  // checkTimeoutMs, not the probe deadline: SHOW POOL_NODES waits for pgpool to reach every backend,
-  // and one that silently drops traffic (a partitioned old primary) costs seconds.
-  return showPoolNodes(p, await deps.secrets.pgpool(), settings().checkTimeoutMs);
+  // checkTimeoutMs, not the probe deadline: while pgpool processes a failover, a new connection to it
+  // waits until that ends.
+  return pgpoolBackends(p, await deps.secrets.pgpool(), settings().checkTimeoutMs);
 }
 
 /** Detach or attach a backend in one pgpool; the script's refusal is an outcome, not an error. */

@@ -9,7 +9,7 @@
  * verify passes. So between failed writes through such a pgpool, verify attaches the primary there
  * itself (pgpool-attach.sh attaches only a backend that pgpool host can reach), at most every 2 s.
  */
-import { replicationOf, showPoolNodes, withClient } from './db';
+import { replicationOf, pgpoolBackends, withClient } from './db';
 import { attachIn } from './pgpool-route';
 import { pollUntil } from './poll';
 import type { Deps } from './ports';
@@ -31,7 +31,7 @@ async function attachPrimaryIfDown(deps: Deps, t: Topology, p: PgpoolSpec): Prom
   const primary = t.nodes.find((n) => n.name === t.primary);
   if (!primary) return false;
   const s = settings();
-  const view = await showPoolNodes(p, await deps.secrets.pgpool(), s.probeTimeoutMs * 2).catch(() => undefined);
+  const view = await pgpoolBackends(p, await deps.secrets.pgpool(), s.probeTimeoutMs * 2).catch(() => undefined);
   if (view?.find((v) => v.id === primary.backendId)?.status !== 'down') return false;
   const r = await attachIn(deps, p, primary);
   deps.log(

@@ -8,7 +8,7 @@
  * rest; sequential queries on one connection cost a few milliseconds more and fail one at a time.
  * Nodes and pgpools are collected in parallel.
  */
-import { showPoolNodes, withClient, type Endpoint } from '../lib/db';
+import { pgpoolBackends, withClient, type Endpoint } from '../lib/db';
 import { METRIC_NAMESPACE, type DbCredentials, type Deps, type MetricDatum } from '../lib/ports';
 import type { NodeSpec, PgpoolSpec, Topology } from '../lib/topology';
 import { CounterMemory, counterDelta, counterRate } from './counters';
@@ -184,7 +184,7 @@ async function collectPgpool(round: Round, t: Topology, p: PgpoolSpec): Promise<
     t.nodes.filter((n) => (n.role === 'primary' || n.role === 'standby') && !n.maintenance).map((n) => n.backendId),
   );
   try {
-    const backends = await showPoolNodes(p as Endpoint, creds, QUERY_TIMEOUT_MS);
+    const backends = await pgpoolBackends(p as Endpoint, creds, QUERY_TIMEOUT_MS);
     const down = backends.filter((b) => b.status === 'down' && serving.has(b.id));
     // The Cluster-only series is what the alarm reads (Maximum over the pgpools); the other names the pgpool.
     round.data.push(
@@ -195,6 +195,6 @@ async function collectPgpool(round: Round, t: Topology, p: PgpoolSpec): Promise<
       deps.log('metrics: pgpool sees serving nodes down', { pgpool: p.name, backends: down.map((b) => b.id) });
   } catch (e) {
     round.errors++;
-    deps.log('metrics: SHOW POOL_NODES failed', { pgpool: p.name, error: (e as Error).message });
+    deps.log('metrics: pgpool view of its backends failed', { pgpool: p.name, error: (e as Error).message });
   }
 }

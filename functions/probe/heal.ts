@@ -11,7 +11,7 @@
  * workflow. A standby that is down or not streaming is not touched here (the EC2 running event or an
  * operator's `pgwarden rejoin` handles it).
  */
-import { showPoolNodes, type PoolNode } from '../lib/db';
+import { pgpoolBackends, type PoolNode } from '../lib/db';
 import type { Deps } from '../lib/ports';
 import { settings } from '../lib/settings';
 import { attachIn } from '../lib/pgpool-route';
@@ -88,7 +88,7 @@ export async function healDetachedStandbys(deps: Deps, streaming: readonly strin
   const views = await Promise.all(
     t.pgpools.map(async (p) => ({
       pgpool: p.name,
-      nodes: await showPoolNodes(p, creds, s.probeTimeoutMs * 2).catch(() => undefined as PoolNode[] | undefined),
+      nodes: await pgpoolBackends(p, creds, s.probeTimeoutMs * 2).catch(() => undefined as PoolNode[] | undefined),
     })),
   );
   const out: HealOutcome[] = await reattachPrimary(deps, t, views);

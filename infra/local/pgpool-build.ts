@@ -93,9 +93,14 @@ export function versionAtLeast(version: string, min: [number, number]): boolean 
 
 /** What is wrong with the lab's pgpool-II, or undefined when it is usable. */
 export function pgpoolProblem(bin = pgpoolBinDir()): string | undefined {
-  const missing = ['pgpool', 'pcp_attach_node', 'pcp_detach_node', 'pcp_node_info', 'pcp_promote_node'].filter(
-    (f) => !existsSync(join(bin, f)),
-  );
+  const missing = [
+    'pgpool',
+    'pcp_attach_node',
+    'pcp_detach_node',
+    'pcp_health_check_stats',
+    'pcp_node_info',
+    'pcp_promote_node',
+  ].filter((f) => !existsSync(join(bin, f)));
   if (missing.length) return `pgpool-II is not installed in ${bin} (missing ${missing.join(', ')})`;
   const v = pgpoolVersion(bin);
   if (!v) return `${join(bin, 'pgpool')} --version printed no version`;

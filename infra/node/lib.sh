@@ -98,6 +98,19 @@ pcp() {
     -h 127.0.0.1 -p "$PGW_PCP_PORT" -U pgwarden -w "${@:2}"
 }
 
+# This pgpool's own view of backend $1, from its shared memory: "host port status" with status up,
+# waiting, down, quarantine or unused. pcp_health_check_stats, not pcp_node_info: pcp_node_info also
+# pings the backend and connects to it for its role, so a backend that drops traffic (a partition, a
+# frozen host) held it for libpq's 2 s minimum connect_timeout, on the failover's path.
+pgpool_backend() {
+  local info
+  info=$(pcp pcp_health_check_stats -n "$1") || return 1
+  # terse form: node_id host port status role last_status_change ...
+  read -r _ backend_host backend_port backend_status _ <<<"$info"
+  [ -n "$backend_status" ] || return 1
+  printf '%s %s %s\n' "$backend_host" "$backend_port" "$backend_status"
+}
+
 # The control file's cluster state and latest checkpoint into $state and $lsn. pg_controldata only
 # reads a file, so root runs it directly (no runuser on a switchover's path). Fails when the file is
 # missing or was read while being rewritten (CRC mismatch).

@@ -12,9 +12,10 @@
 . "$(dirname "$0")/lib.sh"
 require_param NODE_ID
 d=$PGW_PGPOOL_DIR
-# pcp_node_info -v is verbose; the terse form is: host port status weight status_name ...
-info=$(pcp pcp_node_info -n "$PGW_PARAM_NODE_ID")
-read -r backend_host backend_port status _ <<<"$info"
+view=$(pgpool_backend "$PGW_PARAM_NODE_ID") || die "pgpool has no backend $PGW_PARAM_NODE_ID"
+read -r backend_host backend_port status <<<"$view"
+# down and quarantine are pcp_node_info's status 3
+[ "$status" = quarantine ] && status=down
 # As the pgpool user: the path pgpool itself takes to the backend.
 reachable() { as_pg timeout 2 bash -c "exec 3<>/dev/tcp/$backend_host/$backend_port" 2>/dev/null; }
 children_alive() {
@@ -22,13 +23,12 @@ children_alive() {
   pids=$(pcp pcp_proc_count) || return 1
   for p in $pids; do process_alive "$p" || return 1; done
 }
-# status 1 = up (waiting for connection), 2 = up (connected), 3 = down
-if [ "$status" = 3 ] && ! reachable; then
+if [ "$status" = down ] && ! reachable; then
   log "backend $PGW_PARAM_NODE_ID ($backend_host:$backend_port) does not answer from this pgpool: not attached"
   result attached=no changed=no reason=unreachable
   exit 0
 fi
-if [ "$status" = 3 ]; then
+if [ "$status" = down ]; then
   poll_until 5 children_alive || log "not every pgpool child is alive after 5 s; attaching anyway"
   rm -f "$d/run/planned-detach-$PGW_PARAM_NODE_ID" # once attached, its failures are reported again
   pcp pcp_attach_node -n "$PGW_PARAM_NODE_ID" >/dev/null

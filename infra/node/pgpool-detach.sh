@@ -7,10 +7,9 @@
 . "$(dirname "$0")/lib.sh"
 require_param NODE_ID
 d=$PGW_PGPOOL_DIR
-# pcp_node_info -v is verbose; the terse form is: host port status weight status_name ...
-status=$(pcp pcp_node_info -n "$PGW_PARAM_NODE_ID" | cut -d' ' -f3)
-# status 3 = down
-if [ "$status" != 3 ]; then
+view=$(pgpool_backend "$PGW_PARAM_NODE_ID") || die "pgpool has no backend $PGW_PARAM_NODE_ID"
+read -r _ _ status <<<"$view"
+if [ "$status" != down ] && [ "$status" != quarantine ]; then
   marker="$d/run/planned-detach-$PGW_PARAM_NODE_ID"
   : >"$marker"
   chown_pg "$marker"

@@ -6,6 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
+import { pgpoolBackends, withClient } from '../../functions/lib/db';
+import { LabSecrets } from '../../infra/local/adapters';
 import { executions, finishedFailover, labApi, missingWrites, startWriteLoad } from '../../infra/local/drill';
 import type { Lab } from '../../infra/local/lab';
 import { run, runSync, waitFor } from '../../infra/local/proc';
@@ -98,6 +100,27 @@ describe('partition tooling; one pgpool cut off from the primary', () => {
     expect(lab.partitions.list()).toEqual(cut);
     expect(await reaches(lab, 'pgpool1', pg2)).toBe(false);
     expect(await reaches(lab, 'pgpool2', pg2)).toBe(false);
+    // pgpool's view of its backends, as the workflows, the prober and the metrics read it, comes from
+    // pgpool's memory: once pgpool counts the cut backend down (its health check), that backend does
+    // not hold the view. SHOW POOL_NODES pings every backend, down ones too (libpq waits at least 2 s
+    // for this one), so the same read with the same deadline fails.
+    const creds = await new LabSecrets(lab).pgpool();
+    const pgpool1 = lab.readTopology().pgpools.find((p) => p.name === 'pgpool1')!;
+    const pg2Id = lab.node('pg2').backendId;
+    try {
+      await waitFor(
+        'pgpool1 to count pg2 down',
+        async () => (await pgpoolBackends(pgpool1, creds, 5000)).find((v) => v.id === pg2Id)?.status === 'down',
+        60_000,
+        200,
+      );
+      const view = await pgpoolBackends(pgpool1, creds, 1500);
+      expect(view.find((v) => v.id === pg2Id)).toMatchObject({ port: pg2, status: 'down' });
+      await expect(withClient(pgpool1, creds, 1500, (c) => c.query('SHOW POOL_NODES'), 'postgres')).rejects.toThrow();
+    } catch (e) {
+      lab.partitions.heal();
+      throw e;
+    }
     // Every other path is open: pgpool to the primary, the control plane and the other nodes to pg2,
     // a client outside the lab to pg2; and pg2 still streams from the primary.
     expect(await reaches(lab, 'pgpool1', lab.node('pg1').port)).toBe(true);

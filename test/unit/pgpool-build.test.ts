@@ -29,7 +29,7 @@ afterAll(() => {
 
 function fakeBin(
   versionLine: string,
-  commands = ['pcp_attach_node', 'pcp_detach_node', 'pcp_node_info', 'pcp_promote_node'],
+  commands = ['pcp_attach_node', 'pcp_detach_node', 'pcp_health_check_stats', 'pcp_node_info', 'pcp_promote_node'],
 ) {
   const dir = tempDir();
   writeFileSync(join(dir, 'pgpool'), `#!/bin/sh\necho "${versionLine}"\n`);
@@ -62,7 +62,7 @@ test('a pgpool-II 4.6 with its pcp commands is usable', () => {
 test('a missing pcp command or an unreadable version is reported', () => {
   const noPcp = fakeBin('pgpool-II version 4.6.1 (chirikoboshi)', ['pcp_attach_node']);
   expect(pgpoolProblem(noPcp)).toBe(
-    `pgpool-II is not installed in ${noPcp} (missing pcp_detach_node, pcp_node_info, pcp_promote_node)`,
+    `pgpool-II is not installed in ${noPcp} (missing pcp_detach_node, pcp_health_check_stats, pcp_node_info, pcp_promote_node)`,
   );
   const garbled = fakeBin('hello');
   expect(pgpoolProblem(garbled)).toBe(`${join(garbled, 'pgpool')} --version printed no version`);
