@@ -1,15 +1,29 @@
 /**
  * `npm run bench -- failover [--drills N] [--paths pgpool,alarm,ec2,operator,native] [--profile lab|aws-sim]
- * [--port-base N]`: N drills per
+ * [--fault kill|freeze|partition] [--port-base N]`: N drills per
  * trigger path under write load, each on a fresh lab, plus pgpool-II's own native failover
  * (failover_command + follow_primary_command, health_check_period 1) as the baseline. RTO is the
- * longest gap between two acknowledged writes around the kill. Prints a table and writes JSON.
+ * longest gap between two acknowledged writes around the fault (default: SIGKILL of the primary;
+ * freeze and partition leave its instance running, so the EC2 path is left out). Prints a table and
+ * writes JSON.
  */
 import { chmodSync, cpSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { failoverDrill, gaps, labApi, missingWrites, startWriteLoad, type TriggerPath } from '../infra/local/drill';
+import {
+  endFault,
+  failoverDrill,
+  faultProblem,
+  FAULTS,
+  gaps,
+  injectFault,
+  labApi,
+  missingWrites,
+  startWriteLoad,
+  type Fault,
+  type TriggerPath,
+} from '../infra/local/drill';
 import { AWS_SIM_LATENCIES } from '../infra/local/aws-sim';
 import { Lab, profileByName } from '../infra/local/lab';
 import { waitFor } from '../infra/local/proc';
@@ -29,7 +43,13 @@ interface Drill {
 }
 
 /** Where the bench's labs live: --port-base (default 27100) and --profile (default lab). */
-const opts = { portBase: 27100, profile: 'lab' };
+const opts = { portBase: 27100, profile: 'lab', fault: 'kill' as Fault };
+
+const FAULT_TITLE: Record<Fault, string> = {
+  kill: 'SIGKILL',
+  freeze: 'SIGSTOP (frozen)',
+  partition: 'a partition from everything',
+};
 
 async function nativeDrill(): Promise<Drill> {
   const dir = mkdtempSync(join(tmpdir(), 'pgw-bench-native-'));
@@ -54,11 +74,12 @@ async function nativeDrill(): Promise<Drill> {
     await waitFor('writes', () => load.acked.length > 50, 10_000);
     await new Promise((r) => setTimeout(r, 500));
     const killAt = Date.now();
-    lab.kill(primary);
+    injectFault(lab, opts.fault, primary);
     await waitFor('writes to resume', () => load.acked.some((a) => a.at > killAt + 50), 60_000, 20);
     const settle = Date.now() + 3000;
     await waitFor('a settled window', () => Date.now() > settle, 10_000);
     await load.stop();
+    endFault(lab, opts.fault, primary);
     const g = gaps(load.acked, killAt, Date.now());
     return {
       path: 'native',
@@ -83,7 +104,7 @@ async function pgwardenDrill(path: TriggerPath): Promise<Drill> {
     await lab.up();
     // aws-sim: the kill lands anywhere in the 10 s alarm cadence, as a real failure would.
     const jitter = opts.profile === 'aws-sim' ? Math.floor(Math.random() * AWS_SIM_LATENCIES.alarmPeriod.ms) : 0;
-    const r = await failoverDrill(lab, { trigger: path, warmupMs: 500 + jitter });
+    const r = await failoverDrill(lab, { trigger: path, fault: opts.fault, warmupMs: 500 + jitter });
     return {
       path,
       rtoMs: r.rtoMs,
@@ -107,16 +128,24 @@ export async function run(argv: string[]): Promise<void> {
       paths: { type: 'string' },
       profile: { type: 'string' },
       'port-base': { type: 'string' },
+      fault: { type: 'string' },
     },
     strict: true,
   });
+  const fault = (values.fault ?? 'kill') as Fault;
+  if (!FAULTS.includes(fault)) throw new Error(`--fault must be one of ${FAULTS.join(', ')}, got ${values.fault}`);
+  opts.fault = fault;
   const n = Number(values.drills ?? 5);
   if (!Number.isInteger(n) || n < 1) throw new Error(`--drills must be a positive integer, got ${values.drills}`);
   opts.profile = profileByName(values.profile).name;
   opts.portBase = Number(values['port-base'] ?? 27100);
   if (!Number.isInteger(opts.portBase) || opts.portBase < 1024 || opts.portBase > 65000)
     throw new Error(`--port-base must be an integer port, got ${values['port-base']}`);
-  const paths = (values.paths ?? 'pgpool,alarm,ec2,operator,native').split(',') as Path[];
+  const paths = (values.paths ?? `pgpool,alarm,${fault === 'kill' ? 'ec2,' : ''}operator,native`).split(',') as Path[];
+  for (const p of paths) {
+    const why = p === 'native' ? undefined : faultProblem(fault, p);
+    if (why) throw new Error(`--fault ${fault} with path ${p}: ${why}`);
+  }
   const drills: Drill[] = [];
   for (const p of paths) {
     for (let i = 0; i < n; i++) {
@@ -148,7 +177,7 @@ export async function run(argv: string[]): Promise<void> {
   }
   const prof = profileByName(opts.profile);
   console.log(
-    `\nfailover under write load (4 writers through pgpool), SIGKILL of the primary; profile ${prof.name}: ${prof.alarmPeriodS} s alarm period, ${prof.probeIntervalMs / 1000} s probe, pgpool health check every ${prof.healthCheckPeriodS} s (timeout ${prof.healthCheckTimeoutS} s, ${prof.healthCheckRetries} retries)${prof.name === 'aws-sim' ? '; AWS latencies simulated (infra/local/aws-sim.ts): figures are SIMULATED AWS, not measured in AWS' : '; measured in the lab'}\n`,
+    `\nfailover under write load (4 writers through pgpool), ${FAULT_TITLE[opts.fault]} of the primary; profile ${prof.name}: ${prof.alarmPeriodS} s alarm period, ${prof.probeIntervalMs / 1000} s probe, pgpool health check every ${prof.healthCheckPeriodS} s (timeout ${prof.healthCheckTimeoutS} s, ${prof.healthCheckRetries} retries)${prof.name === 'aws-sim' ? '; AWS latencies simulated (infra/local/aws-sim.ts): figures are SIMULATED AWS, not measured in AWS' : '; measured in the lab'}\n`,
   );
   console.log(table(rows));
   // Time per step (median over the drills of each path), from the workflow's execution history.
@@ -173,5 +202,5 @@ export async function run(argv: string[]): Promise<void> {
     console.log(
       `\npgwarden (pgpool path) median RTO / native median: ${(best.rto.median / native.rto.median).toFixed(2)}x (target <= 2x, <= 1000 ms)`,
     );
-  console.log(`results: ${saveResults('failover', { profile: opts.profile, drills, summary })}`);
+  console.log(`results: ${saveResults('failover', { profile: opts.profile, fault: opts.fault, drills, summary })}`);
 }

@@ -11,6 +11,22 @@ import { waitFor } from './proc';
 
 export type TriggerPath = 'pgpool' | 'alarm' | 'ec2' | 'operator';
 
+/**
+ * What happens to the primary: SIGKILL of its processes (a crash: its port refuses at once), SIGSTOP
+ * of them (a frozen host: connections hang), or a partition that cuts it off from everything (its
+ * packets dropped). A frozen or partitioned primary is failed over once its standbys stop hearing it
+ * (wal_receiver_timeout); its instance still runs, so no EC2 event reports it.
+ */
+export type Fault = 'kill' | 'freeze' | 'partition';
+export const FAULTS: readonly Fault[] = ['kill', 'freeze', 'partition'];
+
+/** Trigger paths that can notice `fault`, or why not. */
+export function faultProblem(fault: Fault, trigger: TriggerPath): string | undefined {
+  if (fault !== 'kill' && trigger === 'ec2')
+    return `a ${fault === 'freeze' ? 'frozen' : 'partitioned'} primary's instance keeps running: no EC2 event reports it (--trigger pgpool, alarm or operator)`;
+  return undefined;
+}
+
 export interface StepTiming {
   state: string;
   durationMs?: number;
@@ -21,13 +37,14 @@ export interface StepTiming {
 
 export interface DrillResult {
   trigger: TriggerPath;
+  fault: Fault;
   outcome: string;
   execution?: string;
   oldPrimary: string;
   newPrimary?: string;
   timeline?: number;
   killAt: string;
-  /** Kill to the first acknowledged write that was sent after the kill. */
+  /** Fault to the first acknowledged write that was sent after the fault. */
   firstWriteAfterKillMs: number | null;
   /** Longest gap between two consecutive acknowledged writes in the window around the kill. */
   rtoMs: number | null;
@@ -219,9 +236,12 @@ const SENSORS: Record<TriggerPath, { pgpool: boolean; alarm: boolean; ec2: boole
 
 export async function failoverDrill(
   lab: Lab,
-  opts: { trigger?: TriggerPath; writers?: number; warmupMs?: number; log?: (m: string) => void } = {},
+  opts: { trigger?: TriggerPath; fault?: Fault; writers?: number; warmupMs?: number; log?: (m: string) => void } = {},
 ): Promise<DrillResult> {
   const trigger = opts.trigger ?? 'pgpool';
+  const fault = opts.fault ?? 'kill';
+  const why = faultProblem(fault, trigger);
+  if (why) throw new Error(why);
   const log = opts.log ?? (() => undefined);
   await lab.waitReady(30_000);
   const before = await lab.status();
@@ -247,9 +267,11 @@ export async function failoverDrill(
   try {
     await waitFor('the write load to be acknowledged', () => load.acked.length > 50, 10_000);
     await new Promise((r) => setTimeout(r, opts.warmupMs ?? 500));
-    log(`killing primary ${oldPrimary} under write load (${load.acked.length} writes acknowledged so far)`);
+    log(
+      `${FAULT_VERB[fault]} primary ${oldPrimary} under write load (${load.acked.length} writes acknowledged so far)`,
+    );
     const killAt = Date.now();
-    lab.kill(oldPrimary);
+    injectFault(lab, fault, oldPrimary);
     if (trigger === 'operator')
       await api(lab, 'POST', '/v1/failover', { reason: 'drill: operator-initiated failover', wait: false });
     const exec = await finishedFailover(lab, known, { since: killAt, timeoutMs: 60_000 });
@@ -265,6 +287,7 @@ export async function failoverDrill(
     const checks = checkCluster(after, oldPrimary, exec.output?.promote?.node);
     return {
       trigger,
+      fault,
       outcome:
         exec.status === 'SUCCEEDED'
           ? exec.output?.record?.outcome === 'failed-over'
@@ -288,8 +311,28 @@ export async function failoverDrill(
     };
   } finally {
     await load.stop();
+    endFault(lab, fault, oldPrimary);
     await api(lab, 'POST', '/v1/sensors', { pgpool: true, alarm: true, ec2: true }).catch(() => undefined);
   }
+}
+
+const FAULT_VERB: Record<Fault, string> = { kill: 'killing', freeze: 'freezing', partition: 'partitioning' };
+
+/** The fault, on the primary `node`. */
+export function injectFault(lab: Lab, fault: Fault, node: string): void {
+  if (fault === 'kill') lab.kill(node);
+  else if (fault === 'freeze') lab.freeze(node);
+  else lab.partitions.partition(node, 'all');
+}
+
+/**
+ * The fault's end, once the failover is measured: a frozen node's processes resume (the fence has
+ * killed them, or they find their data directory fenced), a partition heals. A fenced node stays
+ * down until a rejoin brings it back.
+ */
+export function endFault(lab: Lab, fault: Fault, node: string): void {
+  if (fault === 'freeze') lab.thaw(node);
+  else if (fault === 'partition') lab.partitions.heal(node);
 }
 
 /** The safety checks every drill makes on the cluster afterwards. */
@@ -315,10 +358,12 @@ export function checkCluster(s: LabStatus, oldPrimary: string, newPrimary?: stri
   };
 }
 
+const FAULT_DONE: Record<Fault, string> = { kill: 'killed', freeze: 'froze', partition: 'partitioned' };
+
 export function renderDrill(r: DrillResult): string {
   const lines = [
-    `failover drill (trigger: ${r.trigger}, lab profile "${r.profile}")`,
-    `  killed primary ${r.oldPrimary} at ${r.killAt}; new primary ${r.newPrimary ?? '-'} on timeline ${r.timeline ?? '-'}; outcome ${r.outcome}`,
+    `failover drill (fault: ${r.fault}, trigger: ${r.trigger}, lab profile "${r.profile}")`,
+    `  ${FAULT_DONE[r.fault]} primary ${r.oldPrimary} at ${r.killAt}; new primary ${r.newPrimary ?? '-'} on timeline ${r.timeline ?? '-'}; outcome ${r.outcome}`,
     `  workflow ${r.execution ?? '-'} took ${r.workflowMs ?? '-'} ms:`,
   ];
   for (const s of r.steps.filter((x) => x.durationMs !== undefined)) {
@@ -327,7 +372,7 @@ export function renderDrill(r: DrillResult): string {
     );
   }
   lines.push(
-    `  RTO: ${r.rtoMs} ms (longest gap between acknowledged writes); kill to first committed write sent after it: ${r.firstWriteAfterKillMs} ms`,
+    `  RTO: ${r.rtoMs} ms (longest gap between acknowledged writes); fault to first committed write sent after it: ${r.firstWriteAfterKillMs} ms`,
     `  writes: ${r.acknowledged} acknowledged, ${r.lostWrites} lost, ${r.errors} client errors (reconnects)`,
     `  checks: ${Object.entries(r.checks)
       .map(([k, v]) => `${k} ${v ? 'ok' : 'FAILED'}`)

@@ -255,6 +255,24 @@ describe('failover drills, each on a fresh lab', () => {
     expect(Object.values(r.checks).every(Boolean)).toBe(true);
   });
 
+  test('the drill with --fault partition: a primary cut off from everything is failed over, nothing acknowledged is lost, every check holds, the cut is healed', async () => {
+    lab = freshLab(26000);
+    await lab.up();
+    const r = await failoverDrill(lab, { trigger: 'pgpool', fault: 'partition' });
+    expect({ fault: r.fault, outcome: r.outcome, lost: r.lostWrites }).toEqual({
+      fault: 'partition',
+      outcome: 'succeeded',
+      lost: 0,
+    });
+    expect(r.newPrimary).not.toBe(r.oldPrimary);
+    expect(Object.entries(r.checks).filter(([, ok]) => !ok)).toEqual([]);
+    expect(r.rtoMs).not.toBeNull();
+    expect(lab.partitions.list()).toEqual([]);
+    // Healed, the old primary is still fenced: never writable again without a rejoin.
+    const old = (await lab.status()).nodes.find((n) => n.name === r.oldPrimary)!;
+    expect({ fenced: old.fenced, role: old.role }).toEqual({ fenced: true, role: 'down' });
+  });
+
   test('a frozen primary that resumes after the failover never accepts another write and is fenced', async () => {
     lab = freshLab(26000);
     await lab.up();

@@ -134,6 +134,20 @@ describe('a wrong command line: exit 2, the message and that command help on std
     expect(errors[0]).toMatch(/^pgwarden bench: bench needs one of: lab, [\s\S]*\n\nusage: pgwarden bench </);
   });
 
+  test('lab drill failover: an unknown fault, and a fault no EC2 event reports with --trigger ec2, start nothing', async () => {
+    expect(await main(['lab', 'drill', 'failover', '--fault', 'flood'])).toBe(2);
+    expect(errors[0]).toMatch(
+      /^pgwarden lab drill: --fault must be one of kill, freeze, partition, got "flood"\n\nusage: pgwarden lab drill failover \[--fault kill\|freeze\|partition\]/,
+    );
+    expect(await main(['lab', 'drill', 'failover', '--fault', 'partition', '--trigger', 'ec2'])).toBe(2);
+    expect(errors[1]).toMatch(
+      /^pgwarden lab drill: --fault partition --trigger ec2: a partitioned primary's instance keeps running: no EC2 event reports it/,
+    );
+    expect(await main(['lab', 'drill', 'failover', '--fault', 'freeze', '--trigger', 'ec2'])).toBe(2);
+    expect(errors[2]).toMatch(/--fault freeze --trigger ec2: a frozen primary's instance keeps running/);
+    expect(logged).toEqual([]);
+  });
+
   test('an unknown flag of traces (its module used to throw it unlabelled: exit 1)', async () => {
     expect(await main(['traces', '--bogus'])).toBe(2);
     expect(errors[0]).toMatch(/^pgwarden traces: Unknown option '--bogus'\n\nusage: pgwarden traces/);

@@ -160,11 +160,17 @@ const TRIGGERS = ['pgpool', 'alarm', 'ec2', 'operator'];
 
 const drill: Leaf = {
   name: 'drill',
-  usage: 'lab drill failover [--trigger pgpool|alarm|ec2|operator] [--seconds S] [--json]',
-  summary: 'write load (S s before the kill, default 0.5), SIGKILL\nthe primary, timings, lost writes',
+  usage:
+    'lab drill failover [--fault kill|freeze|partition] [--trigger pgpool|alarm|ec2|operator] [--seconds S] [--json]',
+  summary: 'write load (S s before the fault, default 0.5), a fault of\nthe primary, timings, lost writes',
   options: {
+    fault: {
+      type: 'string',
+      arg: 'F',
+      help: 'kill (SIGKILL, default), freeze (SIGSTOP) or partition (cut off from everything)',
+    },
     trigger: { type: 'string', arg: 'T', help: `what notices the failure: ${TRIGGERS.join(', ')} (default pgpool)` },
-    seconds: { type: 'string', arg: 'S', help: 'seconds of write load before the kill, 0 to 600 (default 0.5)' },
+    seconds: { type: 'string', arg: 'S', help: 'seconds of write load before the fault, 0 to 600 (default 0.5)' },
     ...JSON_OPTION,
   },
   args: [1, 1],
@@ -173,12 +179,18 @@ const drill: Leaf = {
     if (positionals[0] !== 'failover') throw new UsageError(`unknown drill "${positionals[0]}" (drills: failover)`);
     const trigger = (values.trigger ?? 'pgpool') as string;
     if (!TRIGGERS.includes(trigger)) throw new UsageError(`--trigger must be one of ${TRIGGERS.join(', ')}`);
+    const { failoverDrill, renderDrill, FAULTS, faultProblem } = require('../drill') as typeof import('../drill');
+    const fault = (values.fault ?? 'kill') as string;
+    if (!(FAULTS as readonly string[]).includes(fault))
+      throw new UsageError(`--fault must be one of ${FAULTS.join(', ')}, got "${fault}"`);
+    const why = faultProblem(fault as 'kill', trigger as 'pgpool');
+    if (why) throw new UsageError(`--fault ${fault} --trigger ${trigger}: ${why}`);
     const seconds = values.seconds === undefined ? undefined : Number(values.seconds);
     if (seconds !== undefined && !(seconds >= 0 && seconds <= 600))
       throw new UsageError(`--seconds must be a number of seconds from 0 to 600, got "${String(values.seconds)}"`);
-    const { failoverDrill, renderDrill } = require('../drill') as typeof import('../drill');
     const r = await failoverDrill(new Lab(), {
       trigger: trigger as 'pgpool',
+      fault: fault as 'kill',
       ...(seconds !== undefined ? { warmupMs: seconds * 1000 } : {}),
     });
     console.log(values.json ? JSON.stringify(r, null, 2) : renderDrill(r));
