@@ -8,6 +8,8 @@ import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Lab } from '../../infra/local/lab';
+import { pgpoolBackends } from '../../functions/lib/db';
+import { LabSecrets } from '../../infra/local/adapters';
 import { executions, labApi } from '../../infra/local/drill';
 import { run, waitFor } from '../../infra/local/proc';
 import { freshLab, testPortBase } from './support/lab';
@@ -205,6 +207,24 @@ describe('lab', () => {
     expect(full.output.rewind.method).toBe('none');
     expect(lab.postmasterPid('pg2')).toBe(pid);
   }, 120_000);
+
+  test("pgpool's health check finds a frozen standby down (patch 0006); thawed, it is attached again by itself", async () => {
+    // A stopped postmaster: the kernel still completes the TCP handshake, nobody answers the
+    // SSLRequest. Stock pgpool-II 4.6.1 restarted that read after its timer fired and never failed.
+    const creds = await new LabSecrets(lab).pgpool();
+    const pgpool1 = lab.readTopology().pgpools.find((p) => p.name === 'pgpool1')!;
+    const id = lab.node('pg3').backendId;
+    const pg3In = async () => (await pgpoolBackends(pgpool1, creds, 5000)).find((v) => v.id === id)?.status;
+    expect(await pg3In()).toBe('up');
+    lab.freeze('pg3');
+    try {
+      await waitFor('pgpool1 to count the frozen pg3 down', async () => (await pg3In()) === 'down', 60_000, 200);
+    } finally {
+      lab.thaw('pg3');
+    }
+    await waitFor('pgpool1 to count pg3 up again', async () => (await pg3In()) === 'up', 90_000, 250);
+    await lab.waitReady(60_000);
+  }, 180_000);
 
   test('a standby killed with SIGKILL shows as down; pgpool keeps serving reads and writes', async () => {
     lab.kill('pg3');
