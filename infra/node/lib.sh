@@ -319,6 +319,12 @@ require_param() {
   [ -n "${!name:-}" ] || die "missing parameter $1"
 }
 
+# A pgpool backend number (NODE_ID). pcp reads "x" as 0: checked here, before anything is asked.
+require_backend_id() {
+  require_param NODE_ID
+  [[ $PGW_PARAM_NODE_ID =~ ^[0-9]{1,3}$ ]] || die "NODE_ID must be a pgpool backend number, got \"$PGW_PARAM_NODE_ID\""
+}
+
 # Create this node's physical slot on an upstream over a replication connection (idempotent).
 create_slot_on() {
   local host=$1 port=$2 out

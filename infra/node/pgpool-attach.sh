@@ -10,9 +10,9 @@
 # pgpool would detach it again at its next health check, and clients of this pgpool would meet it in
 # between. The result says attached=no reason=unreachable; the prober tries again later.
 . "$(dirname "$0")/lib.sh"
-require_param NODE_ID
+require_backend_id
 d=$PGW_PGPOOL_DIR
-view=$(pgpool_backend "$PGW_PARAM_NODE_ID") || die "pgpool has no backend $PGW_PARAM_NODE_ID"
+view=$(pgpool_backend "$PGW_PARAM_NODE_ID") || die "cannot read this pgpool's status of backend $PGW_PARAM_NODE_ID (pcp_health_check_stats failed: see above)"
 read -r backend_host backend_port status <<<"$view"
 # down and quarantine are pcp_node_info's status 3
 [ "$status" = quarantine ] && status=down

@@ -5,9 +5,9 @@
 # client that runs a statement. A workflow detaches on purpose, so it leaves a marker that the
 # failover_command (configure-pgpool.sh) takes to return at once without reporting the event.
 . "$(dirname "$0")/lib.sh"
-require_param NODE_ID
+require_backend_id
 d=$PGW_PGPOOL_DIR
-view=$(pgpool_backend "$PGW_PARAM_NODE_ID") || die "pgpool has no backend $PGW_PARAM_NODE_ID"
+view=$(pgpool_backend "$PGW_PARAM_NODE_ID") || die "cannot read this pgpool's status of backend $PGW_PARAM_NODE_ID (pcp_health_check_stats failed: see above)"
 read -r _ _ status <<<"$view"
 if [ "$status" != down ] && [ "$status" != quarantine ]; then
   marker="$d/run/planned-detach-$PGW_PARAM_NODE_ID"

@@ -8,10 +8,9 @@
 # default weight.
 # Parameters: NODE_ID (pgpool backend id), WEIGHT (a non-negative number).
 . "$(dirname "$0")/lib.sh"
-require_param NODE_ID
+require_backend_id
 id=$PGW_PARAM_NODE_ID
 w=${PGW_PARAM_WEIGHT:-}
-[[ "$id" =~ ^[0-9]+$ ]] || die "NODE_ID must be a backend id, got \"$id\""
 [[ "$w" =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "WEIGHT must be a non-negative number, got \"$w\""
 d=$PGW_PGPOOL_DIR
 conf=$d/pgpool.conf

@@ -162,6 +162,14 @@ describe('lab', () => {
     expect(until.code).not.toBe(0);
     expect(until.stderr).toContain('unknown UNTIL later (exit|checkpoint)');
     expect(lab.postmasterPid('pg3')).toBe(pid);
+    // pcp would read "1x" as backend 1: refused before pgpool is asked anything.
+    const id = await lab.script('pgpool1', 'pgpool-detach', { NODE_ID: '1x' });
+    expect(id.code).not.toBe(0);
+    expect(id.stderr).toContain('NODE_ID must be a pgpool backend number, got "1x"');
+    const none = await lab.script('pgpool1', 'pgpool-attach', { NODE_ID: '9' });
+    expect(none.code).not.toBe(0);
+    expect(none.stderr).toContain("cannot read this pgpool's status of backend 9");
+    expect((await lab.status()).pgpools[0].nodes.every((n) => n.status === 'up')).toBe(true);
   }, 60_000);
 
   test('a pgpool-II older than 4.5 is refused by configure-pgpool.sh, and its configuration is left as it was', async () => {
