@@ -16,6 +16,7 @@ import {
   failoverDrill,
   faultProblem,
   FAULTS,
+  FAULT_WORDS,
   gaps,
   injectFault,
   labApi,
@@ -44,12 +45,6 @@ interface Drill {
 
 /** Where the bench's labs live: --port-base (default 27100) and --profile (default lab). */
 const opts = { portBase: 27100, profile: 'lab', fault: 'kill' as Fault };
-
-const FAULT_TITLE: Record<Fault, string> = {
-  kill: 'SIGKILL',
-  freeze: 'SIGSTOP (frozen)',
-  partition: 'a partition from everything',
-};
 
 async function nativeDrill(): Promise<Drill> {
   const dir = mkdtempSync(join(tmpdir(), 'pgw-bench-native-'));
@@ -177,7 +172,7 @@ export async function run(argv: string[]): Promise<void> {
   }
   const prof = profileByName(opts.profile);
   console.log(
-    `\nfailover under write load (4 writers through pgpool), ${FAULT_TITLE[opts.fault]} of the primary; profile ${prof.name}: ${prof.alarmPeriodS} s alarm period, ${prof.probeIntervalMs / 1000} s probe, pgpool health check every ${prof.healthCheckPeriodS} s (timeout ${prof.healthCheckTimeoutS} s, ${prof.healthCheckRetries} retries)${prof.name === 'aws-sim' ? '; AWS latencies simulated (infra/local/aws-sim.ts): figures are SIMULATED AWS, not measured in AWS' : '; measured in the lab'}\n`,
+    `\nfailover under write load (4 writers through pgpool), ${FAULT_WORDS[opts.fault].title} of the primary; profile ${prof.name}: ${prof.alarmPeriodS} s alarm period, ${prof.probeIntervalMs / 1000} s probe, pgpool health check every ${prof.healthCheckPeriodS} s (timeout ${prof.healthCheckTimeoutS} s, ${prof.healthCheckRetries} retries)${prof.name === 'aws-sim' ? '; AWS latencies simulated (infra/local/aws-sim.ts): figures are SIMULATED AWS, not measured in AWS' : '; measured in the lab'}\n`,
   );
   console.log(table(rows));
   // Time per step (median over the drills of each path), from the workflow's execution history.

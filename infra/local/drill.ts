@@ -20,6 +20,13 @@ export type TriggerPath = 'pgpool' | 'alarm' | 'ec2' | 'operator';
 export type Fault = 'kill' | 'freeze' | 'partition';
 export const FAULTS: readonly Fault[] = ['kill', 'freeze', 'partition'];
 
+/** How the drill, its report and the bench speak of each fault. */
+export const FAULT_WORDS: Record<Fault, { doing: string; done: string; title: string }> = {
+  kill: { doing: 'killing', done: 'killed', title: 'SIGKILL' },
+  freeze: { doing: 'freezing', done: 'froze', title: 'SIGSTOP (frozen)' },
+  partition: { doing: 'partitioning', done: 'partitioned', title: 'a partition from everything' },
+};
+
 /** Trigger paths that can notice `fault`, or why not. */
 export function faultProblem(fault: Fault, trigger: TriggerPath): string | undefined {
   if (fault !== 'kill' && trigger === 'ec2')
@@ -268,7 +275,7 @@ export async function failoverDrill(
     await waitFor('the write load to be acknowledged', () => load.acked.length > 50, 10_000);
     await new Promise((r) => setTimeout(r, opts.warmupMs ?? 500));
     log(
-      `${FAULT_VERB[fault]} primary ${oldPrimary} under write load (${load.acked.length} writes acknowledged so far)`,
+      `${FAULT_WORDS[fault].doing} primary ${oldPrimary} under write load (${load.acked.length} writes acknowledged so far)`,
     );
     const killAt = Date.now();
     injectFault(lab, fault, oldPrimary);
@@ -316,8 +323,6 @@ export async function failoverDrill(
   }
 }
 
-const FAULT_VERB: Record<Fault, string> = { kill: 'killing', freeze: 'freezing', partition: 'partitioning' };
-
 /** The fault, on the primary `node`. */
 export function injectFault(lab: Lab, fault: Fault, node: string): void {
   if (fault === 'kill') lab.kill(node);
@@ -358,12 +363,10 @@ export function checkCluster(s: LabStatus, oldPrimary: string, newPrimary?: stri
   };
 }
 
-const FAULT_DONE: Record<Fault, string> = { kill: 'killed', freeze: 'froze', partition: 'partitioned' };
-
 export function renderDrill(r: DrillResult): string {
   const lines = [
     `failover drill (fault: ${r.fault}, trigger: ${r.trigger}, lab profile "${r.profile}")`,
-    `  ${FAULT_DONE[r.fault]} primary ${r.oldPrimary} at ${r.killAt}; new primary ${r.newPrimary ?? '-'} on timeline ${r.timeline ?? '-'}; outcome ${r.outcome}`,
+    `  ${FAULT_WORDS[r.fault].done} primary ${r.oldPrimary} at ${r.killAt}; new primary ${r.newPrimary ?? '-'} on timeline ${r.timeline ?? '-'}; outcome ${r.outcome}`,
     `  workflow ${r.execution ?? '-'} took ${r.workflowMs ?? '-'} ms:`,
   ];
   for (const s of r.steps.filter((x) => x.durationMs !== undefined)) {

@@ -154,21 +154,18 @@ describe('lab', () => {
   }, 60_000);
 
   test('a node action with a bad parameter fails naming it and stops nothing', async () => {
+    const refused = async (host: string, script: string, params: Record<string, string>, why: string) => {
+      const r = await lab.script(host, script, params);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain(why);
+    };
     const pid = lab.postmasterPid('pg3');
-    const mode = await lab.script('pg3', 'stop', { MODE: 'gentle' });
-    expect(mode.code).not.toBe(0);
-    expect(mode.stderr).toContain('unknown MODE gentle');
-    const until = await lab.script('pg3', 'stop', { UNTIL: 'later' });
-    expect(until.code).not.toBe(0);
-    expect(until.stderr).toContain('unknown UNTIL later (exit|checkpoint)');
+    await refused('pg3', 'stop', { MODE: 'gentle' }, 'unknown MODE gentle');
+    await refused('pg3', 'stop', { UNTIL: 'later' }, 'unknown UNTIL later (exit|checkpoint)');
     expect(lab.postmasterPid('pg3')).toBe(pid);
     // pcp would read "1x" as backend 1: refused before pgpool is asked anything.
-    const id = await lab.script('pgpool1', 'pgpool-detach', { NODE_ID: '1x' });
-    expect(id.code).not.toBe(0);
-    expect(id.stderr).toContain('NODE_ID must be a pgpool backend number, got "1x"');
-    const none = await lab.script('pgpool1', 'pgpool-attach', { NODE_ID: '9' });
-    expect(none.code).not.toBe(0);
-    expect(none.stderr).toContain("cannot read this pgpool's status of backend 9");
+    await refused('pgpool1', 'pgpool-detach', { NODE_ID: '1x' }, 'NODE_ID must be a pgpool backend number, got "1x"');
+    await refused('pgpool1', 'pgpool-attach', { NODE_ID: '9' }, "cannot read this pgpool's status of backend 9");
     expect((await lab.status()).pgpools[0].nodes.every((n) => n.status === 'up')).toBe(true);
   }, 60_000);
 
