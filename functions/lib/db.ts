@@ -127,6 +127,16 @@ export interface PoolNode {
 }
 
 /**
+ * pgpool's word for a backend's status as up or down. `up`, and `waiting` (up, no child connected to
+ * it yet), route queries; `down`, `quarantine` (down until the watchdog's quorum agrees; only with a
+ * watchdog) and `unused` do not, nor does a word this code does not know. The node scripts count
+ * quarantine as down too (infra/node/pgpool-attach.sh, pgpool-detach.sh).
+ */
+export function poolStatus(word: string): 'up' | 'down' {
+  return word === 'up' || word === 'waiting' ? 'up' : 'down';
+}
+
+/**
  * pgpool's view of its backends, from its shared memory (SHOW POOL_HEALTH_CHECK_STATS through its SQL
  * port). Not SHOW POOL_NODES: that one pings every backend and opens a connection to each for its
  * pg_status and pg_role columns, so one backend that drops traffic (a partitioned or frozen host)
@@ -145,7 +155,7 @@ export async function pgpoolBackends(ep: Endpoint, creds: DbCredentials, timeout
         id: Number(x.node_id),
         host: x.hostname,
         port: Number(x.port),
-        status: x.status === 'down' ? ('down' as const) : ('up' as const),
+        status: poolStatus(x.status),
         role: x.role,
       }));
     },

@@ -1,6 +1,7 @@
 /** `lab status`: the lab as its nodes, pgpools and services see themselves right now. */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { poolStatus } from '../../../functions/lib/db';
 import { syncDegraded, type Topology } from '../../../functions/lib/topology';
 import type { LabNode, LabPgpool } from './config';
 import { sslQuery } from './connections';
@@ -186,7 +187,7 @@ async function pgpoolStatus(lab: Lab, p: LabPgpool): Promise<PgpoolStatus> {
     out.nodes = rows.map((r) => ({
       id: Number(r.node_id),
       name: names.get(String(r.port)) ?? `${r.hostname}:${r.port}`,
-      status: r.status === 'down' ? 'down' : 'up',
+      status: poolStatus(r.status),
       role: r.role,
       pgRole: r.pg_role,
       selectCount: Number(r.select_cnt),
