@@ -15,7 +15,7 @@ import {
   endFault,
   failoverDrill,
   faultProblem,
-  FAULTS,
+  parseFault,
   FAULT_WORDS,
   gaps,
   injectFault,
@@ -127,8 +127,7 @@ export async function run(argv: string[]): Promise<void> {
     },
     strict: true,
   });
-  const fault = (values.fault ?? 'kill') as Fault;
-  if (!FAULTS.includes(fault)) throw new Error(`--fault must be one of ${FAULTS.join(', ')}, got ${values.fault}`);
+  const fault = parseFault(values.fault);
   opts.fault = fault;
   const n = Number(values.drills ?? 5);
   if (!Number.isInteger(n) || n < 1) throw new Error(`--drills must be a positive integer, got ${values.drills}`);

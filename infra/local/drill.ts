@@ -27,6 +27,14 @@ export const FAULT_WORDS: Record<Fault, { doing: string; done: string; title: st
   partition: { doing: 'partitioning', done: 'partitioned', title: 'a partition from everything' },
 };
 
+/** A --fault word as a Fault (undefined: the default, kill); throws naming the words for any other. */
+export function parseFault(word: string | undefined): Fault {
+  const fault = word ?? 'kill';
+  if (!(FAULTS as readonly string[]).includes(fault))
+    throw new Error(`--fault must be one of ${FAULTS.join(', ')}, got "${fault}"`);
+  return fault as Fault;
+}
+
 /** Trigger paths that can notice `fault`, or why not. */
 export function faultProblem(fault: Fault, trigger: TriggerPath): string | undefined {
   if (fault !== 'kill' && trigger === 'ec2')

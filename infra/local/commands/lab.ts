@@ -179,18 +179,21 @@ const drill: Leaf = {
     if (positionals[0] !== 'failover') throw new UsageError(`unknown drill "${positionals[0]}" (drills: failover)`);
     const trigger = (values.trigger ?? 'pgpool') as string;
     if (!TRIGGERS.includes(trigger)) throw new UsageError(`--trigger must be one of ${TRIGGERS.join(', ')}`);
-    const { failoverDrill, renderDrill, FAULTS, faultProblem } = require('../drill') as typeof import('../drill');
-    const fault = (values.fault ?? 'kill') as string;
-    if (!(FAULTS as readonly string[]).includes(fault))
-      throw new UsageError(`--fault must be one of ${FAULTS.join(', ')}, got "${fault}"`);
-    const why = faultProblem(fault as 'kill', trigger as 'pgpool');
+    const { failoverDrill, renderDrill, parseFault, faultProblem } = require('../drill') as typeof import('../drill');
+    let fault: ReturnType<typeof parseFault>;
+    try {
+      fault = parseFault(values.fault as string | undefined);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    const why = faultProblem(fault, trigger as 'pgpool');
     if (why) throw new UsageError(`--fault ${fault} --trigger ${trigger}: ${why}`);
     const seconds = values.seconds === undefined ? undefined : Number(values.seconds);
     if (seconds !== undefined && !(seconds >= 0 && seconds <= 600))
       throw new UsageError(`--seconds must be a number of seconds from 0 to 600, got "${String(values.seconds)}"`);
     const r = await failoverDrill(new Lab(), {
       trigger: trigger as 'pgpool',
-      fault: fault as 'kill',
+      fault,
       ...(seconds !== undefined ? { warmupMs: seconds * 1000 } : {}),
     });
     console.log(values.json ? JSON.stringify(r, null, 2) : renderDrill(r));
