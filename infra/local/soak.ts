@@ -43,6 +43,8 @@ export interface FaultResult extends Fault {
   target?: string;
   recovered: boolean;
   recoveryMs?: number;
+  /** The longest time without an acknowledged write, from the fault's start until whole again. */
+  longestWriteGapMs?: number;
   note?: string;
 }
 
@@ -155,6 +157,7 @@ export async function soak(lab: Lab, opts: SoakOptions): Promise<SoakResult> {
     for (const f of plan) {
       const r: FaultResult = { ...f, recovered: false };
       results.push(r);
+      const injectedAt = Date.now();
       try {
         await inject(lab, f, r, log);
       } catch (e) {
@@ -164,9 +167,14 @@ export async function soak(lab: Lab, opts: SoakOptions): Promise<SoakResult> {
       const { why, wholeAt } = await recover(lab, bound);
       r.recovered = why === undefined;
       r.recoveryMs = (wholeAt ?? Date.now()) - started;
+      r.longestWriteGapMs = gaps(
+        loads.flatMap((l) => l.acked),
+        injectedAt,
+        wholeAt ?? Date.now(),
+      ).longest;
       if (why) r.note = `${r.note ? `${r.note}; ` : ''}not whole after ${bound} ms: ${why}`;
       log(
-        `fault ${f.n} ${f.kind}${r.target ? ` (${r.target})` : ''}: ${r.recovered ? `recovered in ${r.recoveryMs} ms` : r.note}`,
+        `fault ${f.n} ${f.kind}${r.target ? ` (${r.target})` : ''}: ${r.recovered ? `recovered in ${r.recoveryMs} ms` : r.note}, longest write gap ${r.longestWriteGapMs} ms`,
       );
       if (!r.recovered) break;
     }
@@ -355,7 +363,7 @@ export function renderSoak(r: SoakResult): string {
     'schedule:',
     ...r.results.map(
       (x) =>
-        `  ${String(x.n).padStart(3)} ${x.kind.padEnd(22)} ${(x.target ?? '').padEnd(16)} hold ${x.holdMs} ms  ${x.recovered ? `whole again in ${x.recoveryMs} ms (steady 3 s)` : 'NOT RECOVERED'}${x.note ? `  (${x.note})` : ''}`,
+        `  ${String(x.n).padStart(3)} ${x.kind.padEnd(22)} ${(x.target ?? '').padEnd(16)} hold ${x.holdMs} ms  ${x.recovered ? `whole again in ${x.recoveryMs} ms (steady 3 s)` : 'NOT RECOVERED'}, write gap ${x.longestWriteGapMs} ms${x.note ? `  (${x.note})` : ''}`,
     ),
     ...r.schedule.slice(r.results.length).map((x) => `  ${String(x.n).padStart(3)} ${x.kind.padEnd(22)} not run`),
     `faults survived: ${r.faultsSurvived} of ${r.schedule.length}`,

@@ -31,6 +31,8 @@ test(`soak, seed ${SEED}, 4 faults: never two writable primaries, no acknowledge
     expect(r.lost).toBe(0);
     expect(r.acknowledged).toBeGreaterThan(100);
     expect(r.results.map((x) => x.recovered)).toEqual([true, true, true, true]);
+    // each fault reports its own longest write gap (from the fault's start until whole again)
+    for (const x of r.results) expect(x.longestWriteGapMs).toEqual(expect.any(Number));
     expect(r.unfinishedExecutions).toEqual([]);
     expect(r.ok).toBe(true);
   } finally {
