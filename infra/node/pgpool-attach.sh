@@ -28,8 +28,18 @@ if [ "$status" = down ] && ! reachable; then
   result attached=no changed=no reason=unreachable
   exit 0
 fi
+# pgpool-failover-hook.sh is waiting for pgwarden (this attach is probably that workflow's): pgpool
+# replaces its children only once the hook returns, so waiting for them here would only add 5 s.
+hook_running() {
+  local pid
+  pid=$(cat "$d/run/failover-hook-running" 2>/dev/null) && [ -n "$pid" ] && process_alive "$pid"
+}
 if [ "$status" = down ]; then
-  poll_until 5 children_alive || log "not every pgpool child is alive after 5 s; attaching anyway"
+  if hook_running; then
+    log "pgpool is inside its failover_command: its children come back after it; attaching without waiting for them"
+  else
+    poll_until 5 children_alive || log "not every pgpool child is alive after 5 s; attaching anyway"
+  fi
   rm -f "$d/run/planned-detach-$PGW_PARAM_NODE_ID" # once attached, its failures are reported again
   pcp pcp_attach_node -n "$PGW_PARAM_NODE_ID" >/dev/null
   changed=yes

@@ -29,7 +29,14 @@ json=$(printf '{"source":"pgpool","pgpool":"%s","failedNodeId":%s,"failedHost":"
   "${PGW_NODE:-pgpool}" "${1:--1}" "${2:-}" "${3:-0}" "${4:--1}" "${5:--1}" "${6:--1}" "${7:-}" "${8:-0}" "${9:-}" "${10:-0}" "$now")
 echo "$now failover_command: $json" >>"$log"
 if [ -n "${PGW_TRIGGER_CMD:-}" ]; then
+  # While this waits, pgpool is inside its failover: it restarts its children only after this
+  # returns. pgpool-attach.sh reads this marker so as not to wait for them (the workflow's own attach,
+  # after a false alarm, would otherwise wait 5 s for children that cannot come back before it ends).
+  running="${PGW_PGPOOL_DIR:-/nonexistent}/run/failover-hook-running"
+  echo $$ >"$running" 2>/dev/null || true
   out=$(printf '%s' "$json" | timeout "${PGW_HOOK_TIMEOUT:-30}" bash -c "$PGW_TRIGGER_CMD" 2>&1)
-  echo "$now trigger (exit $?): $out" >>"$log"
+  rc=$?
+  rm -f "$running"
+  echo "$now trigger (exit $rc): $out" >>"$log"
 fi
 exit 0

@@ -3,6 +3,7 @@
  * the cluster, a healthy primary that one pgpool detached, a failover that leaves the quorum degraded.
  */
 import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client } from 'pg';
 import { executions, labApi } from '../../infra/local/drill';
@@ -130,6 +131,14 @@ test('a healthy primary that one pgpool detached is attached again by the false 
   expect((await routedBy(l, 'pgpool1', t0.primary)).name).toBe(t0.primary);
   expect(await writeThroughPgpool(l)).toBe(true);
   expect(l.readTopology()).toMatchObject({ primary: t0.primary, timeline: t0.timeline });
+  // pgpool's own failover searched the standbys for a primary while its failover_command waited for
+  // the workflow; the failback the false alarm queued ended that search (patch 0007), instead of it
+  // running to search_primary_node_timeout with no writes routed anywhere.
+  const pgpoolLog = readFileSync(join(l.pgpoolDir('pgpool1'), 'log', 'pgpool.log'), 'utf8');
+  expect(pgpoolLog).toContain('a queued failback or promote request will look again');
+  expect(pgpoolLog).not.toContain('find_primary_node_repeatedly: expired');
+  // the hook's marker (read by pgpool-attach.sh) is gone once the hook returned
+  expect(existsSync(join(l.pgpoolDir('pgpool1'), 'run', 'failover-hook-running'))).toBe(false);
 });
 
 test('without the failover that pgpool reports to, the prober attaches the writable primary a pgpool detached', async () => {
