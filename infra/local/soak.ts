@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { defaultLabDir, Lab, type LabStatus } from './lab';
 import { executions, gaps, labApi, startWriteLoad, type LoadHandle } from './drill';
 import { readPid } from './lab/processes';
-import { isAlive } from './proc';
+import { isAlive, waitFor } from './proc';
 import { UsageError } from './usage-error';
 
 export const FAULT_KINDS = [
@@ -187,7 +187,14 @@ export async function soak(lab: Lab, opts: SoakOptions): Promise<SoakResult> {
   }
   const acked = loads.flatMap((l) => l.acked);
   const lost = await lostWrites(lab, acked).catch(() => -1);
-  const execs = await executions(lab).catch(() => []);
+  // Read from the control plane (up again after a last fault that restarted it): an empty list read
+  // from nowhere would count as "no execution left running".
+  const execs = await waitFor(
+    'the control plane to list the executions',
+    () => executions(lab).catch(() => undefined),
+    60_000,
+    250,
+  );
   const byStatus: Record<string, number> = {};
   for (const e of execs) byStatus[`${e.workflow} ${e.status}`] = (byStatus[`${e.workflow} ${e.status}`] ?? 0) + 1;
   const unfinished = execs.filter((e) => e.status === 'RUNNING').map((e) => e.name);
