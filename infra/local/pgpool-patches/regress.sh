@@ -37,6 +37,8 @@
 #    labs run as the same user); they measure a child of their own pgpool instead.
 #  - pgpool_setup starts a recovered standby with "ssh -T localhost pg_ctl start": an ssh that runs
 #    localhost's commands directly comes first on the tests' PATH (no sshd or keys needed).
+#  - startall (pgpool_setup's) waits until pgpool's socket exists, instead of returning while pgpool
+#    starts (the tests then `sleep 1` and connect: too short on a loaded machine).
 #  - PostgreSQL refuses to run as root: as root, the tests run as the postgres OS user in a work
 #    folder it owns, inside a cgroup of their own, so that every process they leave is ended.
 set -euo pipefail
@@ -239,6 +241,25 @@ case $host in
 esac
 EOF
 chmod 755 "$work/bin/ssh"
+
+# pgpool_setup's startall starts pgpool in the background and returns; the tests then `sleep 1` and
+# connect. On a loaded machine pgpool is not listening yet (071 failed that way: every psql refused,
+# then a check that expects logged statements failed). startall now waits (up to 30 s) until pgpool's
+# socket exists: this helper, first on the tests' PATH, added after each pgpool start in startall.
+cat >"$work/bin/pgw-wait-pgpool" <<'EOF'
+#!/usr/bin/env bash
+[ -r ./bashrc.ports ] || exit 0
+. ./bashrc.ports
+for _ in $(seq 300); do
+  [ -S "${PGHOST:-/tmp}/.s.PGSQL.$PGPOOL_PORT" ] && exit 0
+  sleep 0.1
+done
+echo "pgw-wait-pgpool: no pgpool socket on port $PGPOOL_PORT after 30 s" >&2
+EOF
+chmod 755 "$work/bin/pgw-wait-pgpool"
+perl -pi -e 's{^(\s*)(echo .*log/pgpool\.log &\x27 >> \$STARTALL)$}{$1$2\n$1echo pgw-wait-pgpool >> \$STARTALL}' "$inst/bin/pgpool_setup"
+grep -q '^ *echo pgw-wait-pgpool >> \$STARTALL' "$inst/bin/pgpool_setup" ||
+  die "pgpool_setup: no pgpool start line to add the wait after"
 
 cat >"$work/kill-ours.sh" <<'EOF'
 #!/usr/bin/env bash
