@@ -354,7 +354,7 @@ export async function run(argv: string[]): Promise<void> {
     figures,
     notes: [
       'MB = 10^6 bytes. Both tools are timed as a user runs them (wall time of the whole process, start-up included), one after the other on the same files.',
-      'Wall time is read from the bench\'s own clock around /usr/bin/time (which adds about 1 ms to both tools); CPU time and peak RSS from /usr/bin/time.',
+      "Wall time is read from the bench's own clock around /usr/bin/time (which adds about 1 ms to both tools); CPU time and peak RSS from /usr/bin/time.",
       'Peak RSS is the maximum resident set size of each process (/usr/bin/time %M).',
       `Each log was timed ${repeat} time(s), the two tools in turn; pgwarden and pgbadger are each tool's median run by wall time (all runs in *_runs), and the ratios are between the two medians.`,
     ],
