@@ -90,6 +90,20 @@ pgpool_pid() {
   [ -r "$PGW_PGPOOL_DIR/run/pgpool.pid" ] && tr -d '\0\n' <"$PGW_PGPOOL_DIR/run/pgpool.pid"
 }
 
+# This pgpool's main process when its pid file is gone: the session leader (pgpool-start.sh runs it
+# under setsid) whose command line names this pgpool's own configuration file. A child of pgpool that
+# catches a shutdown signal before it has reset pgpool's exit callbacks runs them (pgpool 4.6's
+# exit_handler: "system_will_go_down called from invalid process"), which unlinks the pid file and
+# removes the semaphores while the main process lives on, holding the ports.
+pgpool_pid_by_config() {
+  local p sid
+  for p in $(pgrep -f -- "-f $PGW_PGPOOL_DIR/pgpool.conf( |\$)" || true); do
+    sid=$(ps -o sid= -p "$p" 2>/dev/null | tr -d ' ')
+    [ "$sid" = "$p" ] && { echo "$p"; return 0; }
+  done
+  return 1
+}
+
 # pcp_* command (pcp_node_info, pcp_attach_node, ...) against this pgpool instance. A PCP client over
 # TCP, run as whoever runs the script (libpcp reads the 0600 pcppass file; root may): no runuser, whose
 # PAM session costs more than the command on the failover's path (a detach, the attaches).

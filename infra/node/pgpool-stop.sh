@@ -7,7 +7,10 @@
 . "$(dirname "$0")/lib.sh"
 d=$PGW_PGPOOL_DIR
 stopped() { ! process_alive "$pid"; }
-if pid=$(pgpool_pid) && kill -0 "$pid" 2>/dev/null; then
+if ! { pid=$(pgpool_pid) && kill -0 "$pid" 2>/dev/null; } && pid=$(pgpool_pid_by_config); then
+  log "pgpool $PGW_NODE has no pid file but runs as pid $pid (its configuration file names it): stopping it"
+fi
+if [ -n "${pid:-}" ] && kill -0 "$pid" 2>/dev/null; then
   kill -INT "$pid"
   if ! poll_until 10 stopped; then
     log "pgpool $PGW_NODE did not stop within 10 s (fast): immediate shutdown"

@@ -371,6 +371,27 @@ describe('pgpool-start.sh when its port is taken', () => {
     expect((await lab.status()).pgpools[0]).toMatchObject({ name: pool().name, up: true });
   });
 
+  test('a pgpool whose pid file is gone is found by its configuration file and stopped, its ports freed', async () => {
+    const pidFile = join(lab.pgpoolDir(pool().name), 'run', 'pgpool.pid');
+    const pid = parseInt(readFileSync(pidFile, 'utf8'), 10);
+    expect(isAlive(pid)).toBe(true);
+    // As when a child of pgpool runs pgpool's exit callbacks (they unlink the pid file).
+    rmSync(pidFile);
+    const r = await lab.script(pool().name, 'pgpool-stop');
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`has no pid file but runs as pid ${pid}`);
+    expect(isAlive(pid)).toBe(false);
+    expect(await accepting(pool().port)).toBe(false);
+    holder = await holdPcpPort();
+    await release();
+    // Stopping again finds nothing to stop.
+    const again = await lab.script(pool().name, 'pgpool-stop');
+    expect(again.code).toBe(0);
+    expect(again.stderr).not.toContain('has no pid file');
+    expect((await lab.script(pool().name, 'pgpool-start')).code).toBe(0);
+    expect((await lab.status()).pgpools[0]).toMatchObject({ name: pool().name, up: true });
+  });
+
   test('the lab counts the running pgpool and its children as its own processes (lab down waits for them)', () => {
     const pid = parseInt(readFileSync(join(lab.pgpoolDir(pool().name), 'run', 'pgpool.pid'), 'utf8'), 10);
     expect(isAlive(pid)).toBe(true);
