@@ -8,6 +8,7 @@ import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Lab } from '../../infra/local/lab';
+import { nodeSegment, segmentAttachments } from '../../infra/local/lab/ipc';
 import { pgpoolBackends } from '../../functions/lib/db';
 import { LabSecrets } from '../../infra/local/adapters';
 import { executions, labApi } from '../../infra/local/drill';
@@ -283,5 +284,16 @@ describe('lab', () => {
       expect(await portOpen(port)).toBe(false);
     }
     expect(existsSync(lab.configFile)).toBe(true);
+  }, 60_000);
+
+  test('down --purge deletes the lab and the shared memory segment its killed node left in the kernel', () => {
+    // pg3's postmaster was SIGKILLed above: its interlock segment outlives it, named by postmaster.pid.
+    const seg = nodeSegment(lab.dataDir('pg3'));
+    expect(seg).toBeDefined();
+    expect(segmentAttachments(seg!)).toBe(0);
+    const r = cli(lab, 'lab', 'down', '--purge');
+    expect({ code: r.code, err: r.err }).toEqual({ code: 0, err: '' });
+    expect(existsSync(lab.dir)).toBe(false);
+    expect(segmentAttachments(seg!)).toBeUndefined();
   }, 60_000);
 });

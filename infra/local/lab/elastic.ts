@@ -6,6 +6,7 @@ import { readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runSync } from '../proc';
 import { LabError, type LabConfig, type LabNode } from './config';
+import { releaseSegmentOf } from './ipc';
 import type { Lab } from './lab';
 import { writeEnvFiles } from './node-scripts';
 
@@ -33,6 +34,7 @@ export function removeNode(lab: Lab, name: string): void {
   const c = lab.reloadConfig();
   const n = lab.node(name);
   if (lab.postmasterPid(name)) throw new LabError(`node ${name} is still running`);
+  releaseSegmentOf(lab, name);
   rmSync(lab.nodeDir(name), { recursive: true, force: true });
   const last = Math.max(...c.nodes.map((x) => x.backendId));
   if (n.backendId === last) saveConfig(lab, { ...c, nodes: c.nodes.filter((x) => x.name !== name) });

@@ -5,6 +5,7 @@ import { appDown, appUp } from '../app-process';
 import { ensureApiToken } from '../controlplane/guard';
 import { waitFor } from '../proc';
 import { LabError } from './config';
+import { releaseSegmentOf } from './ipc';
 import { ensurePrivateLabDir } from './create';
 import type { Lab } from './lab';
 import { chownTree, installScripts, scriptOk, writeEnvFiles } from './node-scripts';
@@ -117,7 +118,11 @@ export async function bringDown(lab: Lab, opts: { purge?: boolean } = {}): Promi
   redisDown(lab);
   await waitNothingRunning(lab);
   lab.partitions.reset({ cgroups: true });
-  if (opts.purge) rmSync(lab.dir, { recursive: true, force: true });
+  if (opts.purge) {
+    // Deleting a killed node's data directory would leave its postmaster's segment in the kernel.
+    for (const n of c.nodes) releaseSegmentOf(lab, n.name);
+    rmSync(lab.dir, { recursive: true, force: true });
+  }
 }
 
 async function waitNothingRunning(lab: Lab): Promise<void> {
