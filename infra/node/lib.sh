@@ -90,6 +90,22 @@ pgpool_pid() {
   [ -r "$PGW_PGPOOL_DIR/run/pgpool.pid" ] && tr -d '\0\n' <"$PGW_PGPOOL_DIR/run/pgpool.pid"
 }
 
+# Removes the SysV shared memory segment a killed postmaster of this data directory left (its key and
+# id on line 7 of postmaster.pid), when nothing is attached to it any more; call it before deleting a
+# stale postmaster.pid or the directory: PostgreSQL removes such a segment at its next start only if
+# the pid file still names it, and otherwise it stays in the kernel for good (shmmni limits them).
+release_stale_segment() {
+  local f="${1:-$PGW_PGDATA}/postmaster.pid" key id
+  [ -r "$f" ] || return 0
+  read -r key id < <(sed -n 7p "$f") || true
+  case "$key$id" in '' | *[!0-9]*) return 0 ;; esac
+  # /proc/sysvipc/shm: key shmid perms size cpid lpid nattch ...
+  if awk -v k="$key" -v i="$id" 'NR > 1 && $1 == k && $2 == i && $7 == 0 { found = 1 } END { exit !found }' /proc/sysvipc/shm; then
+    ipcrm -m "$id" 2>/dev/null && log "removed the shared memory segment $id (key $key) a killed postmaster left"
+  fi
+  return 0
+}
+
 # This pgpool's main process when its pid file is gone: the session leader (pgpool-start.sh runs it
 # under setsid) whose command line names this pgpool's own configuration file. A child of pgpool that
 # catches a shutdown signal before it has reset pgpool's exit callbacks runs them (pgpool 4.6's

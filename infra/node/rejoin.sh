@@ -27,6 +27,7 @@ accepting_or_stopped() { accepting_connections || ! is_running; }
 if is_running; then poll_until 30 accepting_or_stopped || true; fi
 pg_stop fast || pg_stop immediate
 [ -z "$(node_pids)" ] || die "processes of $PGW_NODE are still running"
+release_stale_segment
 rm -f "$PGW_PGDATA/postmaster.pid"
 
 # Crash safety: from here until the node is a proper standby again, its directory is marked fenced
@@ -226,6 +227,7 @@ started_or_dead() {
 if is_running; then
   log "already running"
 else
+  release_stale_segment
   rm -f "$PGW_PGDATA/postmaster.pid"
   as_pg "$PGW_PGBIN/pg_ctl" -D "$PGW_PGDATA" -l "$PGW_LOG_DIR/startup.log" -W -s start
 fi

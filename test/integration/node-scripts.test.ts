@@ -24,6 +24,7 @@ import { connect, createServer, type Server } from 'node:net';
 import { dirname, join } from 'node:path';
 import { labApi } from '../../infra/local/drill';
 import type { Lab } from '../../infra/local/lab';
+import { nodeSegment, segmentAttachments } from '../../infra/local/lab/ipc';
 import { isAlive, run, runSync, waitFor } from '../../infra/local/proc';
 import { freshLab } from './support/lab';
 
@@ -151,6 +152,20 @@ test('a standby SIGKILLed by the fence rejoins and streams again (crash recovery
   expect(r.stderr).toContain('crash recovery as a standby first');
   expect(r.code).toBe(0);
   expect(existsSync(join(data(), 'pgwarden.fenced'))).toBe(false);
+  await standbyStreaming();
+});
+
+test("a SIGKILLed standby rejoined by a fresh copy leaves no shared memory of its old postmaster in the kernel", async () => {
+  expect((await lab.script(standby, 'fence', { REASON: 'test: killed standby' })).code).toBe(0);
+  // The killed postmaster's interlock segment, named by the pid file it left; PostgreSQL reclaims it at
+  // a start in the same directory, never from a new copy of it.
+  const seg = nodeSegment(data());
+  expect(seg).toBeDefined();
+  expect(segmentAttachments(seg!)).toBe(0);
+  const r = await lab.script(standby, 'rejoin', { ...primaryParams(), METHOD: 'basebackup', WAIT_SECONDS: '60' });
+  expect(r.code).toBe(0);
+  expect(r.stderr).toContain(`removed the shared memory segment ${seg!.shmid}`);
+  expect(segmentAttachments(seg!)).toBeUndefined();
   await standbyStreaming();
 });
 
