@@ -155,7 +155,7 @@ test('a standby SIGKILLed by the fence rejoins and streams again (crash recovery
   await standbyStreaming();
 });
 
-test("a SIGKILLed standby rejoined by a fresh copy leaves no shared memory of its old postmaster in the kernel", async () => {
+test('a SIGKILLed standby rejoined by a fresh copy leaves no shared memory of its old postmaster in the kernel', async () => {
   expect((await lab.script(standby, 'fence', { REASON: 'test: killed standby' })).code).toBe(0);
   // The killed postmaster's interlock segment, named by the pid file it left; PostgreSQL reclaims it at
   // a start in the same directory, never from a new copy of it.
