@@ -158,7 +158,9 @@ export async function missingWrites(lab: Lab, acked: { id: number }[], table = '
 
 /**
  * The longest gap between two consecutive acknowledged writes around `from` (the kill), and the time
- * from `from` to the first acknowledged write that was sent after it.
+ * from `from` to the first acknowledged write that was sent after it. With no write acknowledged
+ * before `from`, the gap runs from `from` itself: a load that had not started writing yet must not
+ * hide the fault's first seconds.
  */
 export function gaps(
   acked: { start: number; at: number }[],
@@ -173,6 +175,7 @@ export function gaps(
       prev = t;
       continue;
     }
+    if (prev === undefined && t > from) prev = from;
     if (prev !== undefined) longest = Math.max(longest, t - prev);
     prev = t;
   }

@@ -152,6 +152,9 @@ export async function soak(lab: Lab, opts: SoakOptions): Promise<SoakResult> {
   const loads: LoadHandle[] = [];
   for (const p of lab.config().pgpools)
     loads.push(await startWriteLoad(lab, { writers: opts.writersPerPgpool ?? 2, port: p.port, table: 'soak_writes' }));
+  // Writes flow through every pgpool before the first fault: a fault that begins while the writers
+  // still connect would show no gap (nothing acknowledged yet to measure from).
+  await waitFor('writes acknowledged through every pgpool', () => loads.every((l) => l.acked.length >= 20), 60_000, 50);
   const t0 = Date.now();
   try {
     for (const f of plan) {
@@ -244,7 +247,8 @@ async function inject(lab: Lab, f: Fault, r: FaultResult, log: (m: string) => vo
   const pool = pools[f.pick % pools.length];
   const api = (path: string, body: unknown) =>
     labApi(lab, 'POST', path, body).catch((e: Error) => ({ error: e.message }));
-  log(`fault ${f.n}: ${f.kind}`);
+  // The time, to read the fault beside the lab's logs (pgpool's, PostgreSQL's, the control plane's).
+  log(`fault ${f.n}: ${f.kind} at ${new Date().toISOString()} (held ${f.holdMs} ms)`);
   switch (f.kind) {
     case 'kill-primary':
       r.target = primary;
