@@ -131,7 +131,7 @@ export const AWS_PGPOOL_HEALTH_CHECK = {
   periodS: 1,
   timeoutS: 2,
   retries: 0,
-  connectTimeoutMs: 1000,
+  connectTimeoutMs: 2000,
   source: 'infra/node/configure-pgpool.sh defaults, unchanged by infra/aws/userdata/pgpool.sh',
 };
 

@@ -111,7 +111,9 @@ health_check_password = ''
 health_check_database = 'postgres'
 health_check_max_retries = ${PGW_HEALTH_CHECK_RETRIES:-0}
 health_check_retry_delay = 1
-connect_timeout = ${PGW_CONNECT_TIMEOUT_MS:-1000}
+# Both timeouts outlast Linux's first SYN retransmission (1 s after the SYN): at 1 s, one dropped SYN
+# failed a health check (in AWS, with no retry, a detached primary and a false-alarm failover).
+connect_timeout = ${PGW_CONNECT_TIMEOUT_MS:-2000}
 
 # pgpool only reports the event to pgwarden (a detach a workflow asked for is not reported: the hook
 # takes pgpool-detach.sh's marker and returns at once).

@@ -39,9 +39,12 @@ export const LAB_PROFILE: LabProfile = {
   probeTimeoutMs: 1000,
   alarmPeriodS: 1,
   healthCheckPeriodS: 1,
-  healthCheckTimeoutS: 1,
+  // Both longer than Linux's first SYN retransmission (1 s after the SYN): with 1 s each, one dropped
+  // SYN failed a check, and a check begun during a short partition failed after the partition had
+  // ended, so that pgpool detached a primary that was back (a false alarm, writes stopped seconds).
+  healthCheckTimeoutS: 2,
   healthCheckRetries: 1,
-  pgpoolConnectTimeoutMs: 1000,
+  pgpoolConnectTimeoutMs: 2000,
   healIntervalMs: 2000,
 };
 
