@@ -33,7 +33,7 @@ if [ -n "${PGW_TRIGGER_CMD:-}" ]; then
   # returns. pgpool-attach.sh reads this marker so as not to wait for them (the workflow's own attach,
   # after a false alarm, would otherwise wait 5 s for children that cannot come back before it ends).
   running="${PGW_PGPOOL_DIR:-/nonexistent}/run/failover-hook-running"
-  echo $$ >"$running" 2>/dev/null || true
+  { echo $$ >"$running"; } 2>/dev/null || true
   out=$(printf '%s' "$json" | timeout "${PGW_HOOK_TIMEOUT:-30}" bash -c "$PGW_TRIGGER_CMD" 2>&1)
   rc=$?
   rm -f "$running"
