@@ -107,10 +107,10 @@ release_stale_segment() {
 }
 
 # This pgpool's main process when its pid file is gone: the session leader (pgpool-start.sh runs it
-# under setsid) whose command line names this pgpool's own configuration file. A child of pgpool that
-# catches a shutdown signal before it has reset pgpool's exit callbacks runs them (pgpool 4.6's
-# exit_handler: "system_will_go_down called from invalid process"), which unlinks the pid file and
-# removes the semaphores while the main process lives on, holding the ports.
+# under setsid) whose command line names this pgpool's own configuration file. Seen once in CI during
+# a failover: a process other than pgpool's main one ran the main one's exit callbacks ("system_will_go_down
+# called from invalid process" in pgpool's log), which unlink the pid file and remove the semaphores,
+# while the main process lived on, holding the ports. Which process it was is not known yet.
 pgpool_pid_by_config() {
   local p sid
   for p in $(pgrep -f -- "-f $PGW_PGPOOL_DIR/pgpool.conf( |\$)" || true); do
