@@ -38,13 +38,22 @@ why() {
 # A backend connection silent this long fails (data unacknowledged or keepalives unanswered; pgwarden's
 # patch 0003): a partition between this pgpool and a backend must not stall pgpool for TCP's ~15 min.
 export PGW_BACKEND_DEAD_AFTER_MS=${PGW_BACKEND_DEAD_AFTER_MS:-10000}
+# pgpool's shared memory (about 136 MB) and semaphores are IPC_PRIVATE: a pgpool killed by SIGKILL
+# leaves them in the kernel for good, and nothing records their ids to remove them by. As root, pgpool
+# runs in an IPC namespace of its own (it shares none with other processes: backends and PCP are
+# sockets), which the kernel destroys, with everything in it, when its last process exits.
+launch=()
+if [ "$EUID" = 0 ]; then
+  if unshare --ipc true 2>/dev/null; then launch=(unshare --ipc); fi
+  launch+=(runuser -u "$PGW_OS_USER" --) # as_pg's, which is a function and cannot follow unshare
+fi
 for attempt in 1 2; do
   rm -f "$d/run/pgpool.pid" "$d/run/.s.PGSQL.$PGW_PGPOOL_PORT" "$d/run/.s.PGSQL.$PGW_PCP_PORT"
   offset=$(stat -c %s "$log_file" 2>/dev/null || echo 0)
   # The redirections are the background subshell's own: it must not hold this script's stdout/stderr
   # open (whoever runs this script waits for them to close).
   {
-    as_pg setsid "${PGW_PGPOOL_BIN:-/usr/sbin}/pgpool" -n -D -f "$d/pgpool.conf" -F "$d/pcp.conf" -a "$d/pool_hba.conf"
+    "${launch[@]}" setsid "${PGW_PGPOOL_BIN:-/usr/sbin}/pgpool" -n -D -f "$d/pgpool.conf" -F "$d/pcp.conf" -a "$d/pool_hba.conf"
   } </dev/null >>"$log_file" 2>&1 &
   launcher=$!
   # Ready, or the pgpool we launched is gone ($! is its launcher, runuser or pgpool, alive as long as it is).

@@ -407,6 +407,39 @@ describe('pgpool-start.sh when its port is taken', () => {
     expect((await lab.status()).pgpools[0]).toMatchObject({ name: pool().name, up: true });
   });
 
+  // As root, pgpool-start.sh runs pgpool in an IPC namespace of its own; a lab run by another user has
+  // no namespaces to make, and a SIGKILLed pgpool of it still leaves its segments (README).
+  (process.getuid?.() === 0 ? test : test.skip)(
+    'a SIGKILLed pgpool leaves no shared memory or semaphores behind: they live in an IPC namespace of its own',
+    async () => {
+      const pid = parseInt(readFileSync(join(lab.pgpoolDir(pool().name), 'run', 'pgpool.pid'), 'utf8'), 10);
+      expect(isAlive(pid)).toBe(true);
+      /** /proc/sysvipc/<kind> rows (without the header), as the reader's IPC namespace holds them. */
+      const rows = (text: string) =>
+        text
+          .split('\n')
+          .slice(1)
+          .filter((l) => l.trim())
+          .map((l) => l.trim().split(/\s+/));
+      const createdBy = (shmText: string, p: number) => rows(shmText).filter((f) => Number(f[4]) === p);
+      const seenByPgpool = (kind: 'shm' | 'sem') =>
+        runSync('nsenter', ['-t', String(pid), '--ipc', 'cat', `/proc/sysvipc/${kind}`]).stdout;
+      // pgpool made its shared memory and semaphores, and only it sees them.
+      expect(readlinkSync(`/proc/${pid}/ns/ipc`)).not.toBe(readlinkSync('/proc/self/ns/ipc'));
+      expect(createdBy(seenByPgpool('shm'), pid).length).toBeGreaterThanOrEqual(1);
+      expect(rows(seenByPgpool('sem')).length).toBeGreaterThanOrEqual(1);
+      expect(createdBy(readFileSync('/proc/sysvipc/shm', 'utf8'), pid)).toEqual([]);
+      // SIGKILL of pgpool and every child (its session's process group): no clean exit removes anything.
+      process.kill(-pid, 'SIGKILL');
+      await waitFor('pgpool gone', () => !isAlive(pid), 10_000);
+      expect(createdBy(readFileSync('/proc/sysvipc/shm', 'utf8'), pid)).toEqual([]);
+      // The stale pid file is no obstacle to the next start.
+      expect((await lab.script(pool().name, 'pgpool-stop')).code).toBe(0);
+      expect((await lab.script(pool().name, 'pgpool-start')).code).toBe(0);
+      expect((await lab.status()).pgpools[0]).toMatchObject({ name: pool().name, up: true });
+    },
+  );
+
   test('the lab counts the running pgpool and its children as its own processes (lab down waits for them)', () => {
     const pid = parseInt(readFileSync(join(lab.pgpoolDir(pool().name), 'run', 'pgpool.pid'), 'utf8'), 10);
     expect(isAlive(pid)).toBe(true);
