@@ -11,6 +11,7 @@ import { StateMachine } from 'aws-local-stepfunctions';
 import { isWarmup } from '../../functions/lib/handler';
 import type { Deps, StartResult, WorkflowName, WorkflowStarter } from '../../functions/lib/ports';
 import { ms, sleep, type LambdaSim } from './aws-sim';
+import { appendJournal, readJournal, type ExecutionSummary } from './execution-journal';
 import { REPO_ROOT } from './lab';
 
 export interface StepRecord {
@@ -117,7 +118,10 @@ export interface Fault {
 }
 
 export class LocalRunner implements WorkflowStarter {
+  /** This process's executions (their names unique, as in Step Functions). */
   readonly executions = new Map<string, ExecutionRecord>();
+  /** Executions of earlier control-plane processes, from the journal: for history only. */
+  private readonly earlier: ExecutionSummary[] = [];
   private readonly faults: Fault[] = [];
   private readonly listeners = new Set<(e: ExecutionRecord, event: string) => void>();
 
@@ -128,8 +132,34 @@ export class LocalRunner implements WorkflowStarter {
       log?: (m: string) => void;
       /** Profile aws-sim: Step Functions' start and transitions, Lambda cold/warm invokes are added. */
       lambdaSim?: LambdaSim;
+      /** Where executions are recorded, so that history outlives this process (execution-journal.ts). */
+      journal?: string;
     } = {},
-  ) {}
+  ) {
+    if (opts.journal) {
+      const j = readJournal(opts.journal);
+      this.earlier = j.executions;
+      if (j.skippedLines) opts.log?.(`execution journal: ${j.skippedLines} line(s) that do not parse skipped`);
+    }
+  }
+
+  /** Every execution known, oldest first: earlier processes' (from the journal), then this one's. */
+  history(): ExecutionSummary[] {
+    return [...this.earlier, ...[...this.executions.values()].map((e) => this.summary(e))];
+  }
+
+  /** An execution by name: this process's, else the newest of that name in the journal. */
+  find(name: string): ExecutionSummary | undefined {
+    const e = this.executions.get(name);
+    if (e) return this.summary(e);
+    return [...this.earlier].reverse().find((x) => x.name === name);
+  }
+
+  private record(event: 'started' | 'ended', rec: ExecutionRecord): void {
+    if (!this.opts.journal) return;
+    const err = appendJournal(this.opts.journal, event, this.summary(rec));
+    if (err) this.opts.log?.(`execution journal: ${rec.name} not recorded (${err})`);
+  }
 
   private readonly cache = new Map<
     string,
@@ -259,6 +289,7 @@ export class LocalRunner implements WorkflowStarter {
       context: { Execution: { Id: arn, Name: executionName, StartTime: rec.startedAt, Input: input } } as never,
     });
     this.executions.set(executionName, rec);
+    this.record('started', rec);
     this.opts.log?.(`workflow ${workflow} started: ${executionName}`);
     const logs = (async () => {
       for await (const ev of exec.eventLogs) {
@@ -304,6 +335,7 @@ export class LocalRunner implements WorkflowStarter {
       )
       .then(() => {
         rec.endedAtMs = Date.now();
+        this.record('ended', rec);
         this.opts.log?.(
           `workflow ${workflow} ${rec.status}: ${executionName}${rec.error ? ` (${rec.error.Error}: ${rec.error.Cause})` : ''}`,
         );
@@ -357,7 +389,7 @@ export class LocalRunner implements WorkflowStarter {
     return rec;
   }
 
-  summary(rec: ExecutionRecord) {
+  summary(rec: ExecutionRecord): ExecutionSummary {
     return {
       name: rec.name,
       arn: rec.arn,

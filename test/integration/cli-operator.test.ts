@@ -2,7 +2,8 @@
  * The operator CLI end to end on a real lab: `pgwarden switchover --yes --json` names its execution
  * first, streams each step as it finishes and exits 0; a refused switchover (automation paused) and a
  * failover of a healthy primary exit 1 and change nothing; a dry run changes nothing; no --yes
- * without a terminal is refused before anything is asked of the lab.
+ * without a terminal is refused before anything is asked of the lab; history outlives a restart of the
+ * control plane.
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -38,9 +39,10 @@ function pgwarden(args: string[], onLine?: (l: Record<string, unknown>) => void)
     p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     p.on('error', reject);
     p.on('close', (code) => {
+      // One JSON object a line (workflow commands); history --json prints one indented object.
       const lines = stdout
         .split('\n')
-        .filter((l) => l.startsWith('{'))
+        .filter((l) => l.startsWith('{') && l.endsWith('}'))
         .map((l) => JSON.parse(l) as Record<string, unknown>);
       resolve({ code, lines, stdout, stderr });
     });
@@ -139,3 +141,19 @@ test('without --yes and without a terminal, a workflow command is refused and no
   const after = (await (await fetch(`${lab.apiUrl}/v1/executions`)).json()) as { executions: unknown[] };
   expect(after.executions.length).toBe(known.executions.length);
 });
+
+test('history outlives a restart of the control plane: the same executions with their outcomes and steps', async () => {
+  const history = async () => {
+    const r = await pgwarden(['history', '--json', '--limit', '50']);
+    expect(r.code).toBe(0);
+    return (JSON.parse(r.stdout) as { executions: { name: string; workflow: string; status: string }[] }).executions;
+  };
+  const before = await history();
+  // The switchover and the failover of the tests above, one succeeded and one that found nothing to do.
+  expect(before.map((e) => e.workflow)).toEqual(expect.arrayContaining(['switchover', 'failover']));
+  await lab.restartControlPlane();
+  expect(await history()).toEqual(before);
+  const one = await pgwarden(['history', before[0].name, '--json']);
+  expect(one.code).toBe(0);
+  expect((JSON.parse(one.stdout) as { executions: unknown[] }).executions).toEqual([before[0]]);
+}, 120_000);

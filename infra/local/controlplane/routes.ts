@@ -21,7 +21,7 @@ export function coreRoutes(cp: ControlPlane): Routes {
       ...(await cp.lab.status()),
       alarms: cp.monitor.alarmStates(),
       sensors: cp.switches,
-      executions: [...cp.runner.executions.values()].slice(-10).map((e) => cp.runner.summary(e)),
+      executions: cp.runner.history().slice(-10),
     }),
     'GET /v1/topology': async () => cp.lab.readTopology(),
     'POST /v1/events': async (body) => {
@@ -53,17 +53,17 @@ export function coreRoutes(cp: ControlPlane): Routes {
       return { paused: false };
     },
     'GET /v1/executions': async () => ({
-      executions: [...cp.runner.executions.values()].map((e) => cp.runner.summary(e)),
+      executions: cp.runner.history(),
     }),
     'GET /v1/executions/:id': async (_b, url, id) => {
-      const e = cp.runner.executions.get(id!);
+      const e = cp.runner.find(id!);
       if (!e) throw new HttpError(404, `no execution ${id}`);
       const wait = Math.min(Number(url.searchParams.get('waitMs') ?? 0), 120_000);
       const after = url.searchParams.get('after');
       // ?after=N: answer once more than N steps have finished (the CLI streams steps this way).
       if (wait > 0 && after !== null) await cp.runner.waitForSteps(e.name, Number(after), wait);
       else if (wait > 0) await cp.runner.waitFor(e.name, null, wait);
-      return cp.runner.summary(e);
+      return wait > 0 ? cp.runner.find(id!) : e;
     },
     // --dry-run of an operator command: the trigger and the first step against throw-away ports.
     'POST /v1/dry-run': async (body) => operator.handle({ ...(body as object), dryRun: true }, cp.deps()),

@@ -4,6 +4,7 @@
  * the notifications — and the API the CLI, drills, tests and dashboard use.
  */
 import type { Server } from 'node:http';
+import { join } from 'node:path';
 import type { Deps } from '../../../functions/lib/ports';
 import { settings } from '../../../functions/lib/settings';
 import { InvalidEventError } from '../../../functions/triggers/common';
@@ -43,6 +44,7 @@ export class ControlPlane {
       retryIntervalMs: sim ? undefined : 200,
       log: (m) => lab.log(m),
       lambdaSim: sim,
+      journal: join(lab.controlDir, 'executions.jsonl'),
     });
     this.bus = new EventBus(this.deps, this.switches, sim);
     this.monitor = new Monitor(lab, this.deps, this.metrics, this.bus, this.switches);
