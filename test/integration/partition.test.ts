@@ -222,6 +222,48 @@ describe('partition tooling; one pgpool cut off from the primary', () => {
     expect(lab.readTopology().primary).toBe(t0.primary);
   });
 
+  test('lab status shows each pgpool’s view while both standbys are cut off from the pgpools', async () => {
+    // lab status bounds each pgpool's read (3 s); SHOW POOL_NODES, which pings every backend with
+    // pgpool's 2 s connect_timeout, took 4.3 s here and would be reported as an error.
+    const primary = lab.readTopology().primary;
+    const standbys = lab.config().nodes.filter((n) => n.name !== primary);
+    expect(standbys).toHaveLength(2);
+    for (const n of standbys) lab.partitions.partition(n.name, 'pgpool');
+    try {
+      const creds = await new LabSecrets(lab).pgpool();
+      const standbyIds = standbys.map((n) => n.backendId);
+      for (const p of lab.readTopology().pgpools)
+        await waitFor(
+          `${p.name} to count both standbys down`,
+          async () => {
+            const view = await pgpoolBackends(p, creds, 5000);
+            return standbyIds.every((id) => view.find((v) => v.id === id)?.status === 'down');
+          },
+          60_000,
+          200,
+        );
+      const s = await lab.status();
+      for (const p of s.pgpools) {
+        expect(p).toMatchObject({ up: true });
+        expect(p.error).toBeUndefined();
+        expect(p.nodes.map((n) => [n.name, n.status, n.role, n.lbWeight])).toEqual(
+          lab
+            .config()
+            .nodes.map((n) => (n.name === primary ? [n.name, 'up', 'primary', 1] : [n.name, 'down', 'standby', 1])),
+        );
+      }
+    } finally {
+      lab.partitions.heal();
+    }
+    // The prober attaches the streaming standbys again once the pgpools reach them.
+    await waitFor(
+      'every pgpool to route to both standbys again',
+      async () => (await lab.status()).pgpools.every((p) => p.nodes.every((n) => n.status === 'up')),
+      90_000,
+      500,
+    );
+  });
+
   test('lab down removes the lab’s chain and its jump', async () => {
     lab.partitions.partition('pg3', 'control');
     await lab.down();
