@@ -3,7 +3,7 @@
  * ended reads as it ended; one cut off by a restart reads as ABORTED with the reason; a torn line is
  * skipped and counted; a long journal is cut to the newest executions.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -14,7 +14,14 @@ import {
 } from '../../../infra/local/execution-journal';
 import { LocalRunner } from '../../../infra/local/runner';
 
-const file = () => join(mkdtempSync(join(tmpdir(), 'pgw-journal-')), 'executions.jsonl');
+const dirs: string[] = [];
+const file = () => {
+  dirs.push(mkdtempSync(join(tmpdir(), 'pgw-journal-')));
+  return join(dirs[dirs.length - 1], 'executions.jsonl');
+};
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 
 function execution(name: string, status: ExecutionSummary['status'], extra: Partial<ExecutionSummary> = {}) {
   return {
