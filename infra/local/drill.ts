@@ -205,7 +205,7 @@ export interface ExecutionSummary {
   startedAt: string;
   durationMs: number;
   input: { trigger?: { source: string } };
-  output?: { promote?: { node: string; timeline: number }; record?: { outcome: string } };
+  output?: { promote?: { node: string; timeline: number }; record?: { outcome: string; summary?: string } };
   error?: { Error: string; Cause: string };
   steps: StepTiming[];
 }
@@ -228,21 +228,47 @@ export async function finishedFailover(
   known: Set<string>,
   opts: { since?: number; what?: (e: ExecutionSummary) => boolean; timeoutMs?: number } = {},
 ): Promise<ExecutionSummary> {
-  return waitFor(
-    'a failover workflow to finish',
-    async () =>
-      (await executions(lab)).find(
-        (e) =>
-          e.workflow === 'failover' &&
-          !known.has(e.name) &&
-          e.status !== 'RUNNING' &&
-          (opts.since === undefined || Date.parse(e.startedAt) >= opts.since) &&
-          !NOT_THE_FAILOVER.has(e.output?.record?.outcome ?? '') &&
-          (opts.what?.(e) ?? true),
-      ),
-    opts.timeoutMs ?? 90_000,
-    100,
-  );
+  const candidates = async () =>
+    (await executions(lab)).filter(
+      (e) =>
+        e.workflow === 'failover' &&
+        !known.has(e.name) &&
+        (opts.since === undefined || Date.parse(e.startedAt) >= opts.since),
+    );
+  try {
+    return await waitFor(
+      'a failover workflow to finish',
+      async () =>
+        (await candidates()).find(
+          (e) =>
+            e.status !== 'RUNNING' &&
+            !NOT_THE_FAILOVER.has(e.output?.record?.outcome ?? '') &&
+            (opts.what?.(e) ?? true),
+        ),
+      opts.timeoutMs ?? 90_000,
+      100,
+    );
+  } catch (e) {
+    // Say what did run: a timeout alone does not tell a failover that never started from one that
+    // stopped (inconclusive, duplicate) or is still running.
+    const seen = await candidates().catch((err: Error) => `(executions unavailable: ${err.message})`);
+    throw new Error(`${(e as Error).message}; failover executions since the fault: ${describeExecutions(seen)}`, {
+      cause: e,
+    });
+  }
+}
+
+/** One line per execution: name, status, outcome and the reason its steps gave, for an error message. */
+export function describeExecutions(seen: ExecutionSummary[] | string): string {
+  if (typeof seen === 'string') return seen;
+  if (seen.length === 0) return 'none';
+  return seen
+    .map((e) => {
+      const out = e.output;
+      const why = out?.record?.summary ?? (e.error ? `${e.error.Error}: ${e.error.Cause}` : '');
+      return `${e.name} ${e.status}${out?.record?.outcome ? ` ${out.record.outcome}` : ''}${why ? ` (${why})` : ''}`;
+    })
+    .join('; ');
 }
 
 const SENSORS: Record<TriggerPath, { pgpool: boolean; alarm: boolean; ec2: boolean }> = {
