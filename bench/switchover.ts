@@ -2,7 +2,8 @@
  * Switchover bench: N planned switchovers (default 5) under a write load through pgpool; for each,
  * the write-unavailability window measured as the longest gap between two acknowledged writes (from
  * the request until 1.5 s after the workflow ended, so that pgpool's re-attach of the old primary
- * counts too), the switch's own phases, client errors and lost acknowledged writes.
+ * counts too), the switch's own phases, client errors, lost acknowledged writes and each run's
+ * execution (its steps in `pgwarden history`; with --dir the lab and its logs stay for a look).
  * Usage: npm run bench -- switchover [--runs N] [--writers N] [--dir LAB_DIR | --port-base N]
  */
 import { gaps, labApi, missingWrites, startWriteLoad } from '../infra/local/drill';
@@ -11,6 +12,7 @@ import { argValue, benchLab, PROFILE_NOTE } from './planned-lab';
 import { median, table } from './util';
 
 interface Exec {
+  name: string;
   status: string;
   durationMs: number;
   error?: { Error: string; Cause: string };
@@ -57,6 +59,7 @@ export async function run(argv: string[]): Promise<void> {
           sw?.promoteMs ?? '-',
           r.execution.durationMs,
           load.errors - errors0,
+          r.execution.name,
         ]);
       }
     } finally {
@@ -76,6 +79,7 @@ export async function run(argv: string[]): Promise<void> {
           'promote ms',
           'workflow ms',
           'client errors',
+          'execution (pgwarden history)',
         ],
         ...rows,
       ]),
