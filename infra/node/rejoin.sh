@@ -217,22 +217,21 @@ fi
 # accepts connections: on a large or busy database that can take longer than pg_ctl's 60 s, which
 # failed the step without saying why. Wait as long as the caller allows instead, and fail at once if
 # the postmaster exits.
-# A postmaster that refuses to start (a lock file, a bad setting) removes its pid file as it exits, so
-# its absence alone says nothing in the first moment; a FATAL line that this start added to the
-# startup log does.
+# A postmaster that refuses to start removes its pid file as it exits, so its absence alone says
+# nothing in the first moment; a FATAL line that this start added to the startup log does (an error
+# before the logging collector starts, e.g. a bad setting; later ones, a socket lock file among them,
+# go to the server log, and the wait runs out instead). The reason given is start_failure's.
 startup_log_offset=0
 started_or_dead() {
   accepting_connections && return 0
   if ! is_running; then
-    local fatal
-    fatal=$(tail -c +$((startup_log_offset + 1)) "$PGW_LOG_DIR/startup.log" 2>/dev/null | grep -m 3 -E 'FATAL|PANIC' | tr '\n' ' ' || true)
-    [ -z "$fatal" ] || die "$PGW_NODE exited while starting: $fatal"
     # The pid file is empty for a moment after the postmaster creates it: only a pid that names an
     # exited process is a dead start.
     local pid
     pid=$(head -n 1 "$PGW_PGDATA/postmaster.pid" 2>/dev/null | tr -dc '0-9' || true)
-    if [ -n "$pid" ] && ! process_alive "$pid"; then
-      die "$PGW_NODE exited while starting: $(tail -n 3 "$PGW_LOG_DIR/startup.log" | tr '\n' ' ')"
+    if [ -n "$pid" ] && ! process_alive "$pid" ||
+      grep -qE 'FATAL|PANIC' < <(tail -c +$((startup_log_offset + 1)) "$PGW_LOG_DIR/startup.log" 2>/dev/null); then
+      die "$PGW_NODE exited while starting: $(start_failure)"
     fi
   fi
   return 1
