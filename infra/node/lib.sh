@@ -223,12 +223,15 @@ pg_start() {
   done
 }
 
-# Why the last start failed: pg_ctl's log and the server's last FATAL/PANIC lines.
+# Why the last start failed: the last FATAL/PANIC lines of pg_ctl's log and of the newest server log
+# (the glob's order is the weekday's name, not time), else the end of pg_ctl's log. The FATAL lines
+# come first: the startup log's chatter ("redirecting log output...") filled the 600 characters.
 start_failure() {
-  {
-    tail -n 5 "$PGW_LOG_DIR/startup.log" 2>/dev/null
-    grep -hE 'FATAL|PANIC' "$PGW_LOG_DIR"/postgresql-*.log 2>/dev/null | tail -n 3
-  } | tr '\n' ' ' | cut -c1-600
+  local server why
+  server=$(ls -t "$PGW_LOG_DIR"/postgresql-*.log 2>/dev/null | head -n 1 || true)
+  why=$(grep -hE 'FATAL|PANIC' "$PGW_LOG_DIR/startup.log" ${server:+"$server"} 2>/dev/null | tail -n 3 || true)
+  [ -n "$why" ] || why=$(tail -n 5 "$PGW_LOG_DIR/startup.log" 2>/dev/null || true)
+  printf '%s\n' "$why" | tr '\n' ' ' | cut -c1-600
 }
 
 no_node_pids() { [ -z "$(node_pids)" ]; }

@@ -218,10 +218,28 @@ fi
 # failed the step without saying why. Wait as long as the caller allows instead, and fail at once if
 # the postmaster exits.
 # A postmaster that refuses to start removes its pid file as it exits, so its absence alone says
-# nothing in the first moment; a FATAL line that this start added to the startup log does (an error
-# before the logging collector starts, e.g. a bad setting; later ones, a socket lock file among them,
-# go to the server log, and the wait runs out instead). The reason given is start_failure's.
-startup_log_offset=0
+# nothing in the first moment; a FATAL or PANIC line that this start added to one of the node's logs
+# does: the startup log (errors before the logging collector starts, e.g. a bad setting) or a server
+# log (later ones, e.g. a socket lock file that a live process holds). Both are read from where they
+# ended before the start, and only while no postmaster runs: a running one logs FATAL for every
+# connection refused while it starts up. The reason given is start_failure's.
+declare -A log_offset=()
+mark_logs() {
+  local f
+  for f in "$PGW_LOG_DIR/startup.log" "$PGW_LOG_DIR"/postgresql-*.log; do
+    [ -f "$f" ] && log_offset[$f]=$(stat -c %s "$f")
+  done
+  return 0
+}
+new_fatal_lines() {
+  local f
+  for f in "$PGW_LOG_DIR/startup.log" "$PGW_LOG_DIR"/postgresql-*.log; do
+    [ -f "$f" ] || continue
+    # (a process substitution: with pipefail, tail's SIGPIPE after an early match would fail a pipe)
+    grep -qE 'FATAL|PANIC' < <(tail -c +$((${log_offset[$f]:-0} + 1)) "$f" 2>/dev/null) && return 0
+  done
+  return 1
+}
 started_or_dead() {
   accepting_connections && return 0
   if ! is_running; then
@@ -229,8 +247,7 @@ started_or_dead() {
     # exited process is a dead start.
     local pid
     pid=$(head -n 1 "$PGW_PGDATA/postmaster.pid" 2>/dev/null | tr -dc '0-9' || true)
-    if [ -n "$pid" ] && ! process_alive "$pid" ||
-      grep -qE 'FATAL|PANIC' < <(tail -c +$((startup_log_offset + 1)) "$PGW_LOG_DIR/startup.log" 2>/dev/null); then
+    if [ -n "$pid" ] && ! process_alive "$pid" || new_fatal_lines; then
       die "$PGW_NODE exited while starting: $(start_failure)"
     fi
   fi
@@ -242,7 +259,7 @@ else
   release_stale_segment
   rm -f "$PGW_PGDATA/postmaster.pid"
   clear_stale_socket_lock
-  startup_log_offset=$(stat -c %s "$PGW_LOG_DIR/startup.log" 2>/dev/null || echo 0)
+  mark_logs
   as_pg "$PGW_PGBIN/pg_ctl" -D "$PGW_PGDATA" -l "$PGW_LOG_DIR/startup.log" -W -s start
 fi
 t_start=$SECONDS

@@ -228,6 +228,36 @@ test('a fresh-copy rejoin starts the node while its killed postmaster is still a
   }
 });
 
+test('a rejoin whose start PostgreSQL refuses after its logging collector started fails at once, saying why', async () => {
+  // A live process of the database's OS user named by the socket lock file: PostgreSQL refuses to start
+  // ("lock file ... already exists") and says so in the server log, not in pg_ctl's startup log. The
+  // rejoin used to wait out its whole WAIT_SECONDS and then report a timeout.
+  expect((await lab.script(standby, 'fence', { REASON: 'test: killed standby' })).code).toBe(0);
+  const script = ['bash', '-c', 'echo $$; exec sleep 300'];
+  const osUser = lab.config().osUser;
+  const argv = osUser ? ['runuser', '-u', osUser, '--', ...script] : script;
+  const runner = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'ignore'] });
+  let holder = 0;
+  const lock = join(lab.nodeDir(standby), 'run', `.s.PGSQL.${lab.node(standby).port}.lock`);
+  try {
+    holder = Number(
+      await new Promise<string>((resolve) => runner.stdout!.once('data', (b: Buffer) => resolve(b.toString().trim()))),
+    );
+    writeFileSync(lock, `${holder}\n${data()}\n0\n${lab.node(standby).port}\n${dirname(lock)}\n`);
+    if (osUser) runSync('chown', [osUser, lock]);
+    const r = await lab.script(standby, 'rejoin', { ...primaryParams(), METHOD: 'basebackup', WAIT_SECONDS: '45' });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(`${standby} exited while starting`);
+    expect(r.stderr).toMatch(/lock file .*already exists/);
+    expect(r.stderr).not.toContain('timed out');
+  } finally {
+    if (holder > 1) process.kill(holder, 'SIGKILL');
+    runner.kill('SIGKILL');
+  }
+  // the holder gone, its lock is stale: the next rejoin clears it and the node streams again
+  await rejoinForReal();
+});
+
 test('rejoin by basebackup whose slot cannot be created leaves the data directory in place, fenced', async () => {
   const id = systemId();
   // Nothing listens there: creating the slot (the first thing that needs the primary) fails.
