@@ -108,6 +108,47 @@ test('switchover under write load loses no acknowledged write and reports its wr
   expect(executions.filter((e) => e.workflow === 'failover' && e.input?.trigger?.source === 'pgpool')).toEqual([]);
 });
 
+test("a switchover away from a primary that is not pgpool's backend 0 restarts every pgpool child (patch 0008)", async () => {
+  // The stop reaches pgpool as "shut down by administrative command" from a session's backend; stock
+  // pgpool-II 4.6.1 took a primary other than its main node (backend 0) for a standby then, restarted
+  // only the children load balancing to it, and the child that read the shutdown slept 5 s with its
+  // client waiting (a 6 s write window in the bench).
+  await lab.waitReady(30_000);
+  let t = lab.readTopology();
+  if (t.nodes.find((n) => n.name === t.primary)!.backendId === 0) {
+    const to = t.nodes.find((n) => n.role === 'standby' && n.backendId !== 0)!.name;
+    expect((await post('/v1/switchover', { to, wait: true })).status).toBe(200);
+    await lab.waitReady(30_000);
+    t = lab.readTopology();
+  }
+  const old = t.nodes.find((n) => n.name === t.primary)!;
+  expect(old.backendId).not.toBe(0);
+  // A session with a statement in flight on the primary when it stops (after a write, pgpool sends the
+  // transaction's statements to the primary).
+  const c = await lab.client('pgpool', { user: 'app', database: 'app' });
+  c.on('error', () => undefined); // the session's end, expected
+  await c.query('create table if not exists switch_sessions (id int)');
+  await c.query('begin');
+  await c.query('insert into switch_sessions values (1)');
+  const inFlight = c.query('select pg_sleep(60)').then(
+    () => 'completed',
+    (e: Error) => e.message,
+  );
+  const exec = (await labApi<{ execution: Exec }>(lab, 'POST', '/v1/switchover', { wait: true })).execution;
+  expect(exec.status).toBe('SUCCEEDED');
+  expect(exec.output!.switch!.oldPrimary).toBe(old.name);
+  expect(await inFlight).not.toBe('completed');
+  await c.end().catch(() => undefined);
+  // pgpool's log: the degeneration of the old primary's backend restarted every child.
+  const log = readFileSync(join(lab.pgpoolDir(lab.config().pgpools[0].name), 'log', 'pgpool.log'), 'utf8');
+  const start = log.lastIndexOf(`=== Starting degeneration. shutdown host 127.0.0.1(${old.port}) ===`);
+  expect(start).toBeGreaterThan(-1);
+  const decision = /Restart all children|Do not restart children because we are switching over node id \d+/.exec(
+    log.slice(start),
+  )?.[0];
+  expect(decision).toBe('Restart all children');
+});
+
 test('bad requests are refused clearly and change nothing', async () => {
   await lab.waitReady(30_000);
   const before = snapshot();
