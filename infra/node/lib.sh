@@ -206,8 +206,7 @@ pg_start() {
   local attempt why
   for attempt in 1 2; do
     rm -f "$PGW_PGDATA/postmaster.pid"
-    clear_stale_socket_lock
-    if as_pg "$PGW_PGBIN/pg_ctl" -D "$PGW_PGDATA" -l "$PGW_LOG_DIR/startup.log" -w -t 60 -s start; then
+    if pg_ctl_start -w -t 60; then
       wait_until 60 "$PGW_NODE to accept connections" accepting_connections
       return 0
     fi
@@ -235,6 +234,13 @@ start_failure() {
 }
 
 no_node_pids() { [ -z "$(node_pids)" ]; }
+
+# pg_ctl start of this node with the given options (pg_ctl's own output to startup.log), once a
+# socket lock that a dead postmaster left is cleared: every start of a node goes through here.
+pg_ctl_start() {
+  clear_stale_socket_lock
+  as_pg "$PGW_PGBIN/pg_ctl" -D "$PGW_PGDATA" -l "$PGW_LOG_DIR/startup.log" -s "$@" start
+}
 
 # The Unix socket's lock file names the postmaster that held it. PostgreSQL takes a zombie (exited,
 # not yet reaped: this sandbox's init reaps lazily) for a live postmaster and refuses to start, so a

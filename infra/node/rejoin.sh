@@ -130,9 +130,7 @@ recover_as_standby() {
   case "$state" in "shut down" | "shut down in recovery") return 0 ;; esac
   log "crash recovery as a standby first (cluster state: $state)"
   as_pg touch "$PGW_PGDATA/standby.signal"
-  clear_stale_socket_lock
-  as_pg "$PGW_PGBIN/pg_ctl" -D "$PGW_PGDATA" -l "$PGW_LOG_DIR/startup.log" -w -t 120 -s start \
-    -o "-c listen_addresses='' -c primary_conninfo='' -c primary_slot_name=''" || return 1
+  pg_ctl_start -w -t 120 -o "-c listen_addresses='' -c primary_conninfo='' -c primary_slot_name=''" || return 1
   pg_stop fast
 }
 
@@ -258,9 +256,8 @@ if is_running; then
 else
   release_stale_segment
   rm -f "$PGW_PGDATA/postmaster.pid"
-  clear_stale_socket_lock
   mark_logs
-  as_pg "$PGW_PGBIN/pg_ctl" -D "$PGW_PGDATA" -l "$PGW_LOG_DIR/startup.log" -W -s start
+  pg_ctl_start -W
 fi
 t_start=$SECONDS
 wait_until "$wait_s" "$PGW_NODE to replay up to a consistent point and accept connections" started_or_dead
