@@ -57,13 +57,21 @@ psql_local() {
     -U "$PGW_SUPERUSER" -d postgres -At "$@"
 }
 
+# The pid on the first line of a pid or lock file (postmaster.pid, a socket lock) into the variable
+# named $2; fails when the file is missing or its first line is no pid (empty while being written).
+# Builtins only, as postmaster_pid.
+read_pid_file() {
+  local -n pid_out=$2
+  pid_out=""
+  { read -r pid_out <"$1"; } 2>/dev/null || true
+  [[ $pid_out =~ ^[0-9]+$ ]]
+}
+
 # Builtins only: it runs in every poll of a start or stop, where each process started costs 5-30 ms
 # on a busy VM (head and two readlinks took 100 ms of a switchover's stop).
 postmaster_pid() {
-  local f="$PGW_PGDATA/postmaster.pid" pid=""
-  [ -r "$f" ] || return 1
-  { read -r pid <"$f"; } 2>/dev/null || true
-  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  local pid
+  read_pid_file "$PGW_PGDATA/postmaster.pid" pid || return 1
   kill -0 "$pid" 2>/dev/null || return 1
   # A recycled pid is not our postmaster: its working directory must be our data directory (-ef: the
   # same directory, whatever links lead there).
@@ -259,9 +267,7 @@ pg_ctl_start() {
 clear_stale_socket_lock() {
   [ -n "${PGW_SOCKET_DIR:-}" ] && [ -n "${PGW_PORT:-}" ] || return 0
   local f="$PGW_SOCKET_DIR/.s.PGSQL.$PGW_PORT.lock" pid
-  [ -f "$f" ] || return 0
-  pid=$(head -n 1 "$f" 2>/dev/null | tr -dc '0-9')
-  [ -n "$pid" ] || return 0
+  read_pid_file "$f" pid || return 0
   if ! process_alive "$pid"; then
     log "removing the stale socket lock of exited process $pid"
     rm -f "$f"

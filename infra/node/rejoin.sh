@@ -244,8 +244,7 @@ started_or_dead() {
     # The pid file is empty for a moment after the postmaster creates it: only a pid that names an
     # exited process is a dead start.
     local pid
-    pid=$(head -n 1 "$PGW_PGDATA/postmaster.pid" 2>/dev/null | tr -dc '0-9' || true)
-    if [ -n "$pid" ] && ! process_alive "$pid" || new_fatal_lines; then
+    if read_pid_file "$PGW_PGDATA/postmaster.pid" pid && ! process_alive "$pid" || new_fatal_lines; then
       die "$PGW_NODE exited while starting: $(start_failure)"
     fi
   fi

@@ -20,7 +20,7 @@ import {
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { connect, createServer, type Server } from 'node:net';
 import { dirname, join } from 'node:path';
 import { labApi } from '../../infra/local/drill';
@@ -192,31 +192,42 @@ test('a SIGKILLed standby rejoined by a fresh copy leaves no shared memory of it
   await standbyStreaming();
 });
 
+/**
+ * `bash -c script` as the database's OS user, as the postmaster ran (PostgreSQL takes a lock naming
+ * another user's process, kill() failing with EPERM, for a stale one), and the pid it prints first.
+ */
+async function spawnAsOsUser(script: string): Promise<{ runner: ChildProcess; printed: number }> {
+  const osUser = lab.config().osUser;
+  const argv = osUser ? ['runuser', '-u', osUser, '--', 'bash', '-c', script] : ['bash', '-c', script];
+  const runner = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'ignore'] });
+  const printed = Number(
+    await new Promise<string>((resolve) => runner.stdout!.once('data', (b: Buffer) => resolve(b.toString().trim()))),
+  );
+  return { runner, printed };
+}
+
+/** The standby's socket lock file, as a postmaster of pid `pid` leaves it, owned by the OS user. */
+function writeSocketLock(pid: number): void {
+  const lock = join(lab.nodeDir(standby), 'run', `.s.PGSQL.${lab.node(standby).port}.lock`);
+  writeFileSync(lock, `${pid}\n${data()}\n0\n${lab.node(standby).port}\n${dirname(lock)}\n`);
+  if (lab.config().osUser) runSync('chown', [lab.config().osUser!, lock]);
+}
+
 test('a fresh-copy rejoin starts the node while its killed postmaster is still an unreaped zombie naming the socket lock', async () => {
   // An orphaned postmaster killed by the fence stays a zombie until init reaps it (lazily on some
   // machines); PostgreSQL's check of the socket lock file (kill(pid, 0)) takes a zombie for a live
   // postmaster and refuses to start. Made deterministic here: a zombie whose parent never reaps it,
   // named by the lock file the killed postmaster leaves.
   expect((await lab.script(standby, 'fence', { REASON: 'test: killed standby' })).code).toBe(0);
-  // It belongs to the database's OS user, as the postmaster did (PostgreSQL takes a lock naming another
-  // user's process, kill() failing with EPERM, for a stale one).
-  const zombieScript = ['bash', '-c', 'sleep 0 & echo $!; exec sleep 300'];
-  const osUser = lab.config().osUser;
-  const argv = osUser ? ['runuser', '-u', osUser, '--', ...zombieScript] : zombieScript;
-  const runner = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'ignore'] });
+  const { runner, printed: zombie } = await spawnAsOsUser('sleep 0 & echo $!; exec sleep 300');
   // runuser does not pass a signal on to its child: the zombie's parent (the exec'd sleep) is killed by pid.
   let zombieParent = 0;
   try {
-    const zombie = Number(
-      await new Promise<string>((resolve) => runner.stdout!.once('data', (b: Buffer) => resolve(b.toString().trim()))),
-    );
     const status = () => readFileSync(`/proc/${zombie}/status`, 'utf8');
     const state = () => /^State:\s*(\w)/m.exec(status())?.[1];
     zombieParent = Number(/^PPid:\s*(\d+)/m.exec(status())?.[1]);
     await waitFor(`process ${zombie} to be a zombie`, () => state() === 'Z', 10_000);
-    const lock = join(lab.nodeDir(standby), 'run', `.s.PGSQL.${lab.node(standby).port}.lock`);
-    writeFileSync(lock, `${zombie}\n${data()}\n0\n${lab.node(standby).port}\n${dirname(lock)}\n`);
-    if (lab.config().osUser) runSync('chown', [lab.config().osUser!, lock]);
+    writeSocketLock(zombie);
     const r = await lab.script(standby, 'rejoin', { ...primaryParams(), METHOD: 'basebackup', WAIT_SECONDS: '30' });
     expect({ code: r.code, stderr: r.code ? r.stderr : '' }).toEqual({ code: 0, stderr: '' });
     expect(r.stderr).toContain(`removing the stale socket lock of exited process ${zombie}`);
@@ -233,18 +244,9 @@ test('a rejoin whose start PostgreSQL refuses after its logging collector starte
   // ("lock file ... already exists") and says so in the server log, not in pg_ctl's startup log. The
   // rejoin used to wait out its whole WAIT_SECONDS and then report a timeout.
   expect((await lab.script(standby, 'fence', { REASON: 'test: killed standby' })).code).toBe(0);
-  const script = ['bash', '-c', 'echo $$; exec sleep 300'];
-  const osUser = lab.config().osUser;
-  const argv = osUser ? ['runuser', '-u', osUser, '--', ...script] : script;
-  const runner = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'ignore'] });
-  let holder = 0;
-  const lock = join(lab.nodeDir(standby), 'run', `.s.PGSQL.${lab.node(standby).port}.lock`);
+  const { runner, printed: holder } = await spawnAsOsUser('echo $$; exec sleep 300');
   try {
-    holder = Number(
-      await new Promise<string>((resolve) => runner.stdout!.once('data', (b: Buffer) => resolve(b.toString().trim()))),
-    );
-    writeFileSync(lock, `${holder}\n${data()}\n0\n${lab.node(standby).port}\n${dirname(lock)}\n`);
-    if (osUser) runSync('chown', [osUser, lock]);
+    writeSocketLock(holder);
     const r = await lab.script(standby, 'rejoin', { ...primaryParams(), METHOD: 'basebackup', WAIT_SECONDS: '45' });
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain(`${standby} exited while starting`);
