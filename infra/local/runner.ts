@@ -284,8 +284,25 @@ export class LocalRunner implements WorkflowStarter {
       passed: new Set(),
       done: Promise.resolve(),
     };
+    // Each step's own error, per execution: the emulator's StateCaught event names the catcher but
+    // not the Error and Cause it caught, and history must say why a step failed.
+    const stepErrors = new Map<string, { Error: string; Cause: string }>();
+    const ownHandlers = Object.fromEntries(
+      Object.entries(handlers).map(([state, fn]) => [
+        state,
+        async (stateInput: unknown) => {
+          try {
+            return await fn(stateInput);
+          } catch (err) {
+            const e = err as Partial<Error> | undefined;
+            stepErrors.set(state, { Error: e?.name || 'Error', Cause: e?.message ?? String(err) });
+            throw err;
+          }
+        },
+      ]),
+    );
     const exec = sm.run(input as never, {
-      overrides: { taskResourceLocalHandlers: handlers as never, retryIntervalOverrides: retries },
+      overrides: { taskResourceLocalHandlers: ownHandlers as never, retryIntervalOverrides: retries },
       context: { Execution: { Id: arn, Name: executionName, StartTime: rec.startedAt, Input: input } } as never,
     });
     this.executions.set(executionName, rec);
@@ -307,8 +324,12 @@ export class LocalRunner implements WorkflowStarter {
         const cur = [...rec.steps].reverse().find((s) => s.state === e.state!.name);
         if (!cur) continue;
         if (e.type === 'StateRetried') cur.attempts++;
-        if (e.type === 'StateFailed' || e.type === 'StateCaught')
-          cur.error = `${e.Error ?? 'Error'}: ${String(e.Cause ?? '')}`.slice(0, 500);
+        if (e.type === 'StateFailed' || e.type === 'StateCaught') {
+          const own = stepErrors.get(e.state.name);
+          const name = e.Error || own?.Error || 'Error';
+          const cause = e.Cause !== undefined && e.Cause !== '' ? String(e.Cause) : (own?.Cause ?? '');
+          cur.error = `${name}: ${cause}`.slice(0, 500);
+        }
         if (e.type === 'StateExited' || e.type === 'StateFailed') {
           cur.endedAt = e.timestamp;
           cur.durationMs = e.timestamp - cur.startedAt;
