@@ -11,9 +11,12 @@ export { poolView };
 
 /**
  * Detach (or attach) a node in every pgpool; idempotent (the scripts check the node's status first).
- * An attach returns once every pgpool shows the node up: pgpool processes it (a failback) after
- * pcp_attach_node has returned, and whatever comes next (another node's maintenance, a precheck)
- * must see the cluster whole.
+ * pgpool processes both after pcp has returned (a failover, a failback), so each waits for it: an
+ * attach until every pgpool shows the node up (whatever comes next, another node's maintenance, a
+ * precheck, must see the cluster whole); a detach until every pgpool shows it down through a new
+ * session, which pgpool accepts only once it has processed the detach. Until then its new sessions
+ * still connect to the node, and the step after a detach stops it (a scale in under read load: a
+ * session begun in that moment ended with "unable to read data from DB node N").
  */
 export async function inEveryPgpool(
   deps: Deps,
@@ -27,10 +30,34 @@ export async function inEveryPgpool(
         NODE_ID: String(node.backendId),
       });
       if (action === 'pgpool-attach') await upIn(deps, p, node);
+      else await downIn(deps, p, node);
       return [p.name, r.changed === 'yes' ? `${action.slice(7)}ed` : 'unchanged'] as const;
     }),
   );
   return Object.fromEntries(out);
+}
+
+/** Until pgpool `p` shows `node` down to a new session; a clear error after pgpoolWaitMs. */
+async function downIn(deps: Deps, p: PgpoolSpec, node: NodeSpec): Promise<void> {
+  const s = settings();
+  let status: string | undefined;
+  await pollUntil(
+    deps,
+    async () => {
+      const view = await poolView(deps, p).catch(() => [] as PoolNode[]);
+      status = view.find((v) => v.id === node.backendId)?.status;
+      return status === 'down' ? true : undefined;
+    },
+    {
+      timeoutMs: s.pgpoolWaitMs,
+      intervalMs: 100,
+      onTimeout: () => {
+        throw new Error(
+          `pgpool ${p.name} does not show ${node.name} down ${s.pgpoolWaitMs} ms after detaching it (${status ?? 'no answer'})`,
+        );
+      },
+    },
+  );
 }
 
 /**

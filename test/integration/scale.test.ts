@@ -38,7 +38,8 @@ function startReadLoad(readers = 3, queriesPerSession = 1) {
           stats.ok++;
         }
       } catch (e) {
-        stats.errors.push(`${new Date().toISOString()} ${(e as Error).message}`);
+        const detail = (e as { detail?: string }).detail;
+        stats.errors.push(`${new Date().toISOString()} ${(e as Error).message}${detail ? ` (${detail})` : ''}`);
       } finally {
         await c.end().catch(() => undefined);
       }
