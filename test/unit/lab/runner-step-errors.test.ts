@@ -14,7 +14,11 @@ test("a caught step's error names the error and its cause, and so does the faile
     { retryIntervalMs: 0 },
   );
   // AssessPrimary retries twice, then its Catch goes to NotifyFailure, which fails the execution.
-  runner.injectFault({ state: 'AssessPrimary', times: 3, message: 'primary pg1 did not answer from any vantage point' });
+  runner.injectFault({
+    state: 'AssessPrimary',
+    times: 3,
+    message: 'primary pg1 did not answer from any vantage point',
+  });
   runner.injectFault({ state: 'NotifyFailure', times: 5, message: 'topic unreachable' });
   await runner.start('failover', 'caught-1', { cluster: 'lab', reason: 'test' });
   await runner.executions.get('caught-1')!.done;
