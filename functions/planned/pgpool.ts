@@ -1,7 +1,7 @@
 /** Every pgpool of the cluster, seen and changed the same way by the planned workflows. */
 import type { PoolNode } from '../lib/db';
 import { poolView, routeWritesTo as routeWrites } from '../lib/pgpool-route';
-import { pollUntil } from '../lib/poll';
+import { pollUntil, type Poll } from '../lib/poll';
 import type { Deps } from '../lib/ports';
 import { settings } from '../lib/settings';
 import type { NodeSpec, PgpoolSpec, Topology } from '../lib/topology';
@@ -37,8 +37,19 @@ export async function inEveryPgpool(
   return Object.fromEntries(out);
 }
 
-/** Until pgpool `p` shows `node` down to a new session; a clear error after pgpoolWaitMs. */
-async function downIn(deps: Deps, p: PgpoolSpec, node: NodeSpec): Promise<void> {
+/**
+ * Until pgpool `p` shows `node` as `want` to a new session (pgpool accepts one only once it has
+ * processed a pending detach or attach); `meanwhile` sees each status read between polls. A clear error
+ * after pgpoolWaitMs, ending with `why()`.
+ */
+async function untilShown(
+  deps: Deps,
+  p: PgpoolSpec,
+  node: NodeSpec,
+  want: 'up' | 'down',
+  why: (status: string | undefined) => string,
+  meanwhile?: (status: string | undefined, poll: Poll) => Promise<void>,
+): Promise<void> {
   const s = settings();
   let status: string | undefined;
   await pollUntil(
@@ -46,19 +57,24 @@ async function downIn(deps: Deps, p: PgpoolSpec, node: NodeSpec): Promise<void> 
     async () => {
       const view = await poolView(deps, p).catch(() => [] as PoolNode[]);
       status = view.find((v) => v.id === node.backendId)?.status;
-      return status === 'down' ? true : undefined;
+      return status === want ? true : undefined;
     },
     {
       timeoutMs: s.pgpoolWaitMs,
       intervalMs: 100,
       onTimeout: () => {
+        const verb = want === 'up' ? 'attaching' : 'detaching';
         throw new Error(
-          `pgpool ${p.name} does not show ${node.name} down ${s.pgpoolWaitMs} ms after detaching it (${status ?? 'no answer'})`,
+          `pgpool ${p.name} does not show ${node.name} ${want} ${s.pgpoolWaitMs} ms after ${verb} it (${why(status)})`,
         );
       },
+      meanwhile: meanwhile && ((poll) => meanwhile(status, poll)),
     },
   );
 }
+
+const downIn = (deps: Deps, p: PgpoolSpec, node: NodeSpec) =>
+  untilShown(deps, p, node, 'down', (status) => status ?? 'no answer');
 
 /**
  * pgpool-II may detach a node again right after its failback (seen with 4.3): a client session that began before
@@ -67,35 +83,23 @@ async function downIn(deps: Deps, p: PgpoolSpec, node: NodeSpec): Promise<void> 
  * it, so attaching once more sticks; a few attempts, then a clear error.
  */
 async function upIn(deps: Deps, p: PgpoolSpec, node: NodeSpec): Promise<void> {
-  const s = settings();
   let attachedAt = 0;
   let attempts = 1;
-  let status: string | undefined;
-  await pollUntil(
+  await untilShown(
     deps,
-    async () => {
-      const view = await poolView(deps, p).catch(() => [] as PoolNode[]);
-      status = view.find((v) => v.id === node.backendId)?.status;
-      return status === 'up' ? true : undefined;
-    },
-    {
-      timeoutMs: s.pgpoolWaitMs,
-      intervalMs: 100,
-      onTimeout: () => {
-        throw new Error(
-          `pgpool ${p.name} does not show ${node.name} up ${s.pgpoolWaitMs} ms after attaching it (${attempts} attempts)`,
-        );
-      },
-      meanwhile: async (poll) => {
-        if (status === 'down' && poll.elapsedMs() - attachedAt > 1_000 && attempts < 5) {
-          await nodeAction(deps, { name: p.name, instanceId: p.instanceId }, 'pgpool-attach', {
-            NODE_ID: String(node.backendId),
-          });
-          attachedAt = poll.elapsedMs();
-          attempts++;
-          deps.log(`pgpool ${p.name} detached ${node.name} again after its attach: attached again`, { attempts });
-        }
-      },
+    p,
+    node,
+    'up',
+    () => `${attempts} attempts`,
+    async (status, poll) => {
+      if (status === 'down' && poll.elapsedMs() - attachedAt > 1_000 && attempts < 5) {
+        await nodeAction(deps, { name: p.name, instanceId: p.instanceId }, 'pgpool-attach', {
+          NODE_ID: String(node.backendId),
+        });
+        attachedAt = poll.elapsedMs();
+        attempts++;
+        deps.log(`pgpool ${p.name} detached ${node.name} again after its attach: attached again`, { attempts });
+      }
     },
   );
 }
