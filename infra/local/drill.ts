@@ -214,6 +214,21 @@ export async function executions(lab: Lab): Promise<ExecutionSummary[]> {
   return (await api<{ executions: ExecutionSummary[] }>(lab, 'GET', '/v1/executions')).executions;
 }
 
+/** Execution `name` once it has ended (any status but RUNNING), looked for every 250 ms up to `timeoutMs`. */
+export function executionEnded(
+  lab: Lab,
+  name: string,
+  timeoutMs: number,
+  label = `execution ${name} to end`,
+): Promise<ExecutionSummary> {
+  return waitFor(
+    label,
+    async () => (await executions(lab)).find((e) => e.name === name && e.status !== 'RUNNING'),
+    timeoutMs,
+    250,
+  );
+}
+
 /** Outcomes of a failover execution that did not handle the failure itself. */
 const NOT_THE_FAILOVER = new Set(['standby-failure', 'duplicate']);
 

@@ -11,7 +11,7 @@ import type { Lab } from '../../infra/local/lab';
 import { nodeSegment, segmentAttachments } from '../../infra/local/lab/ipc';
 import { pgpoolBackends } from '../../functions/lib/db';
 import { LabSecrets } from '../../infra/local/adapters';
-import { executions, labApi } from '../../infra/local/drill';
+import { executionEnded, labApi } from '../../infra/local/drill';
 import { run, waitFor } from '../../infra/local/proc';
 import { freshLab, testPortBase } from './support/lab';
 
@@ -201,12 +201,7 @@ describe('lab', () => {
     );
     const ev = lab.readTopology().history.find((e) => e.kind === 'standby-reattach' && e.at >= since);
     expect(ev?.detail).toMatchObject({ node: 'pg2', pgpools: ['pgpool1'] });
-    const exec = await waitFor(
-      'the rejoin to end',
-      async () => (await executions(lab)).find((e) => e.name === ev!.detail.execution && e.status !== 'RUNNING'),
-      60_000,
-      250,
-    );
+    const exec = await executionEnded(lab, String(ev!.detail.execution), 60_000, 'the rejoin to end');
     expect({ workflow: exec.workflow, status: exec.status }).toEqual({ workflow: 'rejoin', status: 'SUCCEEDED' });
     const full = await labApi<{ output: { rewind: { method: string } } }>(lab, 'GET', `/v1/executions/${exec.name}`);
     // It streamed all along: no rewind, no basebackup, no restart.

@@ -7,7 +7,7 @@ import { testPortBase } from './support/lab';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { executions, labApi, missingWrites, startWriteLoad } from '../../infra/local/drill';
+import { executionEnded, executions, labApi, missingWrites, startWriteLoad } from '../../infra/local/drill';
 import { Lab } from '../../infra/local/lab';
 import { waitFor } from '../../infra/local/proc';
 
@@ -98,12 +98,7 @@ test('a failing maintenance command aborts safely and leaves the cluster writabl
   const { executionName } = await labApi<{ executionName: string }>(lab, 'POST', '/v1/maintenance', {
     command: 'exit 3',
   });
-  const exec = await waitFor(
-    'the maintenance to end',
-    async () => (await executions(lab)).find((e) => e.name === executionName && e.status !== 'RUNNING'),
-    150_000,
-    200,
-  );
+  const exec = await executionEnded(lab, executionName, 150_000, 'the maintenance to end');
   const body = { execution: exec };
   expect({ status: body.execution.status, steps: body.execution.steps.map((x) => x.state) }).toMatchObject({
     status: 'FAILED',
@@ -141,12 +136,7 @@ test('a nested switchover that fails ends the maintenance safely: both abort, th
   const { executionName } = await labApi<{ executionName: string }>(lab, 'POST', '/v1/maintenance', {
     command: 'true',
   });
-  const exec = await waitFor(
-    'the maintenance to end',
-    async () => (await executions(lab)).find((e) => e.name === executionName && e.status !== 'RUNNING'),
-    200_000,
-    200,
-  );
+  const exec = await executionEnded(lab, executionName, 200_000, 'the maintenance to end');
   const steps = exec.steps.map((x) => x.state);
   expect({ status: exec.status, error: exec.error?.Error }).toEqual({ status: 'FAILED', error: 'MaintenanceFailed' });
   expect(steps).toEqual(

@@ -9,9 +9,8 @@
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { executions, labApi } from '../../infra/local/drill';
+import { executionEnded, labApi } from '../../infra/local/drill';
 import { Lab } from '../../infra/local/lab';
-import { waitFor } from '../../infra/local/proc';
 import { testPortBase } from './support/lab';
 
 const dir = mkdtempSync(join(tmpdir(), 'pgw-'));
@@ -59,12 +58,7 @@ test('rolling maintenance stops each standby only after pgpool has finished deta
   const { executionName } = await labApi<{ executionName: string }>(lab, 'POST', '/v1/maintenance', {
     command: 'true',
   });
-  const done = await waitFor(
-    'the maintenance to end',
-    async () => (await executions(lab)).find((x) => x.name === executionName && x.status !== 'RUNNING'),
-    180_000,
-    250,
-  );
+  const done = await executionEnded(lab, executionName, 180_000, 'the maintenance to end');
   expect(done.status).toBe('SUCCEEDED');
   const order = standbys.map((name) => {
     const port = lab.node(name).port;

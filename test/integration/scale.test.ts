@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { ALARMS, alarmName } from '../../functions/lib/alarms';
 import { alarmEvent } from '../../infra/local/controlplane/events';
-import { executions, labApi } from '../../infra/local/drill';
+import { executionEnded, labApi } from '../../infra/local/drill';
 import { Lab } from '../../infra/local/lab';
 import { waitFor } from '../../infra/local/proc';
 
@@ -211,13 +211,7 @@ test('read-load alarms scale out onto a provisioned node and back in, never belo
     const ev = alarmEvent(alarmName(cluster, def), def, cluster, { Cluster: cluster }, 'OK', 'ALARM');
     return (await labApi<{ rule: string; result: Record<string, string> }>(lab, 'POST', '/v1/events', ev)).result;
   };
-  const ended = (name: string) =>
-    waitFor(
-      `execution ${name} to end`,
-      async () => (await executions(lab)).find((e) => e.name === name && e.status !== 'RUNNING'),
-      150_000,
-      250,
-    );
+  const ended = (name: string) => executionEnded(lab, name, 150_000);
   const standbys = () =>
     lab
       .readTopology()
