@@ -7,14 +7,14 @@
  * the wait of a session terminated with pg_terminate_backend()).
  *
  * Here every commit on the primary waits: its synchronous_standby_names names a standby that does
- * not exist. pgwarden's sensors are off, so that what pgpool does is pgpool's alone, and the lab's app
- * is stopped, so that no idle session through pgpool reads the FATAL that stock pgpool acts on.
+ * not exist. The lab's app and control plane are stopped: what pgpool does is pgpool's alone, and no
+ * idle session through pgpool reads the FATAL that stock pgpool acts on.
  */
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { appDown } from '../../infra/local/app-process';
-import { labApi } from '../../infra/local/drill';
+import { controlPlaneDown } from '../../infra/local/lab/services';
 import { waitFor } from '../../infra/local/proc';
 import { freshLab } from './support/lab';
 
@@ -23,15 +23,17 @@ const pgpoolLog = () => join(lab.pgpoolDir('pgpool1'), 'log', 'pgpool.log');
 
 beforeAll(async () => {
   await lab.up();
-  await labApi(lab, 'POST', '/v1/sensors', { pgpool: false, alarm: false, ec2: false, heal: false });
-  // The app keeps idle sessions through pgpool, which would read the FATAL and report the node first.
-  await appDown(lab);
   const app = await lab.client('pgpool');
   try {
     await app.query('create table if not exists syncrep_wait (x int)');
   } finally {
     await app.end();
   }
+  // Nothing but this test's sessions goes through pgpool: the app keeps idle sessions there, and the
+  // control plane opens some (metrics, heal); an idle one reads the FATAL and reports the node first.
+  // With the control plane down, pgwarden does not act on the failover either (the hook's call fails).
+  await appDown(lab);
+  await controlPlaneDown(lab);
 }, 180_000);
 
 afterAll(() => lab.down({ purge: true }), 60_000);
