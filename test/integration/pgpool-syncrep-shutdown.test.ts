@@ -38,17 +38,29 @@ beforeAll(async () => {
 
 afterAll(() => lab.down({ purge: true }), 60_000);
 
-/** The primary's commits wait for a standby that never confirms (or, with `reset`, as configured). */
-async function holdCommits(primary: string, reset = false): Promise<void> {
+/**
+ * The primary's commits wait for a standby that never confirms; returns a function that puts back
+ * the synchronous_standby_names it had (pgwarden sets it with ALTER SYSTEM too).
+ */
+async function holdCommits(primary: string): Promise<() => Promise<void>> {
+  const set = async (value: string) => {
+    const c = await lab.client(primary);
+    try {
+      await c.query(`alter system set synchronous_standby_names = ${c.escapeLiteral(value)}`);
+      await c.query('select pg_reload_conf()');
+    } finally {
+      await c.end();
+    }
+  };
   const c = await lab.client(primary);
+  let before: string;
   try {
-    await c.query(
-      reset ? 'alter system reset synchronous_standby_names' : "alter system set synchronous_standby_names = 'nobody'",
-    );
-    await c.query('select pg_reload_conf()');
+    before = (await c.query('show synchronous_standby_names')).rows[0].synchronous_standby_names as string;
   } finally {
     await c.end();
   }
+  await set('nobody');
+  return () => set(before);
 }
 
 /**
@@ -91,7 +103,7 @@ const backendId = (node: string) => lab.readTopology().nodes.find((n) => n.name 
 test('pg_terminate_backend of a session waiting for synchronous replication does not make pgpool detach the primary', async () => {
   const primary = lab.readTopology().primary;
   const offset = statSync(pgpoolLog()).size;
-  await holdCommits(primary);
+  const release = await holdCommits(primary);
   try {
     const { outcome, pid } = await waitingInsert(primary, 'syncrep-terminated');
     const admin = await lab.client(primary);
@@ -107,7 +119,7 @@ test('pg_terminate_backend of a session waiting for synchronous replication does
       10_000,
     );
   } finally {
-    await holdCommits(primary, true);
+    await release();
   }
   const added = readFileSync(pgpoolLog(), 'utf8').slice(offset);
   expect(added).toContain(`DB node ${backendId(primary)} still accepts connections`);
