@@ -13,7 +13,9 @@
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
+import { quoteLiteral } from '../../functions/planned/common';
 import { appDown } from '../../infra/local/app-process';
+import { query } from '../../infra/local/lab/connections';
 import { controlPlaneDown } from '../../infra/local/lab/services';
 import { waitFor } from '../../infra/local/proc';
 import { freshLab } from './support/lab';
@@ -23,12 +25,7 @@ const pgpoolLog = () => join(lab.pgpoolDir('pgpool1'), 'log', 'pgpool.log');
 
 beforeAll(async () => {
   await lab.up();
-  const app = await lab.client('pgpool');
-  try {
-    await app.query('create table if not exists syncrep_wait (x int)');
-  } finally {
-    await app.end();
-  }
+  await query(lab, 'pgpool', 'create table if not exists syncrep_wait (x int)');
   // Nothing but this test's sessions goes through pgpool: the app keeps idle sessions there, and the
   // control plane opens some (metrics, heal); an idle one reads the FATAL and reports the node first.
   // With the control plane down, pgwarden does not act on the failover either (the hook's call fails).
@@ -44,21 +41,14 @@ afterAll(() => lab.down({ purge: true }), 60_000);
  */
 async function holdCommits(primary: string): Promise<() => Promise<void>> {
   const set = async (value: string) => {
-    const c = await lab.client(primary);
-    try {
-      await c.query(`alter system set synchronous_standby_names = ${c.escapeLiteral(value)}`);
-      await c.query('select pg_reload_conf()');
-    } finally {
-      await c.end();
-    }
+    await query(lab, primary, `alter system set synchronous_standby_names = ${quoteLiteral(value)}`);
+    await query(lab, primary, 'select pg_reload_conf()');
   };
-  const c = await lab.client(primary);
-  let before: string;
-  try {
-    before = (await c.query('show synchronous_standby_names')).rows[0].synchronous_standby_names as string;
-  } finally {
-    await c.end();
-  }
+  const [{ synchronous_standby_names: before }] = await query<{ synchronous_standby_names: string }>(
+    lab,
+    primary,
+    'show synchronous_standby_names',
+  );
   await set('nobody');
   return () => set(before);
 }
@@ -106,12 +96,7 @@ test('pg_terminate_backend of a session waiting for synchronous replication does
   const release = await holdCommits(primary);
   try {
     const { outcome, pid } = await waitingInsert(primary, 'syncrep-terminated');
-    const admin = await lab.client(primary);
-    try {
-      await admin.query('select pg_terminate_backend($1)', [pid]);
-    } finally {
-      await admin.end();
-    }
+    await query(lab, primary, 'select pg_terminate_backend($1)', [pid]);
     expect(await outcome).toBeInstanceOf(Error);
     await waitFor(
       "pgpool's check of the node",
@@ -125,12 +110,7 @@ test('pg_terminate_backend of a session waiting for synchronous replication does
   expect(added).toContain(`DB node ${backendId(primary)} still accepts connections`);
   expect(added).not.toMatch(/received degenerate backend request|Starting degeneration/);
   // pgpool still serves writes on the primary
-  const app = await lab.client('pgpool');
-  try {
-    await app.query('insert into syncrep_wait values (2)');
-  } finally {
-    await app.end();
-  }
+  await query(lab, 'pgpool', 'insert into syncrep_wait values (2)');
 }, 60_000);
 
 test('a fast shutdown of the primary reported by a session waiting for synchronous replication starts pgpool failover (patch 0010)', async () => {
