@@ -8,6 +8,7 @@ import { Client } from 'pg';
 import { ALARMS, alarmName } from '../../functions/lib/alarms';
 import type { Lab, LabStatus } from './lab';
 import { waitFor } from './proc';
+import type { ExecutionSummary as RunnerExecution } from './execution-journal';
 
 export type TriggerPath = 'pgpool' | 'alarm' | 'ec2' | 'operator';
 
@@ -42,13 +43,8 @@ export function faultProblem(fault: Fault, trigger: TriggerPath): string | undef
   return undefined;
 }
 
-export interface StepTiming {
-  state: string;
-  durationMs?: number;
-  attempts: number;
-  offsetMs: number;
-  error?: string;
-}
+/** A step of an execution as the lab's API lists it. */
+export type StepTiming = RunnerExecution['steps'][number];
 
 export interface DrillResult {
   trigger: TriggerPath;
@@ -198,17 +194,11 @@ async function api<T>(lab: Lab, method: string, path: string, body?: unknown): P
 
 export { api as labApi };
 
-export interface ExecutionSummary {
-  name: string;
-  workflow: string;
-  status: string;
-  startedAt: string;
-  durationMs: number;
+/** An execution as the lab's API lists it (the runner's summary), with the input and output the drills read. */
+export type ExecutionSummary = Omit<RunnerExecution, 'input' | 'output'> & {
   input: { trigger?: { source: string } };
   output?: { promote?: { node: string; timeline: number }; record?: { outcome: string; summary?: string } };
-  error?: { Error: string; Cause: string };
-  steps: StepTiming[];
-}
+};
 
 export async function executions(lab: Lab): Promise<ExecutionSummary[]> {
   return (await api<{ executions: ExecutionSummary[] }>(lab, 'GET', '/v1/executions')).executions;
@@ -266,16 +256,18 @@ export async function finishedFailover(
   } catch (e) {
     // Say what did run: a timeout alone does not tell a failover that never started from one that
     // stopped (inconclusive, duplicate) or is still running.
-    const seen = await candidates().catch((err: Error) => `(executions unavailable: ${err.message})`);
-    throw new Error(`${(e as Error).message}; failover executions since the fault: ${describeExecutions(seen)}`, {
+    const seen = await candidates().then(
+      describeExecutions,
+      (err: Error) => `(executions unavailable: ${err.message})`,
+    );
+    throw new Error(`${(e as Error).message}; failover executions since the fault: ${seen}`, {
       cause: e,
     });
   }
 }
 
 /** One line per execution: name, status, outcome and the reason its steps gave, for an error message. */
-export function describeExecutions(seen: ExecutionSummary[] | string): string {
-  if (typeof seen === 'string') return seen;
+export function describeExecutions(seen: ExecutionSummary[]): string {
   if (seen.length === 0) return 'none';
   return seen
     .map((e) => {
