@@ -53,7 +53,8 @@ export function writeEnvFiles(lab: Lab): void {
       PGW_PCP_PORT: String(p.pcpPort),
       // As in AWS (configure-pgpool.sh's default). With 16, clients reconnecting during a failover
       // ran out of children on pgpool-II 4.3 (a switchover's write window grew by a second).
-      PGW_PGPOOL_CHILDREN: '32',
+      // PGWARDEN_PGPOOL_CHILDREN sets another number (the switchover bench's comparisons).
+      PGW_PGPOOL_CHILDREN: process.env.PGWARDEN_PGPOOL_CHILDREN ?? '32',
       PGW_BACKENDS: c.nodes.map((n) => `${n.name}=127.0.0.1:${n.port}`).join(' '),
       PGW_HEALTH_CHECK_PERIOD: String(c.profile.healthCheckPeriodS),
       PGW_HEALTH_CHECK_TIMEOUT: String(c.profile.healthCheckTimeoutS),

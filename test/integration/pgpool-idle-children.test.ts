@@ -1,0 +1,162 @@
+/**
+ * pgpool patch 0011: when the primary goes down, stock pgpool-II 4.6.1 killed every child and forked
+ * num_init_children new ones inside its failover, while new clients waited for its end. The patched
+ * build restarts only the children with a client (their sessions held connections to the old primary)
+ * and keeps the idle ones, which discard their pooled connections before their next session. Stock
+ * pgpool's idle children that a failback had flagged exited, too, when one new client woke them
+ * together; patched, they discard their connections and stay.
+ *
+ * Eight pgpool children, so that every one of them has served a session (and pools connections to the
+ * old primary) before the primary goes. The lab's app and control plane are stopped: no session but
+ * this test's holds a child, and the new primary is promoted here (pgpool's failover_command finds
+ * no control plane and pgpool searches for the primary until it is promoted).
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import { appDown } from '../../infra/local/app-process';
+import { query } from '../../infra/local/lab/connections';
+import { controlPlaneDown } from '../../infra/local/lab/services';
+import { runSync, waitFor } from '../../infra/local/proc';
+import { freshLab } from './support/lab';
+
+const CHILDREN = 8;
+const lab = freshLab(27800, {
+  standbys: 1,
+  pgpoolEnv: { PGW_PGPOOL_LOG_LEVEL: 'log', PGW_PGPOOL_CHILDREN: String(CHILDREN) },
+});
+const pgpoolDir = () => lab.pgpoolDir('pgpool1');
+const pgpoolLog = () => join(pgpoolDir(), 'log', 'pgpool.log');
+const logSince = (offset: number) => readFileSync(pgpoolLog(), 'utf8').slice(offset);
+
+beforeAll(async () => {
+  await lab.up();
+  await query(lab, 'pgpool', 'create table if not exists idle_children (x int)');
+  await appDown(lab);
+  await controlPlaneDown(lab);
+}, 180_000);
+
+afterAll(() => lab.down({ purge: true }), 60_000);
+
+/** pgpool's children (its main process's children that serve clients) by pid, with their ps title. */
+function children(): Map<number, string> {
+  const main = readFileSync(join(pgpoolDir(), 'run', 'pgpool.pid'), 'utf8')
+    .replace(/\0/g, '')
+    .trim();
+  const ps = runSync('ps', ['-o', 'pid=,args=', '--ppid', main]);
+  const out = new Map<number, string>();
+  for (const line of ps.stdout.split('\n')) {
+    const m = /^\s*(\d+)\s+pgpool: (.*)$/.exec(line);
+    // Workers, the PCP child and health checks name themselves; a child serving clients shows
+    // "wait for connection request" or its client's user, database, address and state.
+    if (m && !/worker|PCP|health check|logger|watchdog/i.test(m[2])) out.set(Number(m[1]), m[2]);
+  }
+  return out;
+}
+
+const idle = () => [...children()].filter(([, title]) => title === 'wait for connection request').map(([pid]) => pid);
+
+/** `n` sessions through pgpool at once, each writing a row, each ended; throws on any error. */
+async function sessionsAtOnce(n: number, value: number): Promise<void> {
+  await Promise.all(
+    Array.from({ length: n }, async () => {
+      const c = new Client({ connectionString: lab.connectionString('pgpool'), connectionTimeoutMillis: 10_000 });
+      await c.connect();
+      try {
+        // Held a moment, so that the sessions are served by different children.
+        await c.query('select pg_sleep(0.3)');
+        await c.query('insert into idle_children values ($1)', [value]);
+      } finally {
+        await c.end();
+      }
+    }),
+  );
+}
+
+test('idle children that a failback flagged discard their connections instead of exiting when one client wakes them (patch 0011)', async () => {
+  const standby = lab.readTopology().nodes.find((n) => n.role === 'standby')!;
+  // A detach and an attach of the standby: pgpool's failback flags every child (streaming replication
+  // mode: "Do not restart children because we are failing back"). Both scripts return once pgpool
+  // shows the node down, then up.
+  const d = await lab.script('pgpool1', 'pgpool-detach', { NODE_ID: String(standby.backendId) });
+  expect(d.stdout).toContain('changed=yes');
+  const a = await lab.script('pgpool1', 'pgpool-attach', { NODE_ID: String(standby.backendId) });
+  expect(a.stdout).toContain('changed=yes');
+  const before = await waitFor(
+    `pgpool's ${CHILDREN} children`,
+    () => {
+      const pids = [...children().keys()].sort();
+      return pids.length === CHILDREN ? pids : undefined;
+    },
+    10_000,
+  );
+  const offset = statSync(pgpoolLog()).size;
+  // One client at a time: every idle child wakes, one accepts it, the others find nothing.
+  await sessionsAtOnce(1, 3);
+  await sessionsAtOnce(1, 3);
+  expect([...children().keys()].sort()).toEqual(before);
+  const added = logSince(offset);
+  expect(added).not.toContain('restarting myself');
+  expect(added).toContain('discarding existing connections');
+}, 120_000);
+
+test('when the primary goes, pgpool restarts only the children with a client; the idle ones stay and then write to the new primary (patch 0011)', async () => {
+  // Every child serves a session first, so that every one pools connections to the primary.
+  await sessionsAtOnce(CHILDREN, 1);
+  const t = lab.readTopology();
+  const standby = t.nodes.find((n) => n.role === 'standby')!.name;
+  // One session stays open: its child has a client when the primary goes.
+  const held = new Client({ connectionString: lab.connectionString('pgpool') });
+  held.on('error', () => undefined); // its end, expected
+  await held.connect();
+  await held.query('select 1');
+  const port = (held as unknown as { connection: { stream: { localPort: number } } }).connection.stream.localPort;
+  const heldPid = [...children()].find(([, title]) => title.includes(`(${port}) `))?.[0];
+  expect(heldPid).toBeDefined();
+  // The other children are back to waiting for a client (their sessions above have ended).
+  const idleBefore = await waitFor(
+    `${CHILDREN - 1} children waiting for a client`,
+    () => {
+      const pids = idle();
+      return pids.length === CHILDREN - 1 ? pids : undefined;
+    },
+    10_000,
+  );
+
+  const offset = statSync(pgpoolLog()).size;
+  await lab.stop(t.primary);
+  await waitFor('pgpool to begin its failover', () => logSince(offset).includes('Starting degeneration'), 20_000);
+  await query(lab, standby, 'select pg_promote()');
+  await waitFor('pgpool to end its failover', () => /=== Failover done/.test(logSince(offset)), 30_000);
+
+  // The held session ended with the old primary; its child is gone, a new one took its place.
+  await expect(held.query('select 1')).rejects.toThrow();
+  await held.end().catch(() => undefined);
+  const after = await waitFor(
+    `pgpool's ${CHILDREN} children`,
+    () => {
+      const c = children();
+      return c.size === CHILDREN ? c : undefined;
+    },
+    10_000,
+  );
+  expect(after.has(heldPid!)).toBe(false);
+  // Every child that was waiting for a client is the same process.
+  expect(idleBefore.filter((pid) => !after.has(pid))).toEqual([]);
+  const added = logSince(offset);
+  expect(added).toContain(`Restart the children with a client; ${CHILDREN - 1} idle children stay`);
+  expect(added).not.toContain('Restart all children');
+
+  // A session on every child, the kept ones included (they pooled connections to the old primary):
+  // each write reaches the new primary.
+  await sessionsAtOnce(CHILDREN, 2);
+  const [{ n }] = await query<{ n: string }>(
+    lab,
+    standby,
+    'select count(*) as n from idle_children where x = 2',
+    [],
+    3000,
+    { database: 'app' },
+  );
+  expect(Number(n)).toBe(CHILDREN);
+}, 180_000);
