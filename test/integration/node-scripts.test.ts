@@ -219,7 +219,11 @@ test('a fresh-copy rejoin starts the node while its killed postmaster is still a
   // postmaster and refuses to start. Made deterministic here: a zombie whose parent never reaps it,
   // named by the lock file the killed postmaster leaves.
   expect((await lab.script(standby, 'fence', { REASON: 'test: killed standby' })).code).toBe(0);
-  const { runner, printed: zombie } = await spawnAsOsUser('sleep 0 & echo $!; exec sleep 300');
+  // The child ends once its parent has become `sleep` (which never reaps): a child that ended before
+  // the exec was reaped by bash itself, and no zombie was left (seen once in CI under load).
+  const { runner, printed: zombie } = await spawnAsOsUser(
+    'p=$$; (until read -r c < /proc/$p/comm && [ "$c" = sleep ]; do :; done) & echo $!; exec sleep 300',
+  );
   // runuser does not pass a signal on to its child: the zombie's parent (the exec'd sleep) is killed by pid.
   let zombieParent = 0;
   try {
