@@ -8,20 +8,12 @@
  * with SIGQUIT at the first instruction after the fork (the moment the real signal hit it), and a
  * connection child of pgpool is killed so that the main process forks a replacement.
  */
-import {
-  chmodSync,
-  existsSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { freshLab } from './support/lab';
+import { childrenOf, cmdline } from './support/processes';
 import { readPid } from '../../infra/local/lab/processes';
 import { isAlive, runSync, waitFor } from '../../infra/local/proc';
 
@@ -74,30 +66,6 @@ afterAll(async () => {
   await lab.down({ purge: true });
   rmSync(shimDir, { recursive: true, force: true });
 }, 60_000);
-
-/** The pids of a process's children (from /proc/<pid>/stat's ppid field). */
-function childrenOf(parent: number): number[] {
-  const out: number[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      // pid (comm) state ppid ...: comm may hold spaces, the fields after its last ")" do not
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === parent) out.push(Number(d));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
-}
-
-const cmdline = (pid: number) => {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
-  } catch {
-    return '';
-  }
-};
 
 async function selectOneThroughPgpool(): Promise<number> {
   const c = new Client({

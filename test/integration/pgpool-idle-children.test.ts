@@ -17,8 +17,10 @@ import { Client } from 'pg';
 import { appDown } from '../../infra/local/app-process';
 import { query } from '../../infra/local/lab/connections';
 import { controlPlaneDown } from '../../infra/local/lab/services';
-import { runSync, waitFor } from '../../infra/local/proc';
+import { readPid } from '../../infra/local/lab/processes';
+import { waitFor } from '../../infra/local/proc';
 import { freshLab } from './support/lab';
+import { childrenOf, cmdline } from './support/processes';
 
 const CHILDREN = 8;
 const lab = freshLab(27800, {
@@ -38,18 +40,15 @@ beforeAll(async () => {
 
 afterAll(() => lab.down({ purge: true }), 60_000);
 
-/** pgpool's children (its main process's children that serve clients) by pid, with their ps title. */
+/** pgpool's children (its main process's children that serve clients) by pid, with their title. */
 function children(): Map<number, string> {
-  const main = readFileSync(join(pgpoolDir(), 'run', 'pgpool.pid'), 'utf8')
-    .replace(/\0/g, '')
-    .trim();
-  const ps = runSync('ps', ['-o', 'pid=,args=', '--ppid', main]);
+  const main = readPid(join(pgpoolDir(), 'run', 'pgpool.pid'))!;
   const out = new Map<number, string>();
-  for (const line of ps.stdout.split('\n')) {
-    const m = /^\s*(\d+)\s+pgpool: (.*)$/.exec(line);
+  for (const pid of childrenOf(main)) {
+    const m = /^pgpool: (.*?)\s*$/.exec(cmdline(pid));
     // Workers, the PCP child and health checks name themselves; a child serving clients shows
     // "wait for connection request" or its client's user, database, address and state.
-    if (m && !/worker|PCP|health check|logger|watchdog/i.test(m[2])) out.set(Number(m[1]), m[2]);
+    if (m && !/worker|PCP|health check|logger|watchdog/i.test(m[1])) out.set(pid, m[1]);
   }
   return out;
 }

@@ -1,0 +1,27 @@
+/** Processes of the machine, read from /proc: a pgpool's children and their titles. */
+import { readFileSync, readdirSync } from 'node:fs';
+
+/** The pids of a process's children (from /proc/<pid>/stat's ppid field). */
+export function childrenOf(parent: number): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      // pid (comm) state ppid ...: comm may hold spaces, the fields after its last ")" do not
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === parent) out.push(Number(d));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** A process's command line, arguments joined by spaces (pgpool's processes show their title there); '' when gone. */
+export function cmdline(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+  } catch {
+    return '';
+  }
+}
