@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Make this node the cluster's first primary: initdb, configuration, roles. Idempotent.
 # Parameters: none. Secrets (PGW_PW_*) come from the secrets env file.
-. "$(dirname "$0")/lib.sh"
+case $0 in */*) . "${0%/*}/lib.sh" ;; *) . ./lib.sh ;; esac # no dirname process: see lib.sh
 
 prepare_dirs() {
   mkdir -p "$PGW_LOG_DIR" "$PGW_SOCKET_DIR" "$(dirname "$PGW_PGDATA")"

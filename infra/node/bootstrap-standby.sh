@@ -2,7 +2,7 @@
 # Make this node a streaming standby of the primary: a replication slot on the primary,
 # pg_basebackup, primary_conninfo, start, wait until streaming. Idempotent.
 # Parameters: PRIMARY_HOST, PRIMARY_PORT.
-. "$(dirname "$0")/lib.sh"
+case $0 in */*) . "${0%/*}/lib.sh" ;; *) . ./lib.sh ;; esac # no dirname process: see lib.sh
 require_param PRIMARY_HOST
 require_param PRIMARY_PORT
 ensure_pgpass

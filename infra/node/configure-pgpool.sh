@@ -5,7 +5,7 @@
 # pgwarden workflow is the only thing that promotes. Idempotent.
 # Settings (pgpool env file): PGW_PGPOOL_DIR, PGW_PGPOOL_PORT, PGW_PCP_PORT, PGW_BACKENDS
 # ("name=host:port ..." in backend id order), PGW_TRIGGER_CMD, secrets PGW_PW_*.
-. "$(dirname "$0")/lib.sh"
+case $0 in */*) . "${0%/*}/lib.sh" ;; *) . ./lib.sh ;; esac # no dirname process: see lib.sh
 d=$PGW_PGPOOL_DIR
 # pgpool-II 4.5 or later: older releases end the session of every client that runs a statement while
 # a failover, failback or detach is processed, whatever node the session uses.

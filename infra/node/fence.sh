@@ -3,20 +3,19 @@
 # directory (SIGKILL also ends a frozen/SIGSTOPped process), then leave standby.signal and a fence
 # marker so that whatever restarts it later gets a read-only standby that must be rejoined.
 # Idempotent. Parameters: REASON (free text, recorded in the marker).
-. "$(dirname "$0")/lib.sh"
-resolve_pgdata
+case $0 in */*) . "${0%/*}/lib.sh" ;; *) . ./lib.sh ;; esac # no dirname process: see lib.sh
 killed=0
 gone=no
 # A killed process leaves the list when it exits (a zombie has no cwd); the postmaster may fork a
 # last child while we kill, hence the loop. Kept lean (no process started that is not needed): this
 # runs on the failover's critical path.
 for _ in 1 2 3 4 5; do
-  pids=$(node_pids)
-  if [ -z "$pids" ]; then
+  collect_node_pids
+  if [ "${#NODE_PIDS[@]}" -eq 0 ]; then
     gone=yes
     break
   fi
-  for p in $pids; do
+  for p in "${NODE_PIDS[@]}"; do
     kill -KILL "$p" 2>/dev/null && killed=$((killed + 1)) || true
   done
   poll_until 2 no_node_pids || true

@@ -2,7 +2,7 @@
 # Point this standby at a (new) upstream: primary_conninfo and slot through ALTER SYSTEM and a reload
 # (no restart on PostgreSQL 13+), then wait until it streams from it. Idempotent.
 # Parameters: PRIMARY_HOST, PRIMARY_PORT, WAIT_SECONDS (default 30; 0 = do not wait for streaming).
-. "$(dirname "$0")/lib.sh"
+case $0 in */*) . "${0%/*}/lib.sh" ;; *) . ./lib.sh ;; esac # no dirname process: see lib.sh
 require_param PRIMARY_HOST
 require_param PRIMARY_PORT
 is_running || die "PostgreSQL is not running on $PGW_NODE"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Shared by every node script. The same files run on an EC2 node (through SSM Run Command, as root)
 # and in the lab (spawned locally). Node settings come from an env file, action parameters from
-# PGW_PARAM_* variables.
+# PGW_PARAM_* variables. Each script sources this file from its own folder with builtins (no dirname
+# process): on a busy VM every process started costs 20-40 ms, and several scripts run on the
+# failover's critical path.
 set -euo pipefail
 
 PGW_NODE_ENV=${PGW_NODE_ENV:-/etc/pgwarden/node.env}
@@ -25,8 +27,14 @@ PGW_LISTEN=${PGW_LISTEN:-$PGW_HOST}
 PGW_SUPERUSER=${PGW_SUPERUSER:-postgres}
 PGW_REPL_USER=${PGW_REPL_USER:-replicator}
 PGW_HBA_CIDR=${PGW_HBA_CIDR:-127.0.0.1/32}
-PGW_NODE_SCRIPTS=${PGW_NODE_SCRIPTS:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
-PGW_PGDATA_REAL= # set by resolve_pgdata only (never inherited)
+# This folder (AWS: /opt/pgwarden/node, whose env files do not name it), found with builtins.
+if [ -z "${PGW_NODE_SCRIPTS:-}" ]; then
+  case ${BASH_SOURCE[0]} in
+    /*/*) PGW_NODE_SCRIPTS=${BASH_SOURCE[0]%/*} ;;
+    */*) PGW_NODE_SCRIPTS=$PWD/${BASH_SOURCE[0]%/*} ;;
+    *) PGW_NODE_SCRIPTS=$PWD ;;
+  esac
+fi
 # TLS, when the node env names a certificate (PGW_SSL_CERT, PGW_SSL_KEY, PGW_SSL_CA): the server
 # accepts TLS connections only, and every libpq client started from here (pg_basebackup, pg_rewind,
 # psql over TCP, the walreceiver of a postmaster started here) verifies the server against the CA.
@@ -75,7 +83,7 @@ postmaster_pid() {
   kill -0 "$pid" 2>/dev/null || return 1
   # A recycled pid is not our postmaster: its working directory must be our data directory (-ef: the
   # same directory, whatever links lead there).
-  [ "/proc/$pid/cwd" -ef "${PGW_PGDATA_REAL:-$PGW_PGDATA}" ] || return 1
+  [ "/proc/$pid/cwd" -ef "$PGW_PGDATA" ] || return 1
   echo "$pid"
 }
 
@@ -143,17 +151,18 @@ pcp() {
     -h 127.0.0.1 -p "$PGW_PCP_PORT" -U pgwarden -w "${@:2}"
 }
 
-# This pgpool's own view of backend $1, from its shared memory: "host port status" with status up,
-# waiting, down, quarantine or unused. pcp_health_check_stats, not pcp_node_info: pcp_node_info also
-# pings the backend and connects to it for its role, so a backend that drops traffic (a partition, a
-# frozen host) held it for libpq's 2 s minimum connect_timeout, on the failover's path.
-pgpool_backend() {
+# This pgpool's own view of backend $1, from its shared memory, into backend_host, backend_port and
+# backend_status (up, waiting, down, quarantine or unused). pcp_health_check_stats, not pcp_node_info:
+# pcp_node_info also pings the backend and connects to it for its role, so a backend that drops
+# traffic (a partition, a frozen host) held it for libpq's 2 s minimum connect_timeout, on the
+# failover's path. Variables, not output: the caller needs no command substitution (a fork) for it.
+read_pgpool_backend() {
   local info
+  backend_host="" backend_port="" backend_status=""
   info=$(pcp pcp_health_check_stats -n "$1") || return 1
   # terse form: node_id host port status role last_status_change ...
   read -r _ backend_host backend_port backend_status _ <<<"$info"
-  [ -n "$backend_status" ] || return 1
-  printf '%s %s %s\n' "$backend_host" "$backend_port" "$backend_status"
+  [ -n "$backend_status" ]
 }
 
 # The control file's cluster state and latest checkpoint into $state and $lsn. pg_controldata only
@@ -176,21 +185,23 @@ read_control() {
 
 is_in_recovery() { [ "$(psql_local -c 'select pg_is_in_recovery()')" = "t" ]; }
 
-# The data directory's real path, resolved once into PGW_PGDATA_REAL by a script that never moves its
-# data directory (fence.sh: it scans /proc with it several times, and every process started costs
-# time on the failover's critical path). Without it, node_pids resolves the path at each call (and
-# postmaster_pid compares directories by inode): rejoin.sh swaps directories in and out of PGW_PGDATA
-# (a symlink there becomes a folder).
-resolve_pgdata() { PGW_PGDATA_REAL=$(readlink -f "$PGW_PGDATA"); }
-
 # Every process whose working directory is this node's data directory: the postmaster and all
-# its backends, including backends orphaned by a SIGKILL of the postmaster.
-node_pids() {
-  local p d=${PGW_PGDATA_REAL:-}
-  [ -n "$d" ] || d=$(readlink -f "$PGW_PGDATA")
-  for p in $(find /proc/[0-9]*/cwd -maxdepth 0 -lname "$d" -printf '%h\n' 2>/dev/null || true); do
-    echo "${p#/proc/}"
+# its backends, including backends orphaned by a SIGKILL of the postmaster. Into the array NODE_PIDS,
+# with builtins only (-ef: the same directory, whatever links lead there; a zombie has no cwd): fence.sh
+# scans /proc with it on the failover's critical path, where on a busy VM every process started (find,
+# readlink, a command substitution's fork) cost 20-40 ms.
+collect_node_pids() {
+  local p
+  NODE_PIDS=()
+  for p in /proc/[0-9]*; do
+    [ "$p/cwd" -ef "$PGW_PGDATA" ] && NODE_PIDS+=("${p#/proc/}")
   done
+  return 0
+}
+
+node_pids() {
+  collect_node_pids
+  [ "${#NODE_PIDS[@]}" -eq 0 ] || printf '%s\n' "${NODE_PIDS[@]}"
 }
 
 wait_until() {
@@ -252,7 +263,10 @@ start_failure() {
   printf '%s\n' "$why" | tr '\n' ' ' | cut -c1-600
 }
 
-no_node_pids() { [ -z "$(node_pids)" ]; }
+no_node_pids() {
+  collect_node_pids
+  [ "${#NODE_PIDS[@]}" -eq 0 ]
+}
 
 # pg_ctl start of this node with the given options (pg_ctl's own output to startup.log), once a
 # socket lock that a dead postmaster left is cleared: every start of a node goes through here.

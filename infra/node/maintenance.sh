@@ -4,7 +4,7 @@
 # patch), start PostgreSQL again in the role it had. COMMAND=restart (default) only restarts.
 # Every run is appended to $PGW_LOG_DIR/maintenance.log.
 # Parameters: COMMAND (restart, or a shell command run as root with the node env loaded).
-. "$(dirname "$0")/lib.sh"
+case $0 in */*) . "${0%/*}/lib.sh" ;; *) . ./lib.sh ;; esac # no dirname process: see lib.sh
 cmd=${PGW_PARAM_COMMAND:-restart}
 refuse_fenced
 pg_stop fast

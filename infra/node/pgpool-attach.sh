@@ -9,11 +9,11 @@
 # A backend this host cannot reach (a partition between this pgpool and the node) is not attached:
 # pgpool would detach it again at its next health check, and clients of this pgpool would meet it in
 # between. The result says attached=no reason=unreachable; the prober tries again later.
-. "$(dirname "$0")/lib.sh"
+case $0 in */*) . "${0%/*}/lib.sh" ;; *) . ./lib.sh ;; esac # no dirname process: see lib.sh
 require_backend_id
 d=$PGW_PGPOOL_DIR
-view=$(pgpool_backend "$PGW_PARAM_NODE_ID") || die "cannot read this pgpool's status of backend $PGW_PARAM_NODE_ID (pcp_health_check_stats failed: see above)"
-read -r backend_host backend_port status <<<"$view"
+read_pgpool_backend "$PGW_PARAM_NODE_ID" || die "cannot read this pgpool's status of backend $PGW_PARAM_NODE_ID (pcp_health_check_stats failed: see above)"
+status=$backend_status
 # down and quarantine are pcp_node_info's status 3
 [ "$status" = quarantine ] && status=down
 # As the pgpool user: the path pgpool itself takes to the backend.

@@ -4,11 +4,11 @@
 # pgpool runs its failover_command for this detach and, until that returns, ends the session of every
 # client that runs a statement. A workflow detaches on purpose, so it leaves a marker that the
 # failover_command (configure-pgpool.sh) takes to return at once without reporting the event.
-. "$(dirname "$0")/lib.sh"
+case $0 in */*) . "${0%/*}/lib.sh" ;; *) . ./lib.sh ;; esac # no dirname process: see lib.sh
 require_backend_id
 d=$PGW_PGPOOL_DIR
-view=$(pgpool_backend "$PGW_PARAM_NODE_ID") || die "cannot read this pgpool's status of backend $PGW_PARAM_NODE_ID (pcp_health_check_stats failed: see above)"
-read -r _ _ status <<<"$view"
+read_pgpool_backend "$PGW_PARAM_NODE_ID" || die "cannot read this pgpool's status of backend $PGW_PARAM_NODE_ID (pcp_health_check_stats failed: see above)"
+status=$backend_status
 if [ "$status" != down ] && [ "$status" != quarantine ]; then
   marker="$d/run/planned-detach-$PGW_PARAM_NODE_ID"
   : >"$marker"

@@ -6,7 +6,7 @@
 # cannot bind its PCP port (it logs a warning and serves PCP on its Unix socket only; our pcp calls
 # would then reach whatever holds the port): that pgpool is stopped again. When the ports are held,
 # as by processes of a pgpool stopped a moment ago, it is started once more when they are free.
-. "$(dirname "$0")/lib.sh"
+case $0 in */*) . "${0%/*}/lib.sh" ;; *) . ./lib.sh ;; esac # no dirname process: see lib.sh
 d=$PGW_PGPOOL_DIR
 log_file=$d/log/pgpool.log
 pid_alive() { local p; p=$(pgpool_pid) && kill -0 "$p" 2>/dev/null; }

@@ -4,7 +4,7 @@
 # already gone), so after 10 s it gets an immediate shutdown (SIGQUIT), and after 5 s more every
 # process of its group is killed; then whatever is left in its session: a stop never leaves a pgpool,
 # or anything it started, holding the ports.
-. "$(dirname "$0")/lib.sh"
+case $0 in */*) . "${0%/*}/lib.sh" ;; *) . ./lib.sh ;; esac # no dirname process: see lib.sh
 d=$PGW_PGPOOL_DIR
 stopped() { ! process_alive "$pid"; }
 if ! { pid=$(pgpool_pid) && kill -0 "$pid" 2>/dev/null; } && pid=$(pgpool_pid_by_config); then

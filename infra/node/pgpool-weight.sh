@@ -7,7 +7,7 @@
 # the configuration is rendered again (configure-pgpool.sh, pgpool-reload.sh), which restores the
 # default weight.
 # Parameters: NODE_ID (pgpool backend id), WEIGHT (a non-negative number).
-. "$(dirname "$0")/lib.sh"
+case $0 in */*) . "${0%/*}/lib.sh" ;; *) . ./lib.sh ;; esac # no dirname process: see lib.sh
 require_backend_id
 id=$PGW_PARAM_NODE_ID
 w=${PGW_PARAM_WEIGHT:-}

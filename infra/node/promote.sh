@@ -5,7 +5,7 @@
 # only gets its settings ensured. Only the failover/switchover workflows call this; pgpool never does.
 # Parameters: SYNC_STANDBYS (synchronous_standby_names for the new primary, may be empty),
 #             SLOTS (comma-separated standby names that need a replication slot here).
-. "$(dirname "$0")/lib.sh"
+case $0 in */*) . "${0%/*}/lib.sh" ;; *) . ./lib.sh ;; esac # no dirname process: see lib.sh
 is_running || die "PostgreSQL is not running on $PGW_NODE"
 slots=""
 IFS=',' read -ra standbys <<<"${PGW_PARAM_SLOTS:-}"

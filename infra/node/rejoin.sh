@@ -6,7 +6,7 @@
 # primary's, so it only needs standby settings (refused when the node was not shut down cleanly).
 # Parameters: PRIMARY_HOST, PRIMARY_PORT, METHOD (auto|rewind|basebackup|standby, default auto),
 #             WAIT_SECONDS (default 120; 0 = return once started).
-. "$(dirname "$0")/lib.sh"
+case $0 in */*) . "${0%/*}/lib.sh" ;; *) . ./lib.sh ;; esac # no dirname process: see lib.sh
 require_param PRIMARY_HOST
 require_param PRIMARY_PORT
 ensure_pgpass
@@ -26,7 +26,8 @@ fi
 accepting_or_stopped() { accepting_connections || ! is_running; }
 if is_running; then poll_until 30 accepting_or_stopped || true; fi
 pg_stop fast || pg_stop immediate
-[ -z "$(node_pids)" ] || die "processes of $PGW_NODE are still running"
+# The logging collector leaves after the postmaster (on its pipe's end): wait for it, with a deadline.
+poll_until 5 no_node_pids || die "processes of $PGW_NODE are still running 5 s after its stop: ${NODE_PIDS[*]}"
 release_stale_segment
 rm -f "$PGW_PGDATA/postmaster.pid"
 

@@ -2,7 +2,7 @@
 # Ensure a physical replication slot exists here for each named standby (works on a primary and on
 # a standby, for cascading). Idempotent. Parameters: SLOTS (comma-separated standby names),
 # DROP (comma-separated standby names whose slots go, e.g. a standby removed by scale-in).
-. "$(dirname "$0")/lib.sh"
+case $0 in */*) . "${0%/*}/lib.sh" ;; *) . ./lib.sh ;; esac # no dirname process: see lib.sh
 is_running || die "PostgreSQL is not running on $PGW_NODE"
 IFS=',' read -r -a names <<<"${PGW_PARAM_SLOTS:-}"
 made=0

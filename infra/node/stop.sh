@@ -11,7 +11,7 @@
 # UNTIL=checkpoint returns as soon as the shutdown checkpoint is in the control file: from then on the
 # server accepts nothing and writes nothing; only its WAL senders still ship the WAL up to that
 # checkpoint, which is what the switchover's target waits for anyway.
-. "$(dirname "$0")/lib.sh"
+case $0 in */*) . "${0%/*}/lib.sh" ;; *) . ./lib.sh ;; esac # no dirname process: see lib.sh
 mode=${PGW_PARAM_MODE:-fast}
 until_=${PGW_PARAM_UNTIL:-exit}
 state=""
