@@ -32,7 +32,7 @@ fi
 # replaces its children only once the hook returns, so waiting for them here would only add 5 s.
 hook_running() {
   local pid
-  pid=$(cat "$d/run/failover-hook-running" 2>/dev/null) && [ -n "$pid" ] && process_alive "$pid"
+  { read -r pid <"$d/run/failover-hook-running"; } 2>/dev/null && [ -n "$pid" ] && process_alive "$pid"
 }
 if [ "$status" = down ]; then
   if hook_running; then
