@@ -22,6 +22,7 @@ import {
   labApi,
   missingWrites,
   startWriteLoad,
+  WRITER_CONNECT_TIMEOUT_MS,
   type Fault,
   type TriggerPath,
 } from '../infra/local/drill';
@@ -37,6 +38,9 @@ interface Drill {
   rtoMs: number | null;
   lost: number;
   acknowledged: number;
+  /** Writers' statements that failed with their ended session; writers' new connections that failed. */
+  endedSessions: number;
+  failedConnects: number;
   workflowMs?: number;
   outcome: string;
   steps?: { state: string; durationMs?: number; offsetMs: number }[];
@@ -81,6 +85,8 @@ async function nativeDrill(): Promise<Drill> {
       rtoMs: g.longest,
       lost: await missingWrites(lab, load.acked),
       acknowledged: load.acked.length,
+      endedSessions: load.endedSessions,
+      failedConnects: load.failedConnects,
       outcome: 'pgpool promoted',
     };
   } finally {
@@ -105,6 +111,8 @@ async function pgwardenDrill(path: TriggerPath): Promise<Drill> {
       rtoMs: r.rtoMs,
       lost: r.lostWrites,
       acknowledged: r.acknowledged,
+      endedSessions: r.endedSessions,
+      failedConnects: r.failedConnects,
       workflowMs: r.workflowMs,
       outcome: r.outcome,
       steps: r.steps,
@@ -146,12 +154,21 @@ export async function run(argv: string[]): Promise<void> {
       const d = p === 'native' ? await nativeDrill() : await pgwardenDrill(p);
       drills.push(d);
       console.error(
-        `  ${p} #${i + 1}: RTO ${d.rtoMs} ms, lost ${d.lost}, ${d.outcome}${d.checksFailed?.length ? `, checks failed: ${d.checksFailed.join(' ')}` : ''}`,
+        `  ${p} #${i + 1}: RTO ${d.rtoMs} ms, lost ${d.lost}, ended sessions ${d.endedSessions}, failed new connections ${d.failedConnects}, ${d.outcome}${d.checksFailed?.length ? `, checks failed: ${d.checksFailed.join(' ')}` : ''}`,
       );
     }
   }
   const rows: (string | number)[][] = [
-    ['trigger path', 'drills', 'RTO median ms', 'min', 'max', 'workflow median ms', 'lost writes per drill'],
+    [
+      'trigger path',
+      'drills',
+      'RTO median ms',
+      'min',
+      'max',
+      'workflow median ms',
+      'lost writes per drill',
+      'failed new connections per drill',
+    ],
   ];
   const summary: Record<string, unknown> = {};
   for (const p of paths) {
@@ -166,12 +183,19 @@ export async function run(argv: string[]): Promise<void> {
       r.max,
       Number.isNaN(w.median) ? '-' : w.median.toFixed(0),
       ds.map((d) => d.lost).join(' '),
+      ds.map((d) => d.failedConnects).join(' '),
     ]);
-    summary[p] = { rto: r, workflow: w, lost: ds.map((d) => d.lost) };
+    summary[p] = {
+      rto: r,
+      workflow: w,
+      lost: ds.map((d) => d.lost),
+      endedSessions: ds.map((d) => d.endedSessions),
+      failedConnects: ds.map((d) => d.failedConnects),
+    };
   }
   const prof = profileByName(opts.profile);
   console.log(
-    `\nfailover under write load (4 writers through pgpool), ${FAULT_WORDS[opts.fault].title} of the primary; profile ${prof.name}: ${prof.alarmPeriodS} s alarm period, ${prof.probeIntervalMs / 1000} s probe, pgpool health check every ${prof.healthCheckPeriodS} s (timeout ${prof.healthCheckTimeoutS} s, ${prof.healthCheckRetries} retries)${prof.name === 'aws-sim' ? '; AWS latencies simulated (infra/local/aws-sim.ts): figures are SIMULATED AWS, not measured in AWS' : '; measured in the lab'}\n`,
+    `\nfailover under write load (4 writers through pgpool, connect timeout ${WRITER_CONNECT_TIMEOUT_MS} ms), ${FAULT_WORDS[opts.fault].title} of the primary; profile ${prof.name}: ${prof.alarmPeriodS} s alarm period, ${prof.probeIntervalMs / 1000} s probe, pgpool health check every ${prof.healthCheckPeriodS} s (timeout ${prof.healthCheckTimeoutS} s, ${prof.healthCheckRetries} retries)${prof.name === 'aws-sim' ? '; AWS latencies simulated (infra/local/aws-sim.ts): figures are SIMULATED AWS, not measured in AWS' : '; measured in the lab'}\n`,
   );
   console.log(table(rows));
   // Time per step (median over the drills of each path), from the workflow's execution history.

@@ -2,8 +2,9 @@
  * Switchover bench: N planned switchovers (default 5) under a write load through pgpool; for each,
  * the write-unavailability window measured as the longest gap between two acknowledged writes (from
  * the request until 1.5 s after the workflow ended, so that pgpool's re-attach of the old primary
- * counts too), the switch's own phases, client errors, lost acknowledged writes and each run's
- * execution (its steps in `pgwarden history`; with --dir the lab and its logs stay for a look).
+ * counts too), the switch's own phases, client errors (statements of ended sessions, failed new
+ * connections), lost acknowledged writes and each run's execution (its steps in `pgwarden history`;
+ * with --dir the lab and its logs stay for a look).
  * Usage: npm run bench -- switchover [--runs N] [--writers N] [--dir LAB_DIR | --port-base N]
  */
 import { gaps, labApi, missingWrites, startWriteLoad } from '../infra/local/drill';
@@ -37,7 +38,8 @@ export async function run(argv: string[]): Promise<void> {
       let since = 0;
       for (let i = 1; i <= runs; i++) {
         await lab.waitReady(60_000);
-        const errors0 = load.errors;
+        const ended0 = load.endedSessions;
+        const failed0 = load.failedConnects;
         const t0 = Date.now();
         const r = await labApi<{ execution: Exec }>(lab, 'POST', '/v1/switchover', {
           wait: true,
@@ -66,7 +68,8 @@ export async function run(argv: string[]): Promise<void> {
           sw?.catchUpMs ?? '-',
           sw?.promoteMs ?? '-',
           r.execution.durationMs,
-          load.errors - errors0,
+          load.endedSessions - ended0,
+          load.failedConnects - failed0,
           r.execution.name,
         ]);
       }
@@ -86,7 +89,8 @@ export async function run(argv: string[]): Promise<void> {
           'catch-up ms',
           'promote ms',
           'workflow ms',
-          'client errors',
+          'ended sessions',
+          'failed new connections',
           'execution (pgwarden history)',
         ],
         ...rows,

@@ -61,7 +61,12 @@ export interface DrillResult {
   rtoMs: number | null;
   acknowledged: number;
   lostWrites: number;
+  /** Client errors: endedSessions + failedConnects. */
   errors: number;
+  /** Statements that failed because their session ended (each writer then reconnects). */
+  endedSessions: number;
+  /** New connections that failed (refused, or the writer's 2 s connect timeout ran out). */
+  failedConnects: number;
   workflowMs?: number;
   steps: StepTiming[];
   checks: Record<string, boolean>;
@@ -72,8 +77,16 @@ export interface LoadHandle {
   stop(): Promise<void>;
   /** Acknowledged writes: when the INSERT was sent and when its commit was acknowledged. */
   acked: { id: number; start: number; at: number }[];
+  /** endedSessions + failedConnects. */
   errors: number;
+  /** Statements that failed on an established session (the session ended: the writer reconnects). */
+  endedSessions: number;
+  /** Connection attempts that failed: refused, or not ready within the writer's connect timeout. */
+  failedConnects: number;
 }
+
+/** A writer's connect timeout (node-postgres connectionTimeoutMillis: until the session is ready). */
+export const WRITER_CONNECT_TIMEOUT_MS = 2000;
 
 /** N writers, each committing single-row INSERTs through the endpoint as fast as it can. */
 export async function startWriteLoad(
@@ -87,30 +100,36 @@ export async function startWriteLoad(
   );
   await c0.end();
   const acked: { id: number; start: number; at: number }[] = [];
-  let errors = 0;
+  let endedSessions = 0;
+  let failedConnects = 0;
   let running = true;
   let nextId = Date.now() * 1000;
   const conn = lab.connectionString('pgpool', 'app', 'app').replace(/:(\d+)\//, opts.port ? `:${opts.port}/` : ':$1/');
   const writer = async (w: number) => {
     let c: Client | undefined;
+    let connecting = false;
     while (running) {
       try {
         if (!c) {
+          connecting = true;
           c = new Client({
             connectionString: conn,
-            connectionTimeoutMillis: 2000,
+            connectionTimeoutMillis: WRITER_CONNECT_TIMEOUT_MS,
             query_timeout: 5000,
             application_name: `drill-writer-${w}`,
           });
           c.on('error', () => undefined);
           await c.connect();
+          connecting = false;
         }
         const id = nextId++;
         const start = Date.now();
         await c.query(`insert into ${table} (id, writer) values ($1, $2)`, [id, w]);
         acked.push({ id, start, at: Date.now() });
       } catch {
-        errors++;
+        if (connecting) failedConnects++;
+        else endedSessions++;
+        connecting = false;
         const dead = c;
         c = undefined;
         dead?.end().catch(() => undefined);
@@ -123,7 +142,13 @@ export async function startWriteLoad(
   return {
     acked,
     get errors() {
-      return errors;
+      return endedSessions + failedConnects;
+    },
+    get endedSessions() {
+      return endedSessions;
+    },
+    get failedConnects() {
+      return failedConnects;
     },
     async stop() {
       running = false;
@@ -355,6 +380,8 @@ export async function failoverDrill(
       acknowledged: load.acked.length,
       lostWrites: lost,
       errors: load.errors,
+      endedSessions: load.endedSessions,
+      failedConnects: load.failedConnects,
       workflowMs: exec.durationMs,
       steps: exec.steps,
       checks,
@@ -420,7 +447,7 @@ export function renderDrill(r: DrillResult): string {
   }
   lines.push(
     `  RTO: ${r.rtoMs} ms (longest gap between acknowledged writes); fault to first committed write sent after it: ${r.firstWriteAfterKillMs} ms`,
-    `  writes: ${r.acknowledged} acknowledged, ${r.lostWrites} lost, ${r.errors} client errors (reconnects)`,
+    `  writes: ${r.acknowledged} acknowledged, ${r.lostWrites} lost; client errors: ${r.endedSessions} statements of ended sessions, ${r.failedConnects} failed new connections (connect timeout ${WRITER_CONNECT_TIMEOUT_MS} ms)`,
     `  checks: ${Object.entries(r.checks)
       .map(([k, v]) => `${k} ${v ? 'ok' : 'FAILED'}`)
       .join(', ')}`,

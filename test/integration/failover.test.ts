@@ -49,6 +49,10 @@ describe('failover on a lab with two pgpool instances', () => {
     expect(r.outcome).toBe('succeeded');
     expect(r.lostWrites).toBe(0);
     expect(r.acknowledged).toBeGreaterThan(100);
+    // Client errors by kind: each of the 4 writers had a session on the killed primary, and its next
+    // statement failed with it; new connections that failed are counted apart.
+    expect(r.endedSessions).toBeGreaterThanOrEqual(4);
+    expect(r.errors).toBe(r.endedSessions + r.failedConnects);
     expect(r.checks).toEqual({
       exactlyOnePrimary: true,
       oldPrimaryFenced: true,
