@@ -199,11 +199,6 @@ collect_node_pids() {
   return 0
 }
 
-node_pids() {
-  collect_node_pids
-  [ "${#NODE_PIDS[@]}" -eq 0 ] || printf '%s\n' "${NODE_PIDS[@]}"
-}
-
 wait_until() {
   # wait_until <timeout-seconds> <description> <command...>: poll a condition with a deadline.
   local timeout=$1 what=$2

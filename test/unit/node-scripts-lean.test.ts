@@ -17,6 +17,8 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { writeEnv } from '../../infra/local/lab/node-scripts';
+import { run } from '../../infra/local/proc';
 
 const SCRIPTS = join(__dirname, '../../infra/node');
 /** Helpers a script could start; each stand-in logs its name, then runs the real command. */
@@ -45,32 +47,16 @@ function started(): string[] {
   return existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n').filter(Boolean) : [];
 }
 
-function runScript(
-  script: string,
-  env: Record<string, string>,
-  args: string[] = [],
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn('/bin/bash', [join(SCRIPTS, script), ...args], {
-      env: { PATH: `${shims}:${process.env.PATH}`, LANG: 'C.UTF-8', ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d));
-    p.stderr.on('data', (d: Buffer) => (stderr += d));
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
+function runScript(script: string, env: Record<string, string>, args: string[] = []) {
+  return run('/bin/bash', [join(SCRIPTS, script), ...args], {
+    env: { PATH: `${shims}:${process.env.PATH}`, LANG: 'C.UTF-8', ...env },
+    timeoutMs: 30_000,
   });
 }
 
 function envFile(vars: Record<string, string>): string {
   const f = join(dir, 'node.env');
-  writeFileSync(
-    f,
-    Object.entries(vars)
-      .map(([k, v]) => `${k}='${v.replace(/'/g, `'\\''`)}'\n`)
-      .join(''),
-  );
+  writeEnv(f, vars);
   return f;
 }
 

@@ -147,7 +147,8 @@ export async function scriptOk(
   return parseResult(r.stdout);
 }
 
-function writeEnv(file: string, vars: Record<string, string>): void {
+/** An env file as EC2 user data writes it: KEY='value' lines, shell-quoted. */
+export function writeEnv(file: string, vars: Record<string, string>): void {
   const body = Object.entries(vars)
     .map(([k, v]) => `${k}=${shellQuote(v)}\n`)
     .join('');
