@@ -11,19 +11,31 @@ import { compareLsn, probeNode, type NodeProbe } from '../lib/db';
 import { lambda } from '../lib/handler';
 import { renewLease } from '../lib/lease';
 import type { Deps } from '../lib/ports';
+import { SessionCache, warmStandbySessions } from '../lib/session-cache';
 import { settings } from '../lib/settings';
 import type { NodeSpec, Topology } from '../lib/topology';
 import { requireState, type ElectResult, type FailoverState } from './types';
+
+/** Sessions to the standbys, opened by the warm-up while the old primary is fenced. */
+const sessions = new SessionCache();
+
+/** The warm-up (WarmElect): a session to every standby the election will probe. */
+export const warm = (deps: Deps) => warmStandbySessions(sessions, deps);
 
 export async function step(state: FailoverState, deps: Deps): Promise<ElectResult> {
   const assess = requireState(state.assess, 'assess');
   const t = await renewLease(deps, 'failover', state.executionName, { primary: assess.primary, ignorePause: true });
   const creds = await deps.secrets.admin();
   const members = t.nodes.filter((n) => n.name !== assess.primary && n.role === 'standby');
-  const probes = await Promise.all(
-    members.map(async (n) => [n, await probeNode(n, creds, settings().probeTimeoutMs)] as const),
-  );
-  return elect(t, probes);
+  const taken = sessions.taken;
+  try {
+    const probes = await Promise.all(
+      members.map(async (n) => [n, await probeNode(n, creds, settings().probeTimeoutMs, sessions.run)] as const),
+    );
+    return { ...elect(t, probes), warmSessions: sessions.taken - taken };
+  } finally {
+    sessions.closeAll();
+  }
 }
 
 export function elect(t: Topology, probes: (readonly [NodeSpec, NodeProbe])[]): ElectResult {
@@ -139,4 +151,4 @@ export function elect(t: Topology, probes: (readonly [NodeSpec, NodeProbe])[]): 
   return { candidate: best.node.name, lsn: best.lsn, reason: proof.join('; '), standbys, ...staleOut };
 }
 
-export const handler = lambda(step);
+export const handler = lambda(step, warm);

@@ -11,13 +11,30 @@ import { REFUSED, renewLease } from '../lib/lease';
 import { nodeAction } from '../lib/node-action';
 import type { Deps } from '../lib/ports';
 import { settings } from '../lib/settings';
+import { SessionCache, warmStandbySessions } from '../lib/session-cache';
 import { promoteOverSql } from '../lib/sql-node';
 import { nodeByName } from '../lib/topology';
 import { updateTopology } from '../lib/topology-update';
 import { promoted } from '../lib/topology-changes';
 import { requireState, type FailoverState, type PromoteResult } from './types';
 
+/** Sessions to the standbys (the candidate is not known yet), opened by the warm-up while the old primary is fenced. */
+const sessions = new SessionCache();
+
+/** The warm-up (WarmPromote): a session to every standby that may be elected. */
+export async function warm(deps: Deps): Promise<void> {
+  if (settings().nodeActionsOverSql) await warmStandbySessions(sessions, deps);
+}
+
 export async function step(state: FailoverState, deps: Deps): Promise<PromoteResult> {
+  try {
+    return await promote(state, deps);
+  } finally {
+    sessions.closeAll();
+  }
+}
+
+async function promote(state: FailoverState, deps: Deps): Promise<PromoteResult> {
   const elect = requireState(state.elect, 'elect');
   const assess = requireState(state.assess, 'assess');
   const t = await renewLease(deps, 'failover', state.executionName, { ignorePause: true });
@@ -52,6 +69,7 @@ export async function step(state: FailoverState, deps: Deps): Promise<PromoteRes
   // fails (both are idempotent), and for the fence marker, which only the node's files hold.
   let res: { timeline: number; lsn: string };
   let marker = false;
+  const taken = sessions.taken;
   try {
     if (!settings().nodeActionsOverSql) throw new Error('switched off (PGWARDEN_NODE_ACTIONS_OVER_SQL=0)');
     const r = await promoteOverSql(cand, await deps.secrets.admin(), {
@@ -60,6 +78,7 @@ export async function step(state: FailoverState, deps: Deps): Promise<PromoteRes
       connectTimeoutMs: settings().checkTimeoutMs,
       promoteTimeoutMs: settings().nodeCommandTimeoutMs,
       clock: deps,
+      session: sessions.run,
     });
     res = { timeline: r.timeline, lsn: r.lsn };
     marker = r.fenceMarker;
@@ -89,7 +108,13 @@ export async function step(state: FailoverState, deps: Deps): Promise<PromoteRes
   // promote.sh (idempotent on a primary) removes it, after the promotion is recorded.
   if (marker) await viaSsm();
   deps.log('promoted', { node: cand.name, timeline, sync });
-  return { node: cand.name, timeline, lsn: res.lsn, synchronousStandbyNames: sync };
+  return {
+    node: cand.name,
+    timeline,
+    lsn: res.lsn,
+    synchronousStandbyNames: sync,
+    warmSession: sessions.taken > taken,
+  };
 }
 
-export const handler = lambda(step);
+export const handler = lambda(step, warm);

@@ -50,6 +50,8 @@ export interface ElectResult {
   standbys: Record<string, { lsn?: string; reachable: boolean; eligible: boolean; why?: string }>;
   /** Standbys on an older timeline than the cluster's: rejoined after the failover. */
   stale?: string[];
+  /** Standbys probed over a session the warm-up opened (the others were connected to by the step). */
+  warmSessions?: number;
 }
 
 export interface RepointResult {
@@ -62,6 +64,8 @@ export interface PromoteResult {
   timeline: number;
   lsn: string;
   synchronousStandbyNames: string;
+  /** Promoted over a session the warm-up opened (not a connection of its own). */
+  warmSession?: boolean;
 }
 
 export interface FailoverState extends FailoverInput {

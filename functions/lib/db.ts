@@ -10,6 +10,15 @@ export interface Endpoint {
   port: number;
 }
 
+/** Runs fn over a session to the endpoint: withClient (a new connection), or a warmed session (session-cache.ts). */
+export type SessionRunner = <T>(
+  ep: Endpoint,
+  creds: DbCredentials,
+  timeoutMs: number,
+  fn: (c: Client) => Promise<T>,
+  database?: string,
+) => Promise<T>;
+
 export async function withClient<T>(
   ep: Endpoint,
   creds: DbCredentials,
@@ -77,10 +86,15 @@ export interface NodeProbe {
   latencyMs: number;
 }
 
-export async function probeNode(ep: Endpoint, creds: DbCredentials, timeoutMs: number): Promise<NodeProbe> {
+export async function probeNode(
+  ep: Endpoint,
+  creds: DbCredentials,
+  timeoutMs: number,
+  session: SessionRunner = withClient,
+): Promise<NodeProbe> {
   const t0 = Date.now();
   try {
-    return await withClient(
+    return await session(
       ep,
       creds,
       timeoutMs,

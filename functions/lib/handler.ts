@@ -12,6 +12,12 @@ import { settings } from './settings';
 export type Step<I, O> = (input: I, deps: Deps) => Promise<O>;
 
 /**
+ * What a step does for a warm-up invoke besides its cold start, e.g. open the SQL sessions it will use
+ * (functions/lib/session-cache.ts). It never fails the warm-up: an error is logged.
+ */
+export type Warm = (deps: Deps) => Promise<void>;
+
+/**
  * Each invocation logs through Powertools Logger (functions/lib/aws/logger.ts): "step started" and
  * "step finished"/"step failed", and every deps.log line, with cluster, execution, step, cold_start
  * and the X-Ray trace id.
@@ -22,7 +28,10 @@ export type Step<I, O> = (input: I, deps: Deps) => Promise<O>;
  * broken bundle or a missing or malformed variable fails the rehearsal as it would fail the step.
  * Nothing is called: no AWS service, no database.
  */
-export function lambda<I, O>(step: Step<I, O>): (event: I, context?: LambdaContext) => Promise<O | RehearsalAnswer> {
+export function lambda<I, O>(
+  step: Step<I, O>,
+  warm?: Warm,
+): (event: I, context?: LambdaContext) => Promise<O | RehearsalAnswer> {
   let deps: Deps | undefined;
   let initMs = 0;
   let invocations = 0;
@@ -53,9 +62,13 @@ export function lambda<I, O>(step: Step<I, O>): (event: I, context?: LambdaConte
       logger.info('rehearsal answered', { ...answer });
       return answer;
     }
-    // A warm-up invoke (failover.asl.json's FenceAndWarm) only pays the cold start: imports and clients.
-    if (isWarmup(event)) return { warm: true } as O;
+    // A warm-up invoke (failover.asl.json's FenceAndWarm) pays the cold start (imports and clients)
+    // and what the step's warm() prepares.
     const d = deps;
+    if (isWarmup(event)) {
+      if (warm) await warm(d).catch((e) => d.log('warm-up failed (the step runs cold)', { error: String(e) }));
+      return { warm: true } as O;
+    }
     return withInvocationLog(event, context, () => step(event, d));
   };
 }

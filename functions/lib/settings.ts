@@ -48,6 +48,12 @@ export interface Settings {
    * PGWARDEN_NODE_ACTIONS_OVER_SQL, default 1.
    */
   nodeActionsOverSql: boolean;
+  /**
+   * The failover's warm-up invokes open the election's and the promotion's SQL sessions while the old
+   * primary is fenced (functions/lib/session-cache.ts); 0 = those steps connect when they run.
+   * PGWARDEN_WARM_SESSIONS, default 1.
+   */
+  warmSessions: boolean;
   /** Seconds a node command may take (fence, promote, follow). PGWARDEN_NODE_COMMAND_TIMEOUT_MS, default 60000. */
   nodeCommandTimeoutMs: number;
   /**
@@ -127,6 +133,7 @@ export function settings(env: EnvSource = process.env, profile: SettingsProfile 
     leaseMs: num('PGWARDEN_LEASE_MS', 300000, p.leaseMs),
     syncStrict: flag('PGWARDEN_SYNC_STRICT', true, p.syncStrict),
     nodeActionsOverSql: flag('PGWARDEN_NODE_ACTIONS_OVER_SQL', true, p.nodeActionsOverSql),
+    warmSessions: flag('PGWARDEN_WARM_SESSIONS', true, p.warmSessions),
     nodeCommandTimeoutMs: num('PGWARDEN_NODE_COMMAND_TIMEOUT_MS', 60000, p.nodeCommandTimeoutMs),
     commandPollWaitMs: num('PGWARDEN_COMMAND_POLL_WAIT_MS', 300000, p.commandPollWaitMs),
     heal: flag('PGWARDEN_HEAL', true, p.heal),

@@ -5,7 +5,7 @@
  * killing processes) stays on SSM; callers fall back to SSM when SQL fails.
  */
 import type { Client } from 'pg';
-import { connectClient, type Endpoint } from './db';
+import { connectClient, withClient, type Endpoint, type SessionRunner } from './db';
 import { pollUntil, type Clock } from './poll';
 import type { DbCredentials } from './ports';
 
@@ -44,39 +44,51 @@ export interface SqlPromoteResult {
 export async function promoteOverSql(
   node: Endpoint,
   creds: DbCredentials,
-  opts: { sync: string; slots: string[]; connectTimeoutMs: number; promoteTimeoutMs: number; clock: Clock },
+  opts: {
+    sync: string;
+    slots: string[];
+    connectTimeoutMs: number;
+    promoteTimeoutMs: number;
+    clock: Clock;
+    /** A warmed session (session-cache.ts) when there is one; a new connection by default. */
+    session?: SessionRunner;
+  },
 ): Promise<SqlPromoteResult> {
   // Every statement is short (pg_promote(false) does not wait): the connect timeout bounds each one,
   // promoteTimeoutMs the wait for the end of recovery.
-  const c = await connectClient(node, creds, opts.connectTimeoutMs, 'postgres');
-  try {
-    const wasStandby = await inRecovery(c);
-    for (const s of opts.slots) if (s) await createSlot(c, s);
-    // ALTER SYSTEM takes no bind parameters: the value is quoted by the driver.
-    await c.query(`alter system set synchronous_standby_names = ${c.escapeLiteral(opts.sync)}`);
-    await c.query('select pg_reload_conf()');
-    if (await inRecovery(c)) await c.query('select pg_promote(false)');
-    // pg_promote(true) polls every 100 ms; poll faster.
-    await pollUntil(opts.clock, async () => ((await inRecovery(c)) ? undefined : true), {
-      timeoutMs: opts.promoteTimeoutMs,
-      intervalMs: 10,
-      onTimeout: () => {
-        throw new Error(`pg_promote did not complete within ${opts.promoteTimeoutMs} ms`);
-      },
-    });
-    await c.query('alter system reset primary_conninfo');
-    await c.query('alter system reset primary_slot_name');
-    await c.query('select pg_reload_conf()');
-    const r = await c.query<{ timeline: number; lsn: string; marker: boolean }>(
-      `select ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int as timeline,
+  const session = opts.session ?? withClient;
+  return session(
+    node,
+    creds,
+    opts.connectTimeoutMs,
+    async (c) => {
+      const wasStandby = await inRecovery(c);
+      for (const s of opts.slots) if (s) await createSlot(c, s);
+      // ALTER SYSTEM takes no bind parameters: the value is quoted by the driver.
+      await c.query(`alter system set synchronous_standby_names = ${c.escapeLiteral(opts.sync)}`);
+      await c.query('select pg_reload_conf()');
+      if (await inRecovery(c)) await c.query('select pg_promote(false)');
+      // pg_promote(true) polls every 100 ms; poll faster.
+      await pollUntil(opts.clock, async () => ((await inRecovery(c)) ? undefined : true), {
+        timeoutMs: opts.promoteTimeoutMs,
+        intervalMs: 10,
+        onTimeout: () => {
+          throw new Error(`pg_promote did not complete within ${opts.promoteTimeoutMs} ms`);
+        },
+      });
+      await c.query('alter system reset primary_conninfo');
+      await c.query('alter system reset primary_slot_name');
+      await c.query('select pg_reload_conf()');
+      const r = await c.query<{ timeline: number; lsn: string; marker: boolean }>(
+        `select ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int as timeline,
               pg_current_wal_lsn()::text as lsn,
               (pg_stat_file('pgwarden.fenced', true)).size is not null as marker`,
-    );
-    const row = r.rows[0];
-    return { wasStandby, timeline: row.timeline, lsn: row.lsn, fenceMarker: row.marker };
-  } finally {
-    c.end().catch(() => undefined);
-  }
+      );
+      const row = r.rows[0];
+      return { wasStandby, timeline: row.timeline, lsn: row.lsn, fenceMarker: row.marker };
+    },
+    'postgres',
+  );
 }
 
 /** A libpq conninfo string with host and port replaced (added when absent); other keys kept. */

@@ -8,7 +8,7 @@ import './polyfills';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StateMachine } from 'aws-local-stepfunctions';
-import { isWarmup } from '../../functions/lib/handler';
+import { isWarmup, type Warm } from '../../functions/lib/handler';
 import type { Deps, StartResult, WorkflowName, WorkflowStarter } from '../../functions/lib/ports';
 import { ms, sleep, type LambdaSim } from './aws-sim';
 import { appendJournal, readJournal, type ExecutionSummary } from './execution-journal';
@@ -182,7 +182,7 @@ export class LocalRunner implements WorkflowStarter {
         continue;
       }
       const mod = moduleForResource(resource);
-      const step = (require(mod.file) as { step?: StepFn }).step;
+      const { step, warm } = require(mod.file) as { step?: StepFn; warm?: Warm };
       if (typeof step !== 'function') throw new Error(`${mod.file} exports no step() for ${resource}`);
       handlers[state] = async (stateInput: unknown) => {
         const fault = this.faults.find((f) => f.state === state && f.times > 0);
@@ -197,8 +197,15 @@ export class LocalRunner implements WorkflowStarter {
           await sleep(ms('sfnTransition'));
           await sim.invoke(mod.fn);
         }
-        // As functions/lib/handler.ts's lambda(): a warm-up runs no step.
-        if (isWarmup(stateInput)) return { warm: true };
+        // As functions/lib/handler.ts's lambda(): a warm-up runs no step, only the step's warm().
+        if (isWarmup(stateInput)) {
+          const deps = this.deps();
+          if (warm)
+            await warm(deps).catch((e) =>
+              deps.log(`${state}: warm-up failed (the step runs cold)`, { error: String(e) }),
+            );
+          return { warm: true };
+        }
         return step(stateInput, this.deps());
       };
     }

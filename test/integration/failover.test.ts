@@ -61,6 +61,14 @@ describe('failover on a lab with two pgpool instances', () => {
       everyPgpoolDetachedOldPrimary: true,
       everyPgpoolReadsFromStandbys: true,
     });
+    // The election and the promotion ran over the sessions their warm-ups opened beside the fencing
+    // (functions/lib/session-cache.ts), not over connections of their own.
+    const out = ((await executions(lab)) as Exec[]).find((e) => e.name === r.execution)?.output as {
+      elect?: { warmSessions?: number };
+      promote?: { warmSession?: boolean };
+    };
+    expect(out.elect?.warmSessions).toBe(2);
+    expect(out.promote?.warmSession).toBe(true);
     const s = await lab.status();
     expect(s.pgpools).toHaveLength(2);
     expect(s.timeline).toBe(2);

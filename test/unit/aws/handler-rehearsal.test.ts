@@ -85,6 +85,27 @@ describe('lambda() and the rehearsal input', () => {
     expect(lines.filter((l) => l.message === 'rehearsal failed')).toHaveLength(3);
   });
 
+  it('answers a warm-up input after the step’s warm(), never calling the step; a failing warm() changes nothing', async () => {
+    // Prepare
+    const step = jest.fn(async () => 'ran');
+    const warm = jest.fn(async (deps: { cluster: string }) => {
+      if (warm.mock.calls.length > 1) throw new Error('node unreachable');
+      expect(deps.cluster).toBe('prod');
+    });
+    const handler = lambda(step, warm);
+    const plain = lambda(step);
+
+    // Act
+    const first = await handler({ warmup: true } as never, context('pgwarden-prod-dev-failoverElect'));
+    const second = await handler({ warmup: true } as never, context('pgwarden-prod-dev-failoverElect'));
+    const noWarm = await plain({ warmup: true } as never, context('pgwarden-prod-dev-failoverRepoint'));
+
+    // Assess
+    expect([first, second, noWarm]).toEqual([{ warm: true }, { warm: true }, { warm: true }]);
+    expect(warm).toHaveBeenCalledTimes(2);
+    expect(step).not.toHaveBeenCalled();
+  });
+
   it('hands any other event to the step: a malformed workflow input still gets the step’s clear error', async () => {
     // Prepare: the real Assess step of the failover.
     const { handler } = await import('../../../functions/failover/assess');
