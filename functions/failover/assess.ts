@@ -1,7 +1,8 @@
 /**
- * Assess: is the primary really gone? Probe it from here, and ask every standby whether its WAL
- * receiver is still connected to it (and, when no standby answers, every pgpool whether it counts it
- * up); when the answer is ambiguous (a timeout), keep asking within a confirmation window (debounce).
+ * Assess: is the primary really gone? Probe it from here, and (unless its port refuses at once) ask
+ * every standby whether its WAL receiver is still connected to it (and, when no standby answers,
+ * every pgpool whether it counts it up); when the answer is ambiguous (a timeout), keep asking within
+ * a confirmation window (debounce).
  * Only a witness that answers can confirm a failure: when pgwarden itself is cut off, the result is
  * "inconclusive", never a fence. Stop on a false alarm, when automation is paused, for a standby's
  * failure or a node under maintenance, and when a failover or switchover already holds the cluster's
@@ -13,6 +14,14 @@ import { lambda, StepRefusal } from '../lib/handler';
 import type { Deps } from '../lib/ports';
 import { settings } from '../lib/settings';
 import type { AssessResult, FailoverInput } from './types';
+
+/**
+ * How long the standbys' probes wait for the primary's: a refused connection comes back within a
+ * round trip (a RST), a dead host's after the probe timeout.
+ */
+const REFUSAL_HEAD_START_MS = 50;
+
+type StandbyProbes = (readonly [string, NodeProbe])[];
 
 export async function step(input: FailoverInput, deps: Deps): Promise<AssessResult> {
   validateInput(input, deps);
@@ -73,7 +82,13 @@ export async function step(input: FailoverInput, deps: Deps): Promise<AssessResu
       ),
     );
   const round = async () => {
-    const [p, st] = await Promise.all([probeNode(primary, creds, s.probeTimeoutMs), probeStandbys()]);
+    const primaryP = probeNode(primary, creds, s.probeTimeoutMs);
+    // A refused connection decides alone (see below): when the primary's port refuses at once, as
+    // after a crash or a kill, the standbys are not asked. Their connects (TCP, TLS, SCRAM) would
+    // only delay the fencing, and their answers cannot change the decision.
+    const early = await Promise.race([primaryP, deps.sleep(REFUSAL_HEAD_START_MS).then(() => undefined)]);
+    if (early && isRefused(early)) return { primaryProbe: early, standbyProbes: [] as StandbyProbes, views: {} };
+    const [p, st] = await Promise.all([primaryP, probeStandbys()]);
     const needViews = !p.reachable && !isRefused(p) && !st.some(([, x]) => x.reachable);
     return { primaryProbe: p, standbyProbes: st, views: needViews ? await pgpoolViews() : {} };
   };
@@ -137,6 +152,7 @@ export async function step(input: FailoverInput, deps: Deps): Promise<AssessResu
       ? `its port refuses connections (${primaryProbe.error})`
       : `unreachable (${primaryProbe.error ?? 'no answer'})`,
     ev.deaf.length ? `${ev.deaf.join(', ')} no longer hear it` : '',
+    others.length && !standbyProbes.length ? 'standbys not asked (a refused connection decides)' : '',
     ev.pgpoolsDown.length ? `pgpool ${ev.pgpoolsDown.join(', ')} count it down` : '',
     input.trigger.source === 'pgpool' ? 'pgpool detached it' : '',
     taken.preempted ? `pre-empted ${taken.preempted.workflow} ${taken.preempted.execution}` : '',

@@ -4,7 +4,8 @@
  * vantage point that answers confirms a failure, so nothing may be fenced.
  */
 import { judge, step } from '../../functions/failover/assess';
-import { BlackHoles } from './support/black-holes';
+import { createServer, type Socket } from 'node:net';
+import { BlackHoles, closedPort } from './support/black-holes';
 import { memoryDeps, topology } from './support/memory-deps';
 
 const holes = new BlackHoles();
@@ -36,6 +37,39 @@ test('unreachable is unknown: with no standby or pgpool answering, the primary i
   expect(r.decision).toBe('inconclusive');
   expect(r.reason).toMatch(/no standby or pgpool that answers confirms its failure.*nothing fenced/);
   expect(deps.topology.current.lease).toBeUndefined();
+});
+
+test('a primary whose port refuses decides alone: the standbys are not asked, the failover goes ahead', async () => {
+  // Standbys that count the connections they get and never answer.
+  let connections = 0;
+  const sockets: Socket[] = [];
+  const counting = createServer((s) => {
+    connections++;
+    sockets.push(s);
+  });
+  await new Promise<void>((r) => counting.listen(0, '127.0.0.1', r));
+  try {
+    const t = topology();
+    for (const n of t.nodes) n.port = (counting.address() as { port: number }).port;
+    t.nodes.find((n) => n.name === t.primary)!.port = await closedPort();
+    const deps = memoryDeps(t);
+    const r = await step(
+      {
+        cluster: 'c',
+        executionName: 'c-failover-tl1-pg1-e0',
+        trigger: { source: 'pgpool', reason: 'test', at: new Date().toISOString() },
+      },
+      deps,
+    );
+    expect(r.decision).toBe('failover');
+    expect(r.reason).toMatch(/its port refuses connections.*standbys not asked/);
+    expect(Object.keys(r.probes)).toEqual(['pg1']);
+    expect(connections).toBe(0);
+    expect(deps.topology.current.lease?.execution).toBe('c-failover-tl1-pg1-e0');
+  } finally {
+    for (const s of sockets) s.destroy();
+    await new Promise((r) => counting.close(r));
+  }
 });
 
 describe('judge: what the vantage points that answer say', () => {
