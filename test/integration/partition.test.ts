@@ -26,7 +26,9 @@ const names = async (lab: Lab) => new Set((await executions(lab)).map((e) => e.n
 
 /** Can a process of `from` (a part of the lab, in its cgroup) open a TCP connection to `port`? */
 async function reaches(lab: Lab, from: string, port: number): Promise<boolean> {
-  const [cmd, args] = lab.partitions.wrap(from, 'timeout', ['2', 'bash', '-c', `exec 3<>/dev/tcp/127.0.0.1/${port}`]);
+  // 5 s for the wrapper, bash and the connect: with three labs' suites on 2 cores, 2 s once ran out
+  // on an open path (a cut one never connects, however long it is given).
+  const [cmd, args] = lab.partitions.wrap(from, 'timeout', ['5', 'bash', '-c', `exec 3<>/dev/tcp/127.0.0.1/${port}`]);
   return (await run(cmd, args, { timeoutMs: 10_000 })).code === 0;
 }
 
