@@ -49,17 +49,25 @@ describe('lab control plane access', () => {
 
   test("pgpool's hook reaches the API with the token from a file, as the OS user pgpool runs as", async () => {
     const pool = lab.config().pgpools[0].name;
-    // The file as the hook script reads it (sourced by bash).
+    // The hook's environment as pgpool.env gives it (sourced by bash): the URL's file, never the token.
     const envFile = join(lab.pgpoolDir(pool), 'pgpool.env');
-    const cmd = (await run('bash', ['-c', `. '${envFile}'; printf %s "$PGW_TRIGGER_CMD"`])).stdout;
-    expect(cmd).toContain(`-K '${join(lab.controlDir, 'pgpool-hook.curl')}'`);
-    expect(cmd).not.toContain(readFileSync(join(lab.controlDir, 'api-token'), 'utf8').trim());
-    // Backend 7 is no node of the lab: the API answers 400 with its reason (admitted, not 401).
-    const event = JSON.stringify({ source: 'pgpool', pgpool: pool, failedNodeId: 7 });
+    const env = readFileSync(envFile, 'utf8');
+    const token = readFileSync(join(lab.controlDir, 'api-token'), 'utf8').trim();
+    expect(env).toContain(`PGW_TRIGGER_URL_FILE='${join(lab.controlDir, 'pgpool-hook.url')}'`);
+    expect(env).not.toContain(token);
+    // The hook itself, as pgpool runs it, for backend 7 (no node of the lab): the API answers 400 with
+    // its reason (admitted, not 401), and the hook logs it and exits 0.
+    const hook = join(lab.scriptsDir, 'pgpool-failover-hook.sh');
+    const args = ['7', '127.0.0.1', '1', '-1', '0', '0', '', '0', '', '0'];
     const user = lab.config().osUser;
+    const env2 = { PATH: process.env.PATH ?? '/usr/bin:/bin', PGW_NODE_ENV: envFile };
     const r = user
-      ? await run('runuser', ['-u', user, '--', 'bash', '-c', cmd], { input: event, timeoutMs: 30_000 })
-      : await run('bash', ['-c', cmd], { input: event, timeoutMs: 30_000 });
-    expect(r.stdout).toContain('backend 7 is not a node of cluster lab');
+      ? await run('runuser', ['-u', user, '--', 'env', `PGW_NODE_ENV=${envFile}`, 'bash', hook, ...args], {
+          timeoutMs: 30_000,
+        })
+      : await run('bash', [hook, ...args], { env: env2, timeoutMs: 30_000 });
+    expect(r.code).toBe(0);
+    const log = readFileSync(join(lab.pgpoolDir(pool), 'log', 'failover-hook.log'), 'utf8');
+    expect(log).toMatch(/trigger \(exit 1\): HTTP\/1\.1 400 .*backend 7 is not a node of cluster lab/);
   });
 });

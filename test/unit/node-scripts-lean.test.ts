@@ -5,6 +5,7 @@
  * first on PATH and checks what it did and which of them it started.
  */
 import { spawn } from 'node:child_process';
+import { createServer, type IncomingMessage } from 'node:http';
 import {
   chmodSync,
   existsSync,
@@ -138,4 +139,73 @@ test("pgpool's failover hook hands the event to the trigger command on stdin and
   expect(started()).toEqual(['timeout']);
   // pgpool runs the file itself: bash directly, not through env.
   expect(readFileSync(join(SCRIPTS, 'pgpool-failover-hook.sh'), 'utf8').split('\n')[0]).toBe('#!/bin/bash');
+});
+
+test("in the lab, pgpool's failover hook POSTs the event to the URL in PGW_TRIGGER_URL_FILE itself and starts no process; a refusal or an unreachable API is logged, never fatal", async () => {
+  const pgpoolDir = join(dir, 'pgpool');
+  mkdirSync(join(pgpoolDir, 'log'), { recursive: true });
+  mkdirSync(join(pgpoolDir, 'run'));
+  const got: { method?: string; url?: string; type?: string; body: string }[] = [];
+  let answer = { status: 200, body: '{"action":"started","executionName":"lab-failover-tl1-pg1-e0"}' };
+  const server = createServer((req: IncomingMessage, res) => {
+    let body = '';
+    req.on('data', (d: Buffer) => (body += d.toString()));
+    req.on('end', () => {
+      got.push({ method: req.method, url: req.url, type: req.headers['content-type'], body });
+      res.writeHead(answer.status, { 'content-type': 'application/json' });
+      res.end(answer.body);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  const urlFile = join(dir, 'hook.url');
+  const hook = (url: string) => {
+    writeFileSync(urlFile, `${url}\n`);
+    return runScript(
+      'pgpool-failover-hook.sh',
+      {
+        PGW_NODE_ENV: envFile({ PGW_NODE: 'pgpool1', PGW_PGPOOL_DIR: pgpoolDir, PGW_TRIGGER_URL_FILE: urlFile }),
+      },
+      ['0', '127.0.0.1', '5432', '1', '0', '0', '127.0.0.1', '5433', '127.0.0.1', '5432'],
+    );
+  };
+  const hookLog = () => readFileSync(join(pgpoolDir, 'log', 'failover-hook.log'), 'utf8');
+  try {
+    const r = await hook(`http://127.0.0.1:${port}/secret-token/v1/triggers/pgpool?wait=1`);
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(got).toHaveLength(1);
+    expect(got[0]).toMatchObject({
+      method: 'POST',
+      url: '/secret-token/v1/triggers/pgpool?wait=1',
+      type: 'application/json',
+    });
+    expect(JSON.parse(got[0].body)).toMatchObject({
+      source: 'pgpool',
+      pgpool: 'pgpool1',
+      failedNodeId: 0,
+      failedPort: 5432,
+    });
+    expect(hookLog()).toContain(
+      'trigger (exit 0): HTTP/1.1 200 OK {"action":"started","executionName":"lab-failover-tl1-pg1-e0"}',
+    );
+    expect(readFileSync(join(pgpoolDir, 'run', 'failover-hook-running'), 'utf8')).toBe('');
+    // No timeout, no shell, no curl: nothing started at all.
+    expect(started()).toEqual([]);
+
+    answer = { status: 400, body: '{"error":"pgpool backend 0 is not a node of cluster lab"}' };
+    expect((await hook(`http://127.0.0.1:${port}/secret-token/v1/triggers/pgpool`)).code).toBe(0);
+    expect(hookLog()).toContain(
+      'trigger (exit 1): HTTP/1.1 400 Bad Request {"error":"pgpool backend 0 is not a node of cluster lab"}',
+    );
+
+    server.close();
+    const down = await hook(`http://127.0.0.1:${port}/secret-token/v1/triggers/pgpool`);
+    expect({ code: down.code, stderr: down.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(hookLog()).toContain(`trigger (exit 1): cannot connect to 127.0.0.1:${port}`);
+    expect((await hook('https://example.invalid/x')).code).toBe(0);
+    expect(hookLog()).toContain('holds no http://host:port/ URL');
+    expect(started()).toEqual([]);
+  } finally {
+    server.close();
+  }
 });

@@ -66,22 +66,22 @@ export function writeEnvFiles(lab: Lab): void {
       // As in AWS (infra/aws/userdata/pgpool.sh): the hook returns once the workflow has started and
       // pgpool keeps searching for the promoted primary.
       ...(c.profile.name === 'aws-sim' ? { PGW_SEARCH_PRIMARY_TIMEOUT: '0' } : {}),
+      // The hook POSTs the event to the control plane itself (no curl: infra/node/pgpool-failover-hook.sh);
+      // the URL (it holds the API token) comes from a file, not from a command line ps shows. A
+      // PGW_TRIGGER_CMD given in pgpoolEnv (the bench's native baseline) is run instead.
+      ...(c.pgpoolEnv?.PGW_TRIGGER_CMD ? {} : { PGW_TRIGGER_URL_FILE: hookUrlFile(lab) }),
       ...c.pgpoolEnv,
-      PGW_TRIGGER_CMD:
-        c.pgpoolEnv?.PGW_TRIGGER_CMD ??
-        // The URL (it holds the API token) comes from a file, not the command line that ps shows.
-        `curl -sS -m 30 -X POST -H 'content-type: application/json' --data-binary @- -K '${hookCurlConfig(lab)}'`,
     });
   }
 }
 
-/** curl's config for pgpool's failover hook: the API URL with the token, mode 0600. */
-function hookCurlConfig(lab: Lab): string {
-  const file = join(lab.controlDir, 'pgpool-hook.curl');
+/** The API URL pgpool's failover hook posts to, with the token, in a file of mode 0600. */
+function hookUrlFile(lab: Lab): string {
+  const file = join(lab.controlDir, 'pgpool-hook.url');
   // The lab's hook waits for the promotion (pgpool then finds the new primary at once); with the
   // aws-sim profile it returns at once, as the pgpool-hook Lambda does in AWS.
   const wait = lab.config().profile.name === 'aws-sim' ? '' : '?wait=1';
-  writeFileSync(file, `url = "${lab.apiUrl}/v1/triggers/pgpool${wait}"\n`, { mode: 0o600 });
+  writeFileSync(file, `${lab.apiUrl}/v1/triggers/pgpool${wait}\n`, { mode: 0o600 });
   return file;
 }
 
