@@ -22,18 +22,18 @@ afterAll(async () => {
   await holes.closeAll();
 });
 
+/** The failover's input, as a trigger of that source starts it. */
+const input = (source: 'alarm' | 'pgpool') => ({
+  cluster: 'c',
+  executionName: 'c-failover-tl1-pg1-e0',
+  trigger: { source, reason: 'test', at: new Date().toISOString() },
+});
+
 test('unreachable is unknown: with no standby or pgpool answering, the primary is not fenced', async () => {
   const t = topology();
   for (const n of t.nodes) n.port = await blackHole();
   const deps = memoryDeps(t);
-  const r = await step(
-    {
-      cluster: 'c',
-      executionName: 'c-failover-tl1-pg1-e0',
-      trigger: { source: 'alarm', reason: 'test', at: new Date().toISOString() },
-    },
-    deps,
-  );
+  const r = await step(input('alarm'), deps);
   expect(r.decision).toBe('inconclusive');
   expect(r.reason).toMatch(/no standby or pgpool that answers confirms its failure.*nothing fenced/);
   expect(deps.topology.current.lease).toBeUndefined();
@@ -53,14 +53,7 @@ test('a primary whose port refuses decides alone: the standbys are not asked, th
     for (const n of t.nodes) n.port = (counting.address() as { port: number }).port;
     t.nodes.find((n) => n.name === t.primary)!.port = await closedPort();
     const deps = memoryDeps(t);
-    const r = await step(
-      {
-        cluster: 'c',
-        executionName: 'c-failover-tl1-pg1-e0',
-        trigger: { source: 'pgpool', reason: 'test', at: new Date().toISOString() },
-      },
-      deps,
-    );
+    const r = await step(input('pgpool'), deps);
     expect(r.decision).toBe('failover');
     expect(r.reason).toMatch(/its port refuses connections.*standbys not asked/);
     expect(Object.keys(r.probes)).toEqual(['pg1']);
