@@ -65,12 +65,16 @@ export function lambda<I, O>(
     // A warm-up invoke (failover.asl.json's FenceAndWarm) pays the cold start (imports and clients)
     // and what the step's warm() prepares.
     const d = deps;
-    if (isWarmup(event)) {
-      if (warm) await warm(d).catch((e) => d.log('warm-up failed (the step runs cold)', { error: String(e) }));
-      return { warm: true } as O;
-    }
+    if (isWarmup(event)) return (await answerWarmup(warm, d)) as O;
     return withInvocationLog(event, context, () => step(event, d));
   };
+}
+
+/** A warm-up's answer, after the step's warm() if it has one (its failure is logged: the step runs cold). */
+export async function answerWarmup(warm: Warm | undefined, deps: Deps, label = ''): Promise<{ warm: true }> {
+  if (warm)
+    await warm(deps).catch((e) => deps.log(`${label}warm-up failed (the step runs cold)`, { error: String(e) }));
+  return { warm: true };
 }
 
 /** The input of a warm-up Task: `{"warmup": true}`, nothing else. */

@@ -42,21 +42,17 @@ export class SessionCache {
    * pass only what can run twice (reads, idempotent actions).
    */
   readonly run: SessionRunner = async (ep, creds, timeoutMs, fn, database = creds.database) => {
-    const c = this.take(ep, creds, database);
-    if (c) {
-      let closed = false;
-      const onEnd = () => (closed = true);
-      c.once('end', onEnd);
+    const s = this.takeIdle(ep, creds, database);
+    if (s) {
       try {
-        return await fn(c);
+        return await fn(s.client);
       } catch (e) {
         // The server ended the session: a FATAL error (e.g. terminated, shutting down) always ends it,
         // and pg reports a closed socket on a later tick than the query it fails.
-        if (!closed && !endsSession(e)) await new Promise((r) => setImmediate(r));
-        if (!closed && !endsSession(e)) throw e;
+        if (!s.closed() && !endsSession(e)) await new Promise((r) => setImmediate(r));
+        if (!s.closed() && !endsSession(e)) throw e;
       } finally {
-        c.off('end', onEnd);
-        c.end().catch(() => undefined);
+        s.client.end().catch(() => undefined);
       }
     }
     return withClient(ep, creds, timeoutMs, fn, database);
@@ -96,6 +92,10 @@ export class SessionCache {
 
   /** The warmed session for this endpoint, user, password and database, if it is young and open. */
   take(ep: Endpoint, creds: DbCredentials, database = creds.database): Client | undefined {
+    return this.takeIdle(ep, creds, database)?.client;
+  }
+
+  private takeIdle(ep: Endpoint, creds: DbCredentials, database: string): Idle | undefined {
     const k = key(ep, creds, database);
     const s = this.idle.get(k);
     if (!s) return undefined;
@@ -105,7 +105,7 @@ export class SessionCache {
       return undefined;
     }
     this.taken++;
-    return s.client;
+    return s;
   }
 
   /** End every idle session. */

@@ -8,7 +8,7 @@ import './polyfills';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StateMachine } from 'aws-local-stepfunctions';
-import { isWarmup, type Warm } from '../../functions/lib/handler';
+import { answerWarmup, isWarmup, type Warm } from '../../functions/lib/handler';
 import type { Deps, StartResult, WorkflowName, WorkflowStarter } from '../../functions/lib/ports';
 import { ms, sleep, type LambdaSim } from './aws-sim';
 import { appendJournal, readJournal, type ExecutionSummary } from './execution-journal';
@@ -198,14 +198,7 @@ export class LocalRunner implements WorkflowStarter {
           await sim.invoke(mod.fn);
         }
         // As functions/lib/handler.ts's lambda(): a warm-up runs no step, only the step's warm().
-        if (isWarmup(stateInput)) {
-          const deps = this.deps();
-          if (warm)
-            await warm(deps).catch((e) =>
-              deps.log(`${state}: warm-up failed (the step runs cold)`, { error: String(e) }),
-            );
-          return { warm: true };
-        }
+        if (isWarmup(stateInput)) return answerWarmup(warm, this.deps(), `${state}: `);
         return step(stateInput, this.deps());
       };
     }
