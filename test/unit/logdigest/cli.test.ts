@@ -18,10 +18,15 @@ describe('pgwarden digest', () => {
   afterEach(() => jest.restoreAllMocks());
 
   it('writes a JSON report to --output', async () => {
-    const out = path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'digest-cli-')), 'r.json');
-    expect(await main([fixture, '--format', 'json', '--output', out])).toBe(0);
-    const r = JSON.parse(await fs.readFile(out, 'utf8'));
-    expect(r.totals.statements).toBe(13);
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'digest-cli-'));
+    try {
+      const out = path.join(dir, 'r.json');
+      expect(await main([fixture, '--format', 'json', '--output', out])).toBe(0);
+      const r = JSON.parse(await fs.readFile(out, 'utf8'));
+      expect(r.totals.statements).toBe(13);
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('prints markdown to stdout by default and honours --since/--until', async () => {
