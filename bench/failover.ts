@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- failover [--drills N] [--paths pgpool,alarm,ec2,operator,native] [--profile lab|aws-sim]
- * [--fault kill|freeze|partition] [--port-base N]`: N drills per
+ * [--fault kill|freeze|partition] [--connections session|per-write] [--warmup-ms MS] [--port-base N]`: N drills per
  * trigger path under write load, each on a fresh lab, plus pgpool-II's own native failover
  * (failover_command + follow_primary_command, health_check_period 1) as the baseline. RTO is the
  * longest gap between two acknowledged writes around the fault (default: SIGKILL of the primary;
@@ -25,6 +25,7 @@ import {
   WRITER_CONNECT_TIMEOUT_MS,
   type Fault,
   type TriggerPath,
+  type WriterConnections,
 } from '../infra/local/drill';
 import { AWS_SIM_LATENCIES } from '../infra/local/aws-sim';
 import { Lab, profileByName } from '../infra/local/lab';
@@ -47,8 +48,18 @@ interface Drill {
   checksFailed?: string[];
 }
 
-/** Where the bench's labs live: --port-base (default 27100) and --profile (default lab). */
-const opts = { portBase: 27100, profile: 'lab', fault: 'kill' as Fault };
+/**
+ * Where the bench's labs live: --port-base (default 27100) and --profile (default lab); the fault;
+ * how the writers connect (--connections session|per-write, default session).
+ */
+const opts = {
+  portBase: 27100,
+  profile: 'lab',
+  fault: 'kill' as Fault,
+  connections: 'session' as WriterConnections,
+  /** How long the write load runs before the fault (--warmup-ms): pgpool's children pool connections meanwhile. */
+  warmupMs: 500,
+};
 
 async function nativeDrill(): Promise<Drill> {
   const dir = mkdtempSync(join(tmpdir(), 'pgw-bench-native-'));
@@ -69,9 +80,9 @@ async function nativeDrill(): Promise<Drill> {
     for (const f of ['failover.sh', 'follow.sh']) chmodSync(join(dir, 'bench-scripts', f), 0o755);
     await labApi(lab, 'POST', '/v1/sensors', { pgpool: false, alarm: false, ec2: false });
     const primary = lab.readTopology().primary;
-    const load = await startWriteLoad(lab);
+    const load = await startWriteLoad(lab, { connections: opts.connections });
     await waitFor('writes', () => load.acked.length > 50, 10_000);
-    await new Promise((r) => setTimeout(r, 500));
+    await new Promise((r) => setTimeout(r, opts.warmupMs));
     const killAt = Date.now();
     injectFault(lab, opts.fault, primary);
     await waitFor('writes to resume', () => load.acked.some((a) => a.at > killAt + 50), 60_000, 20);
@@ -105,7 +116,12 @@ async function pgwardenDrill(path: TriggerPath): Promise<Drill> {
     await lab.up();
     // aws-sim: the kill lands anywhere in the 10 s alarm cadence, as a real failure would.
     const jitter = opts.profile === 'aws-sim' ? Math.floor(Math.random() * AWS_SIM_LATENCIES.alarmPeriod.ms) : 0;
-    const r = await failoverDrill(lab, { trigger: path, fault: opts.fault, warmupMs: 500 + jitter });
+    const r = await failoverDrill(lab, {
+      trigger: path,
+      fault: opts.fault,
+      connections: opts.connections,
+      warmupMs: opts.warmupMs + jitter,
+    });
     return {
       path,
       rtoMs: r.rtoMs,
@@ -132,9 +148,20 @@ export async function run(argv: string[]): Promise<void> {
       profile: { type: 'string' },
       'port-base': { type: 'string' },
       fault: { type: 'string' },
+      connections: { type: 'string' },
+      'warmup-ms': { type: 'string' },
     },
     strict: true,
   });
+  const connections = values.connections ?? 'session';
+  if (connections !== 'session' && connections !== 'per-write')
+    throw new Error(`--connections must be session or per-write, not ${connections}`);
+  opts.connections = connections;
+  if (values['warmup-ms'] !== undefined) {
+    const w = Number(values['warmup-ms']);
+    if (!Number.isInteger(w) || w < 0) throw new Error(`--warmup-ms must be a whole number of milliseconds`);
+    opts.warmupMs = w;
+  }
   const fault = parseFault(values.fault);
   opts.fault = fault;
   const n = Number(values.drills ?? 5);
@@ -195,7 +222,7 @@ export async function run(argv: string[]): Promise<void> {
   }
   const prof = profileByName(opts.profile);
   console.log(
-    `\nfailover under write load (4 writers through pgpool, connect timeout ${WRITER_CONNECT_TIMEOUT_MS} ms), ${FAULT_WORDS[opts.fault].title} of the primary; profile ${prof.name}: ${prof.alarmPeriodS} s alarm period, ${prof.probeIntervalMs / 1000} s probe, pgpool health check every ${prof.healthCheckPeriodS} s (timeout ${prof.healthCheckTimeoutS} s, ${prof.healthCheckRetries} retries)${prof.name === 'aws-sim' ? '; AWS latencies simulated (infra/local/aws-sim.ts): figures are SIMULATED AWS, not measured in AWS' : '; measured in the lab'}\n`,
+    `\nfailover under write load (4 writers through pgpool, ${opts.connections === 'per-write' ? 'a connection per write' : 'one session each'}, connect timeout ${WRITER_CONNECT_TIMEOUT_MS} ms), ${FAULT_WORDS[opts.fault].title} of the primary; profile ${prof.name}: ${prof.alarmPeriodS} s alarm period, ${prof.probeIntervalMs / 1000} s probe, pgpool health check every ${prof.healthCheckPeriodS} s (timeout ${prof.healthCheckTimeoutS} s, ${prof.healthCheckRetries} retries)${prof.name === 'aws-sim' ? '; AWS latencies simulated (infra/local/aws-sim.ts): figures are SIMULATED AWS, not measured in AWS' : '; measured in the lab'}\n`,
   );
   console.log(table(rows));
   // Time per step (median over the drills of each path), from the workflow's execution history.
@@ -220,5 +247,14 @@ export async function run(argv: string[]): Promise<void> {
     console.log(
       `\npgwarden (pgpool path) median RTO / native median: ${(best.rto.median / native.rto.median).toFixed(2)}x (target <= 2x, <= 1000 ms)`,
     );
-  console.log(`results: ${saveResults('failover', { profile: opts.profile, fault: opts.fault, drills, summary })}`);
+  console.log(
+    `results: ${saveResults('failover', {
+      profile: opts.profile,
+      fault: opts.fault,
+      connections: opts.connections,
+      warmupMs: opts.warmupMs,
+      drills,
+      summary,
+    })}`,
+  );
 }

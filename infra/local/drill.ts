@@ -88,11 +88,19 @@ export interface LoadHandle {
 /** A writer's connect timeout (node-postgres connectionTimeoutMillis: until the session is ready). */
 export const WRITER_CONNECT_TIMEOUT_MS = 2000;
 
-/** N writers, each committing single-row INSERTs through the endpoint as fast as it can. */
+/** How each writer connects: one session kept until it fails (a client pool) or one per write. */
+export type WriterConnections = 'session' | 'per-write';
+
+/**
+ * N writers, each committing single-row INSERTs through the endpoint as fast as it can. `per-write`:
+ * each INSERT on a connection of its own, ended after it (an application that connects per request,
+ * pgpool's connection cache serving it).
+ */
 export async function startWriteLoad(
   lab: Lab,
-  opts: { writers?: number; port?: number; table?: string } = {},
+  opts: { writers?: number; port?: number; table?: string; connections?: WriterConnections } = {},
 ): Promise<LoadHandle> {
+  const perWrite = opts.connections === 'per-write';
   const table = opts.table ?? 'drill_writes';
   const c0 = await lab.client('pgpool', { user: 'app', database: 'app' });
   await c0.query(
@@ -126,6 +134,11 @@ export async function startWriteLoad(
         const start = Date.now();
         await c.query(`insert into ${table} (id, writer) values ($1, $2)`, [id, w]);
         acked.push({ id, start, at: Date.now() });
+        if (perWrite) {
+          const done = c;
+          c = undefined;
+          await done.end().catch(() => undefined);
+        }
       } catch {
         if (connecting) failedConnects++;
         else endedSessions++;
@@ -312,7 +325,14 @@ const SENSORS: Record<TriggerPath, { pgpool: boolean; alarm: boolean; ec2: boole
 
 export async function failoverDrill(
   lab: Lab,
-  opts: { trigger?: TriggerPath; fault?: Fault; writers?: number; warmupMs?: number; log?: (m: string) => void } = {},
+  opts: {
+    trigger?: TriggerPath;
+    fault?: Fault;
+    writers?: number;
+    connections?: WriterConnections;
+    warmupMs?: number;
+    log?: (m: string) => void;
+  } = {},
 ): Promise<DrillResult> {
   const trigger = opts.trigger ?? 'pgpool';
   const fault = opts.fault ?? 'kill';
@@ -339,7 +359,7 @@ export async function failoverDrill(
       200,
     );
   }
-  const load = await startWriteLoad(lab, { writers: opts.writers ?? 4 });
+  const load = await startWriteLoad(lab, { writers: opts.writers ?? 4, connections: opts.connections });
   try {
     await waitFor('the write load to be acknowledged', () => load.acked.length > 50, 10_000);
     await new Promise((r) => setTimeout(r, opts.warmupMs ?? 500));

@@ -5,6 +5,9 @@
  * and keeps the idle ones, which discard their pooled connections before their next session. Stock
  * pgpool's idle children that a failback had flagged exited, too, when one new client woke them
  * together; patched, they discard their connections and stay.
+ * pgpool patch 0012: those kept children closed every pooled connection, to the standby as well;
+ * patched, they close only the connections to the backend that went down, and their next sessions
+ * run over the connections they pooled to the standby, which its promotion did not end.
  *
  * Eight pgpool children, so that every one of them has served a session (and pools connections to the
  * old primary) before the primary goes. The lab's app and control plane are stopped: no session but
@@ -55,9 +58,12 @@ function children(): Map<number, string> {
 
 const idle = () => [...children()].filter(([, title]) => title === 'wait for connection request').map(([pid]) => pid);
 
-/** `n` sessions through pgpool at once, each writing a row, each ended; throws on any error. */
-async function sessionsAtOnce(n: number, value: number): Promise<void> {
-  await Promise.all(
+/**
+ * `n` sessions through pgpool at once, each writing a row, each ended; throws on any error. Returns
+ * the primary's backend pid of each session.
+ */
+async function sessionsAtOnce(n: number, value: number): Promise<number[]> {
+  return Promise.all(
     Array.from({ length: n }, async () => {
       const c = new Client({ connectionString: lab.connectionString('pgpool'), connectionTimeoutMillis: 10_000 });
       await c.connect();
@@ -65,6 +71,8 @@ async function sessionsAtOnce(n: number, value: number): Promise<void> {
         // Held a moment, so that the sessions are served by different children.
         await c.query('select pg_sleep(0.3)');
         await c.query('insert into idle_children values ($1)', [value]);
+        const r = await c.query<{ pid: number }>('/*NO LOAD BALANCE*/ select pg_backend_pid() as pid');
+        return r.rows[0].pid;
       } finally {
         await c.end();
       }
@@ -72,15 +80,29 @@ async function sessionsAtOnce(n: number, value: number): Promise<void> {
   );
 }
 
+/** The pids of the app's sessions on a node (pgpool's pooled connections among them). */
+async function appBackends(node: string): Promise<number[]> {
+  const rows = await query<{ pid: number }>(
+    lab,
+    node,
+    "select pid from pg_stat_activity where usename = 'app' and backend_type = 'client backend'",
+  );
+  return rows.map((r) => r.pid);
+}
+
 test('idle children that a failback flagged discard their connections instead of exiting when one client wakes them (patch 0011)', async () => {
   const standby = lab.readTopology().nodes.find((n) => n.role === 'standby')!;
   // A detach and an attach of the standby: pgpool's failback flags every child (streaming replication
   // mode: "Do not restart children because we are failing back"). Both scripts return once pgpool
   // shows the node down, then up.
+  const settled = statSync(pgpoolLog()).size;
   const d = await lab.script('pgpool1', 'pgpool-detach', { NODE_ID: String(standby.backendId) });
   expect(d.stdout).toContain('changed=yes');
   const a = await lab.script('pgpool1', 'pgpool-attach', { NODE_ID: String(standby.backendId) });
   expect(a.stdout).toContain('changed=yes');
+  // The script returns once pgpool shows the node up; pgpool's failback goes on (it looks for the
+  // primary and then flags every child), and would flag the next test's children too.
+  await waitFor('pgpool to end its failback', () => logSince(settled).includes('=== Failback done'), 20_000);
   const before = await waitFor(
     `pgpool's ${CHILDREN} children`,
     () => {
@@ -99,7 +121,7 @@ test('idle children that a failback flagged discard their connections instead of
   expect(added).toContain('discarding existing connections');
 }, 120_000);
 
-test('when the primary goes, pgpool restarts only the children with a client; the idle ones stay and then write to the new primary (patch 0011)', async () => {
+test('when the primary goes, pgpool restarts only the children with a client; the idle ones stay, keep their connections to the standby and write to it once promoted (patches 0011, 0012)', async () => {
   // Every child serves a session first, so that every one pools connections to the primary.
   await sessionsAtOnce(CHILDREN, 1);
   const t = lab.readTopology();
@@ -121,6 +143,10 @@ test('when the primary goes, pgpool restarts only the children with a client; th
     },
     10_000,
   );
+
+  // Every child pools a connection to the standby too (pgpool connects each session to every node).
+  const standbyBefore = await appBackends(standby);
+  expect(standbyBefore.length).toBeGreaterThanOrEqual(CHILDREN);
 
   const offset = statSync(pgpoolLog()).size;
   await lab.stop(t.primary);
@@ -147,8 +173,12 @@ test('when the primary goes, pgpool restarts only the children with a client; th
   expect(added).not.toContain('Restart all children');
 
   // A session on every child, the kept ones included (they pooled connections to the old primary):
-  // each write reaches the new primary.
-  await sessionsAtOnce(CHILDREN, 2);
+  // each write reaches the new primary. The kept children dropped only their connections to the old
+  // primary (patch 0012): their sessions run over the connections they pooled to the standby before
+  // it was promoted, which the failover did not end.
+  const pids = await sessionsAtOnce(CHILDREN, 2);
+  const reused = pids.filter((pid) => standbyBefore.includes(pid));
+  expect(reused.length).toBeGreaterThanOrEqual(CHILDREN / 2);
   const [{ n }] = await query<{ n: string }>(
     lab,
     standby,
