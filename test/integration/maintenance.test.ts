@@ -138,10 +138,14 @@ test('a nested switchover that fails ends the maintenance safely: both abort, th
   });
   const exec = await executionEnded(lab, executionName, 200_000, 'the maintenance to end');
   const steps = exec.steps.map((x) => x.state);
-  expect({ status: exec.status, error: exec.error?.Error }).toEqual({ status: 'FAILED', error: 'MaintenanceFailed' });
-  expect(steps).toEqual(
-    expect.arrayContaining(['MaintainStandbys', 'Switchover', 'AbortMaintenance', 'NotifyFailure']),
-  );
+  // The steps' own errors ride along, so that a failure on another path says which step failed and why.
+  const stepErrors = exec.steps.filter((x) => x.error).map((x) => `${x.state}: ${x.error}`);
+  expect({ status: exec.status, error: exec.error?.Error, steps, stepErrors }).toEqual({
+    status: 'FAILED',
+    error: 'MaintenanceFailed',
+    steps: expect.arrayContaining(['MaintainStandbys', 'Switchover', 'AbortMaintenance', 'NotifyFailure']),
+    stepErrors: expect.any(Array),
+  });
   expect(steps).not.toContain('MaintainOldPrimary');
   // The switchover ran as its own execution, named by the maintenance, and ended on its own failure path.
   const child = (await executions(lab)).find((e) => e.workflow === 'switchover' && e.name.startsWith(executionName));
