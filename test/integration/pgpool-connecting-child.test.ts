@@ -19,7 +19,7 @@ import { controlPlaneDown } from '../../infra/local/lab/services';
 import { readPid } from '../../infra/local/lab/processes';
 import { isAlive, waitFor } from '../../infra/local/proc';
 import { freshLab } from './support/lab';
-import { childrenOf, cmdline } from './support/processes';
+import { pgpoolClientChildren } from './support/processes';
 
 const lab = freshLab(27500, {
   standbys: 1,
@@ -38,15 +38,7 @@ beforeAll(async () => {
 afterAll(() => lab.down({ purge: true }), 60_000);
 
 /** pgpool's children that serve clients, by pid, with their title. */
-function childTitles(): Map<number, string> {
-  const main = readPid(join(pgpoolDir(), 'run', 'pgpool.pid'))!;
-  const out = new Map<number, string>();
-  for (const pid of childrenOf(main)) {
-    const m = /^pgpool: (.*?)\s*$/.exec(cmdline(pid));
-    if (m && !/worker|PCP|health check|logger|watchdog/i.test(m[1])) out.set(pid, m[1]);
-  }
-  return out;
-}
+const childTitles = () => pgpoolClientChildren(readPid(join(pgpoolDir(), 'run', 'pgpool.pid'))!);
 
 /**
  * node-postgres on a socket that is already connected: the client's connect() finds it connected

@@ -23,7 +23,7 @@ import { controlPlaneDown } from '../../infra/local/lab/services';
 import { readPid } from '../../infra/local/lab/processes';
 import { waitFor } from '../../infra/local/proc';
 import { freshLab } from './support/lab';
-import { childrenOf, cmdline } from './support/processes';
+import { pgpoolClientChildren } from './support/processes';
 
 const CHILDREN = 8;
 const lab = freshLab(27800, {
@@ -43,18 +43,8 @@ beforeAll(async () => {
 
 afterAll(() => lab.down({ purge: true }), 60_000);
 
-/** pgpool's children (its main process's children that serve clients) by pid, with their title. */
-function children(): Map<number, string> {
-  const main = readPid(join(pgpoolDir(), 'run', 'pgpool.pid'))!;
-  const out = new Map<number, string>();
-  for (const pid of childrenOf(main)) {
-    const m = /^pgpool: (.*?)\s*$/.exec(cmdline(pid));
-    // Workers, the PCP child and health checks name themselves; a child serving clients shows
-    // "wait for connection request" or its client's user, database, address and state.
-    if (m && !/worker|PCP|health check|logger|watchdog/i.test(m[1])) out.set(pid, m[1]);
-  }
-  return out;
-}
+/** pgpool's children that serve clients, by pid, with their title. */
+const children = () => pgpoolClientChildren(readPid(join(pgpoolDir(), 'run', 'pgpool.pid'))!);
 
 const idle = () => [...children()].filter(([, title]) => title === 'wait for connection request').map(([pid]) => pid);
 

@@ -25,3 +25,17 @@ export function cmdline(pid: number): string {
     return '';
   }
 }
+
+/**
+ * A pgpool's children that serve clients, by pid, with their title: "wait for connection request",
+ * "accept connection", or the client's user, database, address and state. Workers, the PCP child and
+ * the health checks name themselves and are left out.
+ */
+export function pgpoolClientChildren(mainPid: number): Map<number, string> {
+  const out = new Map<number, string>();
+  for (const pid of childrenOf(mainPid)) {
+    const m = /^pgpool: (.*?)\s*$/.exec(cmdline(pid));
+    if (m && !/worker|PCP|health check|logger|watchdog/i.test(m[1])) out.set(pid, m[1]);
+  }
+  return out;
+}
