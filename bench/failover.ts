@@ -23,6 +23,7 @@ import {
   missingWrites,
   startWriteLoad,
   WRITER_CONNECT_TIMEOUT_MS,
+  type ClientError,
   type Fault,
   type TriggerPath,
   type WriterConnections,
@@ -42,6 +43,8 @@ interface Drill {
   /** Writers' statements that failed with their ended session; writers' new connections that failed. */
   endedSessions: number;
   failedConnects: number;
+  /** What the writers' drivers said, by kind and message (recorded in the results file). */
+  clientErrors: ClientError[];
   workflowMs?: number;
   outcome: string;
   steps?: { state: string; durationMs?: number; offsetMs: number }[];
@@ -98,6 +101,7 @@ async function nativeDrill(): Promise<Drill> {
       acknowledged: load.acked.length,
       endedSessions: load.endedSessions,
       failedConnects: load.failedConnects,
+      clientErrors: load.clientErrors(),
       outcome: 'pgpool promoted',
     };
   } finally {
@@ -129,6 +133,7 @@ async function pgwardenDrill(path: TriggerPath): Promise<Drill> {
       acknowledged: r.acknowledged,
       endedSessions: r.endedSessions,
       failedConnects: r.failedConnects,
+      clientErrors: r.clientErrors,
       workflowMs: r.workflowMs,
       outcome: r.outcome,
       steps: r.steps,
@@ -183,6 +188,9 @@ export async function run(argv: string[]): Promise<void> {
       console.error(
         `  ${p} #${i + 1}: RTO ${d.rtoMs} ms, lost ${d.lost}, ended sessions ${d.endedSessions}, failed new connections ${d.failedConnects}, ${d.outcome}${d.checksFailed?.length ? `, checks failed: ${d.checksFailed.join(' ')}` : ''}`,
       );
+      // Why new connections failed (refused, cut off, timed out) is what tells pgpool's part from the client's.
+      for (const e of d.clientErrors.filter((x) => x.kind === 'failed-connect'))
+        console.error(`      ${e.count} x failed new connection: ${e.message}`);
     }
   }
   const rows: (string | number)[][] = [

@@ -100,6 +100,8 @@ export async function run(argv: string[]): Promise<void> {
       `write window (longest gap between acknowledged writes): median ${median(windows)} ms, max ${Math.max(...windows)} ms; ` +
         `acknowledged writes lost: ${lostTotal} of ${load.acked.length}`,
     );
+    // What the writers' drivers said, all runs together: why new connections failed, if any did.
+    for (const e of load.clientErrors()) console.log(`  ${e.count} x ${e.kind}: ${e.message}`);
   } finally {
     await done();
   }

@@ -67,6 +67,8 @@ export interface DrillResult {
   endedSessions: number;
   /** New connections that failed (refused, or the writer's 2 s connect timeout ran out). */
   failedConnects: number;
+  /** What the writers' drivers said, by kind and message, most frequent first. */
+  clientErrors: ClientError[];
   workflowMs?: number;
   steps: StepTiming[];
   checks: Record<string, boolean>;
@@ -83,6 +85,15 @@ export interface LoadHandle {
   endedSessions: number;
   /** Connection attempts that failed: refused, or not ready within the writer's connect timeout. */
   failedConnects: number;
+  /** The errors behind endedSessions and failedConnects, by kind and message, most frequent first. */
+  clientErrors(): ClientError[];
+}
+
+/** One kind of client error and how often the writers met it. */
+export interface ClientError {
+  kind: 'ended-session' | 'failed-connect';
+  message: string;
+  count: number;
 }
 
 /** A writer's connect timeout (node-postgres connectionTimeoutMillis: until the session is ready). */
@@ -110,6 +121,7 @@ export async function startWriteLoad(
   const acked: { id: number; start: number; at: number }[] = [];
   let endedSessions = 0;
   let failedConnects = 0;
+  const errorCounts = new Map<string, ClientError>();
   let running = true;
   let nextId = Date.now() * 1000;
   const conn = lab.connectionString('pgpool', 'app', 'app').replace(/:(\d+)\//, opts.port ? `:${opts.port}/` : ':$1/');
@@ -139,9 +151,14 @@ export async function startWriteLoad(
           c = undefined;
           await done.end().catch(() => undefined);
         }
-      } catch {
+      } catch (err) {
         if (connecting) failedConnects++;
         else endedSessions++;
+        const kind = connecting ? 'failed-connect' : 'ended-session';
+        const message = err instanceof Error ? err.message : String(err);
+        const e = errorCounts.get(`${kind}\n${message}`) ?? { kind, message, count: 0 };
+        e.count++;
+        errorCounts.set(`${kind}\n${message}`, e);
         connecting = false;
         const dead = c;
         c = undefined;
@@ -162,6 +179,9 @@ export async function startWriteLoad(
     },
     get failedConnects() {
       return failedConnects;
+    },
+    clientErrors() {
+      return [...errorCounts.values()].sort((a, b) => b.count - a.count).map((e) => ({ ...e }));
     },
     async stop() {
       running = false;
@@ -402,6 +422,7 @@ export async function failoverDrill(
       errors: load.errors,
       endedSessions: load.endedSessions,
       failedConnects: load.failedConnects,
+      clientErrors: load.clientErrors(),
       workflowMs: exec.durationMs,
       steps: exec.steps,
       checks,
@@ -468,6 +489,7 @@ export function renderDrill(r: DrillResult): string {
   lines.push(
     `  RTO: ${r.rtoMs} ms (longest gap between acknowledged writes); fault to first committed write sent after it: ${r.firstWriteAfterKillMs} ms`,
     `  writes: ${r.acknowledged} acknowledged, ${r.lostWrites} lost; client errors: ${r.endedSessions} statements of ended sessions, ${r.failedConnects} failed new connections (connect timeout ${WRITER_CONNECT_TIMEOUT_MS} ms)`,
+    ...r.clientErrors.map((e) => `    ${e.count} x ${e.kind}: ${e.message}`),
     `  checks: ${Object.entries(r.checks)
       .map(([k, v]) => `${k} ${v ? 'ok' : 'FAILED'}`)
       .join(', ')}`,

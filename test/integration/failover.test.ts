@@ -53,6 +53,10 @@ describe('failover on a lab with two pgpool instances', () => {
     // statement failed with it; new connections that failed are counted apart.
     expect(r.endedSessions).toBeGreaterThanOrEqual(4);
     expect(r.errors).toBe(r.endedSessions + r.failedConnects);
+    // ...and each one is recorded with what the driver said, by kind.
+    const said = (kind: string) =>
+      r.clientErrors.filter((e) => e.kind === kind && e.message.length > 0).reduce((n, e) => n + e.count, 0);
+    expect([said('ended-session'), said('failed-connect')]).toEqual([r.endedSessions, r.failedConnects]);
     expect(r.checks).toEqual({
       exactlyOnePrimary: true,
       oldPrimaryFenced: true,
