@@ -119,9 +119,10 @@ export async function startWriteLoad(
   );
   await c0.end();
   const acked: { id: number; start: number; at: number }[] = [];
-  let endedSessions = 0;
-  let failedConnects = 0;
+  // Every client error by kind and message; the counts of each kind are sums of these.
   const errorCounts = new Map<string, ClientError>();
+  const countOf = (kind: ClientError['kind']) =>
+    [...errorCounts.values()].filter((e) => e.kind === kind).reduce((n, e) => n + e.count, 0);
   let running = true;
   let nextId = Date.now() * 1000;
   const conn = lab.connectionString('pgpool', 'app', 'app').replace(/:(\d+)\//, opts.port ? `:${opts.port}/` : ':$1/');
@@ -152,8 +153,6 @@ export async function startWriteLoad(
           await done.end().catch(() => undefined);
         }
       } catch (err) {
-        if (connecting) failedConnects++;
-        else endedSessions++;
         const kind = connecting ? 'failed-connect' : 'ended-session';
         const message = err instanceof Error ? err.message : String(err);
         const e = errorCounts.get(`${kind}\n${message}`) ?? { kind, message, count: 0 };
@@ -172,13 +171,13 @@ export async function startWriteLoad(
   return {
     acked,
     get errors() {
-      return endedSessions + failedConnects;
+      return countOf('ended-session') + countOf('failed-connect');
     },
     get endedSessions() {
-      return endedSessions;
+      return countOf('ended-session');
     },
     get failedConnects() {
-      return failedConnects;
+      return countOf('failed-connect');
     },
     clientErrors() {
       return [...errorCounts.values()].sort((a, b) => b.count - a.count).map((e) => ({ ...e }));
