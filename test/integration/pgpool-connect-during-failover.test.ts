@@ -1,0 +1,218 @@
+/**
+ * pgpool patches 0015 and 0017: a client whose child is making its backend connections when the
+ * primary goes gets a session on the new primary, and never one on the old primary.
+ *
+ * Stock pgpool-II 4.6.1 (and 0001-0014) failed such a client's new connection in three ways, seen in
+ * `npm run bench -- switchover` and `-- failover --connections per-write`: a child whose connection
+ * to a primary that had just shut down was refused reported the node and ended the client with FATAL
+ * "failed to create a backend connection"; a child already connecting its backends when pgpool's
+ * failover began was killed with its client; a child whose backend connection failed while it
+ * connected reported the node and exited.
+ * Patched, the first waits for the failover it requested and connects again; the second is kept, and
+ * when it has made its connections it finds that a failover began meanwhile, discards them (they may
+ * be to the old primary) and connects again with the backends' new status (0015); the third waits
+ * for the failover of the node it reported and connects again (0017).
+ *
+ * pgpool's health check is off here, so that pgpool learns of the primary's end only as each test
+ * says; the lab's app and control plane are stopped (no other session holds a child), and the new
+ * primary is promoted by the test.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import { appDown } from '../../infra/local/app-process';
+import type { Lab } from '../../infra/local/lab';
+import { query } from '../../infra/local/lab/connections';
+import { controlPlaneDown } from '../../infra/local/lab/services';
+import { readPid } from '../../infra/local/lab/processes';
+import { waitFor } from '../../infra/local/proc';
+import { freshLab } from './support/lab';
+import { establishedConnections, pgpoolClientChildren } from './support/processes';
+
+const CHILDREN = 4;
+const labOptions = {
+  standbys: 1,
+  pgpoolEnv: { PGW_PGPOOL_LOG_LEVEL: 'log', PGW_PGPOOL_CHILDREN: String(CHILDREN), PGW_HEALTH_CHECK_PERIOD: '0' },
+};
+
+function scenario(portBase: number) {
+  const lab = freshLab(portBase, labOptions);
+  const pgpoolLog = () => join(lab.pgpoolDir('pgpool1'), 'log', 'pgpool.log');
+  beforeAll(async () => {
+    await lab.up();
+    await query(lab, 'pgpool', 'create table if not exists connect_during_failover (x int)');
+    await appDown(lab);
+    await controlPlaneDown(lab);
+  }, 180_000);
+  afterAll(() => lab.down({ purge: true }), 60_000);
+  return {
+    lab,
+    logOffset: () => statSync(pgpoolLog()).size,
+    logSince: (offset: number) => readFileSync(pgpoolLog(), 'utf8').slice(offset),
+    children: () => pgpoolClientChildren(readPid(join(lab.pgpoolDir('pgpool1'), 'run', 'pgpool.pid'))!),
+  };
+}
+
+/** A client of pgpool that connects (and whose outcome is kept: the test decides when to look). */
+function connecting(lab: Lab): { client: Client; connected: Promise<string> } {
+  const client = new Client({
+    connectionString: lab.connectionString('pgpool'),
+    connectionTimeoutMillis: 60_000,
+    query_timeout: 20_000,
+    // Not the set-up's (pgwarden-lab): a child never reuses a connection it pooled for the set-up.
+    application_name: 'connect-during-failover',
+  });
+  client.on('error', () => undefined);
+  const connected = client.connect().then(
+    () => 'connected',
+    (e: Error) => `failed: ${e.message}`,
+  );
+  return { client, connected };
+}
+
+/**
+ * Watches for a pgpool child's new connection to `port`: connections made before (children idle with
+ * one pooled) are not the ones to watch. Returns a poll for the child that made one since.
+ */
+function newConnectionTo(children: () => Map<number, string>, port: number): () => number | undefined {
+  const toPort = () =>
+    [...children().keys()].flatMap((pid) =>
+      [...establishedConnections(pid)].filter(([, p]) => p === port).map(([inode]) => ({ pid, inode })),
+    );
+  const before = new Set(toPort().map((c) => c.inode));
+  return () => toPort().find((c) => !before.has(c.inode))?.pid;
+}
+
+/** Through the session: the backend port its writes reach; then a write, and its rows on each of `nodes`. */
+async function writeThrough(
+  lab: Lab,
+  c: Client,
+  x: number,
+  nodes: string[],
+): Promise<{ port: number; rows: Record<string, number> }> {
+  const r = await c.query<{ port: number }>('/*NO LOAD BALANCE*/ select inet_server_port() as port');
+  await c.query('insert into connect_during_failover values ($1)', [x]);
+  const rows: Record<string, number> = {};
+  for (const name of nodes) {
+    const [{ n: count }] = await query<{ n: string }>(
+      lab,
+      name,
+      'select count(*) as n from connect_during_failover where x = $1',
+      [x],
+      5000,
+      { database: 'app' },
+    );
+    rows[name] = Number(count);
+  }
+  return { port: Number(r.rows[0].port), rows };
+}
+
+describe('a connection refused by a primary that pgpool still counts up', () => {
+  const s = scenario(27200);
+
+  test('the child waits for the failover it requests and the client gets a session on the new primary (patch 0015)', async () => {
+    const { lab } = s;
+    const t = lab.readTopology();
+    const standby = t.nodes.find((n) => n.role === 'standby')!.name;
+    await lab.stop(t.primary); // pgpool does not know: no health check, no session
+
+    const offset = s.logOffset();
+    const { client, connected } = connecting(lab);
+    try {
+      await waitFor('pgpool to begin its failover', () => s.logSince(offset).includes('Starting degeneration'), 30_000);
+      await query(lab, standby, 'select pg_promote()');
+      await expect(connected).resolves.toBe('connected');
+      const log = s.logSince(offset);
+      expect(log).toContain('the node is down now; connecting again once the failover has ended');
+      expect(log).not.toMatch(/FATAL:\s+failed to create a backend connection/);
+      const w = await writeThrough(lab, client, 1, [standby]);
+      expect(w).toEqual({ port: lab.node(standby).port, rows: { [standby]: 1 } });
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }, 180_000);
+});
+
+describe('a child making its backend connections when the failover of the primary begins', () => {
+  const s = scenario(27100);
+
+  test('is kept, discards what it connected to the old primary and gives its client a session on the new one (patch 0015)', async () => {
+    const { lab } = s;
+    const t = lab.readTopology();
+    const old = lab.node(t.primary);
+    const standby = t.nodes.find((n) => n.role === 'standby')!.name;
+
+    const connectingChild = newConnectionTo(s.children, old.port);
+    // The old primary's host freezes: a child that connects to it waits for its answer.
+    lab.freeze(old.name);
+    let thawed = false;
+    const { client, connected } = connecting(lab);
+    try {
+      const child = await waitFor('a pgpool child connecting to the frozen primary', connectingChild, 20_000);
+
+      // pgpool fails the primary over (the lab's planned detach: pcp_detach_node) while that child
+      // is still connecting; the standby is promoted.
+      const offset = s.logOffset();
+      const detached = lab.script('pgpool1', 'pgpool-detach', { NODE_ID: String(old.backendId) }, 60_000);
+      await waitFor('pgpool to begin its failover', () => s.logSince(offset).includes('Starting degeneration'), 30_000);
+      await query(lab, standby, 'select pg_promote()');
+      await detached;
+      await waitFor('pgpool to end its failover', () => /=== Failover done/.test(s.logSince(offset)), 30_000);
+      // Every child kept: the connecting one too (the others wait for a client).
+      expect(s.logSince(offset)).toContain(`Restart the children with a client; ${CHILDREN} idle children stay`);
+      expect(s.children().has(child)).toBe(true);
+
+      // The old primary comes back, still a primary: the child finishes connecting to it, then finds
+      // that a failover began meanwhile and connects again, to the new primary only.
+      lab.thaw(old.name);
+      thawed = true;
+      await expect(connected).resolves.toBe('connected');
+      expect(s.logSince(offset)).toContain('a failover began while this client connected; connecting again');
+      // The child holds no connection to the old primary, for this session (a read balanced there
+      // would be stale) or pooled.
+      const peers = [...establishedConnections(child).values()];
+      expect(peers).toContain(lab.node(standby).port);
+      expect(peers).not.toContain(old.port);
+      const w = await writeThrough(lab, client, 2, [old.name, standby]);
+      expect(w).toEqual({ port: lab.node(standby).port, rows: { [old.name]: 0, [standby]: 1 } });
+    } finally {
+      if (!thawed) lab.thaw(old.name);
+      await client.end().catch(() => undefined);
+    }
+  }, 180_000);
+});
+
+describe('a child making its backend connections when the primary dies under it', () => {
+  const s = scenario(27000);
+
+  test('reports the node, waits for the failover and gives its client a session on the new primary (patch 0017)', async () => {
+    const { lab } = s;
+    const t = lab.readTopology();
+    const old = lab.node(t.primary);
+    const standby = t.nodes.find((n) => n.role === 'standby')!.name;
+
+    const connectingChild = newConnectionTo(s.children, old.port);
+    lab.freeze(old.name);
+    let thawed = false;
+    const { client, connected } = connecting(lab);
+    try {
+      await waitFor('a pgpool child connecting to the frozen primary', connectingChild, 20_000);
+
+      // The primary dies while the child waits for its answer (pgpool does not know yet: no health
+      // check, no session): the child's connection is reset, and the child reports the node.
+      const offset = s.logOffset();
+      lab.kill(old.name);
+      lab.thaw(old.name); // the rest of its processes see the postmaster gone and exit
+      thawed = true;
+      await waitFor('pgpool to begin its failover', () => s.logSince(offset).includes('Starting degeneration'), 30_000);
+      await query(lab, standby, 'select pg_promote()');
+      await expect(connected).resolves.toBe('connected');
+      expect(s.logSince(offset)).toMatch(/while this client connected, during a failover; connecting again/);
+      const w = await writeThrough(lab, client, 3, [standby]);
+      expect(w).toEqual({ port: lab.node(standby).port, rows: { [standby]: 1 } });
+    } finally {
+      if (!thawed) lab.thaw(old.name);
+      await client.end().catch(() => undefined);
+    }
+  }, 180_000);
+});
