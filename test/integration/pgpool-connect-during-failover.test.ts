@@ -107,6 +107,44 @@ async function writeThrough(
   return { port: Number(r.rows[0].port), rows };
 }
 
+/**
+ * The primary's host frozen, a client connecting through pgpool, and `body` once the child serving
+ * it has connected to the frozen primary and waits for its answer. The host is thawed at the end if
+ * `body` did not (`thaw`).
+ */
+async function withChildWaitingOnFrozenPrimary(
+  s: ReturnType<typeof scenario>,
+  body: (c: {
+    old: ReturnType<Lab['node']>;
+    standby: string;
+    child: number;
+    client: Client;
+    connected: Promise<string>;
+    thaw: () => void;
+  }) => Promise<void>,
+): Promise<void> {
+  const { lab } = s;
+  const t = lab.readTopology();
+  const old = lab.node(t.primary);
+  const standby = t.nodes.find((n) => n.role === 'standby')!.name;
+  const connectingChild = newConnectionTo(s.children, old.port);
+  lab.freeze(old.name);
+  let thawed = false;
+  const thaw = () => {
+    if (thawed) return;
+    thawed = true;
+    lab.thaw(old.name);
+  };
+  const { client, connected } = connecting(lab);
+  try {
+    const child = await waitFor('a pgpool child connecting to the frozen primary', connectingChild, 20_000);
+    await body({ old, standby, child, client, connected, thaw });
+  } finally {
+    thaw();
+    await client.end().catch(() => undefined);
+  }
+}
+
 describe('a connection refused by a primary that pgpool still counts up', () => {
   const s = scenario(27200);
 
@@ -136,83 +174,68 @@ describe('a connection refused by a primary that pgpool still counts up', () => 
 describe('a child making its backend connections when the failover of the primary begins', () => {
   const s = scenario(27100);
 
-  test('is kept, discards what it connected to the old primary and gives its client a session on the new one (patch 0015)', async () => {
-    const { lab } = s;
-    const t = lab.readTopology();
-    const old = lab.node(t.primary);
-    const standby = t.nodes.find((n) => n.role === 'standby')!.name;
+  test(
+    'is kept, discards what it connected to the old primary and gives its client a session on the new one (patch 0015)',
+    () =>
+      withChildWaitingOnFrozenPrimary(s, async ({ old, standby, child, client, connected, thaw }) => {
+        const { lab } = s;
+        // pgpool fails the primary over (the lab's planned detach: pcp_detach_node) while that child
+        // is still connecting; the standby is promoted.
+        const offset = s.logOffset();
+        const detached = lab.script('pgpool1', 'pgpool-detach', { NODE_ID: String(old.backendId) }, 60_000);
+        await waitFor(
+          'pgpool to begin its failover',
+          () => s.logSince(offset).includes('Starting degeneration'),
+          30_000,
+        );
+        await query(lab, standby, 'select pg_promote()');
+        await detached;
+        await waitFor('pgpool to end its failover', () => /=== Failover done/.test(s.logSince(offset)), 30_000);
+        // Every child kept: the connecting one too (the others wait for a client).
+        expect(s.logSince(offset)).toContain(`Restart the children with a client; ${CHILDREN} idle children stay`);
+        expect(s.children().has(child)).toBe(true);
 
-    const connectingChild = newConnectionTo(s.children, old.port);
-    // The old primary's host freezes: a child that connects to it waits for its answer.
-    lab.freeze(old.name);
-    let thawed = false;
-    const { client, connected } = connecting(lab);
-    try {
-      const child = await waitFor('a pgpool child connecting to the frozen primary', connectingChild, 20_000);
-
-      // pgpool fails the primary over (the lab's planned detach: pcp_detach_node) while that child
-      // is still connecting; the standby is promoted.
-      const offset = s.logOffset();
-      const detached = lab.script('pgpool1', 'pgpool-detach', { NODE_ID: String(old.backendId) }, 60_000);
-      await waitFor('pgpool to begin its failover', () => s.logSince(offset).includes('Starting degeneration'), 30_000);
-      await query(lab, standby, 'select pg_promote()');
-      await detached;
-      await waitFor('pgpool to end its failover', () => /=== Failover done/.test(s.logSince(offset)), 30_000);
-      // Every child kept: the connecting one too (the others wait for a client).
-      expect(s.logSince(offset)).toContain(`Restart the children with a client; ${CHILDREN} idle children stay`);
-      expect(s.children().has(child)).toBe(true);
-
-      // The old primary comes back, still a primary: the child finishes connecting to it, then finds
-      // that a failover began meanwhile and connects again, to the new primary only.
-      lab.thaw(old.name);
-      thawed = true;
-      await expect(connected).resolves.toBe('connected');
-      expect(s.logSince(offset)).toContain('a failover began while this client connected; connecting again');
-      // The child holds no connection to the old primary, for this session (a read balanced there
-      // would be stale) or pooled.
-      const peers = [...establishedConnections(child).values()];
-      expect(peers).toContain(lab.node(standby).port);
-      expect(peers).not.toContain(old.port);
-      const w = await writeThrough(lab, client, 2, [old.name, standby]);
-      expect(w).toEqual({ port: lab.node(standby).port, rows: { [old.name]: 0, [standby]: 1 } });
-    } finally {
-      if (!thawed) lab.thaw(old.name);
-      await client.end().catch(() => undefined);
-    }
-  }, 180_000);
+        // The old primary comes back, still a primary: the child finishes connecting to it, then finds
+        // that a failover began meanwhile and connects again, to the new primary only.
+        thaw();
+        await expect(connected).resolves.toBe('connected');
+        expect(s.logSince(offset)).toContain('a failover began while this client connected; connecting again');
+        // The child holds no connection to the old primary, for this session (a read balanced there
+        // would be stale) or pooled.
+        const peers = [...establishedConnections(child).values()];
+        expect(peers).toContain(lab.node(standby).port);
+        expect(peers).not.toContain(old.port);
+        const w = await writeThrough(lab, client, 2, [old.name, standby]);
+        expect(w).toEqual({ port: lab.node(standby).port, rows: { [old.name]: 0, [standby]: 1 } });
+      }),
+    180_000,
+  );
 });
 
 describe('a child making its backend connections when the primary dies under it', () => {
   const s = scenario(27000);
 
-  test('reports the node, waits for the failover and gives its client a session on the new primary (patch 0017)', async () => {
-    const { lab } = s;
-    const t = lab.readTopology();
-    const old = lab.node(t.primary);
-    const standby = t.nodes.find((n) => n.role === 'standby')!.name;
-
-    const connectingChild = newConnectionTo(s.children, old.port);
-    lab.freeze(old.name);
-    let thawed = false;
-    const { client, connected } = connecting(lab);
-    try {
-      await waitFor('a pgpool child connecting to the frozen primary', connectingChild, 20_000);
-
-      // The primary dies while the child waits for its answer (pgpool does not know yet: no health
-      // check, no session): the child's connection is reset, and the child reports the node.
-      const offset = s.logOffset();
-      lab.kill(old.name);
-      lab.thaw(old.name); // the rest of its processes see the postmaster gone and exit
-      thawed = true;
-      await waitFor('pgpool to begin its failover', () => s.logSince(offset).includes('Starting degeneration'), 30_000);
-      await query(lab, standby, 'select pg_promote()');
-      await expect(connected).resolves.toBe('connected');
-      expect(s.logSince(offset)).toMatch(/while this client connected, during a failover; connecting again/);
-      const w = await writeThrough(lab, client, 3, [standby]);
-      expect(w).toEqual({ port: lab.node(standby).port, rows: { [standby]: 1 } });
-    } finally {
-      if (!thawed) lab.thaw(old.name);
-      await client.end().catch(() => undefined);
-    }
-  }, 180_000);
+  test(
+    'reports the node, waits for the failover and gives its client a session on the new primary (patch 0017)',
+    () =>
+      withChildWaitingOnFrozenPrimary(s, async ({ old, standby, client, connected, thaw }) => {
+        const { lab } = s;
+        // The primary dies while the child waits for its answer (pgpool does not know yet: no health
+        // check, no session): the child's connection is reset, and the child reports the node.
+        const offset = s.logOffset();
+        lab.kill(old.name);
+        thaw(); // the rest of its processes see the postmaster gone and exit
+        await waitFor(
+          'pgpool to begin its failover',
+          () => s.logSince(offset).includes('Starting degeneration'),
+          30_000,
+        );
+        await query(lab, standby, 'select pg_promote()');
+        await expect(connected).resolves.toBe('connected');
+        expect(s.logSince(offset)).toMatch(/while this client connected, during a failover; connecting again/);
+        const w = await writeThrough(lab, client, 3, [standby]);
+        expect(w).toEqual({ port: lab.node(standby).port, rows: { [standby]: 1 } });
+      }),
+    180_000,
+  );
 });
