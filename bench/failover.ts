@@ -1,15 +1,17 @@
 /**
  * `npm run bench -- failover [--drills N] [--paths pgpool,alarm,ec2,operator,native] [--profile lab|aws-sim]
- * [--fault kill|freeze|partition] [--connections session|per-write] [--warmup-ms MS] [--port-base N]`: N drills per
+ * [--fault kill|freeze|partition] [--connections session|per-write] [--warmup-ms MS] [--port-base N] [--keep DIR]`:
+ * N drills per
  * trigger path under write load, each on a fresh lab, plus pgpool-II's own native failover
  * (failover_command + follow_primary_command, health_check_period 1) as the baseline. RTO is the
  * longest gap between two acknowledged writes around the fault (default: SIGKILL of the primary;
  * freeze and partition leave its instance running, so the EC2 path is left out). Prints a table and
- * writes JSON.
+ * writes JSON. --keep DIR keeps each drill's lab, stopped, in DIR/<path>-<n> (its logs: pgpool's
+ * under pgpools/pgpool1/log, PostgreSQL's under nodes/<name>/log, the workflow in `pgwarden history`).
  */
-import { chmodSync, cpSync, mkdtempSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   endFault,
@@ -62,10 +64,20 @@ const opts = {
   connections: 'session' as WriterConnections,
   /** How long the write load runs before the fault (--warmup-ms): pgpool's children pool connections meanwhile. */
   warmupMs: 500,
+  /** --keep: where each drill's lab stays, stopped, for its logs; none: each is removed. */
+  keepDir: undefined as string | undefined,
 };
 
-async function nativeDrill(): Promise<Drill> {
-  const dir = mkdtempSync(join(tmpdir(), 'pgw-bench-native-'));
+/** A drill's lab folder: DIR/<path>-<n> with --keep, else a fresh temporary one. */
+function drillDir(path: Path, n: number): string {
+  if (!opts.keepDir) return mkdtempSync(join(tmpdir(), `pgw-bench-${path === 'native' ? 'native' : 'failover'}-`));
+  const dir = join(opts.keepDir, `${path}-${n}`);
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+async function nativeDrill(n: number): Promise<Drill> {
+  const dir = drillDir('native', n);
   cpSync(join(__dirname, 'native'), join(dir, 'bench-scripts'), { recursive: true });
   const lab = new Lab({
     dir,
@@ -105,13 +117,13 @@ async function nativeDrill(): Promise<Drill> {
       outcome: 'pgpool promoted',
     };
   } finally {
-    await lab.down({ purge: true });
+    await lab.down({ purge: !opts.keepDir });
   }
 }
 
-async function pgwardenDrill(path: TriggerPath): Promise<Drill> {
+async function pgwardenDrill(path: TriggerPath, n: number): Promise<Drill> {
   const lab = new Lab({
-    dir: mkdtempSync(join(tmpdir(), 'pgw-bench-failover-')),
+    dir: drillDir(path, n),
     portBase: opts.portBase,
     profile: opts.profile,
     log: () => undefined,
@@ -140,7 +152,7 @@ async function pgwardenDrill(path: TriggerPath): Promise<Drill> {
       checksFailed: Object.keys(r.checks).filter((k) => !r.checks[k]),
     };
   } finally {
-    await lab.down({ purge: true });
+    await lab.down({ purge: !opts.keepDir });
   }
 }
 
@@ -155,9 +167,15 @@ export async function run(argv: string[]): Promise<void> {
       fault: { type: 'string' },
       connections: { type: 'string' },
       'warmup-ms': { type: 'string' },
+      keep: { type: 'string' },
     },
     strict: true,
   });
+  if (values.keep !== undefined) {
+    if (existsSync(values.keep) && readdirSync(values.keep).length > 0)
+      throw new Error(`--keep ${values.keep}: the folder is not empty (each drill's lab goes into a new subfolder)`);
+    opts.keepDir = resolve(values.keep);
+  }
   const connections = values.connections ?? 'session';
   if (connections !== 'session' && connections !== 'per-write')
     throw new Error(`--connections must be session or per-write, not ${connections}`);
@@ -183,7 +201,7 @@ export async function run(argv: string[]): Promise<void> {
   const drills: Drill[] = [];
   for (const p of paths) {
     for (let i = 0; i < n; i++) {
-      const d = p === 'native' ? await nativeDrill() : await pgwardenDrill(p);
+      const d = p === 'native' ? await nativeDrill(i + 1) : await pgwardenDrill(p, i + 1);
       drills.push(d);
       console.error(
         `  ${p} #${i + 1}: RTO ${d.rtoMs} ms, lost ${d.lost}, ended sessions ${d.endedSessions}, failed new connections ${d.failedConnects}, ${d.outcome}${d.checksFailed?.length ? `, checks failed: ${d.checksFailed.join(' ')}` : ''}`,
@@ -265,4 +283,8 @@ export async function run(argv: string[]): Promise<void> {
       summary,
     })}`,
   );
+  if (opts.keepDir)
+    console.log(
+      `labs kept, stopped, in ${opts.keepDir}/<path>-<n>: pgpool's log under pgpools/pgpool1/log, PostgreSQL's under nodes/<name>/log (stopped: rm -rf removes them)`,
+    );
 }
