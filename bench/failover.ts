@@ -285,6 +285,6 @@ export async function run(argv: string[]): Promise<void> {
   );
   if (opts.keepDir)
     console.log(
-      `labs kept, stopped, in ${opts.keepDir}/<path>-<n>: pgpool's log under pgpools/pgpool1/log, PostgreSQL's under nodes/<name>/log (stopped: rm -rf removes them)`,
+      `labs kept, stopped, in ${opts.keepDir}/<path>-<n>: pgpool's log under pgpools/pgpool1/log, PostgreSQL's under nodes/<name>/log; remove each with PGWARDEN_LAB_DIR=<lab> pgwarden lab down --purge (it also removes the shared memory a killed postmaster left)`,
     );
 }
