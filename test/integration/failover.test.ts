@@ -141,7 +141,19 @@ describe('failover on a lab with two pgpool instances', () => {
       async () => lab.config().pgpools.every((p) => reported(p.name)),
       30_000,
       100,
-    );
+    ).catch(async (e: Error) => {
+      // Say what each pgpool did and sees, so that a failure in CI can be read from its log alone.
+      const seen = await lab.status().catch(() => undefined);
+      const about = lab.config().pgpools.map((p) => {
+        const f = join(lab.pgpoolDir(p.name), 'log', 'failover-hook.log');
+        const hook = existsSync(f) ? readFileSync(f, 'utf8').trim().split('\n').slice(-4).join('\n    ') : '(no log)';
+        const view = seen?.pgpools.find((x) => x.name === p.name);
+        const log = join(lab.pgpoolDir(p.name), 'log', 'pgpool.log');
+        const said = existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n').slice(-6).join('\n    ') : '';
+        return `${p.name} (reported: ${reported(p.name)}): ${JSON.stringify(view)}\n    ${hook}\n    ${said}`;
+      });
+      throw new Error(`${e.message} (backend ${id}, ${standby})\n${about.join('\n')}`);
+    });
     await waitFor(
       'the failure reports to be handled',
       async () => (await newFailovers(lab, known)).every((x) => x.status !== 'RUNNING'),
