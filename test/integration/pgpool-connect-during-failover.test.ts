@@ -20,31 +20,19 @@
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { appDown } from '../../infra/local/app-process';
 import type { Lab } from '../../infra/local/lab';
 import { query } from '../../infra/local/lab/connections';
-import { controlPlaneDown } from '../../infra/local/lab/services';
 import { readPid } from '../../infra/local/lab/processes';
 import { waitFor } from '../../infra/local/proc';
-import { freshLab } from './support/lab';
+import { pgpoolAloneLab } from './support/lab';
 import { establishedConnections, pgpoolClientChildren } from './support/processes';
 
 const CHILDREN = 4;
-const labOptions = {
-  standbys: 1,
-  pgpoolEnv: { PGW_PGPOOL_LOG_LEVEL: 'log', PGW_PGPOOL_CHILDREN: String(CHILDREN), PGW_HEALTH_CHECK_PERIOD: '0' },
-};
-
 function scenario(portBase: number) {
-  const lab = freshLab(portBase, labOptions);
-  const pgpoolLog = () => join(lab.pgpoolDir('pgpool1'), 'log', 'pgpool.log');
-  beforeAll(async () => {
-    await lab.up();
-    await query(lab, 'pgpool', 'create table if not exists connect_during_failover (x int)');
-    await appDown(lab);
-    await controlPlaneDown(lab);
-  }, 180_000);
-  afterAll(() => lab.down({ purge: true }), 60_000);
+  const { lab, pgpoolLog } = pgpoolAloneLab(portBase, {
+    table: 'connect_during_failover',
+    pgpoolEnv: { PGW_PGPOOL_CHILDREN: String(CHILDREN), PGW_HEALTH_CHECK_PERIOD: '0' },
+  });
   return {
     lab,
     logOffset: () => statSync(pgpoolLog()).size,

@@ -10,32 +10,19 @@
  * session holds a child, and the new primary is promoted here.
  */
 import { connect, type Socket } from 'node:net';
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { appDown } from '../../infra/local/app-process';
 import { query } from '../../infra/local/lab/connections';
-import { controlPlaneDown } from '../../infra/local/lab/services';
 import { readPid } from '../../infra/local/lab/processes';
 import { isAlive, waitFor } from '../../infra/local/proc';
-import { freshLab } from './support/lab';
+import { pgpoolAloneLab } from './support/lab';
 import { pgpoolClientChildren } from './support/processes';
 
-const lab = freshLab(27500, {
-  standbys: 1,
-  pgpoolEnv: { PGW_PGPOOL_LOG_LEVEL: 'log', PGW_PGPOOL_CHILDREN: '4' },
+const { lab, pgpoolDir, logSince } = pgpoolAloneLab(27500, {
+  table: 'connecting_child',
+  pgpoolEnv: { PGW_PGPOOL_CHILDREN: '4' },
 });
-const pgpoolDir = () => lab.pgpoolDir('pgpool1');
-const logSince = (offset: number) => readFileSync(join(pgpoolDir(), 'log', 'pgpool.log'), 'utf8').slice(offset);
-
-beforeAll(async () => {
-  await lab.up();
-  await query(lab, 'pgpool', 'create table if not exists connecting_child (x int)');
-  await appDown(lab);
-  await controlPlaneDown(lab);
-}, 180_000);
-
-afterAll(() => lab.down({ purge: true }), 60_000);
 
 /** pgpool's children that serve clients, by pid, with their title. */
 const childTitles = () => pgpoolClientChildren(readPid(join(pgpoolDir(), 'run', 'pgpool.pid'))!);

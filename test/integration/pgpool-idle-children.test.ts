@@ -14,34 +14,20 @@
  * this test's holds a child, and the new primary is promoted here (pgpool's failover_command finds
  * no control plane and pgpool searches for the primary until it is promoted).
  */
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { appDown } from '../../infra/local/app-process';
 import { query } from '../../infra/local/lab/connections';
-import { controlPlaneDown } from '../../infra/local/lab/services';
 import { readPid } from '../../infra/local/lab/processes';
 import { waitFor } from '../../infra/local/proc';
-import { freshLab } from './support/lab';
+import { pgpoolAloneLab } from './support/lab';
 import { pgpoolClientChildren } from './support/processes';
 
 const CHILDREN = 8;
-const lab = freshLab(27800, {
-  standbys: 1,
-  pgpoolEnv: { PGW_PGPOOL_LOG_LEVEL: 'log', PGW_PGPOOL_CHILDREN: String(CHILDREN) },
+const { lab, pgpoolDir, pgpoolLog, logSince } = pgpoolAloneLab(27800, {
+  table: 'idle_children',
+  pgpoolEnv: { PGW_PGPOOL_CHILDREN: String(CHILDREN) },
 });
-const pgpoolDir = () => lab.pgpoolDir('pgpool1');
-const pgpoolLog = () => join(pgpoolDir(), 'log', 'pgpool.log');
-const logSince = (offset: number) => readFileSync(pgpoolLog(), 'utf8').slice(offset);
-
-beforeAll(async () => {
-  await lab.up();
-  await query(lab, 'pgpool', 'create table if not exists idle_children (x int)');
-  await appDown(lab);
-  await controlPlaneDown(lab);
-}, 180_000);
-
-afterAll(() => lab.down({ purge: true }), 60_000);
 
 /** pgpool's children that serve clients, by pid, with their title. */
 const children = () => pgpoolClientChildren(readPid(join(pgpoolDir(), 'run', 'pgpool.pid'))!);

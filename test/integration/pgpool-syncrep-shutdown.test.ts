@@ -11,29 +11,16 @@
  * idle session through pgpool reads the FATAL that stock pgpool acts on.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { Client } from 'pg';
 import { quoteLiteral } from '../../functions/planned/common';
-import { appDown } from '../../infra/local/app-process';
 import { query } from '../../infra/local/lab/connections';
-import { controlPlaneDown } from '../../infra/local/lab/services';
 import { waitFor } from '../../infra/local/proc';
-import { freshLab } from './support/lab';
+import { pgpoolAloneLab } from './support/lab';
 
-const lab = freshLab(27900, { standbys: 1, pgpoolEnv: { PGW_PGPOOL_LOG_LEVEL: 'log' } });
-const pgpoolLog = () => join(lab.pgpoolDir('pgpool1'), 'log', 'pgpool.log');
-
-beforeAll(async () => {
-  await lab.up();
-  await query(lab, 'pgpool', 'create table if not exists syncrep_wait (x int)');
-  // Nothing but this test's sessions goes through pgpool: the app keeps idle sessions there, and the
-  // control plane opens some (metrics, heal); an idle one reads the FATAL and reports the node first.
-  // With the control plane down, pgwarden does not act on the failover either (the hook's call fails).
-  await appDown(lab);
-  await controlPlaneDown(lab);
-}, 180_000);
-
-afterAll(() => lab.down({ purge: true }), 60_000);
+// Nothing but this test's sessions goes through pgpool: the app keeps idle sessions there, and the
+// control plane opens some (metrics, heal); an idle one reads the FATAL and reports the node first.
+// With the control plane down, pgwarden does not act on the failover either (the hook's call fails).
+const { lab, pgpoolLog } = pgpoolAloneLab(27900, { table: 'syncrep_wait' });
 
 /**
  * The primary's commits wait for a standby that never confirms; returns a function that puts back

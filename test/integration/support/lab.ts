@@ -1,8 +1,11 @@
 /** A fresh lab per test file (or per scenario), on its own ports and folder, torn down afterwards. */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { appDown } from '../../../infra/local/app-process';
 import { Lab, type LabOptions } from '../../../infra/local/lab';
+import { query } from '../../../infra/local/lab/connections';
+import { controlPlaneDown } from '../../../infra/local/lab/services';
 
 /**
  * A test file's port base, moved by PGWARDEN_TEST_PORT_SHIFT (default 0) so that two checkouts can
@@ -20,4 +23,30 @@ export function testPortBase(base: number): number {
 export function freshLab(portBase: number, opts: Omit<LabOptions, 'dir' | 'portBase'> = {}): Lab {
   const base = testPortBase(portBase);
   return new Lab({ dir: mkdtempSync(join(tmpdir(), `pgw-${base}-`)), portBase: base, log: () => undefined, ...opts });
+}
+
+/**
+ * A lab for a test of what pgpool does on its own: one pgpool logging at LOG level, `standbys`
+ * standbys (default 1), the table `table` created through pgpool, then the app and the control plane
+ * stopped (no session but the test's holds a child, and pgwarden does not act on a failover: the
+ * hook's call fails). Up before the file's (or describe block's) tests, purged after them.
+ */
+export function pgpoolAloneLab(
+  portBase: number,
+  opts: { table: string; standbys?: number; pgpoolEnv?: Record<string, string> },
+): { lab: Lab; pgpoolDir: () => string; pgpoolLog: () => string; logSince: (offset: number) => string } {
+  const lab = freshLab(portBase, {
+    standbys: opts.standbys ?? 1,
+    pgpoolEnv: { PGW_PGPOOL_LOG_LEVEL: 'log', ...opts.pgpoolEnv },
+  });
+  const pgpoolDir = () => lab.pgpoolDir('pgpool1');
+  const pgpoolLog = () => join(pgpoolDir(), 'log', 'pgpool.log');
+  beforeAll(async () => {
+    await lab.up();
+    await query(lab, 'pgpool', `create table if not exists ${opts.table} (x int)`);
+    await appDown(lab);
+    await controlPlaneDown(lab);
+  }, 180_000);
+  afterAll(() => lab.down({ purge: true }), 60_000);
+  return { lab, pgpoolDir, pgpoolLog, logSince: (offset) => readFileSync(pgpoolLog(), 'utf8').slice(offset) };
 }
