@@ -64,6 +64,9 @@ pid_file_name = '$d/run/pgpool.pid'
 logdir = '$d/log'
 log_destination = 'stderr'
 log_line_prefix = '%m: %a pid %p: '
+# PGW_PGPOOL_LOG_LEVEL=info adds pgpool's LOG lines (its failover processing) to its warnings and
+# errors. Not 'log': as in PostgreSQL, log_min_messages ranks LOG above ERROR, so 'log' drops every
+# WARNING and ERROR line (a failed bind of the PCP port, the errors children send their clients).
 log_min_messages = ${PGW_PGPOOL_LOG_LEVEL:-warning}
 log_connections = off
 

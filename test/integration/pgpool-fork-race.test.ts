@@ -51,7 +51,7 @@ const trigger = join(shimDir, 'signal-next-child');
 const lab = freshLab(27700, {
   standbys: 1,
   // pgpool's LOG lines too (the lab's default is warnings): "exit handler called" marks the signal's arrival
-  pgpoolEnv: { LD_PRELOAD: shim, PGW_TEST_FORK_SIGQUIT_FILE: trigger, PGW_PGPOOL_LOG_LEVEL: 'log' },
+  pgpoolEnv: { LD_PRELOAD: shim, PGW_TEST_FORK_SIGQUIT_FILE: trigger, PGW_PGPOOL_LOG_LEVEL: 'info' },
 });
 
 beforeAll(async () => {

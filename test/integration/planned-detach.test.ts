@@ -19,7 +19,7 @@ const lab = new Lab({
   portBase: testPortBase(27800),
   log: () => undefined,
   pgpoolEnv: {
-    PGW_PGPOOL_LOG_LEVEL: 'log',
+    PGW_PGPOOL_LOG_LEVEL: 'info',
     PGW_FAILOVER_COMMAND: `sleep 2; ${join(dir, 'node-scripts', 'pgpool-failover-hook.sh')} %d %h %p %m %P %M %H %r %N %S`,
   },
 });

@@ -26,9 +26,9 @@ export function freshLab(portBase: number, opts: Omit<LabOptions, 'dir' | 'portB
 }
 
 /**
- * A lab for a test of what pgpool does on its own: one pgpool logging at LOG level, `standbys`
- * standbys (default 1), the table `table` created through pgpool, then the app and the control plane
- * stopped (no session but the test's holds a child, and pgwarden does not act on a failover: the
+ * A lab for a test of what pgpool does on its own: one pgpool logging at 'info' (LOG lines with
+ * warnings and errors: configure-pgpool.sh), `standbys` standbys (default 1), the table `table`
+ * created through pgpool, then the app and the control plane stopped (no session but the test's holds a child, and pgwarden does not act on a failover: the
  * hook's call fails). Up before the file's (or describe block's) tests, purged after them.
  */
 export function pgpoolAloneLab(
@@ -37,7 +37,7 @@ export function pgpoolAloneLab(
 ): { lab: Lab; pgpoolDir: () => string; pgpoolLog: () => string; logSince: (offset: number) => string } {
   const lab = freshLab(portBase, {
     standbys: opts.standbys ?? 1,
-    pgpoolEnv: { PGW_PGPOOL_LOG_LEVEL: 'log', ...opts.pgpoolEnv },
+    pgpoolEnv: { PGW_PGPOOL_LOG_LEVEL: 'info', ...opts.pgpoolEnv },
   });
   const pgpoolDir = () => lab.pgpoolDir('pgpool1');
   const pgpoolLog = () => join(pgpoolDir(), 'log', 'pgpool.log');
