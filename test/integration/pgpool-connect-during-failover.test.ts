@@ -25,7 +25,7 @@ import { query } from '../../infra/local/lab/connections';
 import { readPid } from '../../infra/local/lab/processes';
 import { waitFor } from '../../infra/local/proc';
 import { pgpoolAloneLab } from './support/lab';
-import { establishedConnections, pgpoolClientChildren } from './support/processes';
+import { establishedConnections, pgpoolClientChildren, unreadBytesFrom } from './support/processes';
 
 const CHILDREN = 4;
 function scenario(portBase: number) {
@@ -226,4 +226,77 @@ describe('a child making its backend connections when the primary dies under it'
       }),
     180_000,
   );
+});
+
+describe('a child reusing a pooled connection when the failover of the primary begins', () => {
+  // One child: the second client gets the connection the first left pooled.
+  const { lab, pgpoolLog } = pgpoolAloneLab(26900, {
+    table: 'connect_during_failover',
+    pgpoolEnv: { PGW_PGPOOL_CHILDREN: '1', PGW_HEALTH_CHECK_PERIOD: '0' },
+  });
+  // pgpool reuses a pooled connection only for an identical startup packet (the same
+  // application_name among the rest), and then still sends SET application_name to every backend.
+  const client = () => {
+    const c = new Client({
+      connectionString: lab.connectionString('pgpool'),
+      connectionTimeoutMillis: 60_000,
+      query_timeout: 20_000,
+      application_name: 'pooled',
+    });
+    c.on('error', () => undefined);
+    return c;
+  };
+
+  test("is kept while it sets the client's application_name, and gives its client a session on the new primary (patch 0018)", async () => {
+    const t = lab.readTopology();
+    const old = lab.node(t.primary);
+    const standby = t.nodes.find((n) => n.role === 'standby')!.name;
+    const first = client();
+    await first.connect();
+    await first.query('select 1');
+    await first.end();
+    // Its session over (pgpool resets the pooled connection after the client has gone), the child
+    // waits for the next client.
+    const children = () => pgpoolClientChildren(readPid(join(lab.pgpoolDir('pgpool1'), 'run', 'pgpool.pid'))!);
+    await waitFor(
+      'the child to wait for the next client',
+      () => [...children().values()].every((title) => title.includes('wait for connection request')),
+      10_000,
+    );
+    const offset = statSync(pgpoolLog()).size;
+    const logSince = () => readFileSync(pgpoolLog(), 'utf8').slice(offset);
+
+    // The primary's host frozen: the second client gets the pooled connection, and the SET of its
+    // application_name waits, unread, on the frozen primary.
+    lab.freeze(old.name);
+    const second = client();
+    try {
+      const connected = second.connect().then(
+        () => 'connected',
+        (e: Error) => `failed: ${e.message}`,
+      );
+      await waitFor(
+        "the child's SET to wait on the frozen primary",
+        () => [...children().keys()].some((pid) => unreadBytesFrom(pid, old.port) > 0),
+        20_000,
+      );
+      const detached = lab.script('pgpool1', 'pgpool-detach', { NODE_ID: String(old.backendId) }, 60_000);
+      await waitFor('pgpool to begin its failover', () => logSince().includes('Starting degeneration'), 30_000);
+      await query(lab, standby, 'select pg_promote()');
+      await detached;
+      await waitFor('pgpool to end its failover', () => /=== Failover done/.test(logSince()), 30_000);
+      // Nothing of that connection has reached the client: the child is kept, not restarted.
+      expect(logSince()).toContain('Restart the children with a client; 1 idle children stay');
+      lab.thaw(old.name);
+      // The SET ends on the old primary; the child finds the failover, discards the pooled connection
+      // and connects again, to the new primary only.
+      await expect(connected).resolves.toBe('connected');
+      expect(logSince()).toContain('a failover began while this client connected; connecting again');
+      const w = await writeThrough(lab, second, 4, [old.name, standby]);
+      expect(w).toEqual({ port: lab.node(standby).port, rows: { [old.name]: 0, [standby]: 1 } });
+    } finally {
+      lab.thaw(old.name);
+      await second.end().catch(() => undefined);
+    }
+  }, 180_000);
 });

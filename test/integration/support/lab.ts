@@ -27,8 +27,8 @@ export function freshLab(portBase: number, opts: Omit<LabOptions, 'dir' | 'portB
 
 /**
  * A lab for a test of what pgpool does on its own: one pgpool logging at 'info' (LOG lines with
- * warnings and errors: configure-pgpool.sh), `standbys` standbys (default 1), the table `table`
- * created through pgpool, then the app and the control plane stopped (no session but the test's holds a child, and pgwarden does not act on a failover: the
+ * warnings and errors: configure-pgpool.sh), `standbys` standbys (default 1), the app and the
+ * control plane stopped, then the table `table` created through pgpool (no session but the test's holds a child, and pgwarden does not act on a failover: the
  * hook's call fails). Up before the file's (or describe block's) tests, purged after them.
  */
 export function pgpoolAloneLab(
@@ -43,9 +43,9 @@ export function pgpoolAloneLab(
   const pgpoolLog = () => join(pgpoolDir(), 'log', 'pgpool.log');
   beforeAll(async () => {
     await lab.up();
-    await query(lab, 'pgpool', `create table if not exists ${opts.table} (x int)`);
     await appDown(lab);
     await controlPlaneDown(lab);
+    await query(lab, 'pgpool', `create table if not exists ${opts.table} (x int)`);
   }, 180_000);
   afterAll(() => lab.down({ purge: true }), 60_000);
   return { lab, pgpoolDir, pgpoolLog, logSince: (offset) => readFileSync(pgpoolLog(), 'utf8').slice(offset) };

@@ -40,11 +40,8 @@ export function pgpoolClientChildren(mainPid: number): Map<number, string> {
   return out;
 }
 
-/**
- * A process's established TCP connections over IPv4, by socket inode, with their remote port (its
- * socket descriptors matched by inode against /proc/net/tcp).
- */
-export function establishedConnections(pid: number): Map<string, number> {
+/** The inodes of a process's sockets (empty when it is gone). */
+function socketInodes(pid: number): Set<string> {
   const inodes = new Set<string>();
   try {
     for (const fd of readdirSync(`/proc/${pid}/fd`)) {
@@ -56,8 +53,17 @@ export function establishedConnections(pid: number): Map<string, number> {
       }
     }
   } catch {
-    return new Map(); // gone
+    // gone
   }
+  return inodes;
+}
+
+/**
+ * A process's established TCP connections over IPv4, by socket inode, with their remote port (its
+ * socket descriptors matched by inode against /proc/net/tcp).
+ */
+export function establishedConnections(pid: number): Map<string, number> {
+  const inodes = socketInodes(pid);
   const out = new Map<string, number>();
   // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
   for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
@@ -66,4 +72,23 @@ export function establishedConnections(pid: number): Map<string, number> {
     out.set(f[9], parseInt(f[2].split(':')[1], 16));
   }
   return out;
+}
+
+/**
+ * Bytes that process `pid` sent over its established IPv4 TCP connections to `port` and that the
+ * other end has not read yet (the server side's rx_queue in /proc/net/tcp): its requests waiting on a
+ * frozen server.
+ */
+export function unreadBytesFrom(pid: number, port: number): number {
+  const inodes = socketInodes(pid);
+  const rows = readFileSync('/proc/net/tcp', 'utf8')
+    .split('\n')
+    .slice(1)
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f.length >= 10 && f[3] === '01');
+  const portOf = (addr: string) => parseInt(addr.split(':')[1], 16);
+  const mine = new Set(rows.filter((f) => inodes.has(f[9]) && portOf(f[2]) === port).map((f) => portOf(f[1])));
+  return rows
+    .filter((f) => portOf(f[1]) === port && mine.has(portOf(f[2])))
+    .reduce((n, f) => n + parseInt(f[4].split(':')[1], 16), 0);
 }
