@@ -42,13 +42,16 @@ function scenario(portBase: number) {
 }
 
 /** A client of pgpool that connects (and whose outcome is kept: the test decides when to look). */
-function connecting(lab: Lab): { client: Client; connected: Promise<string> } {
+function connecting(
+  lab: Lab,
+  // Not the set-up's (pgwarden-lab): a child never reuses a connection it pooled for the set-up.
+  applicationName = 'connect-during-failover',
+): { client: Client; connected: Promise<string> } {
   const client = new Client({
     connectionString: lab.connectionString('pgpool'),
     connectionTimeoutMillis: 60_000,
     query_timeout: 20_000,
-    // Not the set-up's (pgwarden-lab): a child never reuses a connection it pooled for the set-up.
-    application_name: 'connect-during-failover',
+    application_name: applicationName,
   });
   client.on('error', () => undefined);
   const connected = client.connect().then(
@@ -236,25 +239,16 @@ describe('a child reusing a pooled connection when the failover of the primary b
   });
   // pgpool reuses a pooled connection only for an identical startup packet (the same
   // application_name among the rest), and then still sends SET application_name to every backend.
-  const client = () => {
-    const c = new Client({
-      connectionString: lab.connectionString('pgpool'),
-      connectionTimeoutMillis: 60_000,
-      query_timeout: 20_000,
-      application_name: 'pooled',
-    });
-    c.on('error', () => undefined);
-    return c;
-  };
+  const pooled = () => connecting(lab, 'pooled');
 
   test("is kept while it sets the client's application_name, and gives its client a session on the new primary (patch 0018)", async () => {
     const t = lab.readTopology();
     const old = lab.node(t.primary);
     const standby = t.nodes.find((n) => n.role === 'standby')!.name;
-    const first = client();
-    await first.connect();
-    await first.query('select 1');
-    await first.end();
+    const first = pooled();
+    expect(await first.connected).toBe('connected');
+    await first.client.query('select 1');
+    await first.client.end();
     // Its session over (pgpool resets the pooled connection after the client has gone), the child
     // waits for the next client.
     const children = () => pgpoolClientChildren(readPid(join(lab.pgpoolDir('pgpool1'), 'run', 'pgpool.pid'))!);
@@ -269,12 +263,8 @@ describe('a child reusing a pooled connection when the failover of the primary b
     // The primary's host frozen: the second client gets the pooled connection, and the SET of its
     // application_name waits, unread, on the frozen primary.
     lab.freeze(old.name);
-    const second = client();
+    const { client: second, connected } = pooled();
     try {
-      const connected = second.connect().then(
-        () => 'connected',
-        (e: Error) => `failed: ${e.message}`,
-      );
       await waitFor(
         "the child's SET to wait on the frozen primary",
         () => [...children().keys()].some((pid) => unreadBytesFrom(pid, old.port) > 0),
