@@ -28,8 +28,9 @@ export function freshLab(portBase: number, opts: Omit<LabOptions, 'dir' | 'portB
 /**
  * A lab for a test of what pgpool does on its own: one pgpool logging at 'info' (LOG lines with
  * warnings and errors: configure-pgpool.sh), `standbys` standbys (default 1), the app and the
- * control plane stopped, then the table `table` created through pgpool (no session but the test's holds a child, and pgwarden does not act on a failover: the
- * hook's call fails). Up before the file's (or describe block's) tests, purged after them.
+ * control plane stopped (no session but the test's holds a child, and pgwarden does not act on a
+ * failover: the hook's call fails), then the table `table` created through pgpool. Up before the
+ * file's (or describe block's) tests, purged after them.
  */
 export function pgpoolAloneLab(
   portBase: number,
