@@ -130,9 +130,12 @@ describe('failover on a lab with two pgpool instances', () => {
     // wait until every pgpool's failover_command has reported it and the reports are handled, so that
     // the next test starts with no report of this failure still to come.
     const id = before.nodes.find((n) => n.name === standby)!.backendId;
+    const logLines = (pgpool: string, file: string) => {
+      const f = join(lab.pgpoolDir(pgpool), 'log', file);
+      return existsSync(f) ? readFileSync(f, 'utf8').trim().split('\n') : [];
+    };
     const reported = (pgpool: string) => {
-      const f = join(lab.pgpoolDir(pgpool), 'log', 'failover-hook.log');
-      const lines = existsSync(f) ? readFileSync(f, 'utf8').trim().split('\n') : [];
+      const lines = logLines(pgpool, 'failover-hook.log');
       const at = lines.findLastIndex((l) => l.includes(`"failedNodeId":${id},`));
       return at >= 0 && lines.slice(at + 1).some((l) => l.includes('trigger (exit'));
     };
@@ -145,11 +148,9 @@ describe('failover on a lab with two pgpool instances', () => {
       // Say what each pgpool did and sees, so that a failure in CI can be read from its log alone.
       const seen = await lab.status().catch(() => undefined);
       const about = lab.config().pgpools.map((p) => {
-        const f = join(lab.pgpoolDir(p.name), 'log', 'failover-hook.log');
-        const hook = existsSync(f) ? readFileSync(f, 'utf8').trim().split('\n').slice(-4).join('\n    ') : '(no log)';
+        const hook = logLines(p.name, 'failover-hook.log').slice(-4).join('\n    ') || '(no log)';
         const view = seen?.pgpools.find((x) => x.name === p.name);
-        const log = join(lab.pgpoolDir(p.name), 'log', 'pgpool.log');
-        const said = existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n').slice(-6).join('\n    ') : '';
+        const said = logLines(p.name, 'pgpool.log').slice(-6).join('\n    ');
         return `${p.name} (reported: ${reported(p.name)}): ${JSON.stringify(view)}\n    ${hook}\n    ${said}`;
       });
       throw new Error(`${e.message} (backend ${id}, ${standby})\n${about.join('\n')}`);

@@ -1,5 +1,5 @@
 /**
- * pgpool patches 0015 and 0017: a client whose child is making its backend connections when the
+ * pgpool patches 0015, 0017-0020: a client whose child is making its backend connections when the
  * primary goes gets a session on the new primary, and never one on the old primary.
  *
  * Stock pgpool-II 4.6.1 (and 0001-0014) failed such a client's new connection in three ways, seen in
@@ -11,7 +11,10 @@
  * Patched, the first waits for the failover it requested and connects again; the second is kept, and
  * when it has made its connections it finds that a failover began meanwhile, discards them (they may
  * be to the old primary) and connects again with the backends' new status (0015); the third waits
- * for the failover of the node it reported and connects again (0017).
+ * for the failover of the node it reported and connects again (0017). A child reusing a pooled
+ * connection sets the client's application_name before it commits to it (0018); a child that waited
+ * for a failover does not count that failover's mark against the connections it makes after it
+ * (0019); a backend that closed its connection after it answered is found before the commit (0020).
  *
  * pgpool's health check is off here, so that pgpool learns of the primary's end only as each test
  * says; the lab's app and control plane are stopped (no other session holds a child), and the new
@@ -154,6 +157,11 @@ describe('a connection refused by a primary that pgpool still counts up', () => 
       const log = s.logSince(offset);
       expect(log).toContain('the node is down now; connecting again once the failover has ended');
       expect(log).not.toMatch(/FATAL:\s+failed to create a backend connection/);
+      // The failover it waited for does not count against the connections made after it (patch 0019:
+      // the child sets its flag again after the wait; before, a mark the failover set while the child
+      // waited made it discard them and connect a third time).
+      expect(log).not.toContain('a failover began while this client connected');
+      expect(log).not.toContain('(attempt 3)');
       const w = await writeThrough(lab, client, 1, [standby]);
       expect(w).toEqual({ port: lab.node(standby).port, rows: { [standby]: 1 } });
     } finally {
@@ -190,7 +198,7 @@ describe('a child making its backend connections when the failover of the primar
         // that a failover began meanwhile and connects again, to the new primary only.
         thaw();
         await expect(connected).resolves.toBe('connected');
-        expect(s.logSince(offset)).toContain('a failover began while this client connected; connecting again');
+        expect(s.logSince(offset)).toContain('a failover began while this client connected');
         // The child holds no connection to the old primary, for this session (a read balanced there
         // would be stale) or pooled.
         const peers = [...establishedConnections(child).values()];
@@ -281,12 +289,58 @@ describe('a child reusing a pooled connection when the failover of the primary b
       // The SET ends on the old primary; the child finds the failover, discards the pooled connection
       // and connects again, to the new primary only.
       await expect(connected).resolves.toBe('connected');
-      expect(logSince()).toContain('a failover began while this client connected; connecting again');
+      expect(logSince()).toContain('a failover began while this client connected');
       const w = await writeThrough(lab, second, 4, [old.name, standby]);
       expect(w).toEqual({ port: lab.node(standby).port, rows: { [old.name]: 0, [standby]: 1 } });
     } finally {
       lab.thaw(old.name);
       await second.end().catch(() => undefined);
+    }
+  }, 180_000);
+});
+
+describe('a primary backend that ends after authenticating, while the child authenticates with the standbys', () => {
+  const s = scenario(26700);
+
+  test('the child finds it closed before its commit and connects again: the client gets a working session (patch 0020)', async () => {
+    const { lab } = s;
+    const t = lab.readTopology();
+    const primary = lab.node(t.primary);
+    const standbys = t.nodes.filter((n) => n.role === 'standby').map((n) => n.name);
+    // pgpool authenticates with its backends one after another, the primary first. The standbys hold
+    // every new session two seconds after authentication (before AuthenticationOk reaches pgpool).
+    for (const name of standbys) {
+      await query(lab, name, 'alter system set post_auth_delay = 2');
+      await query(lab, name, 'select pg_reload_conf()');
+    }
+    const offset = s.logOffset();
+    const { client, connected } = connecting(lab, 'commit-check');
+    try {
+      // The primary's backend for this client has started and waits, idle; the child waits on a standby.
+      const [{ pid }] = await waitFor(
+        "the client's backend on the primary to have started",
+        async () => {
+          const r = await query<{ pid: number }>(
+            lab,
+            t.primary,
+            "select pid from pg_stat_activity where application_name = 'commit-check' and state = 'idle'",
+          );
+          return r.length ? r : undefined;
+        },
+        20_000,
+        20,
+      );
+      // It ends (as a primary's backends end when the primary dies or shuts down) before the child commits.
+      await query(lab, t.primary, 'select pg_terminate_backend($1)', [pid]);
+      await expect(connected).resolves.toBe('connected');
+      expect(s.logSince(offset)).toContain(
+        `backend ${primary.backendId} closed its connection before this client's session began`,
+      );
+      // Stock order would have given the client that closed connection: its first statement failed.
+      const w = await writeThrough(lab, client, 5, [t.primary]);
+      expect(w).toEqual({ port: primary.port, rows: { [t.primary]: 1 } });
+    } finally {
+      await client.end().catch(() => undefined);
     }
   }, 180_000);
 });

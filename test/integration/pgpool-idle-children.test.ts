@@ -146,6 +146,8 @@ test('when the primary goes, pgpool restarts only the children with a client; th
   expect(idleBefore.filter((pid) => !after.has(pid))).toEqual([]);
   const added = logSince(offset);
   expect(added).toContain(`Restart the children with a client; ${CHILDREN - 1} idle children stay`);
+  // pgpool names the children it restarted and where each was (patch 0019).
+  expect(added).toContain(`restarted: ${heldPid} (idle, connecting flag 2)`);
   expect(added).not.toContain('Restart all children');
 
   // A session on every child, the kept ones included (they pooled connections to the old primary):
