@@ -336,7 +336,7 @@ describe('a primary backend that ends after authenticating, while the child auth
       expect(s.logSince(offset)).toContain(
         `backend ${primary.backendId} closed its connection before this client's session began`,
       );
-      // Stock order would have given the client that closed connection: its first statement failed.
+      // Without the check (run on 0001-0018) the client got that closed connection: its first statement failed.
       const w = await writeThrough(lab, client, 5, [t.primary]);
       expect(w).toEqual({ port: primary.port, rows: { [t.primary]: 1 } });
     } finally {
