@@ -264,11 +264,12 @@ grep -q '^ *echo pgw-wait-pgpool >> \$STARTALL' "$inst/bin/pgpool_setup" ||
 cat >"$work/kill-ours.sh" <<'EOF'
 #!/usr/bin/env bash
 # Ends the pgpool and postgres processes this run started (regress.sh's clean_all, and the cleanup).
+killed=()
 if [[ -n ${PGW_CGROUP:-} && -r $PGW_CGROUP/cgroup.procs ]]; then
   for pid in $(cat "$PGW_CGROUP/cgroup.procs"); do
     [[ $pid == "$$" ]] && continue
     comm=$(cat "/proc/$pid/comm" 2>/dev/null) || continue
-    if [[ $comm == postgres || $comm == pgpool ]]; then kill -9 "$pid" 2>/dev/null; fi
+    if [[ $comm == postgres || $comm == pgpool ]]; then kill -9 "$pid" 2>/dev/null && killed+=("$pid"); fi
   done
 else
   # pid files: postmaster.pid (the postmaster) and pgpool_setup's run/pgpool.pid, with their children
@@ -277,7 +278,27 @@ else
     comm=$(cat "/proc/$pid/comm" 2>/dev/null) || continue
     [[ $comm == postgres || $comm == pgpool ]] || continue
     kids=$(ps -e -o pid=,ppid= | awk -v p="$pid" '$2==p {print $1}')
-    kill -9 "$pid" $kids 2>/dev/null
+    kill -9 "$pid" $kids 2>/dev/null && killed+=("$pid" $kids)
+  done
+fi
+# SIGKILL skips their exit handlers: the System V shared memory segments they created (now
+# unattached) and the semaphore sets they last operated on stay behind (a test that timed out left
+# pgpool's and PostgreSQL's). Only those of the processes just killed are removed.
+if ((${#killed[@]})); then
+  for _ in $(seq 50); do
+    alive=0
+    for pid in "${killed[@]}"; do [[ -d /proc/$pid ]] && alive=1 && break; done
+    ((alive)) || break
+    sleep 0.1
+  done
+  ours() { [[ " ${killed[*]} " == *" $1 "* ]]; }
+  ipcs -m -p | awk '$1 ~ /^[0-9]+$/ {print $1, $3}' | while read -r id cpid; do
+    ours "$cpid" && ipcs -m -i "$id" | grep -qw 'nattch=0' && ipcrm -m "$id" 2>/dev/null
+  done
+  ipcs -s | awk '$2 ~ /^[0-9]+$/ {print $2}' | while read -r id; do
+    for pid in $(ipcs -s -i "$id" | awk 'NF == 5 && $1 ~ /^[0-9]+$/ {print $5}'); do
+      if ours "$pid"; then ipcrm -s "$id" 2>/dev/null; break; fi
+    done
   done
 fi
 rm -f "$PGW_SOCK"/.s.PGSQL.* "$PGW_SOCK"/.s.PGSQL.*.lock
