@@ -20,7 +20,7 @@
  * says; the lab's app and control plane are stopped (no other session holds a child), and the new
  * primary is promoted by the test.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import type { Lab } from '../../infra/local/lab';
@@ -31,15 +31,15 @@ import { pgpoolAloneLab } from './support/lab';
 import { establishedConnections, pgpoolClientChildren, unreadBytesFrom } from './support/processes';
 
 const CHILDREN = 4;
-function scenario(portBase: number) {
-  const { lab, pgpoolLog } = pgpoolAloneLab(portBase, {
+function scenario(portBase: number, children = CHILDREN) {
+  const { lab, pgpoolLog, logSince } = pgpoolAloneLab(portBase, {
     table: 'connect_during_failover',
-    pgpoolEnv: { PGW_PGPOOL_CHILDREN: String(CHILDREN), PGW_HEALTH_CHECK_PERIOD: '0' },
+    pgpoolEnv: { PGW_PGPOOL_CHILDREN: String(children), PGW_HEALTH_CHECK_PERIOD: '0' },
   });
   return {
     lab,
     logOffset: () => statSync(pgpoolLog()).size,
-    logSince: (offset: number) => readFileSync(pgpoolLog(), 'utf8').slice(offset),
+    logSince,
     children: () => pgpoolClientChildren(readPid(join(lab.pgpoolDir('pgpool1'), 'run', 'pgpool.pid'))!),
   };
 }
@@ -241,10 +241,8 @@ describe('a child making its backend connections when the primary dies under it'
 
 describe('a child reusing a pooled connection when the failover of the primary begins', () => {
   // One child: the second client gets the connection the first left pooled.
-  const { lab, pgpoolLog } = pgpoolAloneLab(26900, {
-    table: 'connect_during_failover',
-    pgpoolEnv: { PGW_PGPOOL_CHILDREN: '1', PGW_HEALTH_CHECK_PERIOD: '0' },
-  });
+  const s = scenario(26900, 1);
+  const { lab, children } = s;
   // pgpool reuses a pooled connection only for an identical startup packet (the same
   // application_name among the rest), and then still sends SET application_name to every backend.
   const pooled = () => connecting(lab, 'pooled');
@@ -259,14 +257,13 @@ describe('a child reusing a pooled connection when the failover of the primary b
     await first.client.end();
     // Its session over (pgpool resets the pooled connection after the client has gone), the child
     // waits for the next client.
-    const children = () => pgpoolClientChildren(readPid(join(lab.pgpoolDir('pgpool1'), 'run', 'pgpool.pid'))!);
     await waitFor(
       'the child to wait for the next client',
       () => [...children().values()].every((title) => title.includes('wait for connection request')),
       10_000,
     );
-    const offset = statSync(pgpoolLog()).size;
-    const logSince = () => readFileSync(pgpoolLog(), 'utf8').slice(offset);
+    const offset = s.logOffset();
+    const logSince = () => s.logSince(offset);
 
     // The primary's host frozen: the second client gets the pooled connection, and the SET of its
     // application_name waits, unread, on the frozen primary.

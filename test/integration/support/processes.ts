@@ -58,20 +58,32 @@ function socketInodes(pid: number): Set<string> {
   return inodes;
 }
 
+/** A socket address's port, as /proc/net/tcp writes it (hex after the colon). */
+const portOf = (addr: string) => parseInt(addr.split(':')[1], 16);
+
+/**
+ * The established IPv4 TCP connections of /proc/net/tcp, each row's fields:
+ * sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
+ */
+function establishedTcpRows(): string[][] {
+  return readFileSync('/proc/net/tcp', 'utf8')
+    .split('\n')
+    .slice(1)
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f.length >= 10 && f[3] === '01');
+}
+
 /**
  * A process's established TCP connections over IPv4, by socket inode, with their remote port (its
  * socket descriptors matched by inode against /proc/net/tcp).
  */
 export function establishedConnections(pid: number): Map<string, number> {
   const inodes = socketInodes(pid);
-  const out = new Map<string, number>();
-  // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
-  for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
-    const f = line.trim().split(/\s+/);
-    if (f.length < 10 || f[3] !== '01' || !inodes.has(f[9])) continue;
-    out.set(f[9], parseInt(f[2].split(':')[1], 16));
-  }
-  return out;
+  return new Map(
+    establishedTcpRows()
+      .filter((f) => inodes.has(f[9]))
+      .map((f) => [f[9], portOf(f[2])]),
+  );
 }
 
 /**
@@ -81,12 +93,7 @@ export function establishedConnections(pid: number): Map<string, number> {
  */
 export function unreadBytesFrom(pid: number, port: number): number {
   const inodes = socketInodes(pid);
-  const rows = readFileSync('/proc/net/tcp', 'utf8')
-    .split('\n')
-    .slice(1)
-    .map((l) => l.trim().split(/\s+/))
-    .filter((f) => f.length >= 10 && f[3] === '01');
-  const portOf = (addr: string) => parseInt(addr.split(':')[1], 16);
+  const rows = establishedTcpRows();
   const mine = new Set(rows.filter((f) => inodes.has(f[9]) && portOf(f[2]) === port).map((f) => portOf(f[1])));
   return rows
     .filter((f) => portOf(f[1]) === port && mine.has(portOf(f[2])))
