@@ -3,12 +3,13 @@
  * PGWARDEN_PROBE_EVERY_S seconds (default 2: a failed write probe reaches the one-datapoint, 10 s
  * primary-unwritable alarm within 2 s) for just under a minute, so the primary-unwritable
  * alarm sees a high-resolution metric without a Lambda running all the time. After each round it
- * re-attaches a standby a pgpool detached although it streams (heal.ts; PGWARDEN_HEAL=0 turns it off).
+ * starts a check that re-attaches a standby a pgpool detached although it streams (heal.ts;
+ * PGWARDEN_HEAL=0 turns it off); the check runs beside the next rounds, which do not wait for it.
  */
 import { awsDeps } from '../lib/aws/deps';
 import { withInvocationLog, type LambdaContext } from '../lib/aws/logger';
 import { settings } from '../lib/settings';
-import { healDetachedStandbys } from './heal';
+import { BackgroundHeal } from './heal';
 import { probeCluster } from './probe';
 import { FailoverRearm } from './rearm';
 
@@ -27,18 +28,23 @@ async function probeForAMinute(): Promise<{ rounds: number; lastPrimaryWritable:
   let rounds = 0;
   let last: boolean;
   const rearm = settings().rearmAfterMs > 0 ? new FailoverRearm(settings().rearmAfterMs) : undefined;
+  const heal = new BackgroundHeal();
   for (;;) {
     const t0 = now();
     const round = await probeCluster(deps);
     last = round.primaryWritable;
     await rearm?.check(deps, round).catch((e: Error) => deps.log('failover re-arm failed', { error: e.message }));
     if (last && settings().heal)
-      await healDetachedStandbys(deps, round.streaming).catch((e: Error) =>
-        deps.log('heal check failed', { error: e.message }),
+      heal.start(
+        deps,
+        round.streaming,
+        () => undefined,
+        (e) => deps.log('heal check failed', { error: e.message }),
       );
     rounds++;
     if (now() + every > until) break;
     await deps.sleep(Math.max(0, every - (now() - t0)));
   }
+  await heal.settled();
   return { rounds, lastPrimaryWritable: last };
 }

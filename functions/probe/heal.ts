@@ -126,3 +126,38 @@ export async function healDetachedStandbys(deps: Deps, streaming: readonly strin
   }
   return out;
 }
+
+/**
+ * Heal checks beside the probe rounds, not inside them: a check waits up to twice the probe timeout
+ * for each pgpool's PCP, which does not answer while that pgpool fails over, and a round that waited
+ * for it published the dead primary's datapoint seconds late (seen in the lab: 2.1 s from the kill to
+ * the alarm, with a probe every 0.25 s). One check at a time: a round that finds one running starts none.
+ */
+export class BackgroundHeal {
+  private running?: Promise<void>;
+
+  /** Starts a check unless one runs; false when one does. */
+  start(
+    deps: Deps,
+    streaming: readonly string[],
+    onOutcomes: (o: HealOutcome[]) => void,
+    onError: (e: Error) => void,
+  ): boolean {
+    if (this.running) return false;
+    this.running = healDetachedStandbys(deps, streaming)
+      .then(onOutcomes, onError)
+      .finally(() => {
+        this.running = undefined;
+      });
+    return true;
+  }
+
+  get busy(): boolean {
+    return this.running !== undefined;
+  }
+
+  /** Resolves when no check runs (a Lambda returns only then: its process is frozen after). */
+  async settled(): Promise<void> {
+    await this.running;
+  }
+}

@@ -3,13 +3,14 @@
  * write load, false alarms, duplicate sensors, pause, an injected step failure, a standby failure,
  * two pgpool instances, and the refusal to promote without proof of zero loss.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ALARMS, alarmName } from '../../functions/lib/alarms';
 import { executions, failoverDrill, labApi, missingWrites, startWriteLoad } from '../../infra/local/drill';
-import type { Lab } from '../../infra/local/lab';
+import type { Lab, LabProfile } from '../../infra/local/lab';
 import { waitFor } from '../../infra/local/proc';
 import { alarmEvent, ec2Event } from '../../infra/local/controlplane/events';
+import { controlPlaneDown, controlPlaneUp } from '../../infra/local/lab/services';
 import { freshLab } from './support/lab';
 
 jest.setTimeout(240_000);
@@ -35,6 +36,16 @@ const names = async (lab: Lab) => new Set((await executions(lab)).map((e) => e.n
 const sensors = (lab: Lab, s: Partial<Record<'pgpool' | 'alarm' | 'ec2', boolean>>) =>
   labApi(lab, 'POST', '/v1/sensors', s);
 const primaryAlarm = ALARMS.find((a) => a.starts === 'failover')!;
+
+/** The lab's profile changed in lab.json and the control plane started again with it. */
+async function withProfile(lab: Lab, change: Partial<LabProfile>): Promise<void> {
+  const file = join(lab.dir, 'lab.json');
+  const cfg = JSON.parse(readFileSync(file, 'utf8')) as { profile: LabProfile };
+  writeFileSync(file, JSON.stringify({ ...cfg, profile: { ...cfg.profile, ...change } }, null, 2));
+  lab.reloadConfig();
+  await controlPlaneDown(lab);
+  await controlPlaneUp(lab);
+}
 
 describe('failover on a lab with two pgpool instances', () => {
   let lab: Lab;
@@ -271,6 +282,44 @@ describe('failover drills, each on a fresh lab', () => {
     );
     expect(again.output?.record?.outcome).toBe('failed-over');
     expect(lab.readTopology().timeline).toBe(2);
+  });
+
+  test("the alarm alone: the lab evaluates the alarm on the prober's first breaching datapoint, not at the end of its period", async () => {
+    lab = freshLab(26000);
+    await lab.up();
+    // A two-minute alarm period (profile lab's alarmEvaluation 'datapoint' kept): evaluated only at
+    // the period's end, the killed primary's alarm would fire one to two minutes after the kill, and
+    // the drill, which waits a minute for the failover, would fail.
+    expect(lab.config().profile.alarmEvaluation).toBe('datapoint');
+    await withProfile(lab, { alarmPeriodS: 120 });
+    const known = await names(lab);
+    const r = await failoverDrill(lab, { trigger: 'alarm' });
+    expect(r.outcome).toBe('succeeded');
+    expect(r.lostWrites).toBe(0);
+    const started = (await newFailovers(lab, known)).map((x) => x.input.trigger?.source);
+    expect(started).toEqual(['alarm']);
+  });
+
+  test("the prober's rounds go on while a heal check waits for a pgpool that does not answer", async () => {
+    lab = freshLab(26000);
+    await lab.up();
+    // A heal check waits twice the probe timeout for each pgpool's PCP: a minute here. pgpool1 cut
+    // off from the control plane, the check waits that long; the rounds beside it, to the nodes,
+    // publish PrimaryWritable every 0.25 s. Had they waited for it, none would come for a minute.
+    await withProfile(lab, { probeTimeoutMs: 30_000 });
+    const rounds = async () =>
+      (
+        await labApi<{ series: { samples: unknown[] }[] }>(lab, 'GET', '/v1/metrics?name=PrimaryWritable')
+      ).series.reduce((n, x) => n + x.samples.length, 0);
+    lab.partitions.partition('pgpool1', 'control');
+    try {
+      const cutAt = await rounds();
+      // More rounds than fit in the heal interval (2 s) before the first check starts.
+      await waitFor('20 probe rounds with pgpool1 cut off', async () => (await rounds()) >= cutAt + 20, 40_000, 250);
+    } finally {
+      lab.partitions.heal('pgpool1');
+    }
+    expect(readFileSync(join(lab.controlDir, 'controlplane.log'), 'utf8')).not.toMatch(/probe failed/);
   });
 
   test('a step failing once mid-workflow is retried and reaches the same end state', async () => {

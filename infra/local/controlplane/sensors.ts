@@ -6,7 +6,7 @@
 import { ALARMS, alarmName, type AlarmDefinition } from '../../../functions/lib/alarms';
 import type { Deps } from '../../../functions/lib/ports';
 import { settings } from '../../../functions/lib/settings';
-import { healDetachedStandbys } from '../../../functions/probe/heal';
+import { BackgroundHeal } from '../../../functions/probe/heal';
 import { probeCluster } from '../../../functions/probe/probe';
 import { FailoverRearm } from '../../../functions/probe/rearm';
 import * as alarmTrigger from '../../../functions/triggers/alarm';
@@ -101,12 +101,18 @@ export class EventBus {
   }
 }
 
-/** Runs the prober every probeIntervalMs and the alarm evaluator every alarm period. */
+/**
+ * Runs the prober every probeIntervalMs and the alarm evaluator every alarm period, and also after
+ * each probe round when the profile says so (alarmEvaluation 'datapoint'). Evaluations run one at a
+ * time, so that one state change makes one event.
+ */
 export class Monitor {
   private timers: NodeJS.Timeout[] = [];
   private states = new Map<string, 'OK' | 'ALARM' | 'INSUFFICIENT_DATA'>();
+  private evaluations: Promise<void> = Promise.resolve();
   private probing = false;
   private lastHeal = 0;
+  private readonly heal = new BackgroundHeal();
   private readonly rearm = settings().rearmAfterMs > 0 ? new FailoverRearm(settings().rearmAfterMs) : undefined;
   lastRound?: Awaited<ReturnType<typeof probeCluster>>;
 
@@ -134,16 +140,25 @@ export class Monitor {
     try {
       const round = await probeCluster(this.deps());
       this.lastRound = round;
+      if (this.lab.config().profile.alarmEvaluation === 'datapoint') void this.evaluate();
       if (this.switches.alarm && this.rearm) {
         const r = await this.rearm.check(this.deps(), round);
         if (r && r.action !== 'ignored') this.lab.log(`prober: failover ${r.action} (${r.executionName})`);
       }
-      // Like the probe Lambda, but every few rounds: each check asks every pgpool for its view.
+      // Like the probe Lambda, but every few rounds: each check asks every pgpool for its view, beside
+      // the next rounds (BackgroundHeal).
       const every = this.lab.config().profile.healIntervalMs ?? 2000;
-      if (round.primaryWritable && this.switches.heal && Date.now() - this.lastHeal >= every) {
+      if (round.primaryWritable && this.switches.heal && !this.heal.busy && Date.now() - this.lastHeal >= every) {
         this.lastHeal = Date.now();
-        for (const h of await healDetachedStandbys(this.deps(), round.streaming))
-          if (h.action === 'started') this.lab.log(`heal: ${h.reason} (${h.executionName})`);
+        this.heal.start(
+          this.deps(),
+          round.streaming,
+          (outcomes) => {
+            for (const h of outcomes)
+              if (h.action === 'started') this.lab.log(`heal: ${h.reason} (${h.executionName})`);
+          },
+          (e) => this.lab.log(`heal check failed: ${e.message}`),
+        );
       }
     } catch (e) {
       this.lab.log(`probe failed: ${(e as Error).message}`);
@@ -156,7 +171,14 @@ export class Monitor {
     return Object.fromEntries(this.states);
   }
 
-  private async evaluate(): Promise<void> {
+  private evaluate(): Promise<void> {
+    this.evaluations = this.evaluations
+      .then(() => this.evaluateOnce())
+      .catch((e: Error) => this.lab.log(`alarm evaluation failed: ${e.message}`));
+    return this.evaluations;
+  }
+
+  private async evaluateOnce(): Promise<void> {
     const cluster = this.lab.config().cluster;
     const periodMs = this.lab.config().profile.alarmPeriodS * 1000;
     // Profile aws-sim: a datapoint reaches the evaluation only after CloudWatch's ingestion delay.
