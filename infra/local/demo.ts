@@ -68,6 +68,7 @@ export async function demo(argv: string[]): Promise<number> {
   console.log(renderStatus(final));
 
   say('summary');
+  const prof = lab.config().profile;
   const ok =
     drill.outcome === 'succeeded' &&
     drill.lostWrites === 0 &&
@@ -77,7 +78,10 @@ export async function demo(argv: string[]): Promise<number> {
     ['app transaction', `id ${tx.id}, trace ${tx.traceId ?? '(none)'} (pgwarden traces --id ${tx.traceId})`],
     ['dashboard', `${appUrl(lab)}/dashboard`],
     ['failover', `${drill.oldPrimary} -> ${drill.newPrimary}, timeline ${drill.timeline}`],
-    ['RTO (longest write gap)', `${drill.rtoMs} ms (lab profile "${drill.profile}": 1 s health check, 0.5 s probe)`],
+    [
+      'RTO (longest write gap)',
+      `${drill.rtoMs} ms (lab profile "${drill.profile}": ${prof.healthCheckPeriodS} s health check, ${prof.probeIntervalMs / 1000} s probe)`,
+    ],
     [
       'workflow',
       `${drill.workflowMs} ms, ${drill.steps.filter((s) => s.durationMs !== undefined && !s.state.startsWith('Is')).length} states`,
