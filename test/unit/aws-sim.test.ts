@@ -42,9 +42,10 @@ describe('aws-sim latency table', () => {
     }
   });
 
-  it('the aws-sim profile uses the alarm period and probe interval of the table; an unknown profile is refused', () => {
+  it('the aws-sim profile uses the alarm period and probe interval of the table, evaluated once a period as CloudWatch does; an unknown profile is refused', () => {
     const p = profileByName('aws-sim');
     expect(p.alarmPeriodS * 1000).toBe(AWS_SIM_LATENCIES.alarmPeriod.ms);
+    expect(p.alarmEvaluation).toBe('period');
     expect(p.probeIntervalMs).toBe(AWS_SIM_LATENCIES.probeInterval.ms);
     expect(profileByName(undefined).name).toBe('lab');
     expect(() => profileByName('aws')).toThrow(/unknown lab profile "aws"/);
