@@ -37,16 +37,23 @@ export interface ProbeRound {
   streaming: string[];
 }
 
+const isWritable = (p: NodeProbe) => p.reachable && p.inRecovery === false;
+
 export async function probeCluster(deps: Deps): Promise<ProbeRound> {
   const t = await deps.topology.get(deps.cluster);
   const creds = await deps.secrets.admin();
   const s = settings();
   const live = t.nodes.filter((n) => n.role !== 'removed');
-  const probes = Object.fromEntries(
-    await Promise.all(live.map(async (n) => [n.name, await probeNode(n, creds, s.probeTimeoutMs)] as const)),
-  );
+  const probing = live.map(async (n) => [n.name, await probeNode(n, creds, s.probeTimeoutMs)] as const);
+  const dims = { Cluster: deps.cluster };
+  // A primary found unwritable is published at once: the alarm's datapoint does not wait for the
+  // other nodes' probes (a standby's TLS connect under load takes hundreds of ms).
+  const primaryProbe = probing[live.findIndex((n) => n.name === t.primary)];
+  const early = primaryProbe && !isWritable((await primaryProbe)[1]);
+  if (early) await deps.metrics.put(METRIC_NAMESPACE, [datum(PROBE_METRICS.PrimaryWritable, 0, dims)]);
+  const probes = Object.fromEntries(await Promise.all(probing));
   const p = probes[t.primary];
-  const primaryWritable = !!p?.reachable && p.inRecovery === false;
+  const primaryWritable = !!p && isWritable(p);
   let streaming: { name: string; lag: number }[] = [];
   if (primaryWritable) {
     const primary = t.nodes.find((n) => n.name === t.primary)!;
@@ -54,10 +61,9 @@ export async function probeCluster(deps: Deps): Promise<ProbeRound> {
       .filter((r) => r.state === 'streaming')
       .map((r) => ({ name: r.name, lag: r.flushLagBytes }));
   }
-  const dims = { Cluster: deps.cluster };
   const m = PROBE_METRICS;
   const data: MetricDatum[] = [
-    datum(m.PrimaryWritable, primaryWritable ? 1 : 0, dims),
+    ...(early ? [] : [datum(m.PrimaryWritable, primaryWritable ? 1 : 0, dims)]),
     datum(m.StreamingStandbys, streaming.length, dims),
     datum(m.Timeline, t.timeline, dims),
     // 1 while the synchronous replication in force is weaker than configured (topology.sync).

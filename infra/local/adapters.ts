@@ -210,6 +210,8 @@ export class MetricStore implements MetricsSink {
     string,
     { name: string; dimensions: Record<string, string>; unit: string; samples: Sample[] }
   >();
+  /** Called after each put (the lab's alarm evaluator, when it evaluates on datapoints). */
+  onPut?: () => void;
   constructor(private readonly retentionMs = 3_600_000) {}
 
   static key(name: string, dims: Record<string, string> = {}): string {
@@ -232,6 +234,7 @@ export class MetricStore implements MetricsSink {
       const cutoff = t - this.retentionMs;
       while (s.samples.length && s.samples[0].t < cutoff) s.samples.shift();
     }
+    this.onPut?.();
   }
 
   window(name: string, dims: Record<string, string>, fromMs: number, toMs: number): number[] {

@@ -300,12 +300,26 @@ describe('failover drills, each on a fresh lab', () => {
     expect(started).toEqual(['alarm']);
   });
 
+  test('the prober holds a session to the primary: a killed primary ends it, and the prober probes at once, not at its next interval', async () => {
+    lab = freshLab(26000);
+    await lab.up();
+    // A round a minute: the drill, which waits a minute for the failover, would fail on the rounds.
+    await withProfile(lab, { probeIntervalMs: 60_000 });
+    const primary = lab.readTopology().primary;
+    const r = await failoverDrill(lab, { trigger: 'alarm' });
+    expect(r.outcome).toBe('succeeded');
+    expect(r.lostWrites).toBe(0);
+    expect(readFileSync(join(lab.controlDir, 'controlplane.log'), 'utf8')).toContain(
+      `prober: the session held to ${primary} ended; probing now`,
+    );
+  });
+
   test("the prober's rounds go on while a heal check waits for a pgpool that does not answer", async () => {
     lab = freshLab(26000);
     await lab.up();
     // A heal check waits twice the probe timeout for each pgpool's PCP: a minute here. pgpool1 cut
     // off from the control plane, the check waits that long; the rounds beside it, to the nodes,
-    // publish PrimaryWritable every 0.25 s. Had they waited for it, none would come for a minute.
+    // publish PrimaryWritable every 0.5 s. Had they waited for it, none would come for a minute.
     await withProfile(lab, { probeTimeoutMs: 30_000 });
     const rounds = async () =>
       (

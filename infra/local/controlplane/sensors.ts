@@ -8,6 +8,7 @@ import type { Deps } from '../../../functions/lib/ports';
 import { settings } from '../../../functions/lib/settings';
 import { BackgroundHeal } from '../../../functions/probe/heal';
 import { probeCluster } from '../../../functions/probe/probe';
+import { PrimaryWatch } from '../../../functions/probe/watch';
 import { FailoverRearm } from '../../../functions/probe/rearm';
 import * as alarmTrigger from '../../../functions/triggers/alarm';
 import * as ec2Trigger from '../../../functions/triggers/ec2-state';
@@ -102,17 +103,24 @@ export class EventBus {
 }
 
 /**
- * Runs the prober every probeIntervalMs and the alarm evaluator every alarm period, and also after
- * each probe round when the profile says so (alarmEvaluation 'datapoint'). Evaluations run one at a
- * time, so that one state change makes one event.
+ * Runs the prober every probeIntervalMs, and at once when the session it holds to the primary ends
+ * (PrimaryWatch), and the alarm evaluator every alarm period, and also on each datapoint put when the
+ * profile says so (alarmEvaluation 'datapoint'). Evaluations run one at a time, so that one state
+ * change makes one event.
  */
 export class Monitor {
   private timers: NodeJS.Timeout[] = [];
   private states = new Map<string, 'OK' | 'ALARM' | 'INSUFFICIENT_DATA'>();
   private evaluations: Promise<void> = Promise.resolve();
   private probing = false;
+  /** A round asked for while one ran (the watch's session ended): it runs as soon as that one ends. */
+  private again = false;
   private lastHeal = 0;
   private readonly heal = new BackgroundHeal();
+  private readonly watch = new PrimaryWatch((node) => {
+    this.lab.log(`prober: the session held to ${node} ended; probing now`);
+    void this.probe(true);
+  });
   private readonly rearm = settings().rearmAfterMs > 0 ? new FailoverRearm(settings().rearmAfterMs) : undefined;
   lastRound?: Awaited<ReturnType<typeof probeCluster>>;
 
@@ -126,21 +134,28 @@ export class Monitor {
 
   start(): void {
     const p = this.lab.config().profile;
+    if (p.alarmEvaluation === 'datapoint') this.metrics.onPut = () => void this.evaluate();
+    void this.probe(); // the first round now: its datapoints, and the watch's session, from the start
     this.timers.push(setInterval(() => void this.probe(), p.probeIntervalMs));
     this.timers.push(setInterval(() => void this.evaluate(), p.alarmPeriodS * 1000));
   }
 
   stop(): void {
     for (const t of this.timers) clearInterval(t);
+    this.watch.close();
   }
 
-  private async probe(): Promise<void> {
-    if (this.probing) return;
+  /** One round; `now`: the primary's held session ended, a round runs even if one is under way. */
+  private async probe(now = false): Promise<void> {
+    if (this.probing) {
+      if (now) this.again = true;
+      return;
+    }
     this.probing = true;
     try {
       const round = await probeCluster(this.deps());
       this.lastRound = round;
-      if (this.lab.config().profile.alarmEvaluation === 'datapoint') void this.evaluate();
+      void this.watch.follow(this.deps(), round.primary, round.primaryWritable, settings().probeTimeoutMs);
       if (this.switches.alarm && this.rearm) {
         const r = await this.rearm.check(this.deps(), round);
         if (r && r.action !== 'ignored') this.lab.log(`prober: failover ${r.action} (${r.executionName})`);
@@ -164,6 +179,10 @@ export class Monitor {
       this.lab.log(`probe failed: ${(e as Error).message}`);
     } finally {
       this.probing = false;
+      if (this.again) {
+        this.again = false;
+        void this.probe();
+      }
     }
   }
 
@@ -182,7 +201,8 @@ export class Monitor {
     const cluster = this.lab.config().cluster;
     const periodMs = this.lab.config().profile.alarmPeriodS * 1000;
     // Profile aws-sim: a datapoint reaches the evaluation only after CloudWatch's ingestion delay.
-    const now = Date.now() - (this.lab.config().profile.name === 'aws-sim' ? ms('metricIngestion') : 0);
+    // (+1: a window ends before its end; a datapoint put this millisecond is in the last one.)
+    const now = Date.now() + 1 - (this.lab.config().profile.name === 'aws-sim' ? ms('metricIngestion') : 0);
     for (const a of ALARMS) {
       const name = alarmName(cluster, a);
       const breaching = [];

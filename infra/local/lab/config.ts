@@ -37,9 +37,10 @@ export interface LabProfile {
 
 export const LAB_PROFILE: LabProfile = {
   name: 'lab',
-  // With the alarm evaluated on the round's datapoint, the alarm path's detection is this interval at
-  // most: a killed primary is seen within 0.25 s (measured: `npm run bench -- failover --paths alarm`).
-  probeIntervalMs: 250,
+  // A killed primary ends the session the prober holds to it, which starts a round at once
+  // (functions/probe/watch.ts); a frozen or cut-off one is found by these rounds. At 250 ms the rounds'
+  // TLS connections slowed every failover step 20-30 % and pgpool's connecting children with them.
+  probeIntervalMs: 500,
   // A probe is a new TLS connection and a backend fork: under the soak's write load on a 2-vCPU VM
   // they took 270-630 ms, so a 500 ms limit failed healthy primaries and set off a false-alarm
   // failover every few seconds. A killed primary refuses at once and a frozen or partitioned one is
