@@ -16,6 +16,8 @@ export class PrimaryWatch {
   private client?: Client;
   private node?: string;
   private opening = false;
+  /** Counts close() calls: a session whose connect ends after one is closed at once, not kept. */
+  private closes = 0;
 
   /** `onEnd`: the held session ended (not when this side closed it). */
   constructor(private readonly onEnd: (node: string) => void) {}
@@ -30,15 +32,17 @@ export class PrimaryWatch {
     if (this.client && this.node === primary) return;
     if (this.opening) return;
     this.close();
+    const closes = this.closes;
     this.opening = true;
     try {
       const t = await deps.topology.get(deps.cluster);
       const n = t.nodes.find((x) => x.name === primary);
       if (!n) return;
       const c = await connectClient(n, await deps.secrets.admin(), timeoutMs);
-      await c.query(`set application_name = '${WATCH_APPLICATION_NAME}'`);
-      // A held session: no statement runs on it, so no statement or query timeout applies.
+      // A held session: no statement runs on it after this one, so no timeout applies to it.
+      let dead = false;
       const ended = () => {
+        dead = true;
         if (this.client !== c) return;
         this.client = undefined;
         this.node = undefined;
@@ -47,6 +51,15 @@ export class PrimaryWatch {
       };
       c.on('error', ended);
       c.on('end', ended);
+      try {
+        await c.query(`set application_name = '${WATCH_APPLICATION_NAME}'`);
+      } catch {
+        dead = true;
+      }
+      if (dead || this.closes !== closes) {
+        c.end().catch(() => undefined);
+        return;
+      }
       this.client = c;
       this.node = primary;
     } catch {
@@ -56,7 +69,9 @@ export class PrimaryWatch {
     }
   }
 
+  /** Ends the held session, and one being opened once its connect returns. */
   close(): void {
+    this.closes++;
     const c = this.client;
     this.client = undefined;
     this.node = undefined;
